@@ -1,0 +1,41 @@
+# The two commands a fresh machine needs: `make run` (the service) and `make test` (the suite).
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+.PHONY: run test install broker stop-broker stop unit integration bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
+	touch $@
+
+broker:
+	scripts/kafka.sh start
+
+stop-broker:
+	scripts/kafka.sh stop
+
+## Broker + simulated NPO + worker in the foreground; Ctrl-C stops the worker and the simulator.
+run: install broker
+	scripts/run-demo.sh
+
+## The whole suite: unit tests, then integration tests against the real broker.
+test: install broker
+	$(BIN)/pytest -q -p no:cacheprovider tests
+
+unit: install
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit
+
+integration: install broker
+	$(BIN)/pytest -q -p no:cacheprovider tests/integration
+
+bench: install broker
+	$(BIN)/python bench/pull_sweep.py
+
+stop: stop-broker
+
+clean: stop-broker
+	rm -rf var .cache $(VENV)
