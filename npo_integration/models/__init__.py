@@ -1,0 +1,1 @@
+"""Pydantic models at every boundary: platform events, NPO configs, internal records."""

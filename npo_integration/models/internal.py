@@ -1,0 +1,82 @@
+"""Messages on the service's own topics (not part of the platform's contract)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from npo_integration.models.events import Event, utc_now
+from npo_integration.models.npo_config import ConfigSource, NpoId, NpoIntegrationConfig, StreamName
+
+
+class ConfigCommand(Event):
+    """``npo-integration.config-commands``, key npo_id. Secrets inside are sealed."""
+
+    event_type: Literal["npo_config.upsert", "npo_config.deactivate"]
+    npo_id: NpoId
+    source: ConfigSource
+    config: NpoIntegrationConfig | None = None
+
+
+class FetchRequest(Event):
+    """``npo-integration.fetch-requests``, key npo_id: the owner of that partition pulls the stream."""
+
+    event_type: Literal["fetch.requested"] = "fetch.requested"
+    npo_id: NpoId
+    stream: StreamName
+    reason: Literal["schedule", "manual"] = "schedule"
+    trace_id: str = Field(min_length=1)
+
+
+class RawRecord(Event):
+    """``npo-integration.raw-records``, key npo_id: one NPO's records stay in order.
+
+    The record is kept exactly as the NPO sent it (the seed's integration store).
+    """
+
+    event_type: Literal["raw_record.fetched"] = "raw_record.fetched"
+    npo_id: NpoId
+    stream: StreamName
+    record_key: str = Field(description="npo_id/stream/<NPO's id>: stable across fetches")
+    content_hash: str
+    fetched_at: AwareDatetime = Field(default_factory=utc_now)
+    trace_id: str
+    payload: Any
+
+
+class DeadLetter(Event):
+    """``npo-integration.dead-letters``: what could not be handled, with the reason and the original."""
+
+    event_type: Literal["dead_letter"] = "dead_letter"
+    source_topic: str
+    reason: str
+    npo_id: str | None = None
+    record_key: str | None = None
+    key: str | None = None
+    payload: Any = None
+
+
+class EnrolmentResult(Event):
+    """``npo-integration.enrolment-results``, key assignment_id."""
+
+    event_type: Literal["enrolment.result"] = "enrolment.result"
+    assignment_id: str
+    npo_id: NpoId
+    status: Literal["confirmed", "failed", "cancelled", "cancel_not_supported"]
+    npo_enrolment_ref: str | None = None
+    reason: str | None = None
+    attempts: int = 0
+    decided_at: datetime = Field(default_factory=utc_now)
+
+
+class FetchError(BaseModel):
+    """A failed pull, kept per NPO stream for operators."""
+
+    model_config = ConfigDict(frozen=True)
+
+    npo_id: NpoId
+    stream: StreamName
+    reason: str
+    at: AwareDatetime = Field(default_factory=utc_now)

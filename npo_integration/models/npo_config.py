@@ -1,0 +1,286 @@
+"""The JSON form of one NPO's integration: where its API is, how to sign, what to pull, how to enrol.
+
+Every model forbids unknown keys, so a typo in a config is an error naming the
+field rather than a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from npo_integration.models.secret import Secret
+from npo_integration.transforms.declarative.spec import DeclarativeMapping
+
+NPO_ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
+NpoId = Annotated[str, Field(pattern=NPO_ID_PATTERN, description="lowercase, digits, - _ .; 1-63 chars")]
+StreamName = Literal["offerings", "assignments"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- auth: one model per scheme -------------------------------------------------
+
+
+class NoAuth(_Strict):
+    kind: Literal["none"] = "none"
+
+
+class BearerAuth(_Strict):
+    kind: Literal["bearer"]
+    token: Secret
+
+
+class ApiKeyHeaderAuth(_Strict):
+    kind: Literal["api_key_header"]
+    header: str = "X-API-Key"
+    key: Secret
+
+
+class ApiKeyQueryAuth(_Strict):
+    """Moodle-style ``?wstoken=...``."""
+
+    kind: Literal["api_key_query"]
+    param: str = "wstoken"
+    key: Secret
+
+
+class BasicAuth(_Strict):
+    kind: Literal["basic"]
+    username: str
+    password: Secret
+
+
+class OAuth2ClientCredentialsAuth(_Strict):
+    kind: Literal["oauth2_client_credentials"]
+    token_url: str = Field(description="absolute, or relative to base_url")
+    client_id: str
+    client_secret: Secret
+    scope: str | None = None
+    refresh_margin_seconds: float = Field(30.0, ge=0, le=3600)
+
+
+AuthConfig = Annotated[
+    NoAuth | BearerAuth | ApiKeyHeaderAuth | ApiKeyQueryAuth | BasicAuth | OAuth2ClientCredentialsAuth,
+    Field(discriminator="kind"),
+]
+SECRET_FIELDS: dict[str, tuple[str, ...]] = {
+    "none": (),
+    "bearer": ("token",),
+    "api_key_header": ("key",),
+    "api_key_query": ("key",),
+    "basic": ("password",),
+    "oauth2_client_credentials": ("client_secret",),
+}
+
+
+# --- pagination: one model per style -------------------------------------------
+
+
+class NoPagination(_Strict):
+    style: Literal["none"] = "none"
+
+
+class PageNumberPagination(_Strict):
+    style: Literal["page_number"]
+    page_param: str = "page"
+    size_param: str | None = "per_page"
+    page_size: int = Field(100, ge=1, le=10_000)
+    start_page: int = Field(1, ge=0)
+
+
+class OffsetPagination(_Strict):
+    style: Literal["offset"]
+    offset_param: str = "offset"
+    limit_param: str = "limit"
+    limit: int = Field(100, ge=1, le=10_000)
+
+
+class BodyCursorPagination(_Strict):
+    style: Literal["body_cursor"]
+    cursor_path: str = Field(description="dotted path of the next cursor in the response body")
+    cursor_param: str = "cursor"
+
+
+class NextUrlPagination(_Strict):
+    style: Literal["next_url"]
+    next_url_path: str = Field(description="dotted path of the next page's URL (absolute or relative)")
+
+
+class LinkHeaderPagination(_Strict):
+    """RFC 8288 ``Link: <...>; rel="next"`` (Canvas LMS)."""
+
+    style: Literal["link_header"]
+
+
+PaginationConfig = Annotated[
+    NoPagination
+    | PageNumberPagination
+    | OffsetPagination
+    | BodyCursorPagination
+    | NextUrlPagination
+    | LinkHeaderPagination,
+    Field(discriminator="style"),
+]
+
+
+# --- streams -------------------------------------------------------------------
+
+
+class IncrementalConfig(_Strict):
+    """Pull only what changed since the last committed cursor.
+
+    The cursor is the largest ``cursor_field`` seen in a committed page. It is
+    sent as ``param`` and/or substituted for ``{cursor}`` in the stream's path
+    and params (e.g. a SOQL ``WHERE LastModifiedDate > {cursor}``).
+    """
+
+    cursor_field: str
+    param: str | None = None
+    initial: str | None = None
+
+
+class ErrorInBodyConfig(_Strict):
+    """APIs that answer errors with HTTP 200 (Moodle): a body holding ``path`` is an error."""
+
+    path: str = "exception"
+    message_path: str | None = "message"
+    code_path: str | None = "errorcode"
+
+
+class StreamConfig(_Strict):
+    enabled: bool = True
+    method: Literal["GET", "POST"] = "GET"
+    path: str = Field(description="relative to base_url; may hold {cursor} and, for child streams, {parent.FIELD}")
+    params: dict[str, str] = Field(default_factory=dict)
+    records_path: str = Field("", description="dotted path of the record list; empty: the body is the list")
+    record_id_path: str = "id"
+    pagination: PaginationConfig = Field(default_factory=NoPagination)
+    incremental: IncrementalConfig | None = None
+    parent_stream: StreamName | None = Field(
+        None, description="fetch this stream once per record of the parent stream (Canvas enrolments per course)"
+    )
+    schedule_seconds: int = Field(300, ge=1, le=86_400)
+
+
+class StreamsConfig(_Strict):
+    offerings: StreamConfig | None = None
+    assignments: StreamConfig | None = None
+
+    def items(self) -> list[tuple[StreamName, StreamConfig]]:
+        found: list[tuple[StreamName, StreamConfig]] = []
+        if self.offerings is not None:
+            found.append(("offerings", self.offerings))
+        if self.assignments is not None:
+            found.append(("assignments", self.assignments))
+        return found
+
+
+# --- enrolment -----------------------------------------------------------------
+
+
+class EnrolmentEndpoint(_Strict):
+    method: Literal["POST", "PUT", "DELETE", "GET"] = "POST"
+    path: str = Field(description="relative to base_url; may hold {offering.npo_ref}, {enrolment_id}, ...")
+    body_format: Literal["json", "form", "none"] = "json"
+    response_id_path: str | None = "id"
+
+
+class EnrolmentLookup(_Strict):
+    """How to ask the NPO whether an enrolment already exists (resolving an unknown outcome)."""
+
+    path: str
+    params: dict[str, str] = Field(default_factory=dict)
+    records_path: str = ""
+    id_path: str = "id"
+
+
+class EnrolmentConfig(_Strict):
+    enabled: bool = False
+    enrol: EnrolmentEndpoint | None = None
+    unenrol: EnrolmentEndpoint | None = None
+    lookup: EnrolmentLookup | None = None
+    max_attempts: int = Field(5, ge=1, le=50)
+
+
+# --- transform -----------------------------------------------------------------
+
+
+class PluginTransform(_Strict):
+    """A code plug-in: a module of this package or an installed entry point."""
+
+    kind: Literal["plugin"]
+    name: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class DeclarativeTransform(_Strict):
+    kind: Literal["declarative"]
+    mapping: DeclarativeMapping
+
+
+TransformConfig = Annotated[PluginTransform | DeclarativeTransform, Field(discriminator="kind")]
+
+
+# --- limits --------------------------------------------------------------------
+
+
+class RateLimitConfig(_Strict):
+    requests_per_second: float = Field(10.0, gt=0, le=10_000)
+    burst: int = Field(10, ge=1, le=10_000)
+
+
+class CircuitBreakerConfig(_Strict):
+    failure_threshold: int = Field(5, ge=1, le=1_000)
+    reset_after_seconds: float = Field(30.0, gt=0, le=86_400)
+
+
+class RetryConfig(_Strict):
+    max_attempts: int = Field(4, ge=1, le=20)
+    backoff_base_seconds: float = Field(0.5, gt=0, le=60)
+    backoff_max_seconds: float = Field(30.0, gt=0, le=3600)
+
+
+# --- the integration -----------------------------------------------------------
+
+
+class NpoIntegrationConfig(_Strict):
+    npo_id: NpoId
+    display_name: str = Field(min_length=1, max_length=200)
+    active: bool = True
+    base_url: str
+    auth: AuthConfig = Field(default_factory=NoAuth)
+    headers: dict[str, str] = Field(default_factory=dict, description="static, non-secret headers")
+    streams: StreamsConfig = Field(default_factory=StreamsConfig)
+    enrolment: EnrolmentConfig = Field(default_factory=EnrolmentConfig)
+    transform: TransformConfig
+    error_in_body: ErrorInBodyConfig | None = None
+    timeout_seconds: float = Field(10.0, gt=0, le=300)
+    rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    circuit_breaker: CircuitBreakerConfig = Field(default_factory=CircuitBreakerConfig)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        from npo_integration.url_policy import parse_http_url
+
+        return parse_http_url(value)
+
+
+ConfigSource = Literal["npo-assessed", "admin-api", "cli", "file"]
+
+
+class NpoConfigVersion(_Strict):
+    """One stored version of an NPO's config; the registry keeps every version."""
+
+    npo_id: NpoId
+    version: int = Field(ge=1)
+    updated_at: datetime
+    source: ConfigSource
+    change: Literal["upsert", "deactivate"]
+    config: NpoIntegrationConfig

@@ -1,0 +1,115 @@
+"""Service settings, read once from ``NPO_*`` environment variables and frozen.
+
+Each setting is declared once, here, with its default and meaning; the README's
+settings table is generated from the same descriptions.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from npo_integration.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NPO_", frozen=True, extra="ignore")
+
+    app_id: str = Field("npo-integration", description="Kafka consumer group and prefix of internal topics")
+    broker_url: str = Field("kafka://127.0.0.1:19092", description="Kafka bootstrap, kafka://host:port[;host:port]")
+    data_dir: Path = Field(Path("var/data"), description="where RocksDB tables live")
+    web_host: str = Field("127.0.0.1", description="bind address of the web server (views, admin API, metrics)")
+    web_port: int = Field(6066, ge=1, le=65535, description="port of the web server")
+    topic_partitions: int = Field(8, ge=1, le=1024, description="partitions of every topic the service creates")
+    topic_replication: int = Field(1, ge=1, le=10, description="replication factor of topics the service creates")
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
+        "at_least_once", description="Faust processing guarantee (at_least_once or exactly_once)"
+    )
+    secrets_keys: SecretStr = Field(
+        description="comma-separated Fernet keys; the first seals, all open (rotation). Required."
+    )
+    admin_token: SecretStr | None = Field(None, description="bearer token of the admin API; unset disables it")
+    allow_private_npo_urls: bool = Field(
+        False, description="allow NPO base URLs on private/loopback addresses (tests, demo)"
+    )
+    config_file: Path | None = Field(None, description="JSON file of NPO configs loaded at start (one or a list)")
+    scheduler_tick_seconds: float = Field(1.0, gt=0, le=60, description="how often due pulls are looked for")
+    fetch_concurrency: int = Field(64, ge=1, le=10_000, description="concurrent NPO pulls per worker")
+    transform_timeout_seconds: float = Field(
+        2.0, gt=0, le=60, description="time bound of one plug-in call; a slower call fails that record only"
+    )
+    transform_workers: int = Field(8, ge=1, le=256, description="threads that run plug-in calls")
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
+
+    topic_npo_assessed: str = Field("spotlight.npo-assessed", description="in: NPO assessed (API details)")
+    topic_candidate_assignments: str = Field(
+        "spotlight.candidate-assignments", description="in: candidate assignment created/cancelled"
+    )
+    topic_assignment_updated: str = Field(
+        "spotlight.candidate-assignment-updated", description="out: candidate progress from an NPO"
+    )
+    topic_offerings: str = Field("spotlight.npo-offerings", description="out: offering created/updated")
+    topic_config_commands: str = Field(
+        "npo-integration.config-commands", description="internal: NPO config changes"
+    )
+    topic_fetch_requests: str = Field("npo-integration.fetch-requests", description="internal: pulls to run")
+    topic_raw_records: str = Field("npo-integration.raw-records", description="internal: records as fetched")
+    topic_enrolment_results: str = Field(
+        "npo-integration.enrolment-results", description="internal/out: enrolment outcomes"
+    )
+    topic_dead_letters: str = Field("npo-integration.dead-letters", description="internal: what could not be handled")
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_url(cls, value: str) -> str:
+        for url in value.split(";"):
+            parts = urlsplit(url.strip())
+            if parts.scheme != "kafka":
+                raise ValueError(f"scheme must be kafka://, got {url!r}")
+            try:
+                port = parts.port
+            except ValueError:
+                raise ValueError(f"port is not a number in {url!r}") from None
+            if not parts.hostname or port is None:
+                raise ValueError(f"expected kafka://host:port, got {url!r}")
+        return value
+
+    @field_validator("secrets_keys")
+    @classmethod
+    def _keys(cls, value: SecretStr) -> SecretStr:
+        from npo_integration.errors import SecretError
+        from npo_integration.sealing import SecretBox
+
+        try:
+            SecretBox.from_setting(value)
+        except SecretError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        return [urlsplit(u.strip()).netloc for u in self.broker_url.split(";")]
+
+
+def describe_error(exc: ValidationError) -> str:
+    """One line per bad setting, naming the environment variable."""
+    lines = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        reason = err["msg"].removeprefix("Value error, ")
+        lines.append(f"invalid setting NPO_{field.upper()}: {reason}")
+    return "; ".join(lines)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Read settings once; raise ConfigError with one line naming the bad setting."""
+    try:
+        return Settings()  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise ConfigError(describe_error(exc)) from None
