@@ -1,0 +1,164 @@
+"""Fault injection: slow, dead or misbehaving NPOs on demand.
+
+Faults are set per NPO and per endpoint kind (or ``any``). Latency and
+``down`` apply to every request; ``fail_next`` is a queue of one-shot faults,
+each consumed by one authenticated request, so a test can script the exact
+failure sequence a client must survive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .reqkeys import ABORTED
+
+if TYPE_CHECKING:
+    from .state import SimulatedNpo
+
+log = logging.getLogger(__name__)
+
+EndpointKind = Literal[
+    "offerings", "progress", "enrol", "unenrol", "token", "lookup", "other", "any"
+]
+Proceed = Callable[[], Awaitable[web.StreamResponse]]
+
+
+MOODLE_INVALID_TOKEN = {
+    "exception": "moodle_exception",
+    "errorcode": "invalidtoken",
+    "message": "Invalid token",
+}
+
+
+class FaultAction(BaseModel):
+    """One one-shot fault; exactly one of the trigger fields is set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: int | None = Field(default=None, ge=100, le=599)
+    retry_after: int | str | None = None
+    malformed: bool = False
+    content_type: str = "text/html"
+    wrong_shape: bool = False
+    body: Any = None
+    hang_ms: int | None = Field(default=None, ge=0)
+    error_in_200: bool = False
+    commit_then_hang_ms: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> FaultAction:
+        triggers = [
+            self.status is not None, self.malformed, self.wrong_shape,
+            self.hang_ms is not None, self.error_in_200, self.commit_then_hang_ms is not None,
+        ]
+        if sum(triggers) != 1:
+            raise ValueError(
+                "a fault needs exactly one of status, malformed, wrong_shape, hang_ms, "
+                "error_in_200, commit_then_hang_ms"
+            )
+        return self
+
+
+@dataclass(slots=True)
+class FaultSpec:
+    """Standing faults of one endpoint kind of one NPO."""
+
+    latency_ms: int | None = None
+    down: bool = False
+    down_mode: Literal["503", "reset"] = "503"
+    fail_next: deque[FaultAction] = field(default_factory=deque)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "latency_ms": self.latency_ms,
+            "down": self.down,
+            "down_mode": self.down_mode,
+            "fail_next": [a.model_dump(exclude_defaults=True) for a in self.fail_next],
+        }
+
+
+class FaultUpdate(BaseModel):
+    """Admin request body: set fields override, ``fail_next`` entries are appended."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    endpoint: EndpointKind = "any"
+    latency_ms: int | None = Field(default=None, ge=0)
+    down: bool | None = None
+    down_mode: Literal["503", "reset"] | None = None
+    fail_next: list[FaultAction] = Field(default_factory=list)
+
+
+def apply_update(faults: dict[str, FaultSpec], update: FaultUpdate) -> None:
+    """Merge ``update`` into an NPO's faults."""
+    spec = faults.setdefault(update.endpoint, FaultSpec())
+    if update.latency_ms is not None:
+        spec.latency_ms = update.latency_ms
+    if update.down is not None:
+        spec.down = update.down
+    if update.down_mode is not None:
+        spec.down_mode = update.down_mode
+    spec.fail_next.extend(update.fail_next)
+
+
+def _specs(npo: SimulatedNpo, kind: str) -> list[FaultSpec]:
+    """The kind's own faults first, then the NPO-wide ``any`` faults."""
+    return [spec for spec in (npo.faults.get(kind), npo.faults.get("any")) if spec is not None]
+
+
+async def before_auth(request: web.Request, npo: SimulatedNpo, kind: str) -> web.Response | None:
+    """Apply latency, then ``down``; a response means the request ends here."""
+    specs = _specs(npo, kind)
+    if not specs:
+        return None
+    latency = next((s.latency_ms for s in specs if s.latency_ms is not None), None)
+    if latency:
+        await asyncio.sleep(latency / 1000)
+    down = next((s for s in specs if s.down), None)
+    if down is None:
+        return None
+    if down.down_mode == "reset":
+        log.debug("npo %s is down: dropping connection", npo.npo_id)
+        request[ABORTED] = True
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response(status=503)
+    return web.json_response({"error": "unavailable", "message": "NPO is down"}, status=503)
+
+
+def take_action(npo: SimulatedNpo, kind: str) -> FaultAction | None:
+    """Pop the next one-shot fault for this kind, or from ``any``."""
+    for spec in _specs(npo, kind):
+        if spec.fail_next:
+            return spec.fail_next.popleft()
+    return None
+
+
+async def perform(action: FaultAction, proceed: Proceed) -> web.StreamResponse:
+    """Answer as ``action`` says, calling ``proceed`` when the real handler must run."""
+    if action.status is not None:
+        headers = {"Retry-After": str(action.retry_after)} if action.retry_after is not None else {}
+        body = {"error": "injected_fault", "status": action.status}
+        return web.json_response(body, status=action.status, headers=headers)
+    if action.malformed:
+        return web.Response(
+            body=b"<html>oops</html>", status=200, headers={"Content-Type": action.content_type}
+        )
+    if action.wrong_shape:
+        return web.json_response(action.body if action.body is not None else "unexpected")
+    if action.error_in_200:
+        return web.json_response(MOODLE_INVALID_TOKEN)
+    if action.hang_ms is not None:
+        await asyncio.sleep(action.hang_ms / 1000)
+        return await proceed()
+    response = await proceed()
+    await asyncio.sleep((action.commit_then_hang_ms or 0) / 1000)
+    return response
