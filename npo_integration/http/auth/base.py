@@ -1,0 +1,84 @@
+"""The contract every authenticator implements: sign an outgoing request, maybe refresh."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from multidict import CIMultiDict
+from pydantic import SecretStr
+
+from npo_integration.http.response import NpoResponse
+from npo_integration.sealing import SecretBox
+
+ConfigT = TypeVar("ConfigT")
+PostForm = Callable[[str, list[tuple[str, str]]], Awaitable[NpoResponse]]
+REDACTED = "***"
+
+
+@dataclass(slots=True)
+class OutgoingRequest:
+    """The parts of a request an authenticator may change; built fresh for every send."""
+
+    method: str
+    url: str
+    headers: CIMultiDict[str] = field(default_factory=CIMultiDict)
+    params: list[tuple[str, str]] = field(default_factory=list)
+
+    def __repr__(self) -> str:  # headers and params may hold a secret once signed
+        return f"OutgoingRequest({self.method} {self.url})"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthContext:
+    """What authenticators may need besides their own config."""
+
+    box: SecretBox
+    base_url: str
+    post_form: PostForm
+    """Send one unauthenticated form POST (OAuth2 token requests)."""
+    clock: Callable[[], float] = time.monotonic
+
+
+class Authenticator(ABC, Generic[ConfigT]):
+    """Signs requests for one NPO. Secrets are opened from the box only while signing."""
+
+    def __init__(self, config: ConfigT, context: AuthContext) -> None:
+        self.config = config
+        self.context = context
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    @abstractmethod
+    async def apply(self, request: OutgoingRequest) -> None:
+        """Add this scheme's headers or query parameters to ``request``."""
+
+    async def refresh(self, rejected: OutgoingRequest) -> bool:
+        """The NPO answered 401 to ``rejected``: return True if signing again may succeed."""
+        return False
+
+    @property
+    def secret_params(self) -> frozenset[str]:
+        """Query parameter names that carry a secret (kept out of logged and returned URLs)."""
+        return frozenset()
+
+    def _open(self, secret: SecretStr) -> str:
+        return self.context.box.open(secret.get_secret_value())
+
+    def _clear_values(self) -> Iterable[str]:
+        """The clear secrets this scheme sends, for :meth:`scrub`."""
+        return ()
+
+    def scrub(self, text: str) -> str:
+        """``text`` (an NPO's error body) with our secrets replaced, should the NPO echo one."""
+        for value in self._clear_values():
+            if len(value) >= 4 and value in text:
+                text = text.replace(value, REDACTED)
+        return text
+
+
+AnyAuthenticator = Authenticator[Any]

@@ -1,0 +1,389 @@
+"""The one HTTP client every NPO call goes through.
+
+Per attempt: circuit check → rate limit → sign → send (timeout) → on 401 refresh
+the credentials and resend once → classify → record the outcome on the
+circuit. Retriable failures are retried with backoff unless the caller asked
+otherwise or the request may already have taken effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from functools import partial
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+from aiohttp.abc import AbstractResolver
+from multidict import CIMultiDict
+from yarl import URL
+
+from npo_integration.errors import RetriableError
+from npo_integration.http.auth import (
+    AnyAuthenticator,
+    AuthContext,
+    OutgoingRequest,
+    build_authenticator,
+)
+from npo_integration.http.circuit import CircuitState
+from npo_integration.http.classify import classify
+from npo_integration.http.errors import CircuitOpenError, NpoRequestError, NpoResponseError
+from npo_integration.http.npo_state import NpoState, NpoStates
+from npo_integration.http.pagination import DEFAULT_MAX_PAGES, build_paginator
+from npo_integration.http.resolver import GuardedResolver, check_literal_host
+from npo_integration.http.response import NpoResponse, Page
+from npo_integration.http.transport import DEFAULT_MAX_BODY_BYTES, send
+from npo_integration.http.urls import join_base, require_same_host, same_host, without_params
+from npo_integration.http.walker import walk_pages
+from npo_integration.models.npo_config import NpoIntegrationConfig, StreamConfig
+from npo_integration.sealing import SecretBox
+
+logger = logging.getLogger(__name__)
+
+Form = Mapping[str, str] | list[tuple[str, str]]
+MAX_REDIRECTS = 5
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_FOLLOWABLE_METHODS = frozenset({"GET", "HEAD"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    method: str
+    url: str
+    params: list[tuple[str, str]]
+    headers: CIMultiDict[str]
+    json: Any = None
+    form: Any = None
+
+    @property
+    def public_url(self) -> str:
+        return str(URL(self.url).extend_query(self.params)) if self.params else self.url
+
+
+class NpoHttpClient:
+    """One shared ``aiohttp.ClientSession`` for all NPOs, with per-NPO auth, rate limit and circuit.
+
+    ``allow_private`` lets NPO hosts resolve to private/loopback addresses
+    (tests, the demo); in production it stays off and the connector's resolver
+    refuses them at connect time. ``clock``, ``sleep`` and ``random_fraction``
+    are injectable so tests need no real waiting; ``resolver`` replaces the
+    system resolver underneath the address guard.
+    """
+
+    def __init__(
+        self,
+        box: SecretBox,
+        *,
+        allow_private: bool,
+        user_agent: str = "spotlight-npo-integration",
+        pool_limit: int = 100,
+        pool_limit_per_host: int = 10,
+        max_pages: int = DEFAULT_MAX_PAGES,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        random_fraction: Callable[[], float] = random.random,
+        resolver: AbstractResolver | None = None,
+    ) -> None:
+        self._box = box
+        self._allow_private = allow_private
+        self._user_agent = user_agent
+        self._pool_limit = pool_limit
+        self._pool_limit_per_host = pool_limit_per_host
+        self._max_pages = max_pages
+        self._max_body_bytes = max_body_bytes
+        self._clock = clock
+        self._resolver = resolver
+        self._session: aiohttp.ClientSession | None = None
+        self._guard: GuardedResolver | None = None
+        self._states = NpoStates(
+            make_auth=self._make_auth, clock=clock, sleep=sleep, random_fraction=random_fraction
+        )
+
+    # --- lifecycle -------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the shared session (idempotent)."""
+        if self._session is not None:
+            return
+        self._guard = GuardedResolver(allow_private=self._allow_private, inner=self._resolver)
+        connector = aiohttp.TCPConnector(
+            limit=self._pool_limit,
+            limit_per_host=self._pool_limit_per_host,
+            resolver=self._guard,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),  # stateless API calls; no cookie crosses NPOs
+            trust_env=False,  # a proxy would connect on our behalf, past the address guard
+        )
+
+    async def close(self) -> None:
+        """Close the session and its connections (idempotent)."""
+        session, self._session = self._session, None
+        guard, self._guard = self._guard, None
+        if session is not None:
+            await session.close()
+        if guard is not None:
+            await guard.close()
+
+    async def __aenter__(self) -> NpoHttpClient:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def forget(self, npo_id: str) -> None:
+        """Drop an NPO's cached token, rate limiter and circuit (deactivated or deleted NPO)."""
+        self._states.forget(npo_id)
+
+    def circuit_state(self, npo_id: str) -> CircuitState | None:
+        """For health views: the NPO's circuit state, ``None`` if it was not called yet."""
+        state = self._states.peek(npo_id)
+        return state.breaker.state if state else None
+
+    # --- requests --------------------------------------------------------------
+
+    async def request(
+        self,
+        config: NpoIntegrationConfig,
+        method: str,
+        url_or_path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        form: Form | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        retry: bool = True,
+    ) -> NpoResponse:
+        """Call the NPO; raise a classified error (see :mod:`npo_integration.http.errors`).
+
+        With ``retry=False`` a retriable error is raised at once. A request
+        whose outcome is unknown (a POST that timed out) is retried only when
+        ``idempotency_key`` is given, since the NPO may already have acted.
+        """
+        if json is not None and form is not None:
+            raise ValueError("pass either json or form, not both")
+        npo = self._states.get(config)
+        url = join_base(config.base_url, url_or_path)
+        require_same_host(url, config.base_url)
+        call = _Call(
+            method=method.upper(),
+            url=without_params(url, npo.auth.secret_params),
+            params=[(str(k), str(v)) for k, v in (params or {}).items()],
+            headers=self._headers(config, headers, idempotency_key),
+            json=json,
+            form=list(form.items()) if isinstance(form, Mapping) else form,
+        )
+        attempt = partial(self._attempt, npo, call)
+        if not retry:
+            return await attempt()
+
+        def should_retry(exc: RetriableError) -> bool:
+            if isinstance(exc, CircuitOpenError):
+                return False  # fail fast; the caller reschedules
+            return not (getattr(exc, "outcome_unknown", False) and idempotency_key is None)
+
+        label = f"npo={config.npo_id} {call.method} {call.public_url}"
+        return await npo.retry.run(attempt, should_retry=should_retry, label=label)
+
+    def pages(
+        self,
+        config: NpoIntegrationConfig,
+        stream: StreamConfig,
+        *,
+        cursor: str | None = None,
+        parent: Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[Page]:
+        """Walk a stream one page at a time, so the caller can publish and commit between pages.
+
+        ``cursor`` is the committed incremental cursor (``None``: use
+        ``incremental.initial``); ``parent`` is the parent record of a child stream.
+        """
+        npo = self._states.get(config)
+        paginator = build_paginator(
+            stream.pagination,
+            max_pages=self._max_pages,
+            clean_url=partial(without_params, names=npo.auth.secret_params),
+        )
+
+        async def fetch(method: str, url: str, params: dict[str, str]) -> NpoResponse:
+            return await self.request(config, method, url, params=params)
+
+        return walk_pages(
+            fetch,
+            stream,
+            paginator,
+            cursor=cursor,
+            parent=parent,
+            scrub=npo.auth.scrub,
+            label=f"npo={config.npo_id}",
+        )
+
+    # --- internals -------------------------------------------------------------
+
+    def _headers(
+        self,
+        config: NpoIntegrationConfig,
+        extra: Mapping[str, str] | None,
+        idempotency_key: str | None,
+    ) -> CIMultiDict[str]:
+        headers: CIMultiDict[str] = CIMultiDict(
+            {"User-Agent": self._user_agent, "Accept": "application/json"}
+        )
+        headers.update(config.headers)
+        headers.update(extra or {})
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        return headers
+
+    def _make_auth(self, config: NpoIntegrationConfig) -> AnyAuthenticator:
+        context = AuthContext(
+            box=self._box,
+            base_url=config.base_url,
+            post_form=partial(self._post_form, config),
+            clock=self._clock,
+        )
+        return build_authenticator(config.auth, context)
+
+    def _session_or_fail(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("NpoHttpClient is not started: await start() or use 'async with'")
+        return self._session
+
+    async def _attempt(self, npo: NpoState, call: _Call) -> NpoResponse:
+        """One try: circuit → rate limit → exchange → classify → circuit outcome."""
+        breaker = npo.breaker
+        probe = breaker.before_call()
+        outcome: bool | None = None  # True: the NPO answered; False: a retriable failure
+        started = time.perf_counter()
+        try:
+            await npo.limiter.acquire()
+            response = await self._exchange(npo, call)
+            logger.debug(
+                "npo=%s %s %s -> %d in %.0f ms",
+                npo.config.npo_id,
+                call.method,
+                response.url,
+                response.status,
+                (time.perf_counter() - started) * 1000,
+            )
+            error = classify(
+                response,
+                method=call.method,
+                error_in_body=npo.config.error_in_body,
+                scrub=npo.auth.scrub,
+            )
+            if error is not None:
+                raise error
+            outcome = True
+            return response
+        except RetriableError:
+            outcome = False
+            raise
+        except (NpoRequestError, NpoResponseError):
+            outcome = True  # the NPO is up; it just did not like this request
+            raise
+        finally:
+            if outcome is True:
+                breaker.record_success()
+            elif outcome is False:
+                breaker.record_failure(probe=probe)
+            else:
+                breaker.release(probe=probe)
+
+    async def _exchange(self, npo: NpoState, call: _Call) -> NpoResponse:
+        """Send, following at most :data:`MAX_REDIRECTS` same-host redirects of a GET/HEAD."""
+        hops = 0
+        while True:
+            response = await self._signed_send(npo, call)
+            location = response.headers.get("Location")
+            if response.status not in _REDIRECTS or not location:
+                return response
+            hops += 1
+            if hops > MAX_REDIRECTS:
+                raise NpoRequestError(
+                    f"{call.method} {response.url}: more than {MAX_REDIRECTS} redirects",
+                    status=response.status,
+                )
+            target = without_params(str(URL(call.url).join(URL(location))), npo.auth.secret_params)
+            if not same_host(target, npo.config.base_url):
+                raise NpoRequestError(
+                    f"{call.method} {response.url} -> HTTP {response.status}: "
+                    f"redirect to another host not followed: {URL(target).with_query(None)}",
+                    status=response.status,
+                )
+            if call.method not in _FOLLOWABLE_METHODS:
+                raise NpoRequestError(
+                    f"{call.method} {response.url} -> HTTP {response.status}: redirect of a "
+                    f"{call.method} not followed (would re-send the body): "
+                    f"{URL(target).with_query(None)}",
+                    status=response.status,
+                )
+            call = replace(call, url=target, params=[])
+
+    async def _signed_send(self, npo: NpoState, call: _Call) -> NpoResponse:
+        """Sign and send; after a 401 let the authenticator refresh and resend once."""
+        response, signed = await self._send_once(npo, call)
+        if response.status == 401 and await npo.auth.refresh(signed):
+            await npo.limiter.acquire()
+            response, _ = await self._send_once(npo, call)
+        return response
+
+    async def _send_once(self, npo: NpoState, call: _Call) -> tuple[NpoResponse, OutgoingRequest]:
+        check_literal_host(call.url, allow_private=self._allow_private)
+        request = OutgoingRequest(
+            call.method, call.url, CIMultiDict(call.headers), list(call.params)
+        )
+        await npo.auth.apply(request)
+        response = await send(
+            self._session_or_fail(),
+            request,
+            public_url=call.public_url,
+            timeout=npo.config.timeout_seconds,
+            json=call.json,
+            form=call.form,
+            max_body_bytes=self._max_body_bytes,
+        )
+        return response, request
+
+    async def _post_form(
+        self, config: NpoIntegrationConfig, url: str, form: list[tuple[str, str]]
+    ) -> NpoResponse:
+        """An unauthenticated form POST (OAuth2 token endpoint, which may live on another host)."""
+        check_literal_host(url, allow_private=self._allow_private)
+        request = OutgoingRequest("POST", url, self._headers(config, None, None), [])
+        response = await send(
+            self._session_or_fail(),
+            request,
+            public_url=url,
+            timeout=config.timeout_seconds,
+            form=form,
+            max_body_bytes=self._max_body_bytes,
+        )
+        secrets = [value for key, value in form if "secret" in key or "password" in key]
+
+        def scrub(text: str) -> str:
+            for value in secrets:
+                text = text.replace(value, "***") if len(value) >= 4 else text
+            return text
+
+        error = classify(response, method="POST", error_in_body=None, scrub=scrub)
+        if error is not None:
+            raise error
+        return response
+
+
+__all__ = ["Form", "NpoHttpClient"]

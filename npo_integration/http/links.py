@@ -1,0 +1,36 @@
+"""A tiny RFC 8288 ``Link`` header parser (Canvas LMS pagination).
+
+aiohttp's ``response.links`` keys a link by its whole ``rel`` value, so
+``rel="next last"`` would not be found as ``next``; this parser splits
+relation types, accepts several header lines and resolves relative URLs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from yarl import URL
+
+_LINK = re.compile(r"<(?P<url>[^>]*)>(?P<params>[^<]*)")
+_PARAM = re.compile(
+    r';\s*(?P<key>[^\s=;,]+)\s*(?:=\s*(?:"(?P<quoted>[^"]*)"|(?P<token>[^\s;,]*)))?'
+)
+
+
+def parse_link_header(values: Iterable[str], base_url: str) -> dict[str, str]:
+    """Each relation type (lower case) → its absolute URL; the first link of a relation wins."""
+    base = URL(base_url)
+    links: dict[str, str] = {}
+    for value in values:
+        for match in _LINK.finditer(value):
+            rels: list[str] = []
+            for param in _PARAM.finditer(match["params"]):
+                if param["key"].lower() == "rel":
+                    value = param["quoted"] if param["quoted"] is not None else param["token"]
+                    rels = (value or "").split()
+                    break
+            target = str(base.join(URL(match["url"].strip())))
+            for rel in rels:
+                links.setdefault(rel.lower(), target)
+    return links

@@ -1,0 +1,68 @@
+"""What a call to an NPO gives back: an immutable response, and one page of a stream."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from multidict import CIMultiDict, CIMultiDictProxy
+
+
+@dataclass(frozen=True, slots=True)
+class NpoResponse:
+    """An NPO's answer, read in full; ``url`` is the public URL (no auth query parameters)."""
+
+    status: int
+    url: str
+    headers: CIMultiDictProxy[str] = field(repr=False)
+    text: str = field(repr=False)
+    json: Any = field(default=None, repr=False)
+    is_json: bool = False
+    links: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        status: int,
+        url: str,
+        headers: Mapping[str, str] | CIMultiDictProxy[str],
+        raw: bytes,
+        charset: str | None,
+        links: Mapping[str, str],
+    ) -> NpoResponse:
+        """Decode ``raw`` once: JSON whatever the content type says (NPOs mislabel), else text."""
+        try:
+            text = raw.decode(charset or "utf-8", errors="replace")
+        except LookupError:
+            text = raw.decode("utf-8", errors="replace")
+        body: Any = None
+        is_json = False
+        if raw.strip():
+            try:
+                body = json.loads(text)
+                is_json = True
+            except ValueError:
+                pass
+        return cls(
+            status=status,
+            url=url,
+            headers=CIMultiDictProxy(CIMultiDict(headers)),
+            text=text,
+            json=body,
+            is_json=is_json,
+            links=dict(links),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a stream; the caller publishes it and commits the cursor before the next."""
+
+    records: list[Any] = field(repr=False)
+    page_number: int
+    url: str
+    next_cursor_candidate: str | None = None
+    """The largest ``cursor_field`` in this page's records; ``None`` if not incremental or none."""

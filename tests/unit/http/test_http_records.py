@@ -1,0 +1,103 @@
+import pytest
+
+from npo_integration.http.errors import NpoResponseError
+from npo_integration.http.records import (
+    MISSING,
+    extract_records,
+    lookup,
+    max_cursor,
+    newer_cursor,
+    record_id,
+)
+
+BODY = {"data": {"items": [{"id": 1, "meta": {"tags": ["a", "b"]}}, {"id": 2}]}, "n": None}
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("", BODY),
+        ("data.items[0].id", 1),
+        ("data.items[-1].id", 2),
+        ("data.items[0].meta.tags[1]", "b"),
+        ("n", None),
+        ("data.missing", MISSING),
+        ("data.items[5]", MISSING),
+        ("data.items.id", MISSING),
+        ("n.x", MISSING),
+    ],
+)
+def test_lookup_dotted_and_indexed_paths(path: str, expected: object) -> None:
+    assert lookup(BODY, path) is expected or lookup(BODY, path) == expected
+
+
+def test_lookup_on_a_list_body() -> None:
+    assert lookup([{"id": 9}], "[0].id") == 9
+
+
+def test_malformed_path_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="malformed path"):
+        lookup(BODY, "data.items[x]")
+
+
+def test_extract_records_from_path_or_body() -> None:
+    assert extract_records({"data": [1, 2]}, "data") == [1, 2]
+    assert extract_records([1], "") == [1]
+    assert extract_records({"a": {"b": []}}, "a.b") == []
+
+
+@pytest.mark.parametrize(
+    ("body", "path", "message"),
+    [
+        ({"data": "oops"}, "data", "records_path 'data' is not a list: got str"),
+        ({"data": None}, "data", "records_path 'data' is not a list: got null"),
+        ({"other": []}, "data", "records_path 'data' is not a list: got nothing (path not found)"),
+        ({"data": []}, "", "records_path '(the body)' is not a list: got dict"),
+    ],
+)
+def test_extract_records_refuses_anything_but_a_list(body: object, path: str, message: str) -> None:
+    with pytest.raises(NpoResponseError) as info:
+        extract_records(body, path)
+    assert str(info.value) == message
+
+
+def test_record_id() -> None:
+    assert record_id({"id": 12}, "id") == "12"
+    assert record_id({"Id": "a0B"}, "Id") == "a0B"
+    assert record_id({"course": {"id": "c1"}}, "course.id") == "c1"
+    assert record_id({"id": None}, "id") is None
+    assert record_id({}, "id") is None
+    assert record_id({"id": {"x": 1}}, "id") is None
+
+
+def test_max_cursor_compares_numbers_numerically() -> None:
+    records = [{"t": 9}, {"t": 10}, {"t": 1_700_000_000.0}, {"t": None}, {}]
+    assert max_cursor(records, "t") == "1700000000"
+    assert max_cursor([{"t": 9}, {"t": 10}], "t") == "10"
+    assert max_cursor([{"t": 1.5}], "t") == "1.5"
+
+
+def test_max_cursor_compares_iso_strings_as_given() -> None:
+    records = [
+        {"LastModifiedDate": "2024-03-01T10:00:00.000+0000"},
+        {"LastModifiedDate": "2024-11-20T08:00:00.000+0000"},
+        {"LastModifiedDate": "2024-09-30T23:59:59.000+0000"},
+    ]
+    assert max_cursor(records, "LastModifiedDate") == "2024-11-20T08:00:00.000+0000"
+    assert max_cursor([{"a": {"t": "x"}}], "a.t") == "x"
+
+
+def test_max_cursor_without_values_or_with_mixed_types() -> None:
+    assert max_cursor([], "t") is None
+    assert max_cursor([{"x": 1}], "t") is None
+    with pytest.raises(NpoResponseError, match="mixes numbers and strings"):
+        max_cursor([{"t": 1}, {"t": "2024"}], "t")
+    with pytest.raises(NpoResponseError, match="holds dict"):
+        max_cursor([{"t": {}}], "t")
+
+
+def test_newer_cursor() -> None:
+    assert newer_cursor(None, "5") == "5"
+    assert newer_cursor("5", None) == "5"
+    assert newer_cursor("9", "10") == "10"
+    assert newer_cursor("2024-02-01", "2024-01-01") == "2024-02-01"

@@ -1,0 +1,149 @@
+"""SSRF protection: non-public addresses are refused at connect time unless allowed."""
+
+import socket
+
+import pytest
+from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from npo_integration.http import NpoHttpClient
+from npo_integration.http.errors import NpoRequestError, UnsafeUrlError
+from npo_integration.http.resolver import GuardedResolver, address_allowed, check_literal_host
+
+
+class FakeDns(AbstractResolver):
+    """Resolves every name to fixed addresses, like a rebinding attacker's DNS server."""
+
+    def __init__(self, *addresses: str) -> None:
+        self.addresses = addresses
+        self.asked: list[str] = []
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        self.asked.append(host)
+        return [
+            ResolveResult(
+                hostname=host, host=address, port=port, family=socket.AF_INET, proto=0, flags=0
+            )
+            for address in self.addresses
+        ]
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("address", "allowed"),
+    [
+        ("93.184.216.34", True),
+        ("2606:2800:220:1:248:1893:25c8:1946", True),
+        ("127.0.0.1", False),
+        ("10.1.2.3", False),
+        ("192.168.0.10", False),
+        ("169.254.169.254", False),
+        ("::1", False),
+        ("fe80::1%eth0", False),
+        ("::ffff:127.0.0.1", False),
+        ("0.0.0.0", False),
+    ],
+)
+def test_address_allowed(address: str, allowed: bool) -> None:
+    assert address_allowed(address) is allowed
+
+
+async def test_refuses_a_name_resolving_to_loopback() -> None:
+    resolver = GuardedResolver(allow_private=False, inner=FakeDns("127.0.0.1"))
+    with pytest.raises(UnsafeUrlError, match="non-public address 127.0.0.1"):
+        await resolver.resolve("npo.example.org", 443)
+
+
+async def test_refuses_when_any_address_is_private() -> None:
+    resolver = GuardedResolver(allow_private=False, inner=FakeDns("93.184.216.34", "10.0.0.5"))
+    with pytest.raises(UnsafeUrlError):
+        await resolver.resolve("npo.example.org", 443)
+
+
+async def test_public_addresses_and_allowed_private_pass() -> None:
+    public = GuardedResolver(allow_private=False, inner=FakeDns("93.184.216.34"))
+    assert [r["host"] for r in await public.resolve("npo.example.org", 443)] == ["93.184.216.34"]
+    private = GuardedResolver(allow_private=True, inner=FakeDns("127.0.0.1"))
+    assert [r["host"] for r in await private.resolve("npo.example.org", 443)] == ["127.0.0.1"]
+
+
+async def test_real_resolver_refuses_localhost() -> None:
+    with pytest.raises(UnsafeUrlError):
+        await GuardedResolver(allow_private=False).resolve("localhost", 80)
+
+
+def test_ip_literals_are_checked_before_sending() -> None:
+    with pytest.raises(UnsafeUrlError):
+        check_literal_host("http://127.0.0.1:8080/x", allow_private=False)
+    with pytest.raises(UnsafeUrlError):
+        check_literal_host("http://[::1]:8080/x", allow_private=False)
+    check_literal_host("http://127.0.0.1:8080/x", allow_private=True)
+    check_literal_host("https://93.184.216.34/x", allow_private=False)
+    check_literal_host("https://npo.example.org/x", allow_private=False)
+
+
+async def ok(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+async def test_client_refuses_loopback_literal_and_name_when_not_allowed(
+    serve, box, config_factory
+) -> None:
+    base = await serve(web.get("/ping", ok))
+    port = base.rsplit(":", 1)[1]
+    async with NpoHttpClient(box, allow_private=False) as client:
+        with pytest.raises(UnsafeUrlError):
+            await client.request(config_factory(base), "GET", "/ping")
+        with pytest.raises(UnsafeUrlError, match="non-public"):
+            await client.request(config_factory(f"http://localhost:{port}"), "GET", "/ping")
+
+
+async def test_dns_rebinding_is_caught_at_connect_time(serve, box, config_factory) -> None:
+    base = await serve(web.get("/ping", ok))
+    port = base.rsplit(":", 1)[1]
+    # the name passed the config-time check while it resolved to a public address...
+    config = config_factory(f"http://npo.example.org:{port}")
+    dns = FakeDns("127.0.0.1")  # ...and now resolves to loopback
+    async with NpoHttpClient(box, allow_private=False, resolver=dns) as client:
+        with pytest.raises(UnsafeUrlError, match="npo.example.org"):
+            await client.request(config, "GET", "/ping")
+    assert dns.asked == ["npo.example.org"]
+    async with NpoHttpClient(box, allow_private=True, resolver=FakeDns("127.0.0.1")) as allowed:
+        response = await allowed.request(config, "GET", "/ping")
+    assert response.json == {"ok": True}
+
+
+async def test_credentials_never_go_to_another_host(client, serve, config_factory) -> None:
+    base = await serve(web.get("/ping", ok))
+    config = config_factory(base, auth={"kind": "none"})
+    with pytest.raises(UnsafeUrlError, match="not the host of base_url"):
+        await client.request(config, "GET", "https://elsewhere.example.org/steal")
+
+
+async def test_redirects_followed_on_the_same_host_only(client, serve, config_factory) -> None:
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/ping")
+
+    async def away(request: web.Request) -> web.Response:
+        raise web.HTTPFound("https://elsewhere.example.org/ping")
+
+    async def post_moved(request: web.Request) -> web.Response:
+        raise web.HTTPTemporaryRedirect("/ping")
+
+    base = await serve(
+        web.get("/ping", ok),
+        web.get("/old", moved),
+        web.get("/away", away),
+        web.post("/post", post_moved),
+    )
+    config = config_factory(base)
+    response = await client.request(config, "GET", "/old")
+    assert response.status == 200 and response.url == f"{base}/ping"
+    with pytest.raises(NpoRequestError, match="redirect to another host not followed"):
+        await client.request(config, "GET", "/away")
+    with pytest.raises(NpoRequestError, match="redirect of a POST not followed"):
+        await client.request(config, "POST", "/post", json={"a": 1})
