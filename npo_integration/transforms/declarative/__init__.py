@@ -1,0 +1,1 @@
+"""Declarative transforms: an NPO integrated by configuration alone, no code."""

@@ -1,0 +1,332 @@
+"""Isolation: a plug-in that raises, hangs or returns garbage never stalls the caller's stream.
+
+Plug-in methods are synchronous. ``PluginRunner`` runs each call in a bounded
+thread pool under a time limit and turns every failure into ``TransformError``
+(skippable: the record is dead-lettered, the stream goes on). A hung thread
+cannot be killed, so hung calls are counted per key (per NPO) and logged; a key
+with ``max_hung_per_key`` calls still hung is refused at once, without taking a
+thread, so one NPO's stuck plug-in cannot exhaust the pool the others share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, Generic, TypeVar, cast
+
+from pydantic import BaseModel, ValidationError
+
+from npo_integration.models.events import CandidateAssignmentEvent, Offering, Progress
+from npo_integration.transforms.contract import EnrolmentRequest, TransformError, TransformPlugin
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT_SECONDS = 5.0
+
+
+class _Failed(Generic[T]):
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def _guarded(fn: Callable[..., T], args: tuple[Any, ...]) -> T | _Failed[T]:
+    """Runs in the worker: nothing the plug-in raises (even SystemExit) escapes as itself."""
+    try:
+        return fn(*args)
+    except BaseException as exc:  # noqa: BLE001 - a plug-in must not be able to stop the service
+        return _Failed(exc)
+
+
+def _label(fn: Callable[..., Any]) -> str:
+    owner = getattr(fn, "__self__", None)
+    plugin = None if owner is None else getattr(owner, "name", None) or type(owner).__name__
+    method = getattr(fn, "__name__", "call")
+    return f"plug-in {plugin!r} {method}()" if plugin else f"plug-in call {method}()"
+
+
+def summarize(exc: ValidationError, limit: int = 3) -> str:
+    parts = [
+        f"{'.'.join(str(p) for p in err['loc']) or '<value>'}: {err['msg']}"
+        for err in exc.errors(include_url=False)[:limit]
+    ]
+    more = exc.error_count() - limit
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+_Job = tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]
+
+
+class _DaemonThreadPool:
+    """A fixed pool of daemon threads: unlike ThreadPoolExecutor's, a hung plug-in thread
+    does not hold up interpreter exit (a worker shutting down for a rebalance)."""
+
+    __slots__ = ("_queue", "_threads", "_size", "_name", "_lock", "_closed")
+
+    def __init__(self, size: int, name: str) -> None:
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._size = size
+        self._name = name
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        future: Future[T] = Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the plug-in runner is shut down")
+            self._queue.put((future, fn, args))
+            if len(self._threads) < self._size:
+                thread = threading.Thread(
+                    target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True
+                )
+                self._threads.append(thread)
+                thread.start()
+        return future
+
+    def _work(self) -> None:
+        while (job := self._queue.get()) is not None:
+            future, fn, args = job
+            if not future.set_running_or_notify_cancel():
+                continue  # cancelled while queued: never runs
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting caller
+                future.set_exception(exc)
+
+    def shutdown(self) -> None:
+        """Cancel queued jobs and let idle threads end; busy (hung) ones end when they return."""
+        with self._lock:
+            self._closed = True
+            while True:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is not None:
+                    job[0].cancel()
+            for _ in self._threads:
+                self._queue.put(None)
+
+
+class PluginRunner:
+    """A bounded worker pool for plug-in calls, with time limits and hung-call accounting."""
+
+    __slots__ = (
+        "_pool", "_lock", "_hung", "max_workers", "max_hung_per_key", "hung_total", "timeouts_total"
+    )
+
+    def __init__(self, *, max_workers: int = 8, max_hung_per_key: int = 2) -> None:
+        if max_workers < 1 or max_hung_per_key < 1:
+            raise ValueError("max_workers and max_hung_per_key must be at least 1")
+        self._pool = _DaemonThreadPool(max_workers, "npo-transform")
+        self._lock = threading.Lock()
+        self._hung: dict[str, int] = {}
+        self.max_workers = max_workers
+        self.max_hung_per_key = max_hung_per_key
+        self.hung_total = 0
+        self.timeouts_total = 0
+
+    @property
+    def hung(self) -> int:
+        """Calls that timed out while running and have not finished yet (each holds a thread)."""
+        with self._lock:
+            return sum(self._hung.values())
+
+    def hung_for(self, key: str) -> int:
+        with self._lock:
+            return self._hung.get(key, 0)
+
+    async def call(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        timeout: float,
+        key: str | None = None,
+        output: type[Any] | None = None,
+        optional: bool = False,
+    ) -> Any:
+        """``fn(*args)`` in a worker within ``timeout`` seconds, the result checked."""
+        label = _label(fn)
+        key = key or label
+        self._refuse_if_stuck(key, label)
+        future = self._pool.submit(_guarded, fn, args)
+        try:
+            outcome = await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+        except TimeoutError:
+            self.timeouts_total += 1
+            if future.cancel() or future.cancelled():
+                raise TransformError(
+                    f"{label} waited more than {timeout:g}s for a free worker "
+                    f"(pool of {self.max_workers} busy)"
+                ) from None
+            self._mark_hung(key, label, future, timeout)
+            raise TransformError(f"{label} timed out after {timeout:g}s") from None
+        if isinstance(outcome, _Failed):
+            raise _as_transform_error(outcome.error, label) from None
+        return _checked(outcome, output, optional, label)
+
+    def _refuse_if_stuck(self, key: str, label: str) -> None:
+        with self._lock:
+            mine, total = self._hung.get(key, 0), sum(self._hung.values())
+        if mine >= self.max_hung_per_key:
+            raise TransformError(
+                f"{label} refused: {mine} earlier call(s) for {key!r} are still hung"
+            )
+        if total >= self.max_workers:
+            raise TransformError(
+                f"{label} refused: all {self.max_workers} plug-in workers are hung"
+            )
+
+    def _mark_hung(self, key: str, label: str, future: Future[Any], timeout: float) -> None:
+        with self._lock:
+            self._hung[key] = self._hung.get(key, 0) + 1
+            self.hung_total += 1
+            now = sum(self._hung.values())
+        log.warning(
+            "transform call hung: %s exceeded %.3gs (key=%s hung_now=%d pool=%d hung_total=%d)",
+            label, timeout, key, now, self.max_workers, self.hung_total,
+        )
+
+        def release(_: Future[Any]) -> None:
+            with self._lock:
+                left = self._hung.get(key, 1) - 1
+                if left > 0:
+                    self._hung[key] = left
+                else:
+                    self._hung.pop(key, None)
+            log.info("hung transform call finished late: %s (key=%s)", label, key)
+
+        future.add_done_callback(release)
+
+    def shutdown(self) -> None:
+        """Cancel queued calls; running (or hung) threads are daemons, never waited for."""
+        self._pool.shutdown()
+
+
+def _as_transform_error(error: BaseException, label: str) -> TransformError:
+    if isinstance(error, TransformError):
+        return error
+    if isinstance(error, ValidationError):
+        return TransformError(f"{label} built an invalid {error.title}: {summarize(error)}")
+    return TransformError(f"{label} raised {type(error).__name__}: {error}")
+
+
+def _checked(result: Any, output: type[Any] | None, optional: bool, label: str) -> Any:
+    if result is None:
+        if optional or output is None:
+            return None
+        raise TransformError(f"{label} returned None, expected {output.__name__}")
+    if output is None or isinstance(result, output):
+        return result
+    if isinstance(output, type) and issubclass(output, BaseModel):
+        try:
+            return output.model_validate(result)
+        except ValidationError as exc:
+            raise TransformError(
+                f"{label} returned an invalid {output.__name__}: {summarize(exc)}"
+            ) from None
+    raise TransformError(f"{label} returned {type(result).__name__}, expected {output.__name__}")
+
+
+_default_runner: PluginRunner | None = None
+_default_lock = threading.Lock()
+
+
+def default_runner() -> PluginRunner:
+    """The process-wide runner, created on first use."""
+    global _default_runner
+    with _default_lock:
+        if _default_runner is None:
+            _default_runner = PluginRunner()
+        return _default_runner
+
+
+async def call_plugin(
+    fn: Callable[..., T],
+    *args: Any,
+    timeout: float,
+    key: str | None = None,
+    output: type[Any] | None = None,
+    optional: bool = False,
+    runner: PluginRunner | None = None,
+) -> T:
+    """Run a synchronous plug-in call isolated: any failure becomes ``TransformError``."""
+    active = runner or default_runner()
+    result = await active.call(
+        fn, *args, timeout=timeout, key=key, output=output, optional=optional
+    )
+    return cast(T, result)
+
+
+class IsolatedPlugin:
+    """The async face of one NPO's plug-in: every method runs through ``call_plugin``."""
+
+    __slots__ = ("plugin", "key", "timeout", "runner")
+
+    def __init__(
+        self,
+        plugin: TransformPlugin,
+        *,
+        key: str,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        runner: PluginRunner | None = None,
+    ) -> None:
+        self.plugin = plugin
+        self.key = key
+        self.timeout = timeout
+        self.runner = runner
+
+    async def _call(
+        self, fn: Callable[..., Any], *args: Any, output: type[Any], optional: bool
+    ) -> Any:
+        return await call_plugin(
+            fn,
+            *args,
+            timeout=self.timeout,
+            key=self.key,
+            output=output,
+            optional=optional,
+            runner=self.runner,
+        )
+
+    async def offering(self, record: Any) -> Offering | None:
+        result = await self._call(self.plugin.offering, record, output=Offering, optional=True)
+        return cast(Offering | None, result)
+
+    async def progress(self, record: Any) -> Progress | None:
+        result = await self._call(self.plugin.progress, record, output=Progress, optional=True)
+        return cast(Progress | None, result)
+
+    async def enrolment_request(self, assignment: CandidateAssignmentEvent) -> EnrolmentRequest:
+        result = await self._call(
+            self.plugin.enrolment_request, assignment, output=EnrolmentRequest, optional=False
+        )
+        return cast(EnrolmentRequest, result)
+
+    async def unenrol_request(
+        self, assignment: CandidateAssignmentEvent, npo_enrolment_ref: str
+    ) -> EnrolmentRequest:
+        result = await self._call(
+            self.plugin.unenrol_request,
+            assignment,
+            npo_enrolment_ref,
+            output=EnrolmentRequest,
+            optional=False,
+        )
+        return cast(EnrolmentRequest, result)
+
+    async def enrolment_ref(
+        self, response_body: Any, assignment: CandidateAssignmentEvent
+    ) -> str | None:
+        result = await self._call(
+            self.plugin.enrolment_ref, response_body, assignment, output=str, optional=True
+        )
+        return cast(str | None, result)

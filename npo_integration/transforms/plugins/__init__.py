@@ -1,0 +1,1 @@
+"""Built-in code plug-ins, loaded lazily by name through ``registry.BUILTIN_PLUGINS``."""

@@ -1,0 +1,283 @@
+"""Finds the transform plug-in for an NPO config, from three sources behind one interface.
+
+1. built-ins: modules of ``npo_integration.transforms.plugins``, named lazily in
+   ``BUILTIN_PLUGINS``;
+2. installed packages: entry points in the group ``npo_integration.transforms``, re-scanned
+   whenever a name is unknown, so a package installed after start is found without a restart;
+3. ``transform.kind: declarative``: a ``DeclarativePlugin`` over the config's mapping.
+
+Code plug-ins are a class or factory called with the config's ``options`` dict. Every
+plug-in is checked at load (``check_plugin``); a malformed one raises ``PluginLoadError``.
+Plug-ins are cached per NPO and config, so a changed config takes effect on the next
+call, and each NPO has its own instance.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import inspect
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from npo_integration.models.npo_config import (
+    DeclarativeTransform,
+    EnrolmentEndpoint,
+    NpoIntegrationConfig,
+)
+from npo_integration.transforms.contract import (
+    REQUIRED_METHODS,
+    SUPPORTED_CONTRACT_VERSIONS,
+    PluginLoadError,
+    TransformPlugin,
+)
+from npo_integration.transforms.declarative.mapper import DeclarativePlugin
+from npo_integration.transforms.declarative.spec import DeclarativeMapping, RequestTemplate
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "npo_integration.transforms"
+BUILTIN_PLUGINS: Mapping[str, str] = MappingProxyType(
+    {
+        "simple": "npo_integration.transforms.plugins.simple:SimplePlugin",
+        "canvas": "npo_integration.transforms.plugins.canvas:CanvasPlugin",
+    }
+)
+PluginFactory = Callable[[dict[str, Any]], object]
+EntryPointScan = Callable[[], Iterable[importlib.metadata.EntryPoint]]
+
+
+def scan_entry_points() -> list[importlib.metadata.EntryPoint]:
+    importlib.invalidate_caches()  # see packages installed since the last scan
+    return list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+
+def check_plugin(plugin: object, origin: str) -> TransformPlugin:
+    """``plugin`` if it implements the contract, else ``PluginLoadError`` listing every problem."""
+    problems: list[str] = []
+    name = getattr(plugin, "name", None)
+    if not isinstance(name, str) or not name:
+        problems.append("attribute 'name' (non-empty str) is missing")
+    version = getattr(plugin, "contract_version", None)
+    if version not in SUPPORTED_CONTRACT_VERSIONS:
+        supported = ", ".join(map(str, sorted(SUPPORTED_CONTRACT_VERSIONS)))
+        problems.append(f"contract_version {version!r} is not supported (supported: {supported})")
+    for method, arity in REQUIRED_METHODS.items():
+        fn = getattr(plugin, method, None)
+        if fn is None:
+            problems.append(f"method {method}() is missing")
+        elif not callable(fn):
+            problems.append(f"{method} is not callable")
+        else:
+            try:
+                signature = inspect.signature(fn)
+            except (TypeError, ValueError):  # builtins without a signature: trust them
+                continue
+            try:
+                signature.bind(*([None] * arity))
+            except TypeError:
+                params = ", ".join(signature.parameters)
+                problems.append(f"{method}({params}) does not take {arity} positional argument(s)")
+    if problems:
+        raise PluginLoadError(f"transform plug-in {origin} is malformed: {'; '.join(problems)}")
+    return plugin  # type: ignore[return-value]
+
+
+def check_declarative(config: NpoIntegrationConfig, mapping: DeclarativeMapping) -> None:
+    """The mapping covers what the config uses: its streams and its enrolment endpoints."""
+    problems: list[str] = []
+    streams = config.streams
+    if streams.offerings is not None and streams.offerings.enabled and mapping.offering is None:
+        problems.append("streams.offerings is enabled but the mapping has no offering section")
+    if streams.assignments is not None and streams.assignments.enabled and mapping.progress is None:
+        problems.append("streams.assignments is enabled but the mapping has no progress section")
+    enrolment = config.enrolment
+    if enrolment.enabled and enrolment.enrol is not None:
+        if mapping.enrolment is None:
+            problems.append(
+                "enrolment.enrol is configured but the mapping has no enrolment section"
+            )
+        else:
+            problems += _endpoint_problems("enrolment", enrolment.enrol, mapping.enrolment)
+            if enrolment.unenrol is not None:
+                if mapping.enrolment.unenrol is None:
+                    problems.append(
+                        "enrolment.unenrol is configured but the mapping has no enrolment.unenrol"
+                    )
+                else:
+                    problems += _endpoint_problems(
+                        "enrolment.unenrol", enrolment.unenrol, mapping.enrolment.unenrol
+                    )
+    if problems:
+        raise PluginLoadError(
+            f"declarative mapping of {config.npo_id!r} does not fit its config: "
+            + "; ".join(problems)
+        )
+
+
+def _endpoint_problems(
+    where: str, endpoint: EnrolmentEndpoint, template: RequestTemplate
+) -> list[str]:
+    problems = [
+        f"{where}: endpoint path {endpoint.path!r} needs path_vars.{name}"
+        for name in re.findall(r"\{([^{}]+)\}", endpoint.path)
+        if name not in template.path_vars
+    ]
+    body = template.body
+    if endpoint.body_format == "none" and body is not None:
+        problems.append(f"{where}: body_format is none but the mapping has a body")
+    if endpoint.body_format == "form" and body is not None:
+        nested = [key for key, value in body.items() if isinstance(value, dict | list)]
+        if nested:
+            problems.append(
+                f"{where}: body_format is form, so body fields must be flat; nested: {nested}"
+            )
+    return problems
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    fingerprint: tuple[str, str, str]
+    config: NpoIntegrationConfig
+    plugin: TransformPlugin
+
+
+def _fingerprint(config: NpoIntegrationConfig) -> tuple[str, str, str]:
+    return (
+        config.transform.model_dump_json(),
+        config.streams.model_dump_json(),
+        config.enrolment.model_dump_json(),
+    )
+
+
+class PluginRegistry:
+    """``for_config(config)`` is the one way the service gets an NPO's transform plug-in."""
+
+    def __init__(
+        self,
+        *,
+        builtins: Mapping[str, str] = BUILTIN_PLUGINS,
+        entry_points: EntryPointScan = scan_entry_points,
+        min_rescan_seconds: float = 1.0,
+    ) -> None:
+        self._builtins = dict(builtins)
+        self._scan = entry_points
+        self._min_rescan = min_rescan_seconds
+        self._entry_points: dict[str, importlib.metadata.EntryPoint] = {}
+        self._scanned_at: float | None = None
+        self._cache: dict[str, _Cached] = {}
+        self._lock = threading.Lock()
+
+    def for_config(self, config: NpoIntegrationConfig) -> TransformPlugin:
+        """The checked plug-in for this NPO and config; loaded again when the config changed."""
+        with self._lock:
+            cached = self._cache.get(config.npo_id)
+        if cached is not None and cached.config is config:
+            return cached.plugin
+        fingerprint = _fingerprint(config)
+        if cached is not None and cached.fingerprint == fingerprint:
+            return cached.plugin
+        plugin = self.load(config)
+        with self._lock:
+            self._cache[config.npo_id] = _Cached(fingerprint, config, plugin)
+        log.info("transform plug-in loaded: npo_id=%s plugin=%s", config.npo_id, plugin.name)
+        return plugin
+
+    def load(self, config: NpoIntegrationConfig) -> TransformPlugin:
+        """Load and check without caching (e.g. to refuse a config before it is stored)."""
+        transform = config.transform
+        if isinstance(transform, DeclarativeTransform):
+            check_declarative(config, transform.mapping)
+            name = f"declarative:{config.npo_id}"
+            return check_plugin(DeclarativePlugin(transform.mapping, name=name), name)
+        factory, origin = self._factory(transform.name)
+        try:
+            plugin: object = factory(dict(transform.options))
+        except PluginLoadError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure of third-party code is a load failure
+            raise PluginLoadError(
+                f"transform plug-in {origin} failed to start with options "
+                f"{sorted(transform.options)}: {type(exc).__name__}: {exc}"
+            ) from exc
+        return check_plugin(plugin, origin)
+
+    def invalidate(self, npo_id: str | None = None) -> None:
+        """Forget the cached plug-in of one NPO (a deactivated config), or of all."""
+        with self._lock:
+            if npo_id is None:
+                self._cache.clear()
+            else:
+                self._cache.pop(npo_id, None)
+
+    def available(self) -> dict[str, str]:
+        """Every plug-in name this registry can load, with where it comes from."""
+        entry_points = self._rescan(force=True)
+        found = {name: f"entry point {ep.value}" for name, ep in entry_points.items()}
+        found.update({name: f"built-in {target}" for name, target in self._builtins.items()})
+        return dict(sorted(found.items()))
+
+    def _factory(self, name: str) -> tuple[PluginFactory, str]:
+        if name in self._builtins:
+            target = self._builtins[name]
+            origin = f"{name!r} (built-in {target})"
+            factory = _import(target, origin)
+        else:
+            entry_point = self._entry_points.get(name) or self._rescan().get(name)
+            if entry_point is None:
+                known = ", ".join(sorted({*self._builtins, *self._entry_points})) or "none"
+                raise PluginLoadError(
+                    f"no transform plug-in named {name!r} (known: {known}); a code plug-in is "
+                    f"a built-in or an installed package with an entry point in the group "
+                    f"{ENTRY_POINT_GROUP!r}"
+                )
+            origin = f"{name!r} (entry point {entry_point.value})"
+            try:
+                factory = entry_point.load()
+            except Exception as exc:  # noqa: BLE001
+                raise PluginLoadError(
+                    f"transform plug-in {origin} cannot be imported: {exc}"
+                ) from exc
+        if not callable(factory):
+            raise PluginLoadError(
+                f"transform plug-in {origin} must name a class or a factory taking options, "
+                f"found {type(factory).__name__}"
+            )
+        return factory, origin
+
+    def _rescan(self, *, force: bool = False) -> dict[str, importlib.metadata.EntryPoint]:
+        now = time.monotonic()
+        if not force and self._scanned_at is not None and now - self._scanned_at < self._min_rescan:
+            return self._entry_points
+        found: dict[str, importlib.metadata.EntryPoint] = {}
+        for entry_point in self._scan():
+            if entry_point.name in self._builtins:
+                log.warning(
+                    "entry point %s shadows a built-in plug-in; the built-in wins", entry_point.name
+                )
+            elif entry_point.name in found and found[entry_point.name].value != entry_point.value:
+                log.warning(
+                    "two entry points named %s (%s, %s); the first wins",
+                    entry_point.name, found[entry_point.name].value, entry_point.value,
+                )
+            else:
+                found[entry_point.name] = entry_point
+        self._entry_points, self._scanned_at = found, now
+        return found
+
+
+def _import(target: str, origin: str) -> PluginFactory:
+    module_name, _, attr = target.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise PluginLoadError(f"transform plug-in {origin} cannot be imported: {exc}") from exc
+    return obj  # type: ignore[no-any-return]
