@@ -1,0 +1,3 @@
+"""Faust agents, one module per path: registry, pull, ingestion, push."""
+
+from npo_integration.agents import config_commands, fetch, ingest, npo_assessed  # noqa: F401

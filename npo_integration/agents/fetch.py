@@ -1,0 +1,99 @@
+"""Pull agent: runs the pull a fetch request asks for, on the worker that owns that NPO's partition.
+
+Pulls run concurrently (``fetch_concurrency`` actors) so one slow NPO holds one
+actor, not the stream. Pull state is written while processing the request,
+which is keyed by npo_id like the pull-state table.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from faust import StreamT
+
+from npo_integration.app import app, settings
+from npo_integration.dead_letters import dead_letter, payload_of
+from npo_integration.errors import NpoIntegrationError
+from npo_integration.models.codec import decode, encode, key_of
+from npo_integration.models.events import utc_now
+from npo_integration.models.internal import FetchRequest, RawRecord
+from npo_integration.pull import schedule
+from npo_integration.pull.extract import StreamPuller
+from npo_integration.runtime import http_client
+from npo_integration.tables import npo_configs, pull_state
+from npo_integration.topics import fetch_requests, raw_records
+
+log = logging.getLogger(__name__)
+
+
+async def _publish(batch: list[RawRecord]) -> None:
+    """Send a page of raw records and wait until the broker has them all."""
+    futures = [await raw_records.send(key=r.npo_id.encode(), value=encode(r)) for r in batch]
+    for future in futures:
+        await future
+
+
+@app.agent(fetch_requests, concurrency=settings.fetch_concurrency)
+async def run_fetch_requests(stream: StreamT[bytes]) -> None:
+    async for event in stream.events():
+        try:
+            request = decode(FetchRequest, event.value)
+        except NpoIntegrationError as exc:
+            await dead_letter(
+                source_topic=fetch_requests.get_topic_name(),
+                reason=str(exc),
+                payload=payload_of(event.value),
+                key=key_of(event.key),
+            )
+            continue
+        await _run(request)
+
+
+async def _run(request: FetchRequest) -> None:
+    version = npo_configs.current(request.npo_id)
+    if version is None or not version.config.active:
+        log.info("fetch %s/%s skipped: no active config", request.npo_id, request.stream)
+        return
+    config = version.config
+    stream_config = getattr(config.streams, request.stream)
+    if stream_config is None or not stream_config.enabled:
+        log.info("fetch %s/%s skipped: stream not configured", request.npo_id, request.stream)
+        return
+    now = utc_now()
+    state = pull_state.get(request.npo_id)
+    current = state.stream(request.stream)
+    if request.reason == "schedule" and not schedule.is_due(current, now):
+        return  # a duplicate request; the run it asks for is done or under way
+    state = state.with_stream(request.stream, schedule.started(current, now, request.trace_id))
+    pull_state.put(state)
+
+    def commit_cursor(cursor: str) -> None:
+        latest = pull_state.get(request.npo_id)
+        pull_state.put(
+            latest.with_stream(request.stream, schedule.cursor_committed(latest.stream(request.stream), cursor))
+        )
+
+    outcome = await StreamPuller(http_client, config, request.stream).run(
+        cursor=current.cursor,
+        trace_id=request.trace_id,
+        publish=_publish,
+        commit_cursor=commit_cursor,
+    )
+    latest = pull_state.get(request.npo_id)
+    done = latest.stream(request.stream)
+    interval = stream_config.schedule_seconds
+    finished = utc_now()
+    if outcome.error is None:
+        done = schedule.succeeded(done, finished, interval, outcome.records)
+    else:
+        done = schedule.failed(done, finished, interval, outcome.error, outcome.records)
+    pull_state.put(latest.with_stream(request.stream, done))
+    log.info(
+        "pull %s/%s trace=%s: %d records in %d pages, error: %s",
+        request.npo_id,
+        request.stream,
+        request.trace_id,
+        outcome.records,
+        outcome.pages,
+        outcome.error or "none",
+    )

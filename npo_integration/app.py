@@ -1,0 +1,51 @@
+"""The Faust application: settings in, app out. ``faust -A npo_integration.app worker`` starts it.
+
+Importing this module reads the settings once; a bad setting stops the process
+here with one line naming it, before any connection is made.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import faust
+
+from npo_integration.errors import ConfigError
+from npo_integration.settings import Settings, get_settings
+
+
+def _load_settings() -> Settings:
+    try:
+        return get_settings()
+    except ConfigError as exc:
+        sys.exit(f"npo-integration: {exc}")
+
+
+settings = _load_settings()
+logging.getLogger("npo_integration").setLevel(settings.log_level.upper())
+
+app = faust.App(
+    settings.app_id,
+    broker=settings.broker_url,
+    store="rocksdb://",
+    datadir=str(settings.data_dir),
+    web_host=settings.web_host,
+    web_port=settings.web_port,
+    web_bind=settings.web_host,
+    topic_partitions=settings.topic_partitions,
+    topic_replication_factor=settings.topic_replication,
+    topic_allow_declare=True,
+    processing_guarantee=settings.processing_guarantee,
+    autodiscover=False,
+    # A restarted worker rejoins quickly; the broker is single-node in tests.
+    broker_session_timeout=10.0,
+    broker_heartbeat_interval=1.0,
+    stream_wait_empty=False,
+    consumer_auto_offset_reset="earliest",
+    table_standby_replicas=0,
+    logging_config=None,
+)
+
+# Register agents, tables, timers and views on the app (import for their side effects).
+from npo_integration import agents, tables, timers, views  # noqa: E402,F401

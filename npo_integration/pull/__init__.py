@@ -1,0 +1,1 @@
+"""The pull path: scheduling NPO pulls and extracting their records onto the raw-records topic."""

@@ -1,0 +1,56 @@
+"""When an NPO stream is due, and what its state becomes after a run.
+
+A run missed during downtime is caught up once: the next run is planned from
+the end of the catch-up run, not from the missed slots.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from npo_integration.models.state import StreamPullState
+
+# A run that has not reported back after this long is presumed lost (worker died) and may run again.
+LEASE = timedelta(minutes=10)
+
+
+def is_due(state: StreamPullState, now: datetime) -> bool:
+    if state.running_since is not None and now - state.running_since < LEASE:
+        return False
+    return state.next_run_at is None or state.next_run_at <= now
+
+
+def started(state: StreamPullState, now: datetime, trace_id: str) -> StreamPullState:
+    return state.model_copy(update={"running_since": now, "running_trace_id": trace_id})
+
+
+def cursor_committed(state: StreamPullState, cursor: str) -> StreamPullState:
+    return state.model_copy(update={"cursor": cursor})
+
+
+def succeeded(state: StreamPullState, now: datetime, interval_s: int, records: int) -> StreamPullState:
+    return state.model_copy(
+        update={
+            "running_since": None,
+            "running_trace_id": None,
+            "last_success_at": now,
+            "next_run_at": now + timedelta(seconds=interval_s),
+            "consecutive_failures": 0,
+            "records_last_run": records,
+        }
+    )
+
+
+def failed(state: StreamPullState, now: datetime, interval_s: int, reason: str, records: int) -> StreamPullState:
+    """A failed run is retried at the next interval; the cursor stays where the last good page left it."""
+    return state.model_copy(
+        update={
+            "running_since": None,
+            "running_trace_id": None,
+            "last_error": reason,
+            "last_error_at": now,
+            "next_run_at": now + timedelta(seconds=interval_s),
+            "consecutive_failures": state.consecutive_failures + 1,
+            "records_last_run": records,
+        }
+    )

@@ -1,0 +1,1 @@
+"""The NPO integration registry: validating, sealing and versioning NPO configs."""

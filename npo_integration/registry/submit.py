@@ -1,0 +1,38 @@
+"""The one way a config change enters the registry: validated, sealed, sent as a command.
+
+The admin API, the CLI, the start-up config file and the npo-assessed agent
+all call these, so every source gets the same checks and the same sealing.
+"""
+
+from __future__ import annotations
+
+from npo_integration.app import settings
+from npo_integration.models.codec import encode
+from npo_integration.models.internal import ConfigCommand
+from npo_integration.models.npo_config import ConfigSource, NpoIntegrationConfig
+from npo_integration.registry.sealed_config import seal_config
+from npo_integration.registry.validation import check_config
+from npo_integration.runtime import plugin_registry, secret_box
+from npo_integration.topics import config_commands
+
+
+def upsert_command(config: NpoIntegrationConfig, source: ConfigSource) -> ConfigCommand:
+    """Validate and seal; raises ConfigError naming the field when the config may not be stored."""
+    check_config(config, allow_private=settings.allow_private_npo_urls)
+    plugin_registry.load(config)  # an unknown or malformed plug-in is refused here, not at first use
+    return ConfigCommand(
+        event_type="npo_config.upsert",
+        npo_id=config.npo_id,
+        source=source,
+        config=seal_config(config, secret_box),
+    )
+
+
+def deactivate_command(npo_id: str, source: ConfigSource) -> ConfigCommand:
+    return ConfigCommand(event_type="npo_config.deactivate", npo_id=npo_id, source=source)
+
+
+async def send_command(command: ConfigCommand) -> None:
+    """Send and wait until the broker has it, so a caller's 202 means the change is durable."""
+    future = await config_commands.send(key=command.npo_id.encode(), value=encode(command))
+    await future

@@ -1,0 +1,14 @@
+"""Checks an NPO config must pass before it is stored, beyond its schema."""
+
+from __future__ import annotations
+
+from npo_integration.models.npo_config import NpoIntegrationConfig
+from npo_integration.url_policy import check_url_allowed
+
+
+def check_config(config: NpoIntegrationConfig, *, allow_private: bool) -> None:
+    """Raise ConfigError naming the field when the config may not be stored."""
+    check_url_allowed(config.base_url, allow_private=allow_private)
+    token_url = getattr(config.auth, "token_url", None)
+    if token_url and token_url.startswith(("http://", "https://")):
+        check_url_allowed(token_url, allow_private=allow_private)

@@ -1,0 +1,29 @@
+"""Per-worker resources shared by agents: the secret box, the one HTTP client, the plug-in registry and runner."""
+
+from __future__ import annotations
+
+from mode import Service
+
+from npo_integration.app import app, settings
+from npo_integration.http import NpoHttpClient
+from npo_integration.sealing import SecretBox
+from npo_integration.transforms.invoke import PluginRunner
+from npo_integration.transforms.registry import PluginRegistry
+
+secret_box = SecretBox.from_setting(settings.secrets_keys)
+http_client = NpoHttpClient(secret_box, allow_private=settings.allow_private_npo_urls)
+
+
+@app.service
+class HttpClientService(Service):
+    """Opens the shared connection pool when the worker starts and closes it when it stops."""
+
+    async def on_start(self) -> None:
+        await http_client.start()
+
+    async def on_stop(self) -> None:
+        await http_client.close()
+
+
+plugin_registry = PluginRegistry()
+plugin_runner = PluginRunner(max_workers=settings.transform_workers)

@@ -1,0 +1,19 @@
+"""Declaring a table of bytes: values are pydantic models encoded by the table's own module."""
+
+from __future__ import annotations
+
+from faust import GlobalTable, Table
+
+from npo_integration.app import app
+
+
+def bytes_table(name: str, *, help: str) -> Table:
+    return app.Table(name, key_type=bytes, value_type=bytes, help=help)
+
+
+def global_bytes_table(name: str, *, help: str) -> GlobalTable:
+    """Every worker holds every partition, including the ones other workers write
+    (``synchronize_all_active_partitions``; plain GlobalTables miss those, faust-streaming #283)."""
+    return app.GlobalTable(
+        name, key_type=bytes, value_type=bytes, synchronize_all_active_partitions=True, help=help
+    )

@@ -1,0 +1,3 @@
+"""Timers and start-up tasks: the pull scheduler, topic declaration, the config file loader."""
+
+from npo_integration.timers import config_file, pull_scheduler, topic_setup  # noqa: F401

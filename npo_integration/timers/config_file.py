@@ -1,0 +1,44 @@
+"""Seed the registry from ``NPO_CONFIG_FILE`` at start.
+
+The file is read and validated on import, so a broken file stops the worker
+with one clear line before it connects. Unchanged configs make no new version.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from npo_integration.app import app, settings
+from npo_integration.errors import ConfigError
+from npo_integration.models.npo_config import NpoIntegrationConfig
+from npo_integration.registry.config_file import load_config_file
+from npo_integration.registry.submit import send_command, upsert_command
+from npo_integration.timers.topic_setup import topics_ready
+
+log = logging.getLogger(__name__)
+
+
+def _read() -> list[NpoIntegrationConfig]:
+    if settings.config_file is None:
+        return []
+    try:
+        configs = load_config_file(settings.config_file)
+        for config in configs:
+            upsert_command(config, "file")  # validates URL policy too
+    except ConfigError as exc:
+        sys.exit(f"npo-integration: invalid setting NPO_CONFIG_FILE: {exc}")
+    return configs
+
+
+_configs = _read()
+
+
+@app.task
+async def seed_configs_from_file() -> None:
+    if not _configs:
+        return
+    await topics_ready.wait()
+    for config in _configs:
+        await send_command(upsert_command(config, "file"))
+    log.info("seeded %d NPO config(s) from %s", len(_configs), settings.config_file)

@@ -1,0 +1,1 @@
+"""Helpers for integration tests: real broker, worker and simulator processes, plain Kafka clients."""

@@ -1,0 +1,71 @@
+"""Plain aiokafka clients (not Faust): what any consumer of the platform would see."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", f"127.0.0.1:{os.environ.get('KAFKA_PORT', '19092')}")
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: Any
+
+
+def _decode(raw: bytes | None) -> Any:
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace")
+
+
+async def read_all(topic: str, *, settle: float = 0.5) -> list[Message]:
+    """Every message currently on ``topic`` (all partitions, from the beginning, up to the end offsets)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False, isolation_level="read_committed")
+    await consumer.start()
+    try:
+        # consumer.topics() lists names but does not load partitions; fetch the cluster metadata itself.
+        metadata = await consumer._client.fetch_all_metadata()
+        partitions = metadata.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not tps:
+            return []
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        messages: list[Message] = []
+        deadline = time.monotonic() + 10 + settle
+        while [tp for tp in tps if await consumer.position(tp) < end[tp]]:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"could not read {topic} to its end offsets")
+            batch = await consumer.getmany(*tps, timeout_ms=200)
+            for tp, records in batch.items():
+                for r in records:
+                    messages.append(
+                        Message(r.topic, r.partition, r.offset, r.key.decode() if r.key else None, _decode(r.value))
+                    )
+        return messages
+    finally:
+        await consumer.stop()
+
+
+async def produce(topic: str, key: str, value: Any) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP)
+    await producer.start()
+    try:
+        raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+        await producer.send_and_wait(topic, key=key.encode(), value=raw)
+    finally:
+        await producer.stop()
