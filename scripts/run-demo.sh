@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Broker (already started by `make run`), the simulated NPO API and one worker, in the foreground.
+# Secrets for the demo are generated once into var/demo.env (git-ignored, mode 600).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bin="${VENV:-.venv}/bin"
+mkdir -p var
+if [ ! -f var/demo.env ]; then
+  umask 077
+  {
+    echo "NPO_SECRETS_KEYS=$("$bin/python" -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
+    echo "NPO_ADMIN_TOKEN=$("$bin/python" -c 'import secrets; print(secrets.token_urlsafe(24))')"
+  } > var/demo.env
+fi
+set -a
+# shellcheck disable=SC1091
+. var/demo.env
+set +a
+export NPO_ALLOW_PRIVATE_NPO_URLS=true
+export NPO_CONFIG_FILE="${NPO_CONFIG_FILE:-examples/demo/npo-configs.json}"
+export NPO_DATA_DIR="${NPO_DATA_DIR:-var/demo-data}"
+sandbox_port="${SANDBOX_PORT:-8900}"
+web_port="${NPO_WEB_PORT:-6066}"
+
+"$bin/python" -m npo_integration.sandbox --host 127.0.0.1 --port "$sandbox_port" --demo > var/sandbox.log 2>&1 &
+sandbox_pid=$!
+trap 'kill "$sandbox_pid" 2>/dev/null || true' EXIT
+
+echo "simulated NPO API: http://127.0.0.1:$sandbox_port/npos/demo-npo (log: var/sandbox.log)"
+echo "worker web server: http://127.0.0.1:$web_port/health (admin token: NPO_ADMIN_TOKEN in var/demo.env)"
+echo "offerings topic:   ${NPO_TOPIC_OFFERINGS:-spotlight.npo-offerings} on 127.0.0.1:${KAFKA_PORT:-19092}"
+"$bin/npo-integration" worker -l info
