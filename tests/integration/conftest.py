@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
+from tests.integration.support.kafka import BOOTSTRAP
 from tests.integration.support.processes import ROOT, SandboxProcess, WorkerProcess
 
 pytestmark = pytest.mark.integration
@@ -56,6 +57,7 @@ class Deployment:
         self.secrets_key = Fernet.generate_key().decode()
         self.env: dict[str, str] = {
             "NPO_APP_ID": f"npo-it-{suffix}",
+            "NPO_BROKER_URL": f"kafka://{BOOTSTRAP}",
             "NPO_SECRETS_KEYS": self.secrets_key,
             "NPO_ADMIN_TOKEN": self.admin_token,
             "NPO_ALLOW_PRIVATE_NPO_URLS": "true",
