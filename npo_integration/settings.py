@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     topic_enrolment_results: str = Field(
         "npo-integration.enrolment-results", description="internal/out: enrolment outcomes"
     )
+    topic_enrolment_links: str = Field(
+        "npo-integration.enrolment-links", description="internal: NPO enrolment id -> platform assignment"
+    )
     topic_dead_letters: str = Field("npo-integration.dead-letters", description="internal: what could not be handled")
 
     @field_validator("broker_url")

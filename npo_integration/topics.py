@@ -34,6 +34,7 @@ config_commands = _topic(settings.topic_config_commands)
 fetch_requests = _topic(settings.topic_fetch_requests)
 raw_records = _topic(settings.topic_raw_records)
 enrolment_results = _topic(settings.topic_enrolment_results)
+enrolment_links = _topic(settings.topic_enrolment_links)
 dead_letters = _topic(settings.topic_dead_letters)
 
 ALL_TOPICS: tuple[TopicT, ...] = (
@@ -45,5 +46,6 @@ ALL_TOPICS: tuple[TopicT, ...] = (
     fetch_requests,
     raw_records,
     enrolment_results,
+    enrolment_links,
     dead_letters,
 )

@@ -80,3 +80,19 @@ class FetchError(BaseModel):
     stream: StreamName
     reason: str
     at: AwareDatetime = Field(default_factory=utc_now)
+
+
+class EnrolmentLink(Event):
+    """``npo-integration.enrolment-links``, key npo_id: ties what the NPO calls an enrolment to the platform's assignment.
+
+    Keyed by npo_id, so the links table sits on the same partition as that NPO's
+    raw records and the ingestion agent looks progress up locally.
+    """
+
+    event_type: Literal["enrolment.linked", "enrolment.unlinked"] = "enrolment.linked"
+    npo_id: NpoId
+    assignment_id: str
+    candidate_id: str
+    npo_enrolment_ref: str | None = None
+    npo_user_ref: str | None = None
+    npo_offering_ref: str

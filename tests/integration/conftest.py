@@ -7,6 +7,7 @@ without seeing each other's messages, consumer groups or tables.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -30,6 +31,7 @@ TOPIC_SETTINGS = (
     "fetch_requests",
     "raw_records",
     "enrolment_results",
+    "enrolment_links",
     "dead_letters",
 )
 
@@ -63,7 +65,7 @@ class Deployment:
             "NPO_ALLOW_PRIVATE_NPO_URLS": "true",
             "NPO_TOPIC_PARTITIONS": "4",
             "NPO_SCHEDULER_TICK_SECONDS": "0.5",
-            "NPO_PROCESSING_GUARANTEE": "at_least_once",
+            "NPO_PROCESSING_GUARANTEE": os.environ.get("NPO_PROCESSING_GUARANTEE", "at_least_once"),
             **{f"NPO_TOPIC_{name.upper()}": topic for name, topic in self.topics.items()},
         }
         self.workers: list[WorkerProcess] = []
