@@ -33,6 +33,7 @@ app = faust.App(
     web_host=settings.web_host,
     web_port=settings.web_port,
     web_bind=settings.web_host,
+    canonical_url=settings.web_canonical_url or f"http://{settings.web_host}:{settings.web_port}",
     topic_partitions=settings.topic_partitions,
     topic_replication_factor=settings.topic_replication,
     topic_allow_declare=True,

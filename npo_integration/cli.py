@@ -1,19 +1,34 @@
 """``npo-integration``: the Faust CLI of this app (``worker``, ``tables``, ...) plus operator commands.
 
-Operator commands (``npos ...``) talk to a running worker's admin API, so they
-take the exact path the API takes and need no broker access or secrets key.
+Operator commands talk to a running worker's admin API, so they take the exact
+path the API takes and need neither broker access nor the secrets key; they
+are dispatched before the app (and its settings) is even imported.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
+
+import click
+
+# command name -> "module:click object"; add a line to add an operator command.
+OPERATOR_COMMANDS: dict[str, str] = {
+    "npos": "npo_integration.commands.npos:npos",
+    "fetch": "npo_integration.commands.fetch:fetch",
+}
+
+
+def load_command(target: str) -> click.Command:
+    module, _, attr = target.partition(":")
+    command: click.Command = getattr(importlib.import_module(module), attr)
+    return command
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["npos"]:
-        from npo_integration.commands.npos import npos
-
-        npos.main(args=sys.argv[2:], prog_name="npo-integration npos")
+    name = sys.argv[1] if len(sys.argv) > 1 else ""
+    if name in OPERATOR_COMMANDS:
+        load_command(OPERATOR_COMMANDS[name]).main(args=sys.argv[2:], prog_name=f"npo-integration {name}")
         return
 
     from npo_integration.app import app

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("var/data"), description="where RocksDB tables live")
     web_host: str = Field("127.0.0.1", description="bind address of the web server (views, admin API, metrics)")
     web_port: int = Field(6066, ge=1, le=65535, description="port of the web server")
+    web_canonical_url: str | None = Field(
+        None, description="URL other workers reach this one at (table routing); default http://WEB_HOST:WEB_PORT"
+    )
     topic_partitions: int = Field(8, ge=1, le=1024, description="partitions of every topic the service creates")
     topic_replication: int = Field(1, ge=1, le=10, description="replication factor of topics the service creates")
     processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(

@@ -1,7 +1,8 @@
-"""Operator commands added to the Faust CLI (``npo-integration npos ...``, ``fetch ...``)."""
+"""Operator commands, listed in the Faust CLI's help; ``cli.OPERATOR_COMMANDS`` dispatches them."""
 
 from faust.cli.faust import cli
 
-from npo_integration.commands.npos import npos
+from npo_integration.cli import OPERATOR_COMMANDS, load_command
 
-cli.add_command(npos)
+for _target in OPERATOR_COMMANDS.values():
+    cli.add_command(load_command(_target))

@@ -7,21 +7,21 @@ partition owns its pull state too, and both move together on a rebalance.
 from __future__ import annotations
 
 from npo_integration.models.codec import decode, encode
-from npo_integration.tables.declare import bytes_table
 from npo_integration.models.state import PullState
+from npo_integration.tables.declare import bytes_table
 
-_table = bytes_table("npo-pull-state", help="npo_id -> PullState")
+table = bytes_table("npo-pull-state", help="npo_id -> PullState")
 
 
 def get(npo_id: str) -> PullState:
-    raw = _table.get(npo_id.encode())
+    raw = table.get(npo_id.encode())
     return PullState(npo_id=npo_id) if raw is None else decode(PullState, raw)
 
 
 def put(state: PullState) -> None:
     """Call only while processing an event keyed by this npo_id."""
-    _table[state.npo_id.encode()] = encode(state)
+    table[state.npo_id.encode()] = encode(state)
 
 
 def items() -> list[PullState]:
-    return [decode(PullState, raw) for raw in _table.values()]
+    return [decode(PullState, raw) for raw in table.values()]

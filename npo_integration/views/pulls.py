@@ -1,0 +1,51 @@
+"""Admin API of the pull path: run a pull now, and see an NPO's pull state (schedule, cursor, last error).
+
+The pull state lives on the worker that owns the NPO's partition; the read view
+is routed there (Faust ``table_route``), so any worker can be asked.
+"""
+
+from __future__ import annotations
+
+from faust import web
+
+from npo_integration.app import app
+from npo_integration.models.npo_config import StreamName
+from npo_integration.tables import npo_configs, pull_state
+from npo_integration.timers.pull_scheduler import request_pull
+from npo_integration.views.admin_auth import admin_only
+
+STREAMS: tuple[StreamName, ...] = ("offerings", "assignments")
+
+
+@app.page("/admin/npos/{npo_id}/fetch")
+class ManualFetch(web.View):
+    @admin_only
+    async def post(self, request: web.Request, npo_id: str) -> web.Response:
+        """Request a pull of every configured stream, or of ``?stream=``; 202 with the trace ids."""
+        version = npo_configs.current(npo_id)
+        if version is None:
+            return self.json({"error": f"unknown npo_id {npo_id!r}"}, status=404)
+        if not version.config.active:
+            return self.json({"error": f"NPO {npo_id!r} is inactive"}, status=409)
+        wanted = request.query.get("stream")
+        if wanted is not None and wanted not in STREAMS:
+            return self.json({"error": f"stream must be one of {', '.join(STREAMS)}"}, status=422)
+        configured = [name for name, stream in version.config.streams.items() if stream.enabled]
+        streams = [name for name in configured if wanted in (None, name)]
+        if not streams:
+            return self.json({"error": f"NPO {npo_id!r} has no enabled {wanted or 'stream'}"}, status=422)
+        requests = [await request_pull(npo_id, name, reason="manual") for name in streams]
+        return self.json(
+            {"npo_id": npo_id, "requested": [{"stream": r.stream, "trace_id": r.trace_id} for r in requests]},
+            status=202,
+        )
+
+
+@app.page("/admin/npos/{npo_id}/pulls")
+class PullStateView(web.View):
+    @admin_only
+    @app.table_route(table=pull_state.table, match_info="npo_id")
+    async def get(self, request: web.Request, npo_id: str) -> web.Response:
+        if npo_configs.current(npo_id) is None:
+            return self.json({"error": f"unknown npo_id {npo_id!r}"}, status=404)
+        return self.json(pull_state.get(npo_id).model_dump(mode="json"))
