@@ -167,6 +167,16 @@ async def _upsert(request: web.Request, kind: str) -> web.Response:
     return web.json_response(record, status=201 if created else 200)
 
 
+@routes.get("/_sandbox/npos/{npo_id}/records/{kind}")
+async def list_records(request: web.Request) -> web.Response:
+    """Every current record of one kind, as the NPO serves it: what a full pull must bring back."""
+    kind = request.match_info["kind"]
+    if kind not in ("offerings", "progress"):
+        raise _json_error(web.HTTPNotFound, "not_found", "kind must be offerings or progress")
+    npo = _npo(request)
+    return web.json_response({"records": list(get_flavour(npo.flavour).records(npo, kind).values())})
+
+
 @routes.post("/_sandbox/npos/{npo_id}/offerings")
 async def upsert_offering(request: web.Request) -> web.Response:
     return await _upsert(request, "offerings")

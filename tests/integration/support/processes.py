@@ -109,6 +109,12 @@ class SandboxProcess(Process):
     async def enrolments(self, npo_id: str) -> list[dict[str, Any]]:
         return (await self.call("GET", f"/_sandbox/npos/{npo_id}/enrolments"))["enrolments"]
 
+    async def records(self, npo_id: str, kind: str) -> list[dict[str, Any]]:
+        return (await self.call("GET", f"/_sandbox/npos/{npo_id}/records/{kind}"))["records"]
+
+    async def upsert(self, npo_id: str, kind: str, record: dict[str, Any]) -> Any:
+        return await self.call("POST", f"/_sandbox/npos/{npo_id}/{kind}", record)
+
     async def set_faults(self, npo_id: str, **faults: Any) -> Any:
         return await self.call("PUT", f"/_sandbox/npos/{npo_id}/faults", faults)
 
