@@ -6,6 +6,7 @@ with one clear line before it connects. Unchanged configs make no new version.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 
@@ -39,6 +40,6 @@ async def seed_configs_from_file() -> None:
     if not _configs:
         return
     await topics_ready.wait()
-    for config in _configs:
-        await send_command(upsert_command(config, "file"))
+    # Send all, then wait for all: a thousand NPOs are not a thousand broker round trips in a row.
+    await asyncio.gather(*(send_command(upsert_command(config, "file")) for config in _configs))
     log.info("seeded %d NPO config(s) from %s", len(_configs), settings.config_file)
