@@ -3,6 +3,8 @@ incremental cursors, faults, isolation between NPOs."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from datetime import datetime
 from collections import defaultdict
@@ -14,6 +16,7 @@ from tests.integration.conftest import Stack
 from tests.integration.support.admin import admin
 from tests.integration.support.kafka import read_all
 from tests.integration.support.polling import eventually
+from tests.integration.test_registry import run_cli
 
 PAGE = 4
 
@@ -175,8 +178,9 @@ async def test_incremental_cursor_brings_only_changes_on_the_next_run(stack: Sta
 
     changed = records[3]["Id"]
     await sandbox.upsert(npo_id, "offerings", {"Id": changed, "Name": "Renamed programme"})
-    status, _ = await admin(stack.worker.url, stack.deployment.admin_token, "POST", f"/admin/npos/{npo_id}/fetch")
-    assert status == 202
+    triggered = await asyncio.to_thread(run_cli, stack, "fetch", npo_id, "--stream", "offerings")  # the operator's way
+    assert triggered.returncode == 0, triggered.stderr
+    assert [r["stream"] for r in json.loads(triggered.stdout)["requested"]] == ["offerings"]
 
     async def second_run_done() -> list | None:
         state = (await pull_state(stack, npo_id))["streams"]["offerings"]
@@ -242,7 +246,7 @@ async def test_an_npo_that_is_down_does_not_delay_the_others(stack: Stack) -> No
     every_2s = {"offerings": {**streams["offerings"], "schedule_seconds": 2}}
     for npo_id in ("iso-down", "iso-a", "iso-b"):
         await sandbox.add_npo(npo_id, flavour="simple", auth=sandbox_auth, offerings=2)
-    await sandbox.set_faults("iso-down", endpoint="any", latency_ms=4000, fail_next=[{"hang_ms": 30000}] * 5)
+    await sandbox.set_faults("iso-down", endpoint="any", latency_ms=4000, down=True)
     for npo_id in ("iso-down", "iso-a", "iso-b"):
         await put_config(stack, config(npo_id, sandbox.npo_url(npo_id), auth, every_2s, timeout_seconds=20))
 

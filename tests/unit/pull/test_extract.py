@@ -1,0 +1,95 @@
+"""Extracting one stream: pages go out before their cursor is committed; a failure keeps what was sent."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from npo_integration.http.errors import NpoUnavailableError
+from npo_integration.http.response import Page
+from npo_integration.models.internal import RawRecord
+from npo_integration.models.npo_config import NpoIntegrationConfig, StreamConfig
+from npo_integration.pull.extract import StreamPuller
+
+CONFIG = NpoIntegrationConfig.model_validate(
+    {
+        "npo_id": "n1",
+        "display_name": "N",
+        "base_url": "https://n.example",
+        "streams": {
+            "offerings": {"path": "/o", "incremental": {"cursor_field": "updated"}},
+            "assignments": {"path": "/c/{parent.id}/e", "parent_stream": "offerings"},
+        },
+        "transform": {"kind": "plugin", "name": "simple"},
+    }
+)
+
+
+class FakeClient:
+    """Serves pages per stream path; can fail after a number of pages."""
+
+    def __init__(self, pages: dict[str, list[list[dict]]], fail_after: int | None = None) -> None:
+        self.by_path = pages
+        self.fail_after = fail_after
+        self.served = 0
+
+    async def pages_of(self, path: str) -> AsyncIterator[Page]:
+        for number, records in enumerate(self.by_path[path], start=1):
+            if self.fail_after is not None and self.served >= self.fail_after:
+                raise NpoUnavailableError("HTTP 503", status=503)
+            self.served += 1
+            updated = [r["updated"] for r in records if "updated" in r]
+            yield Page(records=records, page_number=number, url=path, next_cursor_candidate=max(updated, default=None))
+
+    def pages(self, config: Any, stream: StreamConfig, *, cursor: str | None = None, parent: Any = None) -> Any:
+        path = stream.path.replace("{parent.id}", str(parent["id"])) if parent else stream.path
+        return self.pages_of(path)
+
+
+async def run(client: FakeClient, stream: str = "offerings") -> tuple[Any, list[list[RawRecord]], list[str], list[str]]:
+    events: list[str] = []
+    published: list[list[RawRecord]] = []
+    cursors: list[str] = []
+
+    async def publish(batch: list[RawRecord]) -> None:
+        published.append(batch)
+        events.append(f"publish {len(batch)}")
+
+    def commit(cursor: str) -> None:
+        cursors.append(cursor)
+        events.append(f"commit {cursor}")
+
+    outcome = await StreamPuller(client, CONFIG, stream).run(  # type: ignore[arg-type]
+        cursor=None, trace_id="t", publish=publish, commit_cursor=commit
+    )
+    return outcome, published, cursors, events
+
+
+async def test_each_page_is_published_before_its_cursor_is_committed() -> None:
+    client = FakeClient({"/o": [[{"id": 1, "updated": "a"}, {"id": 2, "updated": "b"}], [{"id": 3, "updated": "c"}]]})
+    outcome, published, cursors, events = await run(client)
+    assert events == ["publish 2", "commit b", "publish 1", "commit c"]
+    assert (outcome.records, outcome.pages, outcome.error) == (3, 2, None)
+    keys = [r.record_key for batch in published for r in batch]
+    assert keys == ["n1/offerings/1", "n1/offerings/2", "n1/offerings/3"]
+    assert published[0][0].payload == {"id": 1, "updated": "a"}
+
+
+async def test_a_failure_part_way_keeps_the_pages_sent_and_the_cursor_committed() -> None:
+    client = FakeClient({"/o": [[{"id": 1, "updated": "a"}], [{"id": 2, "updated": "b"}]]}, fail_after=1)
+    outcome, published, cursors, _ = await run(client)
+    assert cursors == ["a"] and len(published) == 1
+    assert outcome.error is not None and "503" in outcome.error
+
+
+async def test_a_child_stream_walks_every_parent_and_commits_once_at_the_end() -> None:
+    client = FakeClient({"/o": [[{"id": 7}, {"id": 8}]], "/c/7/e": [[{"id": "e1"}]], "/c/8/e": [[{"id": "e2"}]]})
+    outcome, published, cursors, _ = await run(client, "assignments")
+    assert [r.record_key for batch in published for r in batch] == ["n1/assignments/e1", "n1/assignments/e2"]
+    assert cursors == []
+
+
+async def test_a_record_without_an_id_is_kept_under_its_content_hash() -> None:
+    client = FakeClient({"/o": [[{"title": "no id"}]]})
+    _, published, _, _ = await run(client)
+    assert published[0][0].record_key.startswith("n1/offerings/hash-")
