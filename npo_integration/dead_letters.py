@@ -6,6 +6,7 @@ import json
 import logging
 from typing import Any
 
+from npo_integration import metrics
 from npo_integration.models.codec import encode
 from npo_integration.models.internal import DeadLetter
 from npo_integration.topics import dead_letters
@@ -41,4 +42,5 @@ async def dead_letter(
         record_key=record_key,
     )
     log.warning("dead letter from %s key=%s: %s", source_topic, key, reason)
+    metrics.dead_letters.labels(source_topic).inc()
     await dead_letters.send(key=(npo_id or key or "").encode(), value=encode(letter))

@@ -6,6 +6,7 @@ import logging
 
 from faust import StreamT
 
+from npo_integration import metrics
 from npo_integration.app import app, settings
 from npo_integration.dead_letters import dead_letter
 from npo_integration.errors import NpoIntegrationError
@@ -46,6 +47,7 @@ async def apply_config_commands(stream: StreamT[bytes]) -> None:
             log.info("config of %s unchanged; no new version", command.npo_id)
             continue
         npo_configs.store(version)
+        metrics.config_changes.labels(version.source, version.change).inc()
         log.info(
             "config of %s is now version %d (%s via %s)",
             version.npo_id,

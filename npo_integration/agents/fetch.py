@@ -11,6 +11,7 @@ import logging
 
 from faust import StreamT
 
+from npo_integration import metrics
 from npo_integration.app import app, settings
 from npo_integration.dead_letters import dead_letter, payload_of
 from npo_integration.errors import NpoIntegrationError
@@ -87,6 +88,8 @@ async def _run(request: FetchRequest) -> None:
         done = schedule.succeeded(done, finished, interval, outcome.records)
     else:
         done = schedule.failed(done, finished, interval, outcome.error, outcome.records)
+    metrics.pulls.labels(request.stream, "failed" if outcome.error else "succeeded").inc()
+    metrics.raw_records.labels(request.stream).inc(outcome.records)
     pull_state.put(latest.with_stream(request.stream, done))
     log.info(
         "pull %s/%s trace=%s: %d records in %d pages, error: %s",

@@ -153,6 +153,13 @@ class NpoHttpClient:
         state = self._states.peek(npo_id)
         return state.breaker.state if state else None
 
+    def circuit_counts(self) -> dict[str, int]:
+        """How many NPOs' circuits are closed, open or half-open (a metrics gauge)."""
+        counts = {"closed": 0, "open": 0, "half_open": 0}
+        for state in self._states.all():
+            counts[state.breaker.state] += 1
+        return counts
+
     # --- requests --------------------------------------------------------------
 
     async def request(

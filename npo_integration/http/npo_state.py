@@ -54,6 +54,9 @@ class NpoStates:
             self._update(state, config)
         return state
 
+    def all(self) -> list[NpoState]:
+        return list(self._states.values())
+
     def peek(self, npo_id: str) -> NpoState | None:
         return self._states.get(npo_id)
 

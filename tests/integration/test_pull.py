@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from datetime import datetime
 from collections import defaultdict
 from typing import Any
 
+import aiohttp
 import pytest
 
 from tests.integration.conftest import Stack
@@ -264,3 +266,22 @@ async def test_an_npo_that_is_down_does_not_delay_the_others(stack: Stack) -> No
     # Three runs each at a 2 s interval, while iso-down hangs for 30 s on every request.
     assert time.monotonic() - began < 12
     assert await pulls_of("iso-down") == 0
+
+
+async def test_metrics_count_pulls_and_show_circuits(stack: Stack) -> None:
+    sandbox = stack.sandbox
+    _, sandbox_auth, auth, streams, _, _ = SCENARIOS["p-simple"]
+    await sandbox.add_npo("metrics-1", flavour="simple", auth=sandbox_auth, offerings=2)
+    await put_config(stack, config("metrics-1", sandbox.npo_url("metrics-1"), auth, {"offerings": streams["offerings"]}))
+
+    async def scrape() -> str | None:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{stack.worker.url}/metrics") as resp:
+                assert resp.status == 200 and resp.content_type == "text/plain"
+                text = await resp.text()
+        succeeded = re.search(r'npo_pulls_total\{outcome="succeeded",stream="offerings"\} (\d+)', text)
+        return text if succeeded and int(succeeded[1]) >= 1 else None
+
+    text = await eventually(scrape, timeout=20, what="a succeeded pull in the metrics")
+    assert re.search(r'npo_circuits\{state="closed"\} [1-9]', text)
+    assert "npo_raw_records_total" in text and "tok-" not in text
