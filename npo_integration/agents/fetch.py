@@ -12,10 +12,9 @@ import logging
 from faust import StreamT
 
 from npo_integration import metrics
+from npo_integration.agents.inbox import parsed
 from npo_integration.app import app, settings
-from npo_integration.dead_letters import dead_letter, payload_of
-from npo_integration.errors import NpoIntegrationError
-from npo_integration.models.codec import decode, encode, key_of
+from npo_integration.models.codec import encode
 from npo_integration.models.events import utc_now
 from npo_integration.models.internal import FetchRequest, RawRecord
 from npo_integration.pull import schedule
@@ -36,17 +35,7 @@ async def _publish(batch: list[RawRecord]) -> None:
 
 @app.agent(fetch_requests, concurrency=settings.fetch_concurrency)
 async def run_fetch_requests(stream: StreamT[bytes]) -> None:
-    async for event in stream.events():
-        try:
-            request = decode(FetchRequest, event.value)
-        except NpoIntegrationError as exc:
-            await dead_letter(
-                source_topic=fetch_requests.get_topic_name(),
-                reason=str(exc),
-                payload=payload_of(event.value),
-                key=key_of(event.key),
-            )
-            continue
+    async for request in parsed(stream, FetchRequest, fetch_requests):
         await _run(request)
 
 

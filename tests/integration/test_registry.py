@@ -17,7 +17,9 @@ from tests.integration.support.polling import eventually
 from tests.integration.support.processes import ROOT
 
 
-def npo_config(npo_id: str, base_url: str, *, token: str = "tok", name: str = "Academy", **extra: Any) -> dict:
+def npo_config(
+    npo_id: str, base_url: str, *, token: str = "tok", name: str = "Academy", page_size: int = 10, **extra: Any
+) -> dict:
     return {
         "npo_id": npo_id,
         "display_name": name,
@@ -27,7 +29,7 @@ def npo_config(npo_id: str, base_url: str, *, token: str = "tok", name: str = "A
             "offerings": {
                 "path": "/api/offerings",
                 "records_path": "data",
-                "pagination": {"style": "page_number", "page_size": 10},
+                "pagination": {"style": "page_number", "page_size": page_size},
                 "schedule_seconds": 600,
             }
         },

@@ -6,31 +6,14 @@ from tests.integration.conftest import Deployment
 from tests.integration.support.kafka import read_all
 from tests.integration.support.polling import eventually
 from tests.integration.support.processes import SandboxProcess
-
-
-def simple_npo_config(npo_id: str, base_url: str, token: str) -> dict:
-    return {
-        "npo_id": npo_id,
-        "display_name": "Skeleton Academy",
-        "base_url": base_url,
-        "auth": {"kind": "bearer", "token": token},
-        "streams": {
-            "offerings": {
-                "path": "/api/offerings",
-                "records_path": "data",
-                "pagination": {"style": "page_number", "page_size": 3},
-                "schedule_seconds": 300,
-            }
-        },
-        "transform": {"kind": "plugin", "name": "simple"},
-    }
+from tests.integration.test_registry import npo_config
 
 
 async def test_offerings_of_a_configured_npo_reach_the_offerings_topic(
     sandbox: SandboxProcess, deployment: Deployment
 ) -> None:
     await sandbox.add_npo("skel", flavour="simple", auth={"kind": "bearer", "token": "skel-token"}, offerings=7)
-    deployment.write_configs([simple_npo_config("skel", sandbox.npo_url("skel"), "skel-token")])
+    deployment.write_configs([npo_config("skel", sandbox.npo_url("skel"), token="skel-token", page_size=3)])
     await deployment.start_worker()
 
     topic = deployment.topics["offerings"]
