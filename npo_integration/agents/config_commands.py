@@ -31,7 +31,7 @@ async def apply_config_commands(stream: StreamT[bytes]) -> None:
             if command.config is not None:
                 check_config(command.config, allow_private=settings.allow_private_npo_urls)
             version = next_version(
-                npo_configs.current(command.npo_id), command, utc_now(), secret_box.open
+                npo_configs.current(command.npo_id), command, utc_now(), secret_box
             )
         except NpoIntegrationError as exc:
             # The payload may hold secrets: keep only the key and the reason.

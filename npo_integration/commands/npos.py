@@ -74,3 +74,10 @@ def versions(npo_id: str, url: str | None) -> None:
 def deactivate(npo_id: str, url: str | None) -> None:
     """Stop pulls and enrolments for NPO_ID (its config and history stay)."""
     _print(AdminClient(url).call("POST", f"/admin/npos/{npo_id}/deactivate?wait=true"))
+
+
+@npos.command("reseal")
+@admin_url
+def reseal(url: str | None) -> None:
+    """Re-encrypt every NPO's secrets with the first key of NPO_SECRETS_KEYS (after a rotation)."""
+    _print(AdminClient(url).call("POST", "/admin/secrets/reseal"))

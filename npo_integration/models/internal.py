@@ -14,7 +14,7 @@ from npo_integration.models.npo_config import ConfigSource, NpoId, NpoIntegratio
 class ConfigCommand(Event):
     """``npo-integration.config-commands``, key npo_id. Secrets inside are sealed."""
 
-    event_type: Literal["npo_config.upsert", "npo_config.deactivate"]
+    event_type: Literal["npo_config.upsert", "npo_config.deactivate", "npo_config.reseal"]
     npo_id: NpoId
     source: ConfigSource
     config: NpoIntegrationConfig | None = None
@@ -96,3 +96,15 @@ class EnrolmentLink(Event):
     npo_enrolment_ref: str | None = None
     npo_user_ref: str | None = None
     npo_offering_ref: str
+
+
+class IngestCommand(Event):
+    """``npo-integration.ingest-commands``, key npo_id: an operator's request to the worker owning that NPO's records.
+
+    ``ingest.redrive``: re-emit every unprocessed record of the NPO onto raw-records,
+    whatever its attempts so far (after a mapping fix, say).
+    """
+
+    event_type: Literal["ingest.redrive"] = "ingest.redrive"
+    npo_id: NpoId
+    requested_by: Literal["admin-api", "cli"] = "admin-api"

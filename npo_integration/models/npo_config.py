@@ -282,5 +282,5 @@ class NpoConfigVersion(_Strict):
     version: int = Field(ge=1)
     updated_at: datetime
     source: ConfigSource
-    change: Literal["upsert", "deactivate"]
+    change: Literal["upsert", "deactivate", "reseal"]
     config: NpoIntegrationConfig

@@ -32,6 +32,11 @@ def deactivate_command(npo_id: str, source: ConfigSource) -> ConfigCommand:
     return ConfigCommand(event_type="npo_config.deactivate", npo_id=npo_id, source=source)
 
 
+def reseal_command(npo_id: str, source: ConfigSource) -> ConfigCommand:
+    """Re-encrypt the NPO's secrets with the primary key (after a key rotation)."""
+    return ConfigCommand(event_type="npo_config.reseal", npo_id=npo_id, source=source)
+
+
 async def send_command(command: ConfigCommand) -> None:
     """Send and wait until the broker has it, so a caller's 202 means the change is durable."""
     future = await config_commands.send(key=command.npo_id.encode(), value=encode(command))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from npo_integration.errors import ConfigError
 from npo_integration.models.internal import ConfigCommand
 from npo_integration.models.npo_config import SECRET_FIELDS, NpoConfigVersion, NpoIntegrationConfig
-from npo_integration.sealing import is_sealed
+from npo_integration.registry.sealed_config import reseal_config
+from npo_integration.sealing import SecretBox, is_sealed
 
 
 class UnknownNpoError(ConfigError):
@@ -32,15 +33,19 @@ def comparable(config: NpoIntegrationConfig, open_secret: Callable[[str], str]) 
 
 
 def next_version(
-    current: NpoConfigVersion | None,
-    command: ConfigCommand,
-    now: datetime,
-    open_secret: Callable[[str], str],
+    current: NpoConfigVersion | None, command: ConfigCommand, now: datetime, box: SecretBox
 ) -> NpoConfigVersion | None:
-    """The version the command produces, or None when it changes nothing (replays stay idempotent)."""
-    if command.event_type == "npo_config.deactivate":
+    """The version the command produces, or None when it changes nothing (replays stay idempotent).
+
+    A reseal always makes a version: the point is new ciphertext under the primary key,
+    so the old key can leave the ring.
+    """
+    change: Literal["upsert", "deactivate", "reseal"]
+    if command.event_type in ("npo_config.deactivate", "npo_config.reseal"):
         if current is None:
             raise UnknownNpoError(f"unknown npo_id {command.npo_id!r}")
+        if command.event_type == "npo_config.reseal":
+            return _version(current, command, now, "reseal", reseal_config(current.config, box))
         config = current.config.model_copy(update={"active": False})
         change = "deactivate"
     else:
@@ -53,8 +58,18 @@ def next_version(
         assert_sealed(command.config)
         config = command.config
         change = "upsert"
-    if current is not None and comparable(current.config, open_secret) == comparable(config, open_secret):
+    if current is not None and comparable(current.config, box.open) == comparable(config, box.open):
         return None
+    return _version(current, command, now, change, config)
+
+
+def _version(
+    current: NpoConfigVersion | None,
+    command: ConfigCommand,
+    now: datetime,
+    change: Literal["upsert", "deactivate", "reseal"],
+    config: NpoIntegrationConfig,
+) -> NpoConfigVersion:
     return NpoConfigVersion(
         npo_id=command.npo_id,
         version=1 if current is None else current.version + 1,

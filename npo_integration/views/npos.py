@@ -19,7 +19,7 @@ from npo_integration.errors import ConfigError
 from npo_integration.models.codec import describe_validation_error
 from npo_integration.models.internal import ConfigCommand
 from npo_integration.models.npo_config import ConfigSource, NpoConfigVersion, NpoIntegrationConfig
-from npo_integration.registry.submit import deactivate_command, send_command, upsert_command
+from npo_integration.registry.submit import deactivate_command, reseal_command, send_command, upsert_command
 from npo_integration.tables import npo_configs
 from npo_integration.views.admin_auth import admin_only
 
@@ -146,3 +146,18 @@ class NpoDeactivation(web.View):
         if npo_configs.current(npo_id) is None:
             return self.json({"error": f"unknown npo_id {npo_id!r}"}, status=404)
         return await _accept(self, request, deactivate_command(npo_id, _source(request)))
+
+
+@app.page("/admin/secrets/reseal")
+class SecretsReseal(web.View):
+    @admin_only
+    async def post(self, request: web.Request) -> web.Response:
+        """After putting a new key first in NPO_SECRETS_KEYS: re-encrypt every NPO's secrets with it.
+
+        Once every NPO shows a ``reseal`` version, the old key can leave the ring
+        (past versions sealed with it then stay unreadable; they are history).
+        """
+        npo_ids = sorted(v.npo_id for v in npo_configs.all_current())
+        for npo_id in npo_ids:
+            await send_command(reseal_command(npo_id, _source(request)))
+        return self.json({"resealing": npo_ids}, status=202)
