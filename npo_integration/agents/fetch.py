@@ -52,8 +52,11 @@ async def _run(request: FetchRequest) -> None:
     now = utc_now()
     state = pull_state.get(request.npo_id)
     current = state.stream(request.stream)
+    if schedule.is_running(current, now):
+        log.info("fetch %s/%s skipped: a pull is under way", request.npo_id, request.stream)
+        return
     if request.reason == "schedule" and not schedule.is_due(current, now):
-        return  # a duplicate request; the run it asks for is done or under way
+        return  # a duplicate request; the run it asks for is done
     state = state.with_stream(request.stream, schedule.started(current, now, request.trace_id))
     pull_state.put(state)
 

@@ -14,8 +14,12 @@ from npo_integration.models.state import StreamPullState
 LEASE = timedelta(minutes=10)
 
 
+def is_running(state: StreamPullState, now: datetime) -> bool:
+    return state.running_since is not None and now - state.running_since < LEASE
+
+
 def is_due(state: StreamPullState, now: datetime) -> bool:
-    if state.running_since is not None and now - state.running_since < LEASE:
+    if is_running(state, now):
         return False
     return state.next_run_at is None or state.next_run_at <= now
 
