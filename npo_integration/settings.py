@@ -47,6 +47,9 @@ class Settings(BaseSettings):
         2.0, gt=0, le=60, description="time bound of one plug-in call; a slower call fails that record only"
     )
     transform_workers: int = Field(8, ge=1, le=256, description="threads that run plug-in calls")
+    enrolment_retry_tick_seconds: float = Field(
+        1.0, gt=0, le=60, description="how often enrolments due for a retry are looked for"
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
 
     topic_npo_assessed: str = Field("spotlight.npo-assessed", description="in: NPO assessed (API details)")
@@ -67,6 +70,9 @@ class Settings(BaseSettings):
     )
     topic_enrolment_links: str = Field(
         "npo-integration.enrolment-links", description="internal: NPO enrolment id -> platform assignment"
+    )
+    topic_enrolment_commands: str = Field(
+        "npo-integration.enrolment-commands", description="internal: enrolment retries and re-drives"
     )
     topic_dead_letters: str = Field("npo-integration.dead-letters", description="internal: what could not be handled")
 

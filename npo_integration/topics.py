@@ -35,6 +35,7 @@ fetch_requests = _topic(settings.topic_fetch_requests)
 raw_records = _topic(settings.topic_raw_records)
 enrolment_results = _topic(settings.topic_enrolment_results)
 enrolment_links = _topic(settings.topic_enrolment_links)
+enrolment_commands = _topic(settings.topic_enrolment_commands)
 dead_letters = _topic(settings.topic_dead_letters)
 
 ALL_TOPICS: tuple[TopicT, ...] = (
@@ -47,5 +48,6 @@ ALL_TOPICS: tuple[TopicT, ...] = (
     raw_records,
     enrolment_results,
     enrolment_links,
+    enrolment_commands,
     dead_letters,
 )

@@ -32,6 +32,7 @@ TOPIC_SETTINGS = (
     "raw_records",
     "enrolment_results",
     "enrolment_links",
+    "enrolment_commands",
     "dead_letters",
 )
 

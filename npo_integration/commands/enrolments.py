@@ -1,0 +1,51 @@
+"""``npo-integration enrolments list|redrive NPO_ID``: the push path from the shell, via the admin API."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from npo_integration.commands.admin_client import AdminClient
+
+admin_url = click.option("--url", envvar="NPO_ADMIN_URL", default=None, help="worker web address")
+
+
+@click.group("enrolments")
+def enrolments() -> None:
+    """Enrolments of candidates into NPO offerings (through a running worker's admin API)."""
+
+
+@enrolments.command("list")
+@click.argument("npo_id")
+@click.option("--status", default=None, help="only enrolments in this status (e.g. failed)")
+@admin_url
+def list_(npo_id: str, status: str | None, url: str | None) -> None:
+    """NPO_ID's enrolments held by the worker asked: assignment, status, attempts, NPO id, reason."""
+    query = f"?status={status}" if status else ""
+    body = AdminClient(url).call("GET", f"/admin/npos/{npo_id}/enrolments{query}")
+    for row in body["enrolments"]:
+        fields = (
+            row["assignment_id"],
+            row["status"],
+            str(row["attempts"]),
+            row["npo_enrolment_ref"] or "-",
+        )
+        click.echo("\t".join((*fields, row["reason"] or "")))
+    counts = (
+        ", ".join(f"{name}={count}" for name, count in sorted(body["counts"].items())) or "none"
+    )
+    click.echo(f"# partitions {body['partitions']}: {counts}", err=True)
+
+
+@enrolments.command("redrive")
+@click.argument("npo_id")
+@click.option(
+    "--no-wait", is_flag=True, help="return once the re-drive is requested, not once applied"
+)
+@admin_url
+def redrive(npo_id: str, no_wait: bool, url: str | None) -> None:
+    """Try NPO_ID's failed enrolments (and failed cancellations) again, with fresh attempts."""
+    query = "" if no_wait else "?wait=true"
+    body = AdminClient(url).call("POST", f"/admin/npos/{npo_id}/enrolments/redrive{query}")
+    click.echo(json.dumps(body, indent=2, sort_keys=True))

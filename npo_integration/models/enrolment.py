@@ -1,0 +1,100 @@
+"""The push path's own records: one enrolment's state (table value) and the commands that move it.
+
+The state is what makes "exactly one enrolment per assignment" hold across
+crashes, redeliveries and rebalances: it is written before each NPO call and
+after it, keyed by assignment_id like the candidate-assignments topic.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from npo_integration.models.events import CandidateAssignmentEvent, Event
+from npo_integration.models.npo_config import NpoId
+
+EnrolmentStatus = Literal[
+    "pending",  # enrol: waiting for its next attempt (due_at)
+    "sending",  # enrol: an attempt is in flight (written before the call)
+    "confirmed",  # the NPO enrolled the candidate (npo_enrolment_ref)
+    "failed",  # enrol failed for good (reason); an operator may re-drive it
+    "cancel_pending",  # unenrol: waiting for its next attempt
+    "cancelling",  # unenrol: an attempt is in flight
+    "cancelled",  # unenrolled at the NPO, or nothing was enrolled there
+    "cancel_not_supported",  # cancelled on the platform; the NPO's config has no unenrol endpoint
+    "cancel_failed",  # unenrol failed for good; an operator may re-drive it
+]
+Operation = Literal["enrol", "unenrol"]
+
+IN_FLIGHT: frozenset[str] = frozenset({"sending", "cancelling"})
+WAITING: frozenset[str] = frozenset({"pending", "cancel_pending"})
+REDRIVABLE: frozenset[str] = frozenset({"failed", "cancel_failed"})
+UNENROL_STATUSES: frozenset[str] = frozenset(
+    {"cancel_pending", "cancelling", "cancel_failed", "cancelled", "cancel_not_supported"}
+)
+
+
+class EnrolmentState(BaseModel):
+    """``npo-enrolments`` table value, key assignment_id."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    assignment_id: str = Field(min_length=1)
+    npo_id: NpoId
+    partition: int = Field(
+        ge=0, description="partition of the assignment's events; commands go there"
+    )
+    assignment: CandidateAssignmentEvent = Field(description="the created event: what to enrol")
+    status: EnrolmentStatus
+    attempts: int = Field(
+        0, ge=0, description="NPO calls of the current operation since its start or re-drive"
+    )
+    maybe_applied: bool = Field(
+        False,
+        description="an earlier attempt may have taken effect at the NPO: resolve before re-sending",
+    )
+    cancel_requested: bool = Field(
+        False, description="cancelled on the platform while the enrolment was unresolved"
+    )
+    due_at: AwareDatetime | None = Field(
+        None,
+        description="when to look again: the next attempt, or the watchdog of a call in flight",
+    )
+    npo_enrolment_ref: str | None = None
+    reason: str | None = None
+    redrives: int = Field(0, ge=0)
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+
+    @property
+    def operation(self) -> Operation:
+        return "unenrol" if self.status in UNENROL_STATUSES else "enrol"
+
+
+class EnrolmentDue(BaseModel):
+    """``npo-enrolment-due`` table value, key assignment_id: only enrolments that need a later look.
+
+    Kept apart from the states so the retry timer scans the few waiting
+    enrolments, not every enrolment ever made.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    npo_id: NpoId
+    partition: int = Field(ge=0)
+    due_at: AwareDatetime
+
+
+class EnrolmentCommand(Event):
+    """``npo-integration.enrolment-commands``: internal nudges to the enrolment agent.
+
+    ``enrolment.retry`` (key assignment_id, sent to the state's partition): look
+    at an enrolment whose ``due_at`` has passed. ``enrolment.redrive_npo`` (one per
+    partition): re-drive the failed enrolments of ``npo_id`` held on that partition.
+    """
+
+    event_type: Literal["enrolment.retry", "enrolment.redrive_npo"]
+    npo_id: NpoId
+    assignment_id: str | None = None
+    due_at: AwareDatetime | None = None

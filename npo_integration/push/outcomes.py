@@ -1,0 +1,77 @@
+"""What an NPO call ended with, in the three shapes the push path reacts to, and when to try again.
+
+``Answered``: a 2xx. ``Refused``: the NPO (or our own checks) said no for good;
+fail at once with the reason. ``Unavailable``: transient; retry later, and if
+``outcome_unknown`` the NPO may have acted, so resolve before sending again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from npo_integration.errors import FatalError, RetriableError
+from npo_integration.http.errors import CircuitOpenError, NpoUnavailableError
+from npo_integration.http.response import NpoResponse
+from npo_integration.models.npo_config import RetryConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    status: int
+    body: Any = None  # the JSON body, None when the NPO sent no JSON
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    reason: str
+    status: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unavailable:
+    reason: str
+    retry_after: float | None = None
+    outcome_unknown: bool = False
+    counted: bool = True  # False when the call never left (circuit open): not an attempt
+
+
+Outcome = Answered | Refused | Unavailable
+
+
+async def perform(send: Callable[[], Awaitable[NpoResponse]]) -> Outcome:
+    """Await one call and classify how it ended; nothing it raises escapes (the agent must live)."""
+    try:
+        response = await send()
+    except CircuitOpenError as exc:
+        return Unavailable(str(exc), retry_after=exc.retry_after, counted=False)
+    except NpoUnavailableError as exc:
+        return Unavailable(
+            str(exc), retry_after=exc.retry_after, outcome_unknown=exc.outcome_unknown
+        )
+    except RetriableError as exc:
+        return Unavailable(str(exc), retry_after=exc.retry_after)
+    except FatalError as exc:
+        return Refused(str(exc), status=getattr(exc, "status", None))
+    except Exception as exc:  # noqa: BLE001 - an unforeseen failure must not stop the stream
+        log.exception("unexpected error calling the NPO; treating the outcome as unknown")
+        return Unavailable(f"{type(exc).__name__}: {exc}", outcome_unknown=True)
+    return Answered(response.status, response.json if response.is_json else None)
+
+
+def retry_delay(
+    attempt: int, retry: RetryConfig, retry_after: float | None, fraction: float
+) -> float:
+    """Seconds before attempt ``attempt + 1``, never sooner than the NPO's ``Retry-After``.
+
+    Equal jitter over ``min(max, base * 2**(attempt-1))``: half of it fixed, half
+    random (``fraction`` in [0, 1)). Unlike the client's full jitter, a scheduled
+    retry never fires at once, so a struggling NPO really gets a pause.
+    """
+    ceiling = min(retry.backoff_max_seconds, retry.backoff_base_seconds * 2 ** max(attempt - 1, 0))
+    delay = ceiling / 2 + fraction * ceiling / 2
+    return max(delay, retry_after) if retry_after is not None else delay

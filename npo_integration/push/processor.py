@@ -1,0 +1,451 @@
+"""One event in, the NPO calls and state changes it implies out: the push path's rules in one place.
+
+Faust-free: the agent hands in ports (the tables, the topics, the plug-in
+runner, the HTTP client), tests hand in fakes. The rules that make an
+enrolment happen exactly once:
+
+- the state is saved as ``sending`` and made durable *before* each call, so a
+  crash mid-call is seen on redelivery and resolved instead of posted blindly;
+- every attempt carries the same ``Idempotency-Key`` (derived from the assignment);
+- an outcome that may have taken effect (timeout, crash) is resolved first:
+  by the config's ``lookup`` when there is one, else by re-sending under the
+  same key, which an idempotent NPO answers with the first response;
+- results are published before the final state is saved, so a crash in
+  between re-publishes the same decision (same event id) rather than losing it;
+- a retriable failure never blocks the stream: the state records when to try
+  again and a timer turns due retries into commands.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from npo_integration.errors import NpoIntegrationError
+from npo_integration.http.response import NpoResponse
+from npo_integration.models.enrolment import IN_FLIGHT, EnrolmentCommand, EnrolmentState, Operation
+from npo_integration.models.events import CandidateAssignmentEvent, utc_now
+from npo_integration.models.internal import EnrolmentLink, EnrolmentResult
+from npo_integration.models.npo_config import NpoConfigVersion, NpoIntegrationConfig
+from npo_integration.push import machine
+from npo_integration.push.calls import HttpCall, build_call, ref_at
+from npo_integration.push.identity import idempotency_key
+from npo_integration.push.lookup import EnrolmentLookupError, LookupAnswer, lookup_call, read_answer
+from npo_integration.push.messages import link_of, result_of
+from npo_integration.push.outcomes import (
+    Answered,
+    Refused,
+    Unavailable,
+    perform,
+    retry_delay,
+)
+from npo_integration.transforms.contract import EnrolmentRequest
+
+log = logging.getLogger(__name__)
+
+GONE_STATUSES = frozenset({404, 410})
+"""An unenrol answered with these finds nothing to remove: the goal (not enrolled) holds."""
+
+
+class EnrolmentPorts(Protocol):
+    """Everything the processor needs from the outside world."""
+
+    def load(self, assignment_id: str) -> EnrolmentState | None: ...
+
+    def save(self, state: EnrolmentState) -> None:
+        """Store with the current event (changelog partition = the event's partition)."""
+
+    async def persist(self) -> None:
+        """Make saved states durable now: called before every NPO call."""
+
+    def held(self, npo_id: str, partition: int) -> Iterable[EnrolmentState]:
+        """The NPO's enrolments stored on ``partition`` of this worker."""
+
+    def config(self, npo_id: str) -> NpoConfigVersion | None: ...
+
+    async def publish_result(self, result: EnrolmentResult) -> None: ...
+
+    async def publish_link(self, link: EnrolmentLink) -> None: ...
+
+    async def dead_letter(self, state: EnrolmentState, reason: str) -> None: ...
+
+    async def enrolment_request(
+        self, config: NpoIntegrationConfig, assignment: CandidateAssignmentEvent
+    ) -> EnrolmentRequest: ...
+
+    async def unenrol_request(
+        self,
+        config: NpoIntegrationConfig,
+        assignment: CandidateAssignmentEvent,
+        npo_enrolment_ref: str,
+    ) -> EnrolmentRequest: ...
+
+    async def enrolment_ref(
+        self, config: NpoIntegrationConfig, body: Any, assignment: CandidateAssignmentEvent
+    ) -> str | None: ...
+
+    async def send(
+        self, config: NpoIntegrationConfig, call: HttpCall, idempotency_key: str | None
+    ) -> NpoResponse:
+        """One attempt through the shared client (``retry=False``: the processor owns retries)."""
+
+
+def not_enrolling(version: NpoConfigVersion | None) -> str | None:
+    """Why assignments of this NPO are not ours to enrol, or ``None`` when they are."""
+    if version is None:
+        return "no_integration"
+    enrolment = version.config.enrolment
+    if not enrolment.enabled or enrolment.enrol is None:
+        return "enrolment_disabled"
+    return None
+
+
+def unavailable(version: NpoConfigVersion | None, operation: Operation) -> str | None:
+    """Why the operation cannot run now; the operation then fails with this reason (re-drivable)."""
+    if version is None:
+        return "the NPO has no integration config"
+    config = version.config
+    if not config.active:
+        return "the NPO's integration is inactive"
+    if operation == "enrol" and (not config.enrolment.enabled or config.enrolment.enrol is None):
+        return "enrolment is disabled in the NPO's config"
+    if operation == "unenrol" and config.enrolment.unenrol is None:
+        return "the NPO's config has no unenrol endpoint"
+    return None
+
+
+class EnrolmentProcessor:
+    """Applies assignment events and enrolment commands, one at a time, in partition order."""
+
+    def __init__(
+        self,
+        ports: EnrolmentPorts,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        random_fraction: Callable[[], float] = random.random,
+    ) -> None:
+        self._ports = ports
+        self._clock = clock
+        self._random = random_fraction
+        self.counters: Counter[str] = Counter()
+        """Ignored and duplicate events, outcomes; read by operators' views and tests."""
+
+    # --- inputs ------------------------------------------------------------------
+
+    async def on_assignment(self, event: CandidateAssignmentEvent, partition: int) -> None:
+        if event.event_type == "candidate_assignment.created":
+            await self._on_created(event, partition)
+        else:
+            await self._on_cancelled(event)
+
+    async def on_command(self, command: EnrolmentCommand, partition: int) -> None:
+        if command.event_type == "enrolment.redrive_npo":
+            self._redrive(command.npo_id, partition)
+            return
+        state = self._ports.load(command.assignment_id or "")
+        if state is None or not machine.is_due(state, self._clock()):
+            self.counters["stale_commands"] += 1
+            return
+        await self._work(machine.resumed(state))
+
+    async def _on_created(self, event: CandidateAssignmentEvent, partition: int) -> None:
+        state = self._ports.load(event.assignment_id)
+        if state is None:
+            why = not_enrolling(self._ports.config(event.offering.npo_id))
+            if why is not None:
+                self.counters[f"ignored_{why}"] += 1
+                log.debug(
+                    "assignment %s ignored: %s (npo %s)",
+                    event.assignment_id,
+                    why,
+                    event.offering.npo_id,
+                )
+                return
+            await self._work(machine.new(event, partition, self._clock()))
+        elif state.status in IN_FLIGHT:
+            self.counters["resumed"] += 1
+            log.warning(
+                "assignment %s was %s when interrupted; resolving",
+                state.assignment_id,
+                state.status,
+            )
+            await self._work(machine.resumed(state))
+        else:
+            self.counters["duplicates"] += 1
+            log.info(
+                "assignment %s created again; it is %s already: nothing sent",
+                state.assignment_id,
+                state.status,
+            )
+
+    async def _on_cancelled(self, event: CandidateAssignmentEvent) -> None:
+        state = self._ports.load(event.assignment_id)
+        now = self._clock()
+        if state is None:
+            self.counters["ignored_cancel_unknown"] += 1
+            log.info(
+                "assignment %s cancelled; it was never enrolled by this service",
+                event.assignment_id,
+            )
+            return
+        status = state.status
+        if status in ("pending", "failed") and not state.maybe_applied:
+            # No attempt can have taken effect at the NPO: nothing to undo there.
+            reason = (
+                f"the enrolment had failed ({state.reason}); nothing to undo"
+                if status == "failed"
+                else "cancelled before the NPO enrolled the candidate"
+            )
+            await self._finish(machine.cancelled(state, reason, now))
+        elif status == "pending":
+            # An earlier attempt may have enrolled the candidate: resolve at the next attempt, then undo.
+            self._ports.save(machine.request_cancel(state, now))
+        elif status == "failed":
+            # Gave up with the outcome unknown: resolve now (lookup or same key), then undo.
+            again = machine.redriven(state, now)
+            assert again is not None
+            await self._work(machine.request_cancel(again, now))
+        elif status in ("sending", "cancelling"):
+            await self._work(machine.resumed(machine.request_cancel(state, now)))
+        elif status == "confirmed":
+            await self._cancel_confirmed(state)
+        else:
+            self.counters["duplicates"] += 1
+            log.info("assignment %s cancelled again; it is %s already", state.assignment_id, status)
+
+    def _redrive(self, npo_id: str, partition: int) -> None:
+        now = self._clock()
+        count = 0
+        for state in list(self._ports.held(npo_id, partition)):
+            again = machine.redriven(state, now)
+            if again is not None:
+                self._ports.save(again)
+                count += 1
+        self.counters["redriven"] += count
+        log.info(
+            "re-drive of %s on partition %d: %d failed enrolment(s) due again",
+            npo_id,
+            partition,
+            count,
+        )
+
+    # --- the work of one operation ----------------------------------------------
+
+    async def _work(self, state: EnrolmentState) -> None:
+        version = self._ports.config(state.npo_id)
+        problem = unavailable(version, state.operation)
+        if problem is not None:
+            await self._fail(state, problem, dead_letter=False)
+            return
+        assert version is not None  # unavailable() says why not
+        if state.operation == "enrol":
+            await self._enrol(state, version.config)
+        else:
+            await self._unenrol(state, version.config)
+
+    async def _enrol(self, state: EnrolmentState, config: NpoIntegrationConfig) -> None:
+        endpoint = config.enrolment.enrol
+        assert endpoint is not None  # checked by unavailable()
+        try:
+            request = await self._ports.enrolment_request(config, state.assignment)
+            call = build_call(endpoint, request)
+        except NpoIntegrationError as exc:  # the plug-in failed (or failed to load), or misfits
+            await self._fail(state, f"cannot build the enrol request: {exc}", dead_letter=True)
+            return
+        state = await self._begin(state, config)
+        if state.maybe_applied:
+            resolved = await self._resolve_first(state, config, request)
+            if resolved is None:
+                return  # decided without posting
+            state = resolved
+        key = idempotency_key("enrol", state.assignment_id)
+        outcome = await perform(lambda: self._ports.send(config, call, key))
+        if isinstance(outcome, Answered):
+            ref = ref_at(outcome.body, endpoint.response_id_path) or await self._plugin_ref(
+                config, outcome.body, state
+            )
+            await self._confirmed(state, ref)
+        elif isinstance(outcome, Refused):
+            await self._fail(state, outcome.reason, dead_letter=False)
+        else:
+            await self._retry(state, config, outcome)
+
+    async def _unenrol(self, state: EnrolmentState, config: NpoIntegrationConfig) -> None:
+        endpoint = config.enrolment.unenrol
+        assert endpoint is not None  # checked by unavailable()
+        ref = state.npo_enrolment_ref
+        if ref is None:
+            await self._fail(state, "no NPO enrolment id to unenrol with", dead_letter=True)
+            return
+        try:
+            request = await self._ports.unenrol_request(config, state.assignment, ref)
+            call = build_call(endpoint, request)
+        except NpoIntegrationError as exc:
+            await self._fail(state, f"cannot build the unenrol request: {exc}", dead_letter=True)
+            return
+        state = await self._begin(state, config)
+        key = idempotency_key("unenrol", state.assignment_id)
+        outcome = await perform(lambda: self._ports.send(config, call, key))
+        if isinstance(outcome, Answered):
+            await self._finish(
+                machine.cancelled(state, "unenrolled at the NPO", self._clock()), unlink=True
+            )
+        elif isinstance(outcome, Refused) and outcome.status in GONE_STATUSES:
+            reason = "the NPO has no such enrolment any more"
+            await self._finish(machine.cancelled(state, reason, self._clock()), unlink=True)
+        elif isinstance(outcome, Refused):
+            await self._fail(state, outcome.reason, dead_letter=False)
+        else:
+            await self._retry(state, config, outcome)
+
+    async def _begin(self, state: EnrolmentState, config: NpoIntegrationConfig) -> EnrolmentState:
+        """Record the attempt durably before the NPO can act on it."""
+        state = machine.begin(state, self._clock(), config.timeout_seconds)
+        self._ports.save(state)
+        await self._ports.persist()
+        return state
+
+    async def _resolve_first(
+        self, state: EnrolmentState, config: NpoIntegrationConfig, request: EnrolmentRequest
+    ) -> EnrolmentState | None:
+        """Before posting again after an unknown outcome: the state to post with, or ``None``
+        when the lookup decided (found it, must retry, or cannot tell)."""
+        resolution = await self._resolve(state, config, request)
+        if resolution is None:
+            return state  # no lookup: the same Idempotency-Key makes the post safe
+        if isinstance(resolution, LookupAnswer) and resolution.found:
+            log.info(
+                "assignment %s: lookup found the enrolment at %s", state.assignment_id, state.npo_id
+            )
+            await self._confirmed(state, resolution.npo_enrolment_ref)
+            return None
+        if isinstance(resolution, LookupAnswer):
+            state = machine.not_applied(state)
+            if not state.cancel_requested:
+                return state
+            reason = "cancelled; the NPO had not enrolled the candidate"
+            await self._finish(machine.cancelled(state, reason, self._clock()))
+            return None
+        if isinstance(resolution, Unavailable):
+            await self._retry(state, config, resolution)
+            return None
+        reason = (
+            f"an earlier attempt's outcome is unknown and the lookup failed: {resolution.reason}"
+        )
+        await self._fail(state, reason, dead_letter=True)
+        return None
+
+    async def _resolve(
+        self, state: EnrolmentState, config: NpoIntegrationConfig, request: EnrolmentRequest
+    ) -> LookupAnswer | Refused | Unavailable | None:
+        """Ask the NPO whether the enrolment exists; ``None`` when the config has no lookup."""
+        lookup = config.enrolment.lookup
+        if lookup is None:
+            return None
+        try:
+            call = lookup_call(lookup, state.assignment, request)
+        except EnrolmentLookupError as exc:
+            return Refused(str(exc))
+        outcome = await perform(lambda: self._ports.send(config, call, None))
+        if not isinstance(outcome, Answered):
+            return outcome
+        try:
+            return read_answer(outcome.body, lookup)
+        except EnrolmentLookupError as exc:
+            return Refused(str(exc))
+
+    async def _plugin_ref(
+        self, config: NpoIntegrationConfig, body: Any, state: EnrolmentState
+    ) -> str | None:
+        try:
+            return await self._ports.enrolment_ref(config, body, state.assignment)
+        except NpoIntegrationError as exc:
+            log.warning(
+                "assignment %s enrolled, but its NPO enrolment id is unknown: %s",
+                state.assignment_id,
+                exc,
+            )
+            return None
+
+    # --- outcomes -----------------------------------------------------------------
+
+    async def _confirmed(self, state: EnrolmentState, ref: str | None) -> None:
+        now = self._clock()
+        final = machine.confirmed(state, ref, now)
+        await self._ports.publish_link(link_of(final, linked=True, now=now))
+        await self._ports.publish_result(result_of(final, now))
+        self.counters["confirmed"] += 1
+        log.info(
+            "assignment %s enrolled at %s as %s (attempt %d)",
+            final.assignment_id,
+            final.npo_id,
+            ref,
+            final.attempts,
+        )
+        if final.cancel_requested:
+            await self._cancel_confirmed(final)  # saves the unenrol's own states
+        else:
+            self._ports.save(final)
+
+    async def _cancel_confirmed(self, state: EnrolmentState) -> None:
+        version = self._ports.config(state.npo_id)
+        if version is not None and version.config.enrolment.unenrol is None:
+            await self._finish(machine.cancel_not_supported(state, self._clock()))
+            return
+        await self._work(machine.start_unenrol(state, self._clock()))
+
+    async def _retry(
+        self, state: EnrolmentState, config: NpoIntegrationConfig, outcome: Unavailable
+    ) -> None:
+        now = self._clock()
+        delay = retry_delay(state.attempts, config.retry, outcome.retry_after, self._random())
+        later = machine.retry_later(state, outcome, now + timedelta(seconds=delay), now)
+        limit = config.enrolment.max_attempts
+        if outcome.counted and later.attempts >= limit:
+            reason = f"gave up after {later.attempts} attempt(s): {outcome.reason}"
+            await self._fail(later, reason, dead_letter=True)
+            return
+        self._ports.save(later)
+        self.counters["retries_scheduled"] += 1
+        log.warning(
+            "%s of assignment %s at %s: attempt %d/%d failed, next in %.1fs: %s",
+            state.operation,
+            state.assignment_id,
+            state.npo_id,
+            later.attempts,
+            limit,
+            delay,
+            outcome.reason,
+        )
+
+    async def _fail(self, state: EnrolmentState, reason: str, *, dead_letter: bool) -> None:
+        now = self._clock()
+        if state.operation == "enrol" and state.cancel_requested and not state.maybe_applied:
+            final = machine.cancelled(state, f"cancelled; the enrolment had failed: {reason}", now)
+        else:
+            if state.operation == "unenrol":
+                reason = f"unenrol failed: {reason}"
+            final = machine.failed(state, reason, now)
+        await self._finish(final)
+        if dead_letter:
+            await self._ports.dead_letter(final, reason)
+
+    async def _finish(self, final: EnrolmentState, *, unlink: bool = False) -> None:
+        """Publish a final outcome, then store it (a crash in between re-publishes the same event)."""
+        now = self._clock()
+        if unlink:
+            await self._ports.publish_link(link_of(final, linked=False, now=now))
+        await self._ports.publish_result(result_of(final, now))
+        self._ports.save(final)
+        self.counters[final.status] += 1
+        log.info(
+            "assignment %s at %s: %s (%s)",
+            final.assignment_id,
+            final.npo_id,
+            final.status,
+            final.reason,
+        )

@@ -1,0 +1,63 @@
+"""Enrolment state per assignment, and the short list of enrolments waiting for a later look.
+
+Both are keyed by assignment_id and written only by the enrolment agent while
+it processes that assignment's event or command (same partition), so a state
+and its changelog entry always sit on the assignment's partition.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from npo_integration.models.codec import DecodeError, decode, encode
+from npo_integration.models.enrolment import EnrolmentDue, EnrolmentState
+from npo_integration.tables.declare import bytes_table
+
+log = logging.getLogger(__name__)
+
+_states = bytes_table("npo-enrolments", help="assignment_id -> EnrolmentState")
+_due = bytes_table(
+    "npo-enrolment-due", help="assignment_id -> EnrolmentDue (retries and calls in flight only)"
+)
+
+
+def get(assignment_id: str) -> EnrolmentState | None:
+    raw = _states.get(assignment_id.encode())
+    return None if raw is None else decode(EnrolmentState, raw)
+
+
+def put(state: EnrolmentState) -> None:
+    """Call only while processing an event of this assignment's partition."""
+    key = state.assignment_id.encode()
+    _states[key] = encode(state)
+    if state.due_at is not None:
+        _due[key] = encode(
+            EnrolmentDue(npo_id=state.npo_id, partition=state.partition, due_at=state.due_at)
+        )
+    elif _due.get(key) is not None:
+        del _due[key]
+
+
+def of_npo(npo_id: str, partition: int | None = None) -> Iterator[EnrolmentState]:
+    """The NPO's enrolments on this worker's active partitions (optionally one partition)."""
+    needle = f'"npo_id":"{npo_id}"'.encode()
+    for raw in _states.values():
+        if needle not in raw:  # cheap pre-filter before parsing
+            continue
+        try:
+            state = decode(EnrolmentState, raw)
+        except DecodeError as exc:
+            log.warning("unreadable enrolment state skipped: %s", exc)
+            continue
+        if state.npo_id == npo_id and (partition is None or state.partition == partition):
+            yield state
+
+
+def due() -> Iterator[tuple[str, EnrolmentDue]]:
+    """Every enrolment waiting for a retry or watching a call, on this worker's active partitions."""
+    for key, raw in _due.items():
+        try:
+            yield key.decode(), decode(EnrolmentDue, raw)
+        except DecodeError as exc:
+            log.warning("unreadable enrolment due entry skipped: %s", exc)
