@@ -16,6 +16,7 @@ import click
 OPERATOR_COMMANDS: dict[str, str] = {
     "npos": "npo_integration.commands.npos:npos",
     "fetch": "npo_integration.commands.fetch:fetch",
+    "ingest": "npo_integration.commands.ingest:ingest",
     "enrolments": "npo_integration.commands.enrolments:enrolments",
 }
 

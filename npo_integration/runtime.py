@@ -5,6 +5,7 @@ from __future__ import annotations
 from mode import Service
 
 from npo_integration.app import app, settings
+from npo_integration.delivery.kafka_log import KafkaOutputLog, isolation_for
 from npo_integration.http import NpoHttpClient
 from npo_integration.sealing import SecretBox
 from npo_integration.transforms.invoke import PluginRunner
@@ -27,3 +28,21 @@ class HttpClientService(Service):
 
 plugin_registry = PluginRegistry()
 plugin_runner = PluginRunner(max_workers=settings.transform_workers)
+
+# A plain consumer on the output topics (end offsets, the crash-window scan of delivery/once.py).
+output_log = KafkaOutputLog(
+    settings.bootstrap_servers,
+    isolation_level=isolation_for(settings.processing_guarantee),
+    client_id=f"{settings.app_id}-output-log",
+)
+
+
+@app.service
+class OutputLogService(Service):
+    """Connects the output-log consumer when the worker starts and closes it when it stops."""
+
+    async def on_start(self) -> None:
+        await output_log.start()
+
+    async def on_stop(self) -> None:
+        await output_log.stop()

@@ -47,6 +47,16 @@ class Settings(BaseSettings):
         2.0, gt=0, le=60, description="time bound of one plug-in call; a slower call fails that record only"
     )
     transform_workers: int = Field(8, ge=1, le=256, description="threads that run plug-in calls")
+    ingest_max_attempts: int = Field(
+        8, ge=1, le=1000, description="attempts at a failing record before the re-drive timer gives up on it"
+    )
+    ingest_retry_backoff_seconds: float = Field(
+        10.0, gt=0, le=3600, description="wait before re-driving a failed record; doubles per attempt, at most 10 min"
+    )
+    ingest_redrive_tick_seconds: float = Field(
+        5.0, gt=0, le=600, description="how often unprocessed records due for a re-drive are looked for"
+    )
+    ingest_redrive_batch: int = Field(200, ge=1, le=100_000, description="records one worker re-drives per tick at most")
     enrolment_retry_tick_seconds: float = Field(
         1.0, gt=0, le=60, description="how often enrolments due for a retry are looked for"
     )
@@ -75,6 +85,9 @@ class Settings(BaseSettings):
         "npo-integration.enrolment-commands", description="internal: enrolment retries and re-drives"
     )
     topic_dead_letters: str = Field("npo-integration.dead-letters", description="internal: what could not be handled")
+    topic_ingest_commands: str = Field(
+        "npo-integration.ingest-commands", description="internal: operator commands to ingestion (re-drive an NPO)"
+    )
 
     @field_validator("broker_url")
     @classmethod

@@ -37,6 +37,7 @@ enrolment_results = _topic(settings.topic_enrolment_results)
 enrolment_links = _topic(settings.topic_enrolment_links)
 enrolment_commands = _topic(settings.topic_enrolment_commands)
 dead_letters = _topic(settings.topic_dead_letters)
+ingest_commands = _topic(settings.topic_ingest_commands)
 
 ALL_TOPICS: tuple[TopicT, ...] = (
     npo_assessed,
@@ -50,4 +51,5 @@ ALL_TOPICS: tuple[TopicT, ...] = (
     enrolment_links,
     enrolment_commands,
     dead_letters,
+    ingest_commands,
 )

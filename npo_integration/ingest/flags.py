@@ -1,16 +1,56 @@
-"""The processed flag of a raw record: when it needs work, and what it becomes after."""
+"""The processed flag of a raw record: when it needs work, and what its state becomes after.
+
+A record's state moves through: (new or changed) -> intent (an event is being
+published) -> processed; or -> failed (unprocessed, with the reason and attempts).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from npo_integration.models.internal import RawRecord
-from npo_integration.models.state import RecordState
+from npo_integration.models.state import DeliveryIntent, RecordState
+
+
+def is_stale(state: RecordState | None, raw: RawRecord) -> bool:
+    """Other content fetched before the content the state holds (a re-drive overtaken by a newer fetch)."""
+    return (
+        state is not None
+        and state.content_hash != raw.content_hash
+        and state.fetched_at is not None
+        and raw.fetched_at < state.fetched_at
+    )
 
 
 def needs_processing(state: RecordState | None, raw: RawRecord) -> bool:
-    """False when this exact content was already turned into an event (a re-fetch of the same record)."""
-    return state is None or not state.processed or state.processed_hash != raw.content_hash
+    """False when this exact content already became an event (a re-fetch), or the record is stale."""
+    if state is None:
+        return True
+    if is_stale(state, raw):
+        return False
+    return not state.processed or state.processed_hash != raw.content_hash
+
+
+def _fresh(state: RecordState | None, raw: RawRecord, now: datetime) -> RecordState:
+    if state is not None:
+        return state
+    return RecordState(
+        record_key=raw.record_key, npo_id=raw.npo_id, stream=raw.stream, content_hash=raw.content_hash,
+        first_seen_at=now,
+    )
+
+
+def with_intent(state: RecordState | None, raw: RawRecord, intent: DeliveryIntent, now: datetime) -> RecordState:
+    """About to publish ``intent`` for this content: unprocessed until the send is acknowledged."""
+    return _fresh(state, raw, now).model_copy(
+        update={
+            "content_hash": raw.content_hash,
+            "fetched_at": raw.fetched_at,
+            "processed": False,
+            "intent": intent,
+            "updated_at": now,
+        }
+    )
 
 
 def processed(state: RecordState | None, raw: RawRecord, now: datetime) -> RecordState:
@@ -25,11 +65,34 @@ def processed(state: RecordState | None, raw: RawRecord, now: datetime) -> Recor
         last_error=None,
         first_seen_at=state.first_seen_at if state else now,
         updated_at=now,
+        fetched_at=raw.fetched_at,
+        intent=None,
     )
+
+
+def delivered(state: RecordState, intent: DeliveryIntent, now: datetime) -> RecordState:
+    """The intent's event was found on its topic (sent before a crash): that content is processed."""
+    return state.model_copy(
+        update={
+            "content_hash": intent.content_hash,
+            "processed": True,
+            "processed_hash": intent.content_hash,
+            "attempts": 0,
+            "last_error": None,
+            "intent": None,
+            "updated_at": now,
+        }
+    )
+
+
+def without_intent(state: RecordState) -> RecordState:
+    """The intent's event was not sent: forget it (the record is processed again from scratch)."""
+    return state.model_copy(update={"intent": None})
 
 
 def failed(state: RecordState | None, raw: RawRecord, reason: str, now: datetime) -> RecordState:
     """Unprocessed, with the reason; the previous processed hash is kept so a later success is an update."""
+    same_content = state is not None and not state.processed and state.content_hash == raw.content_hash
     return RecordState(
         record_key=raw.record_key,
         npo_id=raw.npo_id,
@@ -37,8 +100,20 @@ def failed(state: RecordState | None, raw: RawRecord, reason: str, now: datetime
         content_hash=raw.content_hash,
         processed=False,
         processed_hash=state.processed_hash if state else None,
-        attempts=(state.attempts if state and state.content_hash == raw.content_hash else 0) + 1,
+        attempts=(state.attempts if state is not None and same_content else 0) + 1,
         last_error=reason,
         first_seen_at=state.first_seen_at if state else now,
         updated_at=now,
+        fetched_at=raw.fetched_at,
+        intent=state.intent if state else None,  # an unresolved intent stays until it is checked
+    )
+
+
+def is_new_failure(state: RecordState | None, raw: RawRecord, reason: str) -> bool:
+    """The first failure of this content, or a different reason: worth a dead letter (repeats are not)."""
+    return (
+        state is None
+        or state.processed
+        or state.content_hash != raw.content_hash
+        or state.last_error != reason
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from npo_integration.models.internal import RawRecord
 from npo_integration.models.npo_config import StreamName
 
 
@@ -36,6 +37,25 @@ class PullState(BaseModel):
         return self.model_copy(update={"streams": {**self.streams, name: state}})
 
 
+class DeliveryIntent(BaseModel):
+    """An event about to be published for a record, written (durably) before the send.
+
+    If the worker dies between the send and the processed flag, the next one to
+    see the record reads ``topic``/``partition`` from ``offset`` for ``event_id``
+    instead of publishing blindly (``npo_integration.delivery.once``).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    event_type: str
+    content_hash: str = Field(description="the record content the event is made from")
+    topic: str
+    partition: int = Field(ge=0)
+    offset: int = Field(ge=0, description="end offset of the partition read just before the send")
+    at: AwareDatetime
+
+
 class RecordState(BaseModel):
     """The integration store's processed flag for one NPO record."""
 
@@ -51,3 +71,24 @@ class RecordState(BaseModel):
     last_error: str | None = None
     first_seen_at: AwareDatetime | None = None
     updated_at: AwareDatetime | None = None
+    fetched_at: AwareDatetime | None = Field(
+        None, description="when the content in content_hash was fetched: an older fetch of other content is stale"
+    )
+    intent: DeliveryIntent | None = Field(None, description="an event being published, until processed")
+
+
+class UnprocessedRecord(BaseModel):
+    """A record that could not become an event yet, with what the re-drive needs: the original and when to retry.
+
+    Kept apart from ``RecordState`` so the re-drive timer reads only what is
+    pending, and the payload is held only while it is needed.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    raw: RawRecord
+    reason: str
+    attempts: int = Field(ge=1)
+    first_failed_at: AwareDatetime
+    last_failed_at: AwareDatetime
+    next_attempt_at: AwareDatetime

@@ -34,6 +34,7 @@ TOPIC_SETTINGS = (
     "enrolment_links",
     "enrolment_commands",
     "dead_letters",
+    "ingest_commands",
 )
 
 

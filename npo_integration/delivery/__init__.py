@@ -1,0 +1,1 @@
+"""Delivering events at most once on top of at-least-once processing (see ``once.py``)."""

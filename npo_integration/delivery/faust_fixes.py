@@ -1,0 +1,73 @@
+"""Two fixes to Faust (0.15) without which a restarted worker skips records (found by the SIGKILL test).
+
+Table recovery resumes the flow before the stream partitions are resumed, so
+stream records are fetched, queued for the agents and marked read while the
+worker is still starting. When recovery completes, Faust seeks each stream
+partition back to its *committed* offset and then resumes the flow, which
+clears the agents' queues. Two ways to lose records follow:
+
+1. A partition with no committed offset (or 0: aiokafka seeks only to a
+   positive one) is not sought back, so what was queued and cleared is never
+   fetched again. ``seek_to_committed`` (called by Faust's ``perform_seek``)
+   now seeks it to its start, as ``consumer_auto_offset_reset = "earliest"``
+   promises.
+2. A fetched batch still being delivered after the seek marks its later
+   offsets read, so the re-fetched copies of the records cleared from the queue
+   are dropped as already read. Resuming the flow no longer clears the agents'
+   queues (only the table changelog queue, as before): what was queued is
+   processed, what the seek re-fetches below the read mark is dropped, nothing
+   is lost. Queues are still cleared on a revocation (``_on_partitions_revoked``
+   suspends the flow, then clears), and messages of an older generation are
+   skipped by the stream itself.
+
+Processing a record twice is safe: every agent is idempotent per record.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
+from faust.types import TP
+
+from npo_integration.app import app
+
+log = logging.getLogger(__name__)
+
+_seek_to_committed = AIOKafkaConsumer.seek_to_committed
+
+
+async def seek_to_committed(self: Any) -> Mapping[TP, int]:
+    committed = await _seek_to_committed(self)
+    if self.app.conf.consumer_auto_offset_reset != "earliest":
+        return committed
+    changelogs = self.app.tables.changelog_topics
+    rewound = []
+    for tp, offset in committed.items():
+        if tp.topic not in changelogs and (offset is None or offset <= 0):
+            await self.seek(tp, 0)  # below the log start (retention): reset to the earliest offset
+            rewound.append(tp)
+    if rewound:
+        log.info("no committed offset, reading from the start: %s", ", ".join(f"{t}[{p}]" for t, p in sorted(rewound)))
+    return committed
+
+
+AIOKafkaConsumer.seek_to_committed = seek_to_committed  # type: ignore[method-assign]
+
+_flow_control = app.flow_control
+_clear_all = _flow_control.clear
+
+
+def _clear() -> None:
+    """``resume()`` clears with the flow active: then only the changelog queue; a suspended flow: everything."""
+    if _flow_control.is_active():
+        changelog_queue = getattr(app.tables, "_changelog_queue", None)
+        if changelog_queue is not None:
+            changelog_queue.clear()
+        return
+    _clear_all()
+
+
+_flow_control.clear = _clear  # type: ignore[method-assign]

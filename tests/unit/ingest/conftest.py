@@ -1,0 +1,218 @@
+"""Fakes for the ingestion path: in-memory tables, an in-memory output log, a settable clock."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from npo_integration.delivery.once import OncePublisher
+from npo_integration.ingest.ingestor import Ingestor, OutputTopics
+from npo_integration.ingest.retry import RetryPolicy
+from npo_integration.models.internal import EnrolmentLink, RawRecord
+from npo_integration.models.state import RecordState, UnprocessedRecord
+from npo_integration.partitioning import partition_for
+from npo_integration.pull.raw import raw_record
+from npo_integration.transforms.invoke import PluginRunner
+
+T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+TOPICS = OutputTopics(offerings="offerings", assignment_updated="assignment-updated")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class Crash(BaseException):
+    """The worker dies here (SIGKILL): nothing after it runs, no handler catches it."""
+
+
+class FakeStates:
+    """The record-state table. ``durable`` is what a worker recovering from the changelog would see."""
+
+    def __init__(self) -> None:
+        self.local: dict[str, RecordState] = {}
+        self.durable: dict[str, RecordState] = {}
+        self.log: list[str] = []
+
+    def get(self, record_key: str) -> RecordState | None:
+        return self.local.get(record_key)
+
+    def put(self, state: RecordState) -> None:
+        self.local[state.record_key] = state
+        self.log.append("put")
+
+    async def put_durably(self, state: RecordState) -> None:
+        self.local[state.record_key] = state
+        self.durable[state.record_key] = state
+        self.log.append("put_durably")
+
+    def recovered_from_changelog(self) -> "FakeStates":
+        """A fresh worker after a crash: only the acknowledged (durable) writes are there."""
+        fresh = FakeStates()
+        fresh.local = dict(self.durable)
+        fresh.durable = dict(self.durable)
+        return fresh
+
+
+class FakeUnprocessed:
+    def __init__(self) -> None:
+        self.data: dict[str, UnprocessedRecord] = {}
+
+    def get(self, record_key: str) -> UnprocessedRecord | None:
+        return self.data.get(record_key)
+
+    def put(self, entry: UnprocessedRecord) -> None:
+        self.data[entry.raw.record_key] = entry
+
+    def delete(self, record_key: str) -> None:
+        del self.data[record_key]
+
+
+class FakeLog:
+    """Output topics in memory: an ``OutputLog`` plus the send that appends to it."""
+
+    def __init__(self, partitions: int = 4) -> None:
+        self.n = partitions
+        self.topics: dict[str, list[list[tuple[bytes, bytes]]]] = {}
+        self.calls: list[str] = []
+        self.crash_before_send = False
+        self.crash_after_send = False
+        self.fail_send: Exception | None = None
+
+    def _parts(self, topic: str) -> list[list[tuple[bytes, bytes]]]:
+        return self.topics.setdefault(topic, [[] for _ in range(self.n)])
+
+    async def partitions(self, topic: str) -> int:
+        return self.n
+
+    async def end_offset(self, topic: str, partition: int) -> int:
+        self.calls.append("end_offset")
+        return len(self._parts(topic)[partition])
+
+    async def contains(self, topic: str, partition: int, start: int, event_id: str) -> bool:
+        self.calls.append("scan")
+        return any(json.loads(v)["event_id"] == event_id for _, v in self._parts(topic)[partition][start:])
+
+    async def send(self, topic: str, partition: int, key: bytes, value: bytes) -> None:
+        self.calls.append("send")
+        if self.crash_before_send:
+            raise Crash()
+        if self.fail_send is not None:
+            raise self.fail_send
+        assert partition == partition_for(key.decode(), self.n), "sent to the key's partition"
+        self._parts(topic)[partition].append((key, value))
+        if self.crash_after_send:
+            raise Crash()
+
+    def events(self, topic: str) -> list[dict[str, Any]]:
+        return [json.loads(v) for part in self._parts(topic) for _, v in part]
+
+    def keys(self, topic: str) -> list[str]:
+        return [k.decode() for part in self._parts(topic) for k, _ in part]
+
+
+class Plugin:
+    """A test plug-in: offerings are ``{"id", "title"}``; progress ``{"id", "enr", "user", "course", "state"}``."""
+
+    name = "test"
+    contract_version = 1
+
+    def __init__(self) -> None:
+        self.broken: Exception | None = None
+
+    def offering(self, record: Any) -> Any:
+        if self.broken is not None:
+            raise self.broken
+        if record.get("site"):
+            return None
+        return {"npo_offering_ref": str(record["id"]), "title": record["title"]}
+
+    def progress(self, record: Any) -> Any:
+        if self.broken is not None:
+            raise self.broken
+        return {
+            "npo_enrolment_ref": record.get("enr"),
+            "npo_user_ref": record.get("user"),
+            "npo_offering_ref": record.get("course"),
+            "status": record.get("state", "in_progress"),
+            "progress": record.get("progress"),
+        }
+
+    def enrolment_request(self, assignment: Any) -> Any:  # pragma: no cover - not used here
+        raise NotImplementedError
+
+    def unenrol_request(self, assignment: Any, ref: str) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    def enrolment_ref(self, body: Any, assignment: Any) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+
+class Harness:
+    """An ``Ingestor`` over fakes, and what it produced."""
+
+    def __init__(self) -> None:
+        self.clock = Clock()
+        self.states = FakeStates()
+        self.unprocessed = FakeUnprocessed()
+        self.log = FakeLog()
+        self.plugin = Plugin()
+        self.links: dict[str, EnrolmentLink] = {}
+        self.dead_letters: list[tuple[RawRecord, str]] = []
+        self.runner = PluginRunner(max_workers=2)
+        self.retry = RetryPolicy(backoff_seconds=10, max_attempts=3)
+        self.ingestor = self.build()
+
+    def build(self) -> Ingestor:
+        async def run(fn: Callable[..., Any], record: Any, *, key: str, output: type) -> Any:
+            return await self.runner.call(fn, record, timeout=1.0, key=key, output=output, optional=True)
+
+        async def dead_letter(raw: RawRecord, reason: str) -> None:
+            self.dead_letters.append((raw, reason))
+
+        def plugin_for(npo_id: str) -> Plugin:
+            return self.plugin
+
+        def find_link(keys: list[str]) -> EnrolmentLink | None:
+            return next((self.links[k] for k in keys if k in self.links), None)
+
+        return Ingestor(
+            states=self.states,
+            unprocessed=self.unprocessed,
+            plugin_for=plugin_for,
+            run_plugin=run,
+            find_link=find_link,
+            publisher=OncePublisher(self.log, self.log.send, self.clock),
+            dead_letter=dead_letter,
+            topics=TOPICS,
+            retry=self.retry,
+            clock=self.clock,
+        )
+
+    def restart(self) -> None:
+        """A new worker after SIGKILL: table state from the changelog, the same output log."""
+        self.states = self.states.recovered_from_changelog()
+        self.ingestor = self.build()
+
+    def raw(self, record: dict[str, Any], *, stream: str = "offerings", npo_id: str = "acme") -> RawRecord:
+        self.clock.advance(1)
+        made = raw_record(npo_id, stream, str(record["id"]), record, "trace")  # type: ignore[arg-type]
+        return made.model_copy(update={"fetched_at": self.clock.now})
+
+
+@pytest.fixture
+def harness() -> Harness:
+    h = Harness()
+    yield h
+    h.runner.shutdown()
