@@ -13,9 +13,10 @@ from faust import TopicT
 from npo_integration.app import app, settings
 
 
-def _topic(name: str, *, compacting: bool = False) -> TopicT:
+def raw_topic(*names: str, compacting: bool = False) -> TopicT:
+    """A topic (or one channel over several) of raw bytes, declared with the service's partition count."""
     return app.topic(
-        name,
+        *names,
         key_type=bytes,
         value_type=bytes,
         key_serializer="raw",
@@ -26,18 +27,18 @@ def _topic(name: str, *, compacting: bool = False) -> TopicT:
     )
 
 
-npo_assessed = _topic(settings.topic_npo_assessed)
-candidate_assignments = _topic(settings.topic_candidate_assignments)
-assignment_updated = _topic(settings.topic_assignment_updated)
-offerings = _topic(settings.topic_offerings)
-config_commands = _topic(settings.topic_config_commands)
-fetch_requests = _topic(settings.topic_fetch_requests)
-raw_records = _topic(settings.topic_raw_records)
-enrolment_results = _topic(settings.topic_enrolment_results)
-enrolment_links = _topic(settings.topic_enrolment_links)
-enrolment_commands = _topic(settings.topic_enrolment_commands)
-dead_letters = _topic(settings.topic_dead_letters)
-ingest_commands = _topic(settings.topic_ingest_commands)
+npo_assessed = raw_topic(settings.topic_npo_assessed)
+candidate_assignments = raw_topic(settings.topic_candidate_assignments)
+assignment_updated = raw_topic(settings.topic_assignment_updated)
+offerings = raw_topic(settings.topic_offerings)
+config_commands = raw_topic(settings.topic_config_commands)
+fetch_requests = raw_topic(settings.topic_fetch_requests)
+raw_records = raw_topic(settings.topic_raw_records)
+enrolment_results = raw_topic(settings.topic_enrolment_results)
+enrolment_links = raw_topic(settings.topic_enrolment_links)
+enrolment_commands = raw_topic(settings.topic_enrolment_commands)
+dead_letters = raw_topic(settings.topic_dead_letters)
+ingest_commands = raw_topic(settings.topic_ingest_commands)
 
 ALL_TOPICS: tuple[TopicT, ...] = (
     npo_assessed,

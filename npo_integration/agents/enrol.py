@@ -29,7 +29,7 @@ from npo_integration.push.calls import HttpCall
 from npo_integration.push.processor import EnrolmentProcessor
 from npo_integration.runtime import http_client, plugin_registry, plugin_runner
 from npo_integration.tables import enrolments, npo_configs
-from npo_integration.topics import enrolment_links, enrolment_results
+from npo_integration.topics import enrolment_links, enrolment_results, raw_topic
 from npo_integration.transforms.contract import EnrolmentRequest
 
 log = logging.getLogger(__name__)
@@ -38,16 +38,7 @@ ASSIGNMENTS_TOPIC = settings.topic_candidate_assignments
 COMMANDS_TOPIC = settings.topic_enrolment_commands
 PERSIST_TIMEOUT_S = 10.0
 
-enrolment_inputs = app.topic(
-    ASSIGNMENTS_TOPIC,
-    COMMANDS_TOPIC,
-    key_type=bytes,
-    value_type=bytes,
-    key_serializer="raw",
-    value_serializer="raw",
-    partitions=settings.topic_partitions,
-    internal=True,
-)
+enrolment_inputs = raw_topic(ASSIGNMENTS_TOPIC, COMMANDS_TOPIC)
 
 
 class FaustPorts:
