@@ -48,5 +48,6 @@ app = faust.App(
     logging_config=None,
 )
 
-# Register agents, tables, timers and views on the app (import for their side effects).
+# Faust fixes first (they apply to every agent), then register agents, tables, timers and views.
+from npo_integration.delivery import faust_fixes  # noqa: E402,F401
 from npo_integration import agents, tables, timers, views  # noqa: E402,F401

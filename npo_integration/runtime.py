@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from mode import Service
 
 from npo_integration.app import app, settings
@@ -11,6 +13,8 @@ from npo_integration.sealing import SecretBox
 from npo_integration.transforms.invoke import PluginRunner
 from npo_integration.transforms.registry import PluginRegistry
 
+# This worker process, as opposed to an earlier incarnation with the same data dir (see pull/schedule).
+worker_id = uuid.uuid4().hex
 secret_box = SecretBox.from_setting(settings.secrets_keys)
 http_client = NpoHttpClient(secret_box, allow_private=settings.allow_private_npo_urls)
 

@@ -19,7 +19,7 @@ from npo_integration.models.events import utc_now
 from npo_integration.models.internal import FetchRequest, RawRecord
 from npo_integration.pull import schedule
 from npo_integration.pull.extract import StreamPuller
-from npo_integration.runtime import http_client
+from npo_integration.runtime import http_client, worker_id
 from npo_integration.tables import npo_configs, pull_state
 from npo_integration.topics import fetch_requests, raw_records
 
@@ -52,12 +52,12 @@ async def _run(request: FetchRequest) -> None:
     now = utc_now()
     state = pull_state.get(request.npo_id)
     current = state.stream(request.stream)
-    if schedule.is_running(current, now):
+    if schedule.is_running(current, now, worker_id):
         log.info("fetch %s/%s skipped: a pull is under way", request.npo_id, request.stream)
         return
-    if request.reason == "schedule" and not schedule.is_due(current, now):
+    if request.reason == "schedule" and not schedule.is_due(current, now, worker_id):
         return  # a duplicate request; the run it asks for is done
-    state = state.with_stream(request.stream, schedule.started(current, now, request.trace_id))
+    state = state.with_stream(request.stream, schedule.started(current, now, request.trace_id, worker_id))
     pull_state.put(state)
 
     def commit_cursor(cursor: str) -> None:

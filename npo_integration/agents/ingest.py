@@ -19,7 +19,6 @@ from faust import StreamT
 from npo_integration.app import app, settings
 from npo_integration.agents.inbox import parsed
 from npo_integration.dead_letters import dead_letter
-from npo_integration.delivery import faust_fixes  # noqa: F401  (no record skipped after a restart)
 from npo_integration.delivery.once import OncePublisher
 from npo_integration.ingest.ingestor import Ingestor, NoConfigError, OutputTopics
 from npo_integration.ingest.retry import RetryPolicy, redriven

@@ -16,6 +16,7 @@ class StreamPullState(BaseModel):
     next_run_at: AwareDatetime | None = None
     running_since: AwareDatetime | None = None
     running_trace_id: str | None = None
+    running_worker: str | None = Field(None, description="the worker process running it (a crashed one's run is stale)")
     last_success_at: AwareDatetime | None = None
     last_error: str | None = None
     last_error_at: AwareDatetime | None = None

@@ -10,22 +10,28 @@ from datetime import datetime, timedelta
 
 from npo_integration.models.state import StreamPullState
 
-# A run that has not reported back after this long is presumed lost (worker died) and may run again.
+# A run of this worker that has not reported back after this long is presumed hung and may run again.
 LEASE = timedelta(minutes=10)
 
 
-def is_running(state: StreamPullState, now: datetime) -> bool:
-    return state.running_since is not None and now - state.running_since < LEASE
+def is_running(state: StreamPullState, now: datetime, worker: str) -> bool:
+    """Only this worker's own runs count: a run marked by another process (one that was
+    SIGKILLed, or that owned the partition before a rebalance) is stale for the new owner."""
+    return (
+        state.running_since is not None
+        and state.running_worker == worker
+        and now - state.running_since < LEASE
+    )
 
 
-def is_due(state: StreamPullState, now: datetime) -> bool:
-    if is_running(state, now):
+def is_due(state: StreamPullState, now: datetime, worker: str) -> bool:
+    if is_running(state, now, worker):
         return False
     return state.next_run_at is None or state.next_run_at <= now
 
 
-def started(state: StreamPullState, now: datetime, trace_id: str) -> StreamPullState:
-    return state.model_copy(update={"running_since": now, "running_trace_id": trace_id})
+def started(state: StreamPullState, now: datetime, trace_id: str, worker: str) -> StreamPullState:
+    return state.model_copy(update={"running_since": now, "running_trace_id": trace_id, "running_worker": worker})
 
 
 def cursor_committed(state: StreamPullState, cursor: str) -> StreamPullState:
@@ -37,6 +43,7 @@ def succeeded(state: StreamPullState, now: datetime, interval_s: int, records: i
         update={
             "running_since": None,
             "running_trace_id": None,
+            "running_worker": None,
             "last_success_at": now,
             "next_run_at": now + timedelta(seconds=interval_s),
             "consecutive_failures": 0,
@@ -51,6 +58,7 @@ def failed(state: StreamPullState, now: datetime, interval_s: int, reason: str, 
         update={
             "running_since": None,
             "running_trace_id": None,
+            "running_worker": None,
             "last_error": reason,
             "last_error_at": now,
             "next_run_at": now + timedelta(seconds=interval_s),

@@ -18,6 +18,7 @@ from npo_integration.models.events import utc_now
 from npo_integration.models.internal import FetchRequest
 from npo_integration.partitioning import partition_for
 from npo_integration.pull import schedule
+from npo_integration.runtime import worker_id
 from npo_integration.tables import npo_configs, pull_state
 from npo_integration.timers.topic_setup import topics_ready
 from npo_integration.topics import fetch_requests
@@ -56,7 +57,7 @@ async def request_due_pulls() -> None:
             continue
         state = pull_state.get(config.npo_id)
         for name, stream in config.streams.items():
-            if not stream.enabled or not schedule.is_due(state.stream(name), now):
+            if not stream.enabled or not schedule.is_due(state.stream(name), now, worker_id):
                 continue
             sent_at = _recently_requested.get((config.npo_id, name))
             if sent_at is not None and monotonic - sent_at < min(_RESEND_AFTER_S, stream.schedule_seconds):
