@@ -185,7 +185,7 @@ class StreamsConfig(_Strict):
 
 class EnrolmentEndpoint(_Strict):
     method: Literal["POST", "PUT", "DELETE", "GET"] = "POST"
-    path: str = Field(description="relative to base_url; may hold {offering.npo_ref}, {enrolment_id}, ...")
+    path: str = Field(description="relative to base_url; {name} placeholders are filled from the plug-in's path_vars")
     body_format: Literal["json", "form", "none"] = "json"
     response_id_path: str | None = "id"
 
