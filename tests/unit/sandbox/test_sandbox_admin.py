@@ -7,24 +7,10 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator
 
 import aiohttp
-import pytest
 
 from npo_integration.sandbox import SandboxServer
-
-
-@pytest.fixture
-async def sandbox() -> AsyncIterator[SandboxServer]:
-    async with SandboxServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def test_npo_lifecycle_over_http(sandbox: SandboxServer, http: aiohttp.ClientSession) -> None:
