@@ -41,6 +41,21 @@ PERSIST_TIMEOUT_S = 10.0
 enrolment_inputs = raw_topic(ASSIGNMENTS_TOPIC, COMMANDS_TOPIC)
 
 
+async def _call_plugin(
+    config: NpoIntegrationConfig, method: str, *args: Any, output: type[Any], optional: bool = False
+) -> Any:
+    """One call of the NPO's plug-in, bounded in time and checked against ``output``."""
+    plugin = plugin_registry.for_config(config)
+    return await plugin_runner.call(
+        getattr(plugin, method),
+        *args,
+        timeout=settings.transform_timeout_seconds,
+        key=config.npo_id,
+        output=output,
+        optional=optional,
+    )
+
+
 class FaustPorts:
     """The processor's ports on this worker: tables, topics, the plug-in runner and the HTTP client."""
 
@@ -94,14 +109,7 @@ class FaustPorts:
     async def enrolment_request(
         self, config: NpoIntegrationConfig, assignment: CandidateAssignmentEvent
     ) -> EnrolmentRequest:
-        plugin = plugin_registry.for_config(config)
-        request: EnrolmentRequest = await plugin_runner.call(
-            plugin.enrolment_request,
-            assignment,
-            timeout=settings.transform_timeout_seconds,
-            key=config.npo_id,
-            output=EnrolmentRequest,
-        )
+        request: EnrolmentRequest = await _call_plugin(config, "enrolment_request", assignment, output=EnrolmentRequest)
         return request
 
     async def unenrol_request(
@@ -110,30 +118,15 @@ class FaustPorts:
         assignment: CandidateAssignmentEvent,
         npo_enrolment_ref: str,
     ) -> EnrolmentRequest:
-        plugin = plugin_registry.for_config(config)
-        request: EnrolmentRequest = await plugin_runner.call(
-            plugin.unenrol_request,
-            assignment,
-            npo_enrolment_ref,
-            timeout=settings.transform_timeout_seconds,
-            key=config.npo_id,
-            output=EnrolmentRequest,
+        request: EnrolmentRequest = await _call_plugin(
+            config, "unenrol_request", assignment, npo_enrolment_ref, output=EnrolmentRequest
         )
         return request
 
     async def enrolment_ref(
         self, config: NpoIntegrationConfig, body: Any, assignment: CandidateAssignmentEvent
     ) -> str | None:
-        plugin = plugin_registry.for_config(config)
-        ref: str | None = await plugin_runner.call(
-            plugin.enrolment_ref,
-            body,
-            assignment,
-            timeout=settings.transform_timeout_seconds,
-            key=config.npo_id,
-            output=str,
-            optional=True,
-        )
+        ref: str | None = await _call_plugin(config, "enrolment_ref", body, assignment, output=str, optional=True)
         return ref
 
     async def send(

@@ -35,7 +35,7 @@ from npo_integration.ingest.offerings import offering_event, offering_key
 from npo_integration.ingest.progress import progress_event
 from npo_integration.ingest.retry import RetryPolicy, after_failure
 from npo_integration.models.codec import describe_validation_error, encode
-from npo_integration.models.events import Offering, Progress
+from npo_integration.models.events import Event, Offering, Progress
 from npo_integration.models.internal import EnrolmentLink, RawRecord
 from npo_integration.models.state import DeliveryIntent, RecordState, UnprocessedRecord
 from npo_integration.transforms.contract import TransformPlugin
@@ -190,14 +190,7 @@ class Ingestor:
                 log.debug("record %s is not an offering; skipped", raw.record_key)
                 return None
             offering_out = _built(lambda: offering_event(raw, offering, state))
-            return Outgoing(
-                event_id=offering_out.event_id,
-                event_type=offering_out.event_type,
-                content_hash=raw.content_hash,
-                topic=self._topics.offerings,
-                key=offering_key(raw.npo_id, offering),
-                value=encode(offering_out),
-            )
+            return _outgoing(raw, offering_out, self._topics.offerings, offering_key(raw.npo_id, offering))
         if raw.stream == "assignments":
             progress: Progress | None = await self._run(plugin.progress, raw.payload, key=raw.npo_id, output=Progress)
             if progress is None:
@@ -210,14 +203,7 @@ class Ingestor:
                 log.info("record %s: enrolment of assignment %s was cancelled; skipped", raw.record_key, link.assignment_id)
                 return None
             progress_out = _built(lambda: progress_event(raw, progress, link))
-            return Outgoing(
-                event_id=progress_out.event_id,
-                event_type=progress_out.event_type,
-                content_hash=raw.content_hash,
-                topic=self._topics.assignment_updated,
-                key=progress_out.assignment_id,
-                value=encode(progress_out),
-            )
+            return _outgoing(raw, progress_out, self._topics.assignment_updated, progress_out.assignment_id)
         raise UnsupportedStreamError(f"stream {raw.stream!r} is not ingested")
 
     async def _fail(self, state: RecordState | None, raw: RawRecord, exc: Exception) -> Outcome:
@@ -241,3 +227,14 @@ def _built(build: Callable[[], Any]) -> Any:
         return build()
     except ValidationError as exc:
         raise InvalidEventError(f"invalid platform event: {describe_validation_error(exc)}") from None
+
+
+def _outgoing(raw: RawRecord, event: Event, topic: str, key: str) -> Outgoing:
+    return Outgoing(
+        event_id=event.event_id,
+        event_type=event.event_type,
+        content_hash=raw.content_hash,
+        topic=topic,
+        key=key,
+        value=encode(event),
+    )
