@@ -1,0 +1,326 @@
+"""What every benchmark shares: an isolated deployment on the real broker, plain Kafka clients, figures.
+
+A benchmark script starts what it needs (the broker must answer; ``make bench``
+starts it), runs its baseline and the service in the same run, and calls
+:func:`report` with its figures. ``report`` prints them and writes them as JSON
+under ``var/bench/``, from which ``bench/report.py`` generates
+``docs/performance.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.integration.support.kafka import BOOTSTRAP  # noqa: E402
+from tests.integration.support.processes import WorkerProcess  # noqa: E402
+
+RESULTS = ROOT / "var" / "bench"
+TOPICS = (
+    "npo_assessed", "candidate_assignments", "assignment_updated", "offerings", "config_commands",
+    "fetch_requests", "raw_records", "enrolment_results", "enrolment_links", "enrolment_commands",
+    "dead_letters", "ingest_commands",
+)
+
+
+@dataclass
+class Figure:
+    """One measured figure, its baseline and the target its ratio is held to."""
+
+    name: str
+    value: float
+    unit: str
+    baseline: float | None = None
+    baseline_name: str | None = None
+    target: str | None = None
+    met: bool | None = None
+    note: str | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        if self.baseline in (None, 0):
+            return None
+        return self.value / self.baseline
+
+
+@dataclass
+class BenchResult:
+    bench: str
+    title: str
+    parameters: dict[str, Any]
+    figures: list[Figure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for dist in ("faust-streaming", "aiokafka", "aiohttp", "pydantic", "rocksdict"):
+        try:
+            from importlib.metadata import version
+
+            versions[dist] = version(dist)
+        except Exception:  # noqa: BLE001 - informational only
+            versions[dist] = "?"
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "kafka": os.environ.get("KAFKA_VERSION", "4.1.1"),
+        "versions": versions,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+    }
+
+
+def report(result: BenchResult) -> None:
+    """Print the figures and write them to ``var/bench/<bench>.json``."""
+    print(f"\n== {result.title}")
+    for key, value in result.parameters.items():
+        print(f"   {key}: {value}")
+    for fig in result.figures:
+        line = f"   {fig.name}: {fig.value:,.2f} {fig.unit}"
+        if fig.baseline is not None:
+            line += f"  | {fig.baseline_name}: {fig.baseline:,.2f} {fig.unit}  ratio {fig.ratio:.2f}"
+        if fig.target:
+            line += f"  | target {fig.target}: {'met' if fig.met else 'NOT MET'}"
+        print(line)
+        if fig.note:
+            print(f"      {fig.note}")
+    for note in result.notes:
+        print(f"   note: {note}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    document = {"machine": machine(), **asdict(result)}
+    for fig, raw in zip(result.figures, document["figures"]):
+        raw["ratio"] = fig.ratio
+    (RESULTS / f"{result.bench}.json").write_text(json.dumps(document, indent=2))
+
+
+class Deployment:
+    """An isolated deployment: its own app id, topic names and keys on the shared broker."""
+
+    def __init__(self, workdir: Path, name: str, partitions: int = 8) -> None:
+        self.workdir = workdir
+        suffix = uuid.uuid4().hex[:8]
+        self.prefix = f"bench-{name}-{suffix}"
+        self.partitions = partitions
+        self.topics = {t: f"{self.prefix}.{t.replace('_', '-')}" for t in TOPICS}
+        self.admin_token = "bench-admin-token-" + uuid.uuid4().hex
+        self.env: dict[str, str] = {
+            "NPO_APP_ID": self.prefix,
+            "NPO_BROKER_URL": f"kafka://{BOOTSTRAP}",
+            "NPO_SECRETS_KEYS": Fernet.generate_key().decode(),
+            "NPO_ADMIN_TOKEN": self.admin_token,
+            "NPO_ALLOW_PRIVATE_NPO_URLS": "true",
+            "NPO_TOPIC_PARTITIONS": str(partitions),
+            "NPO_LOG_LEVEL": "warning",
+            **{f"NPO_TOPIC_{t.upper()}": topic for t, topic in self.topics.items()},
+        }
+        self.workers: list[WorkerProcess] = []
+
+    def write_configs(self, configs: list[dict[str, Any]]) -> None:
+        path = self.workdir / f"{self.prefix}-npos.json"
+        path.write_text(json.dumps(configs))
+        self.env["NPO_CONFIG_FILE"] = str(path)
+
+    async def create_topics(self, names: Iterable[str]) -> None:
+        """Declare topics (setting names, or full names) before the worker does, so records can wait on them."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+        await admin.start()
+        try:
+            await admin.create_topics(
+                [NewTopic(self.topics.get(n, n), num_partitions=self.partitions, replication_factor=1) for n in names]
+            )
+        finally:
+            await admin.close()
+
+    async def start_worker(self, name: str = "worker", timeout: float = 180, **env: str) -> WorkerProcess:
+        worker = WorkerProcess(f"{self.prefix}-{name}", {**self.env, **env}, self.workdir)
+        self.workers.append(worker)
+        return await worker.start(timeout=timeout)
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its threads so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def producer() -> AIOKafkaProducer:
+    p = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, linger_ms=20, max_batch_size=512 * 1024)
+    await p.start()
+    return p
+
+
+async def produce_many(topic: str, messages: Iterable[tuple[bytes, bytes]]) -> int:
+    """Send every ``(key, value)`` and wait for all acknowledgements."""
+    p = await producer()
+    try:
+        futures = [await p.send(topic, key=k, value=v) for k, v in messages]
+        await asyncio.gather(*futures)
+        return len(futures)
+    finally:
+        await p.stop()
+
+
+async def message_times(topic: str, expected: int, *, timeout: float) -> list[float]:
+    """Broker-side timestamps (s) of the first ``expected`` messages on ``topic``, waiting up to ``timeout``."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            partitions = consumer.partitions_for_topic(topic)
+            if partitions:
+                break
+            await consumer._client.force_metadata_update()
+            if time.monotonic() > deadline:
+                raise SystemExit(f"topic {topic} never appeared")
+            await asyncio.sleep(0.2)
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        times: list[float] = []
+        while len(times) < expected:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{topic}: {len(times)}/{expected} messages after {timeout:.0f} s")
+            batch = await consumer.getmany(*tps, timeout_ms=500, max_records=5000)
+            for records in batch.values():
+                times.extend(r.timestamp / 1000 for r in records)
+        return sorted(times)[:expected]
+    finally:
+        await consumer.stop()
+
+
+def rate(times: list[float]) -> float:
+    """Messages per second between the first and the last timestamp."""
+    span = times[-1] - times[0]
+    return (len(times) - 1) / span if span > 0 else float("inf")
+
+
+async def metric(url: str, name: str, labels: dict[str, str] | None = None) -> float:
+    """One Prometheus sample from a worker's ``/metrics`` (sum over series matching ``labels``)."""
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{url}/metrics") as resp:
+            text = await resp.text()
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name):
+            continue
+        head, _, value = line.rpartition(" ")
+        if "{" in head:
+            series, _, label_text = head.partition("{")
+            if series != name:
+                continue
+            present = dict(
+                part.split("=", 1) for part in label_text.rstrip("}").split(",") if "=" in part
+            )
+            present = {k: v.strip('"') for k, v in present.items()}
+            if labels and any(present.get(k) != v for k, v in labels.items()):
+                continue
+        elif head != name:
+            continue
+        total += float(value)
+    return total
+
+
+async def until(probe: Callable[[], Awaitable[bool]], *, timeout: float, what: str, interval: float = 0.05) -> float:
+    """Poll ``probe`` until true; return the monotonic time it became true."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if await probe():
+            return time.monotonic()
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+class profiled:
+    """``BENCH_PROFILE=1``: sample the process with py-spy while the block runs (collapsed stacks
+    under ``var/bench/profile-<name>.txt``); otherwise nothing."""
+
+    def __init__(self, pid: int, name: str) -> None:
+        self._pid = pid
+        self._name = name
+        self._proc: Any = None
+
+    def __enter__(self) -> "profiled":
+        if os.environ.get("BENCH_PROFILE"):
+            import subprocess
+
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            out = RESULTS / f"profile-{self._name}.txt"
+            self._proc = subprocess.Popen(
+                ["py-spy", "record", "-p", str(self._pid), "-r", "200", "-f", "raw", "-o", str(out), "--nonblocking"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc is not None:
+            import signal
+
+            self._proc.send_signal(signal.SIGINT)
+            self._proc.wait(30)
+
+
+class workdir:
+    """A scratch directory for logs and data; kept under ``var/bench/work-<name>`` with ``BENCH_KEEP=1``."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._tmp: Any = None
+
+    def __enter__(self) -> Path:
+        if os.environ.get("BENCH_KEEP"):
+            import shutil
+
+            path = RESULTS / f"work-{self._name}"
+            shutil.rmtree(path, ignore_errors=True)
+            path.mkdir(parents=True)
+            return path
+        import tempfile
+
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"npo-bench-{self._name}-")
+        return Path(self._tmp.name)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._tmp is not None:
+            self._tmp.cleanup()

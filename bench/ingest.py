@@ -1,0 +1,251 @@
+"""Ingestion benchmark: raw records -> platform events on one worker, against a plain Kafka loop.
+
+The raw-records topic is filled before anything reads it, so each figure is the
+rate of consuming, transforming and publishing alone:
+
+- baseline: a plain aiokafka consume -> map -> produce loop (its own process, at
+  least once: each batch's sends acknowledged before its offsets are committed)
+  over the same records on the same broker;
+- new: every record seen for the first time (``npo_offering.created``);
+- unchanged: the same records fetched again (same content: no event, no broker
+  round trip is needed);
+- changed: every record with new content (``npo_offering.updated``).
+
+Rates of new and changed records are taken from the output events' timestamps
+(first to last), the unchanged rate from the worker's
+``npo_ingested_records_total{outcome="unchanged"}`` counter.
+
+Usage: .venv/bin/python bench/ingest.py [--records 20000] [--npos 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from harness import (
+    BOOTSTRAP,
+    ROOT,
+    BenchResult,
+    cpu_seconds,
+    Deployment,
+    Figure,
+    message_times,
+    metric,
+    produce_many,
+    profiled,
+    rate,
+    report,
+    until,
+    workdir,
+)
+
+from npo_integration.ingest.identity import event_id_for
+from npo_integration.models.events import OfferingEvent
+from npo_integration.pull.raw import raw_item, raw_pages
+from npo_integration.transforms.plugins.simple import SimplePlugin
+
+
+def offering_record(number: int, revision: int) -> dict[str, Any]:
+    """A record in the simulated ``simple`` NPO's shape."""
+    return {
+        "id": number,
+        "title": f"Course {number} (revision {revision})",
+        "description": f"<p>Course <b>{number}</b>, a practical introduction.</p>",
+        "kind": "course",
+        "starts_on": "2027-02-01",
+        "capacity": 20 + number % 7,
+        "updated_at": (datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=revision)).isoformat(),
+    }
+
+
+def raw_messages(npos: list[str], records: int, revision: int, page_size: int) -> list[tuple[bytes, bytes]]:
+    """``records`` raw records spread over ``npos``, as the pull path sends them: pages keyed by npo_id."""
+    per_npo: dict[str, list[tuple[str, dict[str, Any]]]] = {n: [] for n in npos}
+    for i in range(records):
+        per_npo[npos[i % len(npos)]].append((str(i), offering_record(i, revision)))
+    out = []
+    for npo_id, items in per_npo.items():
+        for start in range(0, len(items), page_size):
+            chunk = [raw_item(npo_id, "offerings", rid, rec) for rid, rec in items[start:start + page_size]]
+            for page in raw_pages(npo_id, "offerings", chunk, "bench"):
+                out.append((npo_id.encode(), page.model_dump_json().encode()))
+    return out
+
+
+def config(npo_id: str) -> dict[str, Any]:
+    """An NPO whose records this bench writes itself: its pull stream is disabled."""
+    return {
+        "npo_id": npo_id,
+        "display_name": npo_id,
+        "base_url": "http://127.0.0.1:9/api",
+        "auth": {"kind": "bearer", "token": "bench"},
+        "streams": {"offerings": {"path": "/offerings", "records_path": "data", "enabled": False}},
+        "transform": {"kind": "plugin", "name": "simple"},
+    }
+
+
+# --- the plain loop (baseline), run as its own process ---------------------------------------------
+
+
+def plain_map(plugin: SimplePlugin, page: dict[str, Any]) -> list[tuple[bytes, bytes]]:
+    """The service's transform (the same plug-in, the same event), without its bookkeeping."""
+    out = []
+    for item in page["records"]:
+        offering = plugin.offering(item["payload"])
+        assert offering is not None
+        event = OfferingEvent(
+            event_id=event_id_for(item["record_key"], item["content_hash"], "npo_offering.created"),
+            event_type="npo_offering.created",
+            npo_id=page["npo_id"],
+            offering=offering,
+        )
+        out.append((f"{page['npo_id']}/{offering.npo_offering_ref}".encode(), event.model_dump_json().encode()))
+    return out
+
+
+async def plain_loop(source: str, target: str, expected: int) -> None:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    consumer = AIOKafkaConsumer(
+        source, bootstrap_servers=BOOTSTRAP, group_id=f"plain-{uuid.uuid4().hex[:8]}",
+        enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=1000,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, linger_ms=5)
+    await consumer.start()
+    await producer.start()
+    plugin = SimplePlugin()
+    done = 0
+    try:
+        while done < expected:
+            batch = await consumer.getmany(timeout_ms=500, max_records=1000)
+            futures = []
+            for records in batch.values():
+                for record in records:
+                    for key, value in plain_map(plugin, json.loads(record.value)):
+                        futures.append(await producer.send(target, key=key, value=value))
+            if futures:
+                await asyncio.gather(*futures)
+                await consumer.commit()
+                done += len(futures)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+# --- the benchmark ---------------------------------------------------------------------------------
+
+
+async def run(records: int, npo_count: int, page_size: int) -> BenchResult:
+    with workdir("ingest") as tmp:
+        deployment = Deployment(tmp, "ingest")
+        npos = [f"bench-npo-{i:05d}" for i in range(npo_count)]
+        deployment.write_configs([config(n) for n in npos])
+        raw_topic = deployment.topics["raw_records"]
+        out_topic = deployment.topics["offerings"]
+        baseline_topic = f"{deployment.prefix}.plain-out"
+        await deployment.create_topics(["raw_records", "offerings", baseline_topic])
+
+        first = raw_messages(npos, records, revision=1, page_size=page_size)
+        await produce_many(raw_topic, first)
+
+        # Baseline: the plain loop over the very same records.
+        started = time.monotonic()
+        plain = subprocess.Popen(
+            [sys.executable, __file__, "--plain-loop", raw_topic, baseline_topic, str(records)],
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        plain_times = await message_times(baseline_topic, records, timeout=600)
+        plain.wait(60)
+        plain_rate = rate(plain_times)
+        print(f"plain loop: {records} records in {time.monotonic() - started:.1f} s wall, {plain_rate:,.0f}/s")
+
+        # The service reads its own copy, produced once its NPOs' configs are in (records of an
+        # unknown NPO wait for a re-drive, which is not what this measures).
+        deployment.env["NPO_TOPIC_RAW_RECORDS"] = raw_topic = f"{deployment.prefix}.raw-records-2"
+        await deployment.create_topics([raw_topic])
+        worker = await deployment.start_worker()
+        try:
+            async def configs_loaded() -> bool:
+                return await metric(worker.url, "npo_config_changes_total") >= npo_count
+
+            await until(configs_loaded, timeout=300, what="the NPO configs to be applied")
+            cpu0, wall0 = cpu_seconds(worker.proc.pid), time.monotonic()
+            with profiled(worker.proc.pid, "ingest-new"):
+                await produce_many(raw_topic, first)
+                new_times = await message_times(out_topic, records, timeout=900)
+            print(f"worker CPU {cpu_seconds(worker.proc.pid) - cpu0:.1f} s over {time.monotonic() - wall0:.1f} s wall")
+            new_rate = rate(new_times)
+            print(f"service, new records: {new_rate:,.0f}/s")
+
+            # Unchanged: the same content again (a re-fetch), counted by the worker.
+            before = await metric(worker.url, "npo_ingested_records_total", {"outcome": "unchanged"})
+            await produce_many(raw_topic, raw_messages(npos, records, revision=1, page_size=page_size))
+            first_seen: list[float] = []
+
+            async def all_unchanged() -> bool:
+                value = await metric(worker.url, "npo_ingested_records_total", {"outcome": "unchanged"})
+                if value > before and not first_seen:
+                    first_seen.append(time.monotonic())
+                return value - before >= records
+
+            with profiled(worker.proc.pid, "ingest-unchanged"):
+                finished = await until(all_unchanged, timeout=900, what="every unchanged record to be ingested")
+            unchanged_rate = (records - 1) / max(finished - first_seen[0], 1e-6)
+            print(f"service, unchanged records: {unchanged_rate:,.0f}/s")
+
+            # Changed: new content for every record.
+            await produce_many(raw_topic, raw_messages(npos, records, revision=2, page_size=page_size))
+            changed_times = (await message_times(out_topic, 2 * records, timeout=900))[records:]
+            changed_rate = rate(changed_times)
+            print(f"service, changed records: {changed_rate:,.0f}/s")
+        finally:
+            deployment.stop()
+
+    result = BenchResult(
+        bench="ingest",
+        title="Ingestion: raw record -> platform event, one worker",
+        parameters={"records": records, "NPOs": npo_count, "records per page": page_size,
+                    "partitions": deployment.partitions},
+    )
+    result.figures += [
+        Figure("plain aiokafka loop", plain_rate, "records/s"),
+        Figure(
+            "new records", new_rate, "records/s", plain_rate, "plain loop",
+            target=">= 0.5 x plain and >= 4,000/s", met=new_rate >= 0.5 * plain_rate and new_rate >= 4000,
+        ),
+        Figure(
+            "changed records", changed_rate, "records/s", plain_rate, "plain loop",
+            target=">= 0.5 x plain and >= 4,000/s", met=changed_rate >= 0.5 * plain_rate and changed_rate >= 4000,
+        ),
+        Figure(
+            "unchanged records", unchanged_rate, "records/s", plain_rate, "plain loop",
+            target=">= 10,000/s", met=unchanged_rate >= 10_000,
+        ),
+    ]
+    return result
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--plain-loop":
+        asyncio.run(plain_loop(sys.argv[2], sys.argv[3], int(sys.argv[4])))
+        return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=20_000)
+    parser.add_argument("--npos", type=int, default=200)
+    parser.add_argument("--page-size", type=int, default=50, help="records per raw page, as an NPO pages them")
+    args = parser.parse_args()
+    report(asyncio.run(run(args.records, args.npos, args.page_size)))
+
+
+if __name__ == "__main__":
+    main()
