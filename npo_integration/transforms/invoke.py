@@ -14,7 +14,9 @@ import asyncio
 import logging
 import queue
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from concurrent.futures import Future
 from typing import Any, Generic, TypeVar, cast
 
@@ -60,7 +62,55 @@ def summarize(exc: ValidationError, limit: int = 3) -> str:
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
 
 
-_Job = tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]
+_Task = tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class PluginCall:
+    """One plug-in call: ``fn(*args)``, counted against ``key`` (the NPO) if it hangs, checked against ``output``."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    key: str | None = None
+    output: type[Any] | None = None
+    optional: bool = False
+
+
+class _Job:
+    """Runs calls one after another in a worker thread; the event loop reads its progress.
+
+    ``position``/``started`` say which call is running since when; ``results`` grows
+    as calls finish; ``stop`` (set by the loop after a hang) drops the rest.
+    """
+
+    __slots__ = ("calls", "results", "position", "started", "stop")
+
+    def __init__(self, calls: list[PluginCall]) -> None:
+        self.calls = calls
+        self.results: list[Any] = []
+        self.position = 0
+        self.started: float | None = None
+        self.stop = False
+
+    def run(self) -> None:
+        for position, call in enumerate(self.calls):
+            if self.stop:
+                return
+            self.position = position
+            self.started = time.monotonic()
+            label = _label(call.fn)
+            outcome = _guarded(call.fn, call.args)
+            result: Any
+            if isinstance(outcome, _Failed):
+                result = _as_transform_error(outcome.error, label)
+            else:
+                try:
+                    result = _checked(outcome, call.output, call.optional, label)
+                except TransformError as exc:
+                    result = exc
+            if self.stop:
+                return
+            self.results.append(result)
 
 
 class _DaemonThreadPool:
@@ -70,7 +120,7 @@ class _DaemonThreadPool:
     __slots__ = ("_queue", "_threads", "_size", "_name", "_lock", "_closed")
 
     def __init__(self, size: int, name: str) -> None:
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._size = size
         self._name = name
@@ -154,36 +204,84 @@ class PluginRunner:
         optional: bool = False,
     ) -> Any:
         """``fn(*args)`` in a worker within ``timeout`` seconds, the result checked."""
-        label = _label(fn)
-        key = key or label
-        self._refuse_if_stuck(key, label)
-        future = self._pool.submit(_guarded, fn, args)
-        try:
-            outcome = await asyncio.wait_for(asyncio.wrap_future(future), timeout)
-        except TimeoutError:
-            self.timeouts_total += 1
-            if future.cancel() or future.cancelled():
-                raise TransformError(
-                    f"{label} waited more than {timeout:g}s for a free worker "
-                    f"(pool of {self.max_workers} busy)"
-                ) from None
-            self._mark_hung(key, label, future, timeout)
-            raise TransformError(f"{label} timed out after {timeout:g}s") from None
-        if isinstance(outcome, _Failed):
-            raise _as_transform_error(outcome.error, label) from None
-        return _checked(outcome, output, optional, label)
+        [result] = await self.map([PluginCall(fn, args, key, output, optional)], timeout=timeout)
+        if isinstance(result, TransformError):
+            raise result
+        return result
 
-    def _refuse_if_stuck(self, key: str, label: str) -> None:
+    async def map(self, calls: Sequence[PluginCall], *, timeout: float) -> list[Any]:
+        """Every call, in order, each within ``timeout`` seconds: its checked result or its ``TransformError``.
+
+        The calls run one after another in one worker thread, so a batch of records costs
+        one hand-over to the pool, not one per record. The loop watches the call in
+        progress: one that overruns ``timeout`` is that call's failure (counted as hung
+        for its key), and the calls after it go on in another worker.
+        """
+        results: list[Any] = [None] * len(calls)
+        todo = list(range(len(calls)))
+        while todo:
+            runnable: list[int] = []
+            for index in todo:
+                call = calls[index]
+                refusal = self._refusal(call.key or _label(call.fn), _label(call.fn))
+                if refusal is None:
+                    runnable.append(index)
+                else:
+                    results[index] = refusal
+            if not runnable:
+                break
+            todo = await self._run_job(calls, runnable, results, timeout)
+        return results
+
+    async def _run_job(self, calls: Sequence[PluginCall], indexes: list[int], results: list[Any], timeout: float) -> list[int]:
+        """Run ``indexes`` in one worker; fill ``results``; return the indexes still to run (after a hang)."""
+        job = _Job([calls[i] for i in indexes])
+        future = self._pool.submit(job.run)
+        waiting = asyncio.wrap_future(future)
+        while True:
+            started = job.started
+            left = timeout if started is None else started + timeout - time.monotonic()
+            done, _ = await asyncio.wait({waiting}, timeout=max(left, 0.0005))
+            if done:
+                waiting.result()  # the job itself never raises; re-raise if the pool did
+                for index, result in zip(indexes, job.results):
+                    results[index] = result
+                return []
+            if job.started is None:  # still queued behind a busy pool
+                if future.cancel() or future.cancelled():
+                    self.timeouts_total += 1
+                    for index in indexes:
+                        results[index] = TransformError(
+                            f"{_label(calls[index].fn)} waited more than {timeout:g}s for a free worker "
+                            f"(pool of {self.max_workers} busy)"
+                        )
+                    return []
+                continue
+            position, since = job.position, job.started
+            if since is None or time.monotonic() - since < timeout:
+                continue
+            job.stop = True  # the worker drops whatever it finishes from now on
+            finished = list(job.results)
+            for index, result in zip(indexes, finished):
+                results[index] = result
+            if len(finished) > position:  # it finished just in time; only the next one was cut off
+                return indexes[len(finished):]
+            hung = calls[indexes[position]]
+            label = _label(hung.fn)
+            self.timeouts_total += 1
+            self._mark_hung(hung.key or label, label, future, timeout)
+            results[indexes[position]] = TransformError(f"{label} timed out after {timeout:g}s")
+            return indexes[position + 1:]
+
+    def _refusal(self, key: str, label: str) -> TransformError | None:
+        """Refuse at once, without taking a thread, a key with too many hung calls, or a fully hung pool."""
         with self._lock:
             mine, total = self._hung.get(key, 0), sum(self._hung.values())
         if mine >= self.max_hung_per_key:
-            raise TransformError(
-                f"{label} refused: {mine} earlier call(s) for {key!r} are still hung"
-            )
+            return TransformError(f"{label} refused: {mine} earlier call(s) for {key!r} are still hung")
         if total >= self.max_workers:
-            raise TransformError(
-                f"{label} refused: all {self.max_workers} plug-in workers are hung"
-            )
+            return TransformError(f"{label} refused: all {self.max_workers} plug-in workers are hung")
+        return None
 
     def _mark_hung(self, key: str, label: str, future: Future[Any], timeout: float) -> None:
         with self._lock:

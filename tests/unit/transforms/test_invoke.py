@@ -14,7 +14,7 @@ import pytest
 
 from npo_integration.models.events import CandidateAssignmentEvent, Offering
 from npo_integration.transforms.contract import CONTRACT_VERSION, EnrolmentRequest, TransformError
-from npo_integration.transforms.invoke import IsolatedPlugin, PluginRunner, call_plugin
+from npo_integration.transforms.invoke import IsolatedPlugin, PluginCall, PluginRunner, call_plugin
 from npo_integration.transforms.plugins.simple import SimplePlugin
 
 
@@ -213,3 +213,43 @@ async def test_shut_down_runner_refuses_calls(plugin: Misbehaving) -> None:
     runner.shutdown()
     with pytest.raises(RuntimeError, match="shut down"):
         await offering(runner, plugin, "filtered")
+
+
+async def test_a_batch_runs_in_order_and_a_hang_fails_only_its_own_call(plugin: Misbehaving) -> None:
+    runner = PluginRunner(max_workers=2, max_hung_per_key=3)
+    records = ["dict-valid", "raise", "hang", "dict-valid", "filtered", "wrong-type"]
+    try:
+        started = time.monotonic()
+        results = await runner.map(
+            [PluginCall(plugin.offering, (r,), key="npo-a", output=Offering, optional=True) for r in records],
+            timeout=0.2,
+        )
+        assert time.monotonic() - started < 2.0  # the hung call did not hold up the ones after it
+        assert isinstance(results[0], Offering) and results[0].title == "From a dict"
+        assert isinstance(results[1], TransformError) and "ValueError: boom" in str(results[1])
+        assert isinstance(results[2], TransformError) and "timed out after 0.2s" in str(results[2])
+        assert isinstance(results[3], Offering) and results[4] is None
+        assert isinstance(results[5], TransformError) and "invalid Offering" in str(results[5])
+        assert runner.hung_for("npo-a") == 1 and runner.timeouts_total == 1
+    finally:
+        plugin.release.set()
+        runner.shutdown()
+
+
+async def test_a_batch_refuses_the_calls_of_a_key_with_too_many_hung_calls(plugin: Misbehaving) -> None:
+    runner = PluginRunner(max_workers=4, max_hung_per_key=1)
+    try:
+        results = await runner.map(
+            [
+                PluginCall(plugin.offering, ("hang",), key="stuck"),
+                PluginCall(plugin.offering, ("dict-valid",), key="stuck", output=Offering),
+                PluginCall(plugin.offering, ("dict-valid",), key="other", output=Offering),
+            ],
+            timeout=0.1,
+        )
+        assert "timed out" in str(results[0])
+        assert isinstance(results[1], TransformError) and "still hung" in str(results[1])
+        assert isinstance(results[2], Offering)
+    finally:
+        plugin.release.set()
+        runner.shutdown()
