@@ -23,7 +23,13 @@ config_changes = Counter(
     "npo_config_changes", "NPO config versions stored, by source and change", ["source", "change"], registry=registry
 )
 platform_events = Counter(
-    "npo_platform_events", "Events published to the platform, by event type", ["event_type"], registry=registry
+    "npo_platform_events", "Events published to the platform (acknowledged), by topic", ["topic"], registry=registry
+)
+ingested_records = Counter(
+    "npo_ingested_records",
+    "Raw records ingested, by outcome (published, unchanged, skipped, stale, failed, ...)",
+    ["outcome"],
+    registry=registry,
 )
 ignored_assignments = Counter(
     "npo_ignored_assignments", "Assignment events not enrolled, by reason", ["reason"], registry=registry

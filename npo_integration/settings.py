@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     ingest_redrive_tick_seconds: float = Field(
         5.0, gt=0, le=600, description="how often unprocessed records due for a re-drive are looked for"
     )
+    ingest_batch_size: int = Field(
+        64, ge=1, le=1000, description="raw-records messages (pages of records) taken together for ingestion"
+    )
     ingest_redrive_batch: int = Field(200, ge=1, le=100_000, description="records one worker re-drives per tick at most")
     enrolment_retry_tick_seconds: float = Field(
         1.0, gt=0, le=60, description="how often enrolments due for a retry are looked for"

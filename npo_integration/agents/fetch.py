@@ -16,21 +16,33 @@ from npo_integration.agents.inbox import parsed
 from npo_integration.app import app, settings
 from npo_integration.models.codec import encode
 from npo_integration.models.events import utc_now
-from npo_integration.models.internal import FetchRequest, RawRecord
+from npo_integration.delivery.once import Addressed
+from npo_integration.errors import RetriableError
+from npo_integration.models.internal import FetchRequest, RawPage
+from npo_integration.partitioning import partition_for
 from npo_integration.pull import schedule
 from npo_integration.pull.extract import StreamPuller
-from npo_integration.runtime import http_client, worker_id
+from npo_integration.runtime import batch_producer, http_client, output_log, worker_id
 from npo_integration.tables import npo_configs, pull_state
 from npo_integration.topics import fetch_requests, raw_records
 
 log = logging.getLogger(__name__)
 
 
-async def _publish(batch: list[RawRecord]) -> None:
-    """Send a page of raw records and wait until the broker has them all."""
-    futures = [await raw_records.send(key=r.npo_id.encode(), value=encode(r)) for r in batch]
-    for future in futures:
-        await future
+class RawPublishError(RetriableError):
+    """A fetched page did not reach the raw-records topic: the pull fails there, its cursor not committed."""
+
+
+async def _publish(pages: list[RawPage]) -> None:
+    """Send a fetched page's records and wait until the broker has them all (keyed by npo_id)."""
+    topic = raw_records.get_topic_name()
+    partitions = await output_log.partitions(topic)
+    messages = [
+        Addressed(topic, partition_for(page.npo_id, partitions), page.npo_id.encode(), encode(page)) for page in pages
+    ]
+    errors = [e for e in await batch_producer.send_all(messages) if e is not None]
+    if errors:
+        raise RawPublishError(f"{len(errors)} of {len(messages)} raw page message(s) not acknowledged: {errors[0]!r}")
 
 
 @app.agent(fetch_requests, concurrency=settings.fetch_concurrency)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import TypeVar
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, TypeVar
 
 from faust import StreamT, TopicT
-from pydantic import BaseModel
+from faust.types import EventT
+from pydantic import BaseModel, TypeAdapter
 
 from npo_integration.dead_letters import dead_letter, payload_of
 from npo_integration.models.codec import DecodeError, decode, key_of
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
 async def parsed(stream: StreamT[bytes], model: type[M], topic: TopicT, *, keep_payload: bool = True) -> AsyncIterator[M]:
@@ -32,3 +35,24 @@ async def parsed(stream: StreamT[bytes], model: type[M], topic: TopicT, *, keep_
             )
             continue
         yield value
+
+
+async def decoded(events: Sequence[EventT], model: type[M] | TypeAdapter[T], topic: TopicT) -> list[Any]:
+    """A batch's messages as ``model`` (a model or a type adapter), in order; what does not parse is dead-lettered."""
+    values: list[Any] = []
+    letters = []
+    for event in events:
+        try:
+            values.append(decode(model, event.value))
+        except DecodeError as exc:
+            letters.append(
+                dead_letter(
+                    source_topic=topic.get_topic_name(),
+                    reason=str(exc),
+                    payload=payload_of(event.value),
+                    key=key_of(event.key),
+                )
+            )
+    if letters:
+        await asyncio.gather(*letters)
+    return values

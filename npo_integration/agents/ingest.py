@@ -11,30 +11,37 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from faust import StreamT
+from faust.types import EventT
+from pydantic import TypeAdapter
 
+from npo_integration import metrics
 from npo_integration.app import app, settings
-from npo_integration.agents.inbox import parsed
+from npo_integration.agents.batches import in_partition, partition_batches
+from npo_integration.agents.inbox import decoded, parsed
 from npo_integration.dead_letters import dead_letter
-from npo_integration.delivery.once import OncePublisher
-from npo_integration.ingest.ingestor import Ingestor, NoConfigError, OutputTopics
+from npo_integration.delivery.once import Addressed, OncePublisher
+from npo_integration.ingest.ingestor import Ingestor, NoConfigError, OutputTopics, SourcePartition
 from npo_integration.ingest.retry import RetryPolicy, redriven
 from npo_integration.models.codec import encode
 from npo_integration.models.events import utc_now
-from npo_integration.models.internal import IngestCommand, RawRecord
-from npo_integration.runtime import output_log, plugin_registry, plugin_runner
+from npo_integration.models.internal import IngestCommand, RawMessage, RawPage, RawRecord
+from npo_integration.runtime import batch_producer, output_log, plugin_registry, plugin_runner
 from npo_integration.tables import enrolment_links, npo_configs
-from npo_integration.tables.record_state import states, unprocessed
+from npo_integration.tables.record_state import pending, states, unprocessed
 from npo_integration.topics import assignment_updated, ingest_commands, offerings, raw_records
 from npo_integration.transforms.contract import TransformPlugin
+from npo_integration.transforms.invoke import PluginCall
 
 log = logging.getLogger(__name__)
 
 ACK_TIMEOUT_SECONDS = 30.0
-_OUTPUTS = {topic.get_topic_name(): topic for topic in (offerings, assignment_updated)}
+_raw_messages: TypeAdapter[RawPage | RawRecord] = TypeAdapter(RawMessage)
 
 
 def _plugin_for(npo_id: str) -> TransformPlugin:
@@ -44,18 +51,19 @@ def _plugin_for(npo_id: str) -> TransformPlugin:
     return plugin_registry.for_config(version.config)
 
 
-async def _run_plugin(fn: Callable[..., Any], record: Any, *, key: str, output: type[Any]) -> Any:
-    """One plug-in call in the shared pool, bounded in time, per-NPO hung-call accounting (``key``)."""
-    return await plugin_runner.call(
-        fn, record, timeout=settings.transform_timeout_seconds, key=key, output=output, optional=True
-    )
+async def _run_plugins(calls: Sequence[PluginCall]) -> list[Any]:
+    """The batch's plug-in calls in the shared pool, each bounded in time, per-NPO hung-call accounting."""
+    return await plugin_runner.map(calls, timeout=settings.transform_timeout_seconds)
 
 
-async def _send(topic: str, partition: int, key: bytes, value: bytes) -> None:
-    """Send to an explicit partition and wait for the broker's acknowledgement (bounded: a stuck
-    send fails the record, which keeps its intent and is checked on the retry)."""
-    sent = await asyncio.wait_for(_OUTPUTS[topic].send(key=key, value=value, partition=partition), ACK_TIMEOUT_SECONDS)
-    await asyncio.wait_for(asyncio.shield(sent), ACK_TIMEOUT_SECONDS)
+async def _send_all(messages: Sequence[Addressed]) -> list[BaseException | None]:
+    """Every event to its explicit partition, one wait for all (what is not acknowledged in
+    time fails its record, which keeps its intent for the retry's check)."""
+    errors = await batch_producer.send_all(messages, timeout=ACK_TIMEOUT_SECONDS)
+    sent = Counter(message.topic for message, error in zip(messages, errors) if error is None)
+    for topic, count in sent.items():
+        metrics.platform_events.labels(topic).inc(count)
+    return errors
 
 
 async def _dead_letter(raw: RawRecord, reason: str) -> None:
@@ -75,10 +83,11 @@ retry_policy = RetryPolicy(
 ingestor = Ingestor(
     states=states,
     unprocessed=unprocessed,
+    pending=pending,
     plugin_for=_plugin_for,
-    run_plugin=_run_plugin,
+    run_plugins=_run_plugins,
     find_link=enrolment_links.find,
-    publisher=OncePublisher(output_log, _send, utc_now),
+    publisher=OncePublisher(output_log, _send_all, utc_now),
     dead_letter=_dead_letter,
     topics=OutputTopics(
         offerings=offerings.get_topic_name(), assignment_updated=assignment_updated.get_topic_name()
@@ -88,21 +97,40 @@ ingestor = Ingestor(
 )
 
 
+async def _unpacked(events: Sequence[EventT]) -> list[RawRecord]:
+    """The records of a partition's messages, in order; a message that does not parse is dead-lettered."""
+    messages = await decoded(events, _raw_messages, raw_records)
+    records: list[RawRecord] = []
+    for message in messages:
+        if isinstance(message, RawPage):
+            records.extend(message.unpacked())
+        else:
+            records.append(message)
+    return records
+
+
 async def republish(raw: RawRecord) -> None:
-    """Re-drive: the record again onto raw-records, keyed by npo_id (so onto its own partition)."""
-    await raw_records.send(key=raw.npo_id.encode(), value=encode(redriven(raw)))
+    """Re-drive: the record again onto raw-records (a page of one), keyed by npo_id (so onto its own partition)."""
+    await raw_records.send(key=raw.npo_id.encode(), value=encode(RawPage.of(redriven(raw))))
 
 
 @app.agent(raw_records)
 async def ingest_raw_records(stream: StreamT[bytes]) -> None:
-    async for raw in parsed(stream, RawRecord, raw_records):
+    """Batches of raw records, every partition of a batch together (``agents/batches.py``)."""
+    async for groups in partition_batches(app, stream, size=settings.ingest_batch_size):
+        parts = [
+            SourcePartition(partition, await _unpacked(events), partial(in_partition, events[-1]))
+            for partition, events in groups
+        ]
         try:
-            outcome = await ingestor.ingest(raw)
-        except Exception as exc:  # noqa: BLE001 - the stream goes on; the record is dead-lettered
-            log.exception("record %s: ingestion failed", raw.record_key)
-            await _dead_letter(raw, f"{type(exc).__name__}: {exc}")
+            outcomes = await ingestor.ingest(parts)
+        except Exception as exc:  # noqa: BLE001 - the stream goes on; the records are dead-lettered
+            log.exception("a batch of %d raw record(s) failed", sum(len(p.records) for p in parts))
+            await asyncio.gather(*(_dead_letter(r, f"{type(exc).__name__}: {exc}") for p in parts for r in p.records))
             continue
-        log.debug("record %s: %s", raw.record_key, outcome.status)
+        counts = Counter(outcome.status for part in outcomes for outcome in part)
+        for status, count in counts.items():
+            metrics.ingested_records.labels(status).inc(count)
 
 
 @app.agent(ingest_commands)

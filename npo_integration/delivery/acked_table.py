@@ -1,47 +1,123 @@
-"""A Faust table whose write can be awaited until its changelog record is acknowledged by the broker.
+"""A Faust table whose changelog goes out in batches, and whose writes can be awaited until acknowledged.
 
-``table[key] = value`` writes the local store and queues the changelog record;
-the table drops the future of that record. ``AckedTable.put_acked`` keeps it and
-waits for it, so after the call a worker recovering the table from its changelog
-(another worker after a rebalance, or a fresh data dir) sees the value. Precise
-where ``app.producer.flush()`` is not: that returns once Faust's send buffer is
-empty, which can be before the last record reached the Kafka producer.
+A plain Faust table sends one changelog record per write through Faust's
+producer buffer, one future and several callbacks each. The ingestion path
+writes a state per record, so that machinery was a large share of its cost.
+``AckedTable`` keeps Faust's local store and semantics (a write lands in the
+current event's partition, recovery and standbys read the same changelog) but
+queues each write's changelog record and sends the queue as record batches,
+one flush at a time, through the worker's ``BatchProducer``:
+
+- ``flush()`` hands what is queued to the producer (call it after a batch of writes);
+- ``wait_acked()`` returns once every write made before it is acknowledged by the
+  broker: a worker recovering the table from its changelog sees them.
+
+A flush that fails is retried (with backoff) before any later write is sent, so
+the changelog never holds a key's writes out of order. After each flush the
+store's persisted offset moves on, as Faust's own write path does, so a restart
+reads only the changelog written since.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any, cast
 
 import faust
-from faust.types import AppT
-from faust.types.tuples import FutureMessage
+from faust.types import TP, AppT
+
+from npo_integration.delivery.once import Addressed
+from npo_integration.delivery.producer import BatchProducer
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ACK_TIMEOUT_SECONDS = 30.0
+RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
+FLUSH_AT = 5000
+"""Queued changelog records that trigger a flush on their own."""
 
 
 class AckedTable(faust.Table):
-    """``faust.Table`` + ``put_acked``; otherwise unchanged (same store, changelog and semantics)."""
+    """``faust.Table`` of bytes with a batched changelog, ``flush`` and ``wait_acked``."""
 
-    _last_changelog: FutureMessage | None = None
+    producer: BatchProducer
+    _queue: list[Addressed]
+    _flushing: asyncio.Task[None] | None
 
-    def send_changelog(self, *args: Any, **kwargs: Any) -> FutureMessage:
-        future = super().send_changelog(*args, **kwargs)
-        self._last_changelog = future
-        return future
+    def get_raw(self, key: bytes) -> bytes | None:
+        """The stored value or ``None``, straight from the store (no sensors, no ``KeyError`` on a miss)."""
+        value: bytes | None = self.data._get(key)  # type: ignore[attr-defined]
+        return value
 
-    async def put_acked(self, key: Any, value: Any, *, timeout: float = 30.0) -> None:
-        """Write, then wait until the broker has the changelog record (call in stream context).
+    def on_key_set(self, key: Any, value: Any) -> None:
+        self._enqueue(key, value)
 
-        Raises ``TimeoutError`` after ``timeout`` seconds; the record may still be sent.
-        """
-        self._last_changelog = None
-        self[key] = value  # sends the changelog synchronously into the buffer: no await in between
-        future = self._last_changelog
-        if future is None:  # pragma: no cover - Faust always sends a changelog record for a set
-            raise RuntimeError(f"table {self.name!r} sent no changelog record")
-        await asyncio.wait_for(asyncio.shield(future), timeout)
+    def on_key_del(self, key: Any) -> None:
+        self._enqueue(key, None)
+
+    def _enqueue(self, key: bytes, value: bytes | None) -> None:
+        partition = self.partition_for_key(key)  # the current event's partition, as Faust writes it
+        assert partition is not None, "AckedTable does not use the partitioner"
+        queue = self.__dict__.setdefault("_queue", [])
+        queue.append(Addressed(self.changelog_topic_name, partition, key, value))
+        if len(queue) >= FLUSH_AT:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand the queued changelog records to the producer (after the flush before, in order)."""
+        queue: list[Addressed] = self.__dict__.get("_queue") or []
+        if not queue:
+            return
+        self._queue = []
+        previous = self.__dict__.get("_flushing")
+        self._flushing = asyncio.ensure_future(self._send_after(previous, queue))
+
+    async def wait_acked(self, *, timeout: float = DEFAULT_ACK_TIMEOUT_SECONDS) -> None:
+        """Return once every write made before the call is acknowledged (``TimeoutError`` after ``timeout``)."""
+        self.flush()
+        flushing = self.__dict__.get("_flushing")
+        if flushing is not None:
+            await asyncio.wait_for(asyncio.shield(flushing), timeout)
+
+    async def put_acked(self, key: bytes, value: bytes, *, timeout: float = DEFAULT_ACK_TIMEOUT_SECONDS) -> None:
+        """Write, then wait until the broker has the changelog record (call in stream context)."""
+        self[key] = value
+        await self.wait_acked(timeout=timeout)
+
+    async def on_stop(self) -> None:
+        """A graceful stop sends what is queued (a crash loses it; the publishing protocol covers that)."""
+        try:
+            await self.wait_acked(timeout=10.0)
+        except Exception as exc:  # noqa: BLE001 - stopping anyway
+            log.warning("changelog of %s not flushed at stop: %r", self.name, exc)
+        await super().on_stop()
+
+    async def _send_after(self, previous: asyncio.Task[None] | None, messages: list[Addressed]) -> None:
+        if previous is not None:
+            await asyncio.shield(previous)
+        attempt = 0
+        while True:
+            try:
+                last = await self.producer.send_all_or_raise(messages)
+                break
+            except Exception as exc:  # noqa: BLE001 - retried: later writes must not overtake these
+                if self.should_stop:
+                    log.warning("changelog of %s: %d record(s) not sent at shutdown: %r", self.name, len(messages), exc)
+                    return
+                delay = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
+                attempt += 1
+                log.warning(
+                    "changelog of %s: %d record(s) not acknowledged (%r); retrying in %.1fs",
+                    self.name, len(messages), exc, delay,
+                )
+                await asyncio.sleep(delay)
+        for (topic, partition), offset in last.items():
+            self.data.set_persisted_offset(TP(topic, partition), offset)  # type: ignore[attr-defined]
 
 
-def acked_bytes_table(app: AppT, name: str, *, help: str) -> AckedTable:
-    """Like ``tables.declare.bytes_table``, as an ``AckedTable``."""
+def acked_bytes_table(app: AppT, name: str, *, help: str, producer: BatchProducer) -> AckedTable:
+    """Like ``tables.declare.bytes_table``, as an ``AckedTable`` whose changelog ``producer`` sends."""
     table = AckedTable(app, name=name, key_type=bytes, value_type=bytes, beacon=app.tables.beacon, help=help)
+    table.producer = producer
     return cast(AckedTable, app.tables.add(table))

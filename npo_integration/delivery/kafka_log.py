@@ -20,6 +20,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Sequence
 from typing import Literal
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -40,15 +41,16 @@ def isolation_for(processing_guarantee: str) -> IsolationLevel:
     return "read_committed" if processing_guarantee == "exactly_once" else "read_uncommitted"
 
 
-def carries_event_id(value: bytes | None, event_id: str) -> bool:
-    """Whether a message value is a JSON event with ``event_id`` (cheap substring test first)."""
-    if value is None or event_id.encode() not in value:
-        return False
+def event_id_of(value: bytes | None) -> str | None:
+    """The ``event_id`` of a message value that is a JSON event, else ``None``."""
+    if value is None or b'"event_id"' not in value:
+        return None
     try:
         document = json.loads(value)
     except ValueError:
-        return False
-    return isinstance(document, dict) and document.get("event_id") == event_id
+        return None
+    event_id = document.get("event_id") if isinstance(document, dict) else None
+    return event_id if isinstance(event_id, str) else None
 
 
 class KafkaOutputLog:
@@ -121,28 +123,35 @@ class KafkaOutputLog:
         self._partitions[topic] = count
         return count
 
-    async def end_offset(self, topic: str, partition: int) -> int:
+    async def end_offsets(self, partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """End offsets of many partitions in one ``ListOffsets`` request (per broker)."""
+        if not partitions:
+            return {}
         consumer = await self._started()
-        tp = TopicPartition(topic, partition)
-        offsets = await consumer.end_offsets([tp])
-        return int(offsets[tp])
+        tps = [TopicPartition(topic, partition) for topic, partition in partitions]
+        offsets = await consumer.end_offsets(tps)
+        return {(tp.topic, tp.partition): int(offsets[tp]) for tp in tps}
 
-    async def contains(self, topic: str, partition: int, start: int, event_id: str) -> bool:
+    async def find(self, topic: str, partition: int, wanted: dict[str, int]) -> set[str]:
+        if not wanted:
+            return set()
         consumer = await self._started()
         tp = TopicPartition(topic, partition)
         async with self._scan_lock:
-            end = await self.end_offset(topic, partition)
-            if start >= end:  # empty partition, or nothing written since the intent
-                return False
+            end = (await self.end_offsets([(topic, partition)]))[(topic, partition)]
+            start = min(wanted.values())
+            if start >= end:  # empty partition, or nothing written since the intents
+                return set()
             consumer.assign([tp])
             try:
                 consumer.seek(tp, start)  # below the log start (retention): reset to the earliest offset
-                return await self._scan(consumer, tp, end, event_id)
+                return await self._scan(consumer, tp, end, wanted)
             finally:
                 consumer.unsubscribe()
 
-    async def _scan(self, consumer: AIOKafkaConsumer, tp: TopicPartition, end: int, event_id: str) -> bool:
+    async def _scan(self, consumer: AIOKafkaConsumer, tp: TopicPartition, end: int, wanted: dict[str, int]) -> set[str]:
         deadline = time.monotonic() + self._scan_timeout
+        found: set[str] = set()
         scanned = 0
         while await asyncio.wait_for(consumer.position(tp), self._scan_timeout) < end:
             if time.monotonic() > deadline:
@@ -152,12 +161,14 @@ class KafkaOutputLog:
             batch = await consumer.getmany(tp, timeout_ms=200, max_records=500)
             for record in batch.get(tp, []):
                 if record.offset >= end:
-                    return False
+                    return found
                 scanned += 1
-                if carries_event_id(record.value, event_id):
-                    log.info(
-                        "event %s found on %s[%d] at offset %d (%d scanned)",
-                        event_id, tp.topic, tp.partition, record.offset, scanned,
-                    )
-                    return True
-        return False
+                event_id = event_id_of(record.value)
+                if event_id is not None and record.offset >= wanted.get(event_id, end):
+                    found.add(event_id)
+                    if len(found) == len(wanted):
+                        log.info(
+                            "%d event(s) found on %s[%d] (%d scanned)", len(found), tp.topic, tp.partition, scanned
+                        )
+                        return found
+        return found

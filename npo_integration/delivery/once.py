@@ -1,19 +1,18 @@
-"""Publish an event for a record once, even when the record is processed again after a crash.
+"""Publish each event once, even when its source records are processed again after a crash.
 
-Faust runs with ``at_least_once``: a worker killed between publishing an event and
-committing the source offset processes the record again. The protocol that keeps
-that from producing a second event, for one record:
+Faust runs with ``at_least_once``: a worker killed between publishing events and
+committing the source offsets processes those records again. The protocol that
+keeps that from producing second events works on a batch:
 
-1. Before sending, write an *intent* into the record's state and wait until it is
-   durable: the event id, the output topic and partition, and that partition's end
-   offset read just before the send (the event, if sent, lands at or after it).
-2. Send the event and wait for the broker's acknowledgement.
-3. Mark the record processed (this write need not be durable at once).
+1. Read the end offset of every output partition the batch goes to (one request),
+   and write the batch's *intents* (event id, output topic and partition, that end
+   offset) durably: the caller's ``record_intents`` returns once the broker has them.
+2. Send every event (pipelined) and wait for all the acknowledgements at once.
+3. The caller marks the records processed (those writes need not be durable at once).
 
-A record whose state still holds an intent (the crash window between 1 and 3) is
-checked with :meth:`OncePublisher.was_delivered`: the output partition is read from
-the recorded offset to its end, looking for the event id. Found: mark processed,
-publish nothing. Not found: publish as usual.
+Intents left by a crash (between 1 and 3) are checked with :meth:`OncePublisher.delivered`:
+each output partition is read once, from the lowest recorded offset, for the
+intents' event ids. Found: that record is processed. Not found: publish as usual.
 
 Faust-free on purpose: the output log, the send and the durable write are handed in.
 """
@@ -21,15 +20,19 @@ Faust-free on purpose: the output log, the send and the durable write are handed
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from npo_integration.models.codec import trusted
 from npo_integration.models.state import DeliveryIntent
 from npo_integration.partitioning import partition_for
 
 log = logging.getLogger(__name__)
+
+TopicPartition = tuple[str, int]
 
 
 class OutputLog(Protocol):
@@ -38,21 +41,15 @@ class OutputLog(Protocol):
     async def partitions(self, topic: str) -> int:
         """How many partitions ``topic`` has."""
 
-    async def end_offset(self, topic: str, partition: int) -> int:
-        """The offset the next message on ``topic[partition]`` will get (0 for an empty partition)."""
+    async def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        """The offset the next message on each partition will get (0 for an empty one), in one request."""
 
-    async def contains(self, topic: str, partition: int, start: int, event_id: str) -> bool:
-        """Whether a message with ``event_id`` is on ``topic[partition]`` from ``start`` to the current end."""
-
-
-Send = Callable[[str, int, bytes, bytes], Awaitable[None]]
-"""``send(topic, partition, key, value)``: returns once the broker acknowledged the message."""
-
-RecordIntent = Callable[[DeliveryIntent], Awaitable[None]]
-"""Writes the intent and returns once it is durable (a recovering worker will see it)."""
+    async def find(self, topic: str, partition: int, wanted: dict[str, int]) -> set[str]:
+        """Which of the event ids in ``wanted`` are on ``topic[partition]`` at or after the offset
+        given for each, up to the current end (one read from the lowest of those offsets)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outgoing:
     """One event to publish: where, under which key, and its deterministic id."""
 
@@ -64,34 +61,79 @@ class Outgoing:
     value: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class Addressed:
+    """An event with the partition its key hashes to: what is sent."""
+
+    topic: str
+    partition: int
+    key: bytes
+    value: bytes | None  # None: a tombstone
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+SendAll = Callable[[Sequence[Addressed]], Awaitable[list[BaseException | None]]]
+"""Sends every message, waits for every acknowledgement; per message ``None`` or the error."""
+
+RecordIntents = Callable[[list[DeliveryIntent]], Awaitable[None]]
+"""Writes the intents and returns once they are durable (a recovering worker will see them)."""
+
+
 class OncePublisher:
     """Steps 1 and 2 of the protocol, and the crash-window check."""
 
-    __slots__ = ("_log", "_send", "_clock")
+    __slots__ = ("_log", "_send_all", "_clock")
 
-    def __init__(self, output_log: OutputLog, send: Send, clock: Callable[[], datetime]) -> None:
+    def __init__(self, output_log: OutputLog, send_all: SendAll, clock: Callable[[], datetime]) -> None:
         self._log = output_log
-        self._send = send
+        self._send_all = send_all
         self._clock = clock
 
-    async def was_delivered(self, intent: DeliveryIntent) -> bool:
-        """True when the event of ``intent`` is on its partition (it was sent before a crash)."""
-        return await self._log.contains(intent.topic, intent.partition, intent.offset, intent.event_id)
+    async def intents(self, batch: Sequence[Outgoing]) -> list[DeliveryIntent]:
+        """Step 1's look-up: each event's partition and that partition's end offset (one request)."""
+        counts = {topic: await self._log.partitions(topic) for topic in {out.topic for out in batch}}
+        partitions = [partition_for(out.key, counts[out.topic]) for out in batch]
+        ends = await self._log.end_offsets(sorted({(out.topic, p) for out, p in zip(batch, partitions)}))
+        at = self._clock()
+        return [
+            trusted(
+                DeliveryIntent,
+                event_id=out.event_id,
+                event_type=out.event_type,
+                content_hash=out.content_hash,
+                topic=out.topic,
+                partition=partition,
+                offset=ends[(out.topic, partition)],
+                at=at,
+            )
+            for out, partition in zip(batch, partitions)
+        ]
 
-    async def publish(self, out: Outgoing, record_intent: RecordIntent) -> DeliveryIntent:
-        """Record the intent durably, then send ``out`` to the partition its key hashes to."""
-        partitions = await self._log.partitions(out.topic)
-        partition = partition_for(out.key, partitions)
-        offset = await self._log.end_offset(out.topic, partition)
-        intent = DeliveryIntent(
-            event_id=out.event_id,
-            event_type=out.event_type,
-            content_hash=out.content_hash,
-            topic=out.topic,
-            partition=partition,
-            offset=offset,
-            at=self._clock(),
+    async def publish(self, batch: Sequence[Outgoing], record_intents: RecordIntents) -> list[BaseException | None]:
+        """Record the batch's intents durably, then send it; per event ``None`` (acknowledged) or the error.
+
+        A failed event's outcome is unknown (the broker may have it): keep its intent and
+        check it with :meth:`delivered` before publishing it again.
+        """
+        if not batch:
+            return []
+        intents = await self.intents(batch)
+        await record_intents(intents)
+        return await self._send_all(
+            [Addressed(out.topic, i.partition, out.key.encode(), out.value) for out, i in zip(batch, intents)]
         )
-        await record_intent(intent)
-        await self._send(out.topic, partition, out.key.encode(), out.value)
-        return intent
+
+    async def delivered(self, intents: Sequence[DeliveryIntent]) -> set[str]:
+        """The event ids of ``intents`` that are on their partitions (sent before a crash).
+
+        Each output partition is read once, from the lowest offset recorded for it; an
+        event counts only at or after its own intent's offset.
+        """
+        wanted: dict[TopicPartition, dict[str, int]] = defaultdict(dict)
+        for intent in intents:
+            offsets = wanted[(intent.topic, intent.partition)]
+            offsets[intent.event_id] = min(intent.offset, offsets.get(intent.event_id, intent.offset))
+        found: set[str] = set()
+        for (topic, partition), offsets in wanted.items():
+            found |= await self._log.find(topic, partition, offsets)
+        return found

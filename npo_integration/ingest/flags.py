@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from npo_integration.models.codec import trusted
 from npo_integration.models.internal import RawRecord
-from npo_integration.models.state import DeliveryIntent, RecordState
+from npo_integration.models.state import DeliveryIntent, PendingDelivery, RecordState
 
 
 def is_stale(state: RecordState | None, raw: RawRecord) -> bool:
@@ -54,7 +55,8 @@ def with_intent(state: RecordState | None, raw: RawRecord, intent: DeliveryInten
 
 
 def processed(state: RecordState | None, raw: RawRecord, now: datetime) -> RecordState:
-    return RecordState(
+    return trusted(  # every value below is already checked: the hot path of ingestion skips validating them
+        RecordState,
         record_key=raw.record_key,
         npo_id=raw.npo_id,
         stream=raw.stream,
@@ -83,6 +85,18 @@ def delivered(state: RecordState, intent: DeliveryIntent, now: datetime) -> Reco
             "updated_at": now,
         }
     )
+
+
+def delivered_pending(state: RecordState | None, item: PendingDelivery, now: datetime) -> RecordState:
+    """An unfinished batch's event was found on its topic: that content is processed."""
+    base = state or RecordState(
+        record_key=item.record_key,
+        npo_id=item.npo_id,
+        stream=item.stream,
+        content_hash=item.intent.content_hash,
+        first_seen_at=now,
+    )
+    return delivered(base, item.intent, now).model_copy(update={"fetched_at": item.fetched_at})
 
 
 def without_intent(state: RecordState) -> RecordState:

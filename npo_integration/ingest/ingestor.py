@@ -1,27 +1,37 @@
-"""One raw record -> at most one platform event, exactly once per content; failures stay for a re-drive.
+"""Raw records -> at most one platform event each, exactly once per content; failures stay for a re-drive.
 
 Faust-free: the agent (``agents/ingest.py``) hands in the tables, the plug-in
 runner, the publisher and the dead-letter sender, so the whole path is
 unit-testable with fakes.
 
-For each record:
+Records come in batches of one raw-records partition. For a batch:
 
-1. stale (older than the content already held) -> nothing;
-2. a pending intent (crash window) -> was the event sent? yes: processed; no: go on;
-3. unchanged content already processed -> nothing;
-4. the NPO's plug-in -> ``Offering``/``Progress`` or ``None`` (not one of those);
-   progress finds its platform assignment through the enrolment link;
-5. publish once (``delivery.once``), mark processed, drop any unprocessed entry.
+0. a batch left unfinished on this partition (a crash, a rebalance) is settled
+   first: its events found on their topics make their records processed;
+1. per record: stale (older than the content already held) -> nothing; an intent
+   of a failed send -> was the event sent? (one scan per output partition for the
+   whole batch); unchanged content already processed -> nothing, and no broker
+   round trip at all;
+2. the NPOs' plug-ins over every record that needs one, in one hand-over to the
+   plug-in pool -> ``Offering``/``Progress`` or ``None``; progress finds its
+   platform assignment through the enrolment link;
+3. publish once (``delivery.once``): the batch's intents durably, every event
+   pipelined, one wait for every acknowledgement;
+4. mark processed, drop unprocessed entries.
 
-Any failure in 4 is that record's: it is marked unprocessed with the reason, kept
-with its payload for the re-drive (with backoff), and dead-lettered the first
-time it fails this way.
+A record that appears twice in a batch is processed in order: its second copy
+waits for a later round of the same batch. Any failure in 2 is that record's: it
+is marked unprocessed with the reason, kept with its payload for the re-drive
+(with backoff), and dead-lettered the first time it fails this way.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -34,13 +44,25 @@ from npo_integration.ingest import flags, links
 from npo_integration.ingest.offerings import offering_event, offering_key
 from npo_integration.ingest.progress import progress_event
 from npo_integration.ingest.retry import RetryPolicy, after_failure
-from npo_integration.models.codec import describe_validation_error, encode
+from npo_integration.models.codec import describe_validation_error, encode, trusted
 from npo_integration.models.events import Event, Offering, Progress
 from npo_integration.models.internal import EnrolmentLink, RawRecord
-from npo_integration.models.state import DeliveryIntent, RecordState, UnprocessedRecord
-from npo_integration.transforms.contract import TransformPlugin
+from npo_integration.models.state import (
+    DeliveryIntent,
+    PendingBatch,
+    PendingDelivery,
+    RecordState,
+    UnprocessedRecord,
+)
+from npo_integration.transforms.contract import TransformError, TransformPlugin
+from npo_integration.transforms.invoke import PluginCall
 
 log = logging.getLogger(__name__)
+
+ROUND_SIZE = 4000
+"""Records published together at most: one durable write and one wait for all of them."""
+ROUND_PER_PARTITION = 1000
+"""Records of one partition in a round at most: their intents are one table value (about 0.4 KB each)."""
 
 
 class NoConfigError(SkippableError):
@@ -62,7 +84,11 @@ class InvalidEventError(SkippableError):
 class StateStore(Protocol):
     def get(self, record_key: str) -> RecordState | None: ...
     def put(self, state: RecordState) -> None: ...
-    async def put_durably(self, state: RecordState) -> None: ...
+    def flush(self) -> None:
+        """Hand the writes so far to the broker (without waiting)."""
+
+    async def wait_acked(self) -> None:
+        """Return once every write so far is durable."""
 
 
 class UnprocessedStore(Protocol):
@@ -71,11 +97,19 @@ class UnprocessedStore(Protocol):
     def delete(self, record_key: str) -> None: ...
 
 
+class PendingStore(Protocol):
+    def unfinished(self, partition: int, finished_batch_id: str | None) -> PendingBatch | None:
+        """The partition's pending batch, unless it is ``finished_batch_id`` (this process finished it)."""
+
+    def put(self, batch: PendingBatch) -> None: ...
+    async def wait_acked(self) -> None: ...
+
+
 PluginFor = Callable[[str], TransformPlugin]
 """The NPO's plug-in; raises (``NoConfigError``, ``PluginLoadError``) when it has none."""
 
-RunPlugin = Callable[..., Awaitable[Any]]
-"""``run(fn, record, key=npo_id, output=Model)``: the isolated, time-bounded call (``PluginRunner.call``)."""
+RunPlugins = Callable[[Sequence[PluginCall]], Awaitable[list[Any]]]
+"""Every call, isolated and time-bounded, in order: its result or its ``TransformError`` (``PluginRunner.map``)."""
 
 FindLink = Callable[[list[str]], EnrolmentLink | None]
 """The first link stored under one of the keys."""
@@ -91,11 +125,43 @@ class OutputTopics:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to one record (for logs and tests)."""
+    """What happened to one record (for logs, metrics and tests)."""
 
     status: str  # "published", "already_published", "skipped", "unchanged", "stale", "failed"
     event_id: str | None = None
     reason: str | None = None
+
+
+Scope = Callable[[], AbstractContextManager[None]]
+"""Entered around every table read and write of one source partition (Faust: that partition's event)."""
+
+
+@dataclass(frozen=True)
+class SourcePartition:
+    """Records of one raw-records partition, in offset order, and how to reach that partition's tables."""
+
+    partition: int
+    records: Sequence[RawRecord]
+    scope: Scope = nullcontext
+
+
+@dataclass(eq=False)
+class _Work:
+    """One record in a round: where it comes from, its state before, and what the round makes of it."""
+
+    part: SourcePartition
+    index: int
+    raw: RawRecord
+    state: RecordState | None = None
+    out: Outgoing | None = None
+    error: BaseException | None = None
+
+
+def _by_part(items: Sequence[_Work]) -> list[tuple[SourcePartition, list[_Work]]]:
+    groups: dict[int, tuple[SourcePartition, list[_Work]]] = {}
+    for item in items:
+        groups.setdefault(item.part.partition, (item.part, []))[1].append(item)
+    return list(groups.values())
 
 
 class Ingestor:
@@ -104,8 +170,9 @@ class Ingestor:
         *,
         states: StateStore,
         unprocessed: UnprocessedStore,
+        pending: PendingStore,
         plugin_for: PluginFor,
-        run_plugin: RunPlugin,
+        run_plugins: RunPlugins,
         find_link: FindLink,
         publisher: OncePublisher,
         dead_letter: DeadLetter,
@@ -115,98 +182,273 @@ class Ingestor:
     ) -> None:
         self._states = states
         self._unprocessed = unprocessed
+        self._pending = pending
         self._plugin_for = plugin_for
-        self._run = run_plugin
+        self._run_plugins = run_plugins
         self._find_link = find_link
         self._publisher = publisher
         self._dead_letter = dead_letter
         self._topics = topics
         self._retry = retry
         self._clock = clock
+        self._finished: dict[int, str] = {}  # partition -> id of the last batch this process finished there
 
-    async def ingest(self, raw: RawRecord) -> Outcome:
-        state = self._states.get(raw.record_key)
-        if flags.is_stale(state, raw):
-            log.info("record %s: stale copy (fetched %s), newer content held; ignored", raw.record_key, raw.fetched_at)
-            return Outcome("stale")
-        found_sent = False
-        if state is not None and state.intent is not None:
-            try:
-                state, found_sent = await self._resolve(state, state.intent)
-            except Exception as exc:  # noqa: BLE001 - unknown whether it was sent: keep the intent, retry later
-                log.warning("record %s: could not check event %s: %r", raw.record_key, state.intent.event_id, exc)
-                return await self._fail(state, raw, exc)
-        if not flags.needs_processing(state, raw):
-            self._forget_unprocessed(raw.record_key)
-            return Outcome("already_published" if found_sent else "unchanged")
+    async def ingest(self, parts: Sequence[SourcePartition]) -> list[list[Outcome]]:
+        """Ingest the records of each part; per part, an outcome per record in order."""
+        outcomes: dict[int, list[Outcome | None]] = {part.partition: [None] * len(part.records) for part in parts}
+        letters: list[tuple[RawRecord, str]] = []
+        ready: list[SourcePartition] = []
+        settled: dict[str, str] = {}  # record key -> event id found sent by a crashed batch
+        for part in parts:
+            with part.scope():
+                try:
+                    settled.update(await self._settle(part.partition))
+                except Exception as exc:  # noqa: BLE001 - unknown what was sent: every record waits for a re-drive
+                    log.warning("partition %d: could not check the last batch's events: %r", part.partition, exc)
+                    for index, raw in enumerate(part.records):
+                        state = self._states.get(raw.record_key)
+                        outcomes[part.partition][index] = self._fail(state, raw, exc, letters)
+                    continue
+            ready.append(part)
+        for round_ in _rounds(ready, ROUND_SIZE, ROUND_PER_PARTITION):
+            await self._round(round_, outcomes, letters, settled)
+        self._states.flush()
+        await self._send_letters(letters)
+        return [
+            [o if o is not None else Outcome("failed", reason="not processed") for o in outcomes[part.partition]]
+            for part in parts
+        ]
+
+    # --- a round: each record key at most once per partition -----------------------------------
+
+    async def _round(
+        self,
+        round_: list[_Work],
+        outcomes: dict[int, list[Outcome | None]],
+        letters: list[tuple[RawRecord, str]],
+        settled: dict[str, str],
+    ) -> None:
+        work: list[_Work] = []
+        for part, items in _by_part(round_):
+            with part.scope():
+                for item in items:
+                    item.state = self._states.get(item.raw.record_key)
+                    if flags.is_stale(item.state, item.raw):
+                        log.info(
+                            "record %s: stale copy (fetched %s), newer content held; ignored",
+                            item.raw.record_key, item.raw.fetched_at,
+                        )
+                        outcomes[part.partition][item.index] = Outcome("stale")
+                    else:
+                        work.append(item)
+        await self._resolve_intents(work, outcomes, letters)
+        todo: list[_Work] = []
+        for part, items in _by_part(work):
+            with part.scope():
+                for item in items:
+                    if outcomes[part.partition][item.index] is not None:
+                        continue
+                    if flags.needs_processing(item.state, item.raw):
+                        todo.append(item)
+                        continue
+                    self._forget_unprocessed(item.raw.record_key, item.state)
+                    sent = settled.pop(item.raw.record_key, None)
+                    outcomes[part.partition][item.index] = (
+                        Outcome("already_published", event_id=sent) if sent else Outcome("unchanged")
+                    )
+        if not todo:
+            return
+        await self._transform(todo)
+        publish = [item for item in todo if item.error is None and item.out is not None]
+        if publish:
+            await self._publish(publish)
+        now = self._clock()
+        for part, items in _by_part(todo):
+            with part.scope():
+                for item in items:
+                    if item.error is not None:
+                        outcomes[part.partition][item.index] = self._fail(item.state, item.raw, item.error, letters)
+                        continue
+                    self._states.put(flags.processed(item.state, item.raw, now))
+                    self._forget_unprocessed(item.raw.record_key, item.state)
+                    outcomes[part.partition][item.index] = (
+                        Outcome("published", event_id=item.out.event_id) if item.out is not None else Outcome("skipped")
+                    )
+        self._states.flush()  # on their way while the next round is transformed
+
+    async def _resolve_intents(
+        self, work: list[_Work], outcomes: dict[int, list[Outcome | None]], letters: list[tuple[RawRecord, str]]
+    ) -> None:
+        """Records whose last send failed carry its intent: was that event sent after all?"""
+        held = [item for item in work if item.state is not None and item.state.intent is not None]
+        if not held:
+            return
+        intents = [item.state.intent for item in held if item.state is not None and item.state.intent is not None]
         try:
-            out = await self._transform(raw, state)
-        except NpoIntegrationError as exc:
-            return await self._fail(state, raw, exc)
-        except Exception as exc:  # noqa: BLE001 - a bug on one record must not stop the stream
-            log.exception("record %s: unexpected error while transforming", raw.record_key)
-            return await self._fail(state, raw, exc)
-        if out is not None:
-            written: list[RecordState] = []
+            found = await self._publisher.delivered(intents)
+        except Exception as exc:  # noqa: BLE001 - unknown whether sent: keep the intents, retry later
+            log.warning("could not check the last event of %d record(s): %r", len(held), exc)
+            for part, items in _by_part(held):
+                with part.scope():
+                    for item in items:
+                        outcomes[part.partition][item.index] = self._fail(item.state, item.raw, exc, letters)
+            return
+        now = self._clock()
+        for part, items in _by_part(held):
+            with part.scope():
+                for item in items:
+                    assert item.state is not None and item.state.intent is not None
+                    intent = item.state.intent
+                    if intent.event_id not in found:
+                        log.info("record %s: event %s was not sent; processing again", item.raw.record_key, intent.event_id)
+                        item.state = flags.without_intent(item.state)
+                        continue
+                    log.info(
+                        "record %s: event %s (%s) already on %s[%d]; not published again",
+                        item.raw.record_key, intent.event_id, intent.event_type, intent.topic, intent.partition,
+                    )
+                    before, item.state = item.state, flags.delivered(item.state, intent, now)
+                    self._states.put(item.state)
+                    if not flags.needs_processing(item.state, item.raw):
+                        self._forget_unprocessed(item.raw.record_key, before)
+                        outcomes[part.partition][item.index] = Outcome("already_published", event_id=intent.event_id)
 
-            async def record_intent(intent: DeliveryIntent) -> None:
-                with_intent = flags.with_intent(state, raw, intent, self._clock())
-                await self._states.put_durably(with_intent)
-                written.append(with_intent)
+    # --- the crash window of a whole batch -----------------------------------------------------
 
-            try:
-                await self._publisher.publish(out, record_intent)
-            except Exception as exc:  # noqa: BLE001 - unknown outcome: the intent stays, checked on the retry
-                log.warning("record %s: publishing %s failed: %r", raw.record_key, out.event_id, exc)
-                return await self._fail(written[-1] if written else state, raw, exc)
-        self._states.put(flags.processed(state, raw, self._clock()))
-        self._forget_unprocessed(raw.record_key)
-        if out is None:
-            return Outcome("skipped")
-        return Outcome("published", event_id=out.event_id)
+    async def _settle(self, partition: int) -> dict[str, str]:
+        """A batch of this partition that this process did not finish (the crash window): mark what it
+        sent as processed; returns those records' keys and event ids.
 
-    async def _resolve(self, state: RecordState, intent: DeliveryIntent) -> tuple[RecordState, bool]:
-        """The crash window: the intent is durable, the processed flag may not be. Was the event sent?"""
-        if await self._publisher.was_delivered(intent):
-            log.info(
-                "record %s: crash window, event %s (%s) already on %s[%d]; not published again",
-                state.record_key, intent.event_id, intent.event_type, intent.topic, intent.partition,
+        Its records whose events are not found are delivered again (their offsets were
+        not committed) and processed as new. Call in the partition's scope.
+        """
+        pending = self._pending.unfinished(partition, self._finished.get(partition))
+        if pending is None:
+            return {}
+        found = await self._publisher.delivered([item.intent for item in pending.items])
+        now = self._clock()
+        settled: dict[str, str] = {}
+        for item in pending.items:
+            if item.intent.event_id not in found:
+                continue
+            settled[item.record_key] = item.intent.event_id
+            state = self._states.get(item.record_key)
+            if state is not None and state.processed and state.processed_hash == item.intent.content_hash:
+                continue
+            self._states.put(flags.delivered_pending(state, item, now))
+            self._forget_unprocessed(item.record_key, state)
+        log.info(
+            "crash window: unfinished batch %s of partition %d: %d of %d event(s) had been sent; not published again",
+            pending.batch_id, partition, len(settled), len(pending.items),
+        )
+        self._finished[partition] = pending.batch_id
+        return settled
+
+    async def _publish(self, items: list[_Work]) -> None:
+        """Publish the round's events once (``delivery.once``); a failed one sets its record's error."""
+        batch_id = uuid.uuid4().hex
+        recorded: list[DeliveryIntent] = []
+
+        async def record_intents(intents: list[DeliveryIntent]) -> None:
+            # The states of the batch before must be durable before its intents are replaced.
+            await self._states.wait_acked()
+            by_item = dict(zip(map(id, items), intents))
+            for part, group in _by_part(items):
+                with part.scope():
+                    self._pending.put(
+                        trusted(
+                            PendingBatch,
+                            batch_id=batch_id,
+                            source_partition=part.partition,
+                            items=[
+                                trusted(
+                                    PendingDelivery,
+                                    record_key=item.raw.record_key,
+                                    npo_id=item.raw.npo_id,
+                                    stream=item.raw.stream,
+                                    fetched_at=item.raw.fetched_at,
+                                    intent=by_item[id(item)],
+                                )
+                                for item in group
+                            ],
+                        )
+                    )
+            await self._pending.wait_acked()
+            recorded.extend(intents)
+
+        outgoing = [item.out for item in items if item.out is not None]
+        try:
+            errors = await self._publisher.publish(outgoing, record_intents)
+        except Exception as exc:  # noqa: BLE001 - nothing or not everything sent: each record retries
+            errors = [exc] * len(items)
+        for part, _ in _by_part(items):
+            self._finished[part.partition] = batch_id
+        failed = 0
+        for position, (item, error) in enumerate(zip(items, errors)):
+            if error is None:
+                continue
+            failed += 1
+            item.error = error
+            if recorded:  # its outcome is unknown: the retry checks this intent first
+                intent = recorded[position]
+                item.state = flags.with_intent(item.state, item.raw, intent, intent.at)
+        if failed:
+            first = next(item for item in items if item.error is not None)
+            log.warning(
+                "%d of %d event(s) not acknowledged (first: record %s: %r); kept for a re-drive",
+                failed, len(items), first.raw.record_key, first.error,
             )
-            resolved = flags.delivered(state, intent, self._clock())
-            self._states.put(resolved)
-            return resolved, True
-        log.info("record %s: crash window, event %s was not sent; processing again", state.record_key, intent.event_id)
-        return flags.without_intent(state), False
 
-    def _forget_unprocessed(self, record_key: str) -> None:
-        if self._unprocessed.get(record_key) is not None:
-            self._unprocessed.delete(record_key)
+    # --- transforming --------------------------------------------------------------------------
 
-    async def _transform(self, raw: RawRecord, state: RecordState | None) -> Outgoing | None:
-        plugin = self._plugin_for(raw.npo_id)
-        if raw.stream == "offerings":
-            offering: Offering | None = await self._run(plugin.offering, raw.payload, key=raw.npo_id, output=Offering)
-            if offering is None:
-                log.debug("record %s is not an offering; skipped", raw.record_key)
-                return None
-            offering_out = _built(lambda: offering_event(raw, offering, state))
-            return _outgoing(raw, offering_out, self._topics.offerings, offering_key(raw.npo_id, offering))
-        if raw.stream == "assignments":
-            progress: Progress | None = await self._run(plugin.progress, raw.payload, key=raw.npo_id, output=Progress)
-            if progress is None:
-                log.debug("record %s is not progress; skipped", raw.record_key)
-                return None
-            link = self._find_link(links.lookup_keys(raw.npo_id, progress))
+    async def _transform(self, todo: list[_Work]) -> None:
+        calls: list[PluginCall] = []
+        called: list[_Work] = []
+        plugins: dict[str, TransformPlugin] = {}
+        for item in todo:
+            try:
+                npo_id = item.raw.npo_id
+                plugin = plugins.get(npo_id) or plugins.setdefault(npo_id, self._plugin_for(npo_id))
+                calls.append(_plugin_call(plugin, item.raw))
+                called.append(item)
+            except Exception as exc:  # noqa: BLE001 - no plug-in for this record: its failure only
+                item.error = exc
+        results = await self._run_plugins(calls) if calls else []
+        for item, result in zip(called, results):
+            if isinstance(result, Exception):
+                item.error = result
+                continue
+            try:
+                item.out = self._event(item.raw, item.state, result)
+            except NpoIntegrationError as exc:
+                item.error = exc
+            except Exception as exc:  # noqa: BLE001 - a bug on one record must not stop the batch
+                log.exception("record %s: unexpected error while transforming", item.raw.record_key)
+                item.error = exc
+
+    def _event(self, raw: RawRecord, state: RecordState | None, result: Any) -> Outgoing | None:
+        if result is None:
+            log.debug("record %s is not a platform record; skipped", raw.record_key)
+            return None
+        if isinstance(result, Offering):
+            offering_out = _built(lambda: offering_event(raw, result, state))
+            return _outgoing(raw, offering_out, self._topics.offerings, offering_key(raw.npo_id, result))
+        if isinstance(result, Progress):
+            link = self._find_link(links.lookup_keys(raw.npo_id, result))
             if link is None:
-                raise NoLinkError(f"no enrolment link for {links.describe(progress)}")
+                raise NoLinkError(f"no enrolment link for {links.describe(result)}")
             if link.event_type == "enrolment.unlinked":
                 log.info("record %s: enrolment of assignment %s was cancelled; skipped", raw.record_key, link.assignment_id)
                 return None
-            progress_out = _built(lambda: progress_event(raw, progress, link))
+            progress_out = _built(lambda: progress_event(raw, result, link))
             return _outgoing(raw, progress_out, self._topics.assignment_updated, progress_out.assignment_id)
-        raise UnsupportedStreamError(f"stream {raw.stream!r} is not ingested")
+        raise UnsupportedStreamError(f"stream {raw.stream!r} is not ingested")  # pragma: no cover
 
-    async def _fail(self, state: RecordState | None, raw: RawRecord, exc: Exception) -> Outcome:
+    # --- failures ------------------------------------------------------------------------------
+
+    def _fail(
+        self, state: RecordState | None, raw: RawRecord, exc: BaseException, letters: list[tuple[RawRecord, str]]
+    ) -> Outcome:
         reason = f"{type(exc).__name__}: {exc}"
         now = self._clock()
         new_failure = flags.is_new_failure(state, raw, reason)
@@ -216,10 +458,54 @@ class Ingestor:
         )
         self._states.put(failed)
         if new_failure:
-            await self._dead_letter(raw, reason)
+            letters.append((raw, reason))
         else:
             log.info("record %s failed again (attempt %d): %s", raw.record_key, failed.attempts, reason)
         return Outcome("failed", reason=reason)
+
+    async def _send_letters(self, letters: list[tuple[RawRecord, str]]) -> None:
+        if letters:
+            await asyncio.gather(*(self._dead_letter(raw, reason) for raw, reason in letters))
+
+    def _forget_unprocessed(self, record_key: str, before: RecordState | None) -> None:
+        """Drop the record's unprocessed entry. Only a record whose state (``before`` this change)
+        says it failed, or holds an intent of a failed send, can have one: others cost no look-up."""
+        if before is None or (before.last_error is None and before.intent is None):
+            return
+        if self._unprocessed.get(record_key) is not None:
+            self._unprocessed.delete(record_key)
+
+
+def _rounds(parts: Sequence[SourcePartition], max_records: int, max_per_partition: int) -> list[list[_Work]]:
+    """The records in rounds where each record key appears at most once per round, a key's copies in
+    offset order. A round holds at most ``max_records``, and ``max_per_partition`` of one partition
+    (a partition's intents are one table value, which must stay well under a Kafka message's limit)."""
+    rounds: list[list[_Work]] = []
+    for part in parts:
+        seen: dict[str, int] = {}  # record key -> the round its last copy is in
+        counts: list[int] = []  # records of this part per round
+        for index, raw in enumerate(part.records):
+            round_ = seen.get(raw.record_key, -1) + 1
+            while round_ < len(rounds) and (
+                len(rounds[round_]) >= max_records or (round_ < len(counts) and counts[round_] >= max_per_partition)
+            ):
+                round_ += 1
+            seen[raw.record_key] = round_
+            if round_ == len(rounds):
+                rounds.append([])
+            while len(counts) <= round_:
+                counts.append(0)
+            counts[round_] += 1
+            rounds[round_].append(_Work(part, index, raw))
+    return rounds
+
+
+def _plugin_call(plugin: TransformPlugin, raw: RawRecord) -> PluginCall:
+    if raw.stream == "offerings":
+        return PluginCall(plugin.offering, (raw.payload,), raw.npo_id, Offering, optional=True)
+    if raw.stream == "assignments":
+        return PluginCall(plugin.progress, (raw.payload,), raw.npo_id, Progress, optional=True)
+    raise UnsupportedStreamError(f"stream {raw.stream!r} is not ingested")
 
 
 def _built(build: Callable[[], Any]) -> Any:
@@ -238,3 +524,6 @@ def _outgoing(raw: RawRecord, event: Event, topic: str, key: str) -> Outgoing:
         key=key,
         value=encode(event),
     )
+
+
+__all__ = ["Ingestor", "NoConfigError", "NoLinkError", "Outcome", "OutputTopics", "SourcePartition", "TransformError"]

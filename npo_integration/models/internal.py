@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from npo_integration.models.codec import trusted
 from npo_integration.models.events import Event, utc_now
 from npo_integration.models.npo_config import ConfigSource, NpoId, NpoIntegrationConfig, StreamName
 
@@ -44,6 +45,66 @@ class RawRecord(Event):
     fetched_at: AwareDatetime = Field(default_factory=utc_now)
     trace_id: str
     payload: Any
+
+
+class RawItem(BaseModel):
+    """One record of a ``RawPage``: the NPO's record exactly as sent, with its stable key and content hash."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    record_key: str = Field(description="npo_id/stream/<NPO's id>: stable across fetches")
+    content_hash: str
+    payload: Any
+
+
+class RawPage(Event):
+    """``npo-integration.raw-records``, key npo_id: records of one NPO stream fetched together (a page, or
+    part of a large one), kept exactly as the NPO sent them (the seed's integration store).
+
+    One message per page, not per record: Kafka and Faust cost per message, and a
+    page is what the pull path has in hand. A re-drive is a page of one record.
+    """
+
+    event_type: Literal["raw_page.fetched"] = "raw_page.fetched"
+    npo_id: NpoId
+    stream: StreamName
+    fetched_at: AwareDatetime = Field(default_factory=utc_now)
+    trace_id: str
+    records: list[RawItem] = Field(min_length=1)
+
+    def unpacked(self) -> list[RawRecord]:
+        """Each record as a ``RawRecord`` (already validated as part of this page)."""
+        return [
+            trusted(
+                RawRecord,
+                event_id=f"{self.event_id}/{index}",
+                event_type="raw_record.fetched",
+                occurred_at=self.occurred_at,
+                npo_id=self.npo_id,
+                stream=self.stream,
+                record_key=item.record_key,
+                content_hash=item.content_hash,
+                fetched_at=self.fetched_at,
+                trace_id=self.trace_id,
+                payload=item.payload,
+            )
+            for index, item in enumerate(self.records)
+        ]
+
+    @classmethod
+    def of(cls, record: RawRecord) -> RawPage:
+        """A page of one record, as fetched (same fetch time and trace): what a re-drive sends."""
+        return cls(
+            npo_id=record.npo_id,
+            stream=record.stream,
+            fetched_at=record.fetched_at,
+            trace_id=record.trace_id,
+            records=[RawItem(record_key=record.record_key, content_hash=record.content_hash, payload=record.payload)],
+        )
+
+
+RawMessage = Annotated[RawPage | RawRecord, Field(discriminator="event_type")]
+"""What the raw-records topic holds: pages, and single records written before pages existed."""
 
 
 class DeadLetter(Event):

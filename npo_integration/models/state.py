@@ -93,3 +93,31 @@ class UnprocessedRecord(BaseModel):
     first_failed_at: AwareDatetime
     last_failed_at: AwareDatetime
     next_attempt_at: AwareDatetime
+
+
+class PendingDelivery(BaseModel):
+    """One record's event in a batch being published: what the crash-window check needs to settle it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    record_key: str
+    npo_id: str
+    stream: StreamName
+    fetched_at: AwareDatetime
+    intent: DeliveryIntent
+
+
+class PendingBatch(BaseModel):
+    """The intents of one batch of a raw-records partition, written durably before its events are sent.
+
+    Kept per source partition until the next batch replaces it. A worker that finds
+    one it did not finish itself (after a crash or a rebalance) checks which of its
+    events are on their topics before it processes that partition's records
+    (``ingest.ingestor``).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    batch_id: str
+    source_partition: int = Field(ge=0)
+    items: list[PendingDelivery]

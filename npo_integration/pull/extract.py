@@ -14,13 +14,14 @@ from typing import Any
 from npo_integration.errors import NpoIntegrationError
 from npo_integration.http import NpoHttpClient
 from npo_integration.http.records import newer_cursor, record_id
-from npo_integration.models.internal import RawRecord
+from npo_integration.models.internal import RawPage
 from npo_integration.models.npo_config import NpoIntegrationConfig, StreamConfig, StreamName
-from npo_integration.pull.raw import content_hash, raw_record
+from npo_integration.pull.raw import content_hash, raw_item, raw_pages
 
 log = logging.getLogger(__name__)
 
-PublishPage = Callable[[list[RawRecord]], Awaitable[None]]
+PublishPage = Callable[[list[RawPage]], Awaitable[None]]
+"""Sends a fetched page's records (one or more messages) and returns once the broker has them all."""
 CommitCursor = Callable[[str], None]
 
 
@@ -53,12 +54,11 @@ class StreamPuller:
         per_page = self._stream.parent_stream is None
         try:
             async for page_records, page_cursor in self._pages(cursor):
-                batch = [
-                    raw_record(self._config.npo_id, self._name, self._id_of(record), record, trace_id)
-                    for record in page_records
-                ]
-                await publish(batch)
-                records += len(batch)
+                npo_id = self._config.npo_id
+                items = [raw_item(npo_id, self._name, self._id_of(record), record) for record in page_records]
+                if items:
+                    await publish(raw_pages(npo_id, self._name, items, trace_id))
+                records += len(items)
                 pages += 1
                 if newer_cursor(best_cursor, page_cursor) != best_cursor:
                     best_cursor = page_cursor

@@ -1,9 +1,10 @@
 """The integration store: per NPO record its processed flag (``states``), and what is still unprocessed.
 
-Both tables are written while processing raw records (keyed by npo_id), so a
+The tables are written while processing raw records (keyed by npo_id), so a
 record's entries sit on its NPO's partition and the ingestion agent reads them
-locally. ``states`` is an ``AckedTable``: the delivery intent written before a
-publish is awaited until the changelog has it (``delivery/once.py``).
+locally. ``pending`` holds, per raw-records partition, the intents of the batch
+being published, awaited until the changelog has them (``delivery/once.py``);
+``states`` can be awaited the same way before a later batch replaces them.
 
 ``unprocessed`` holds, per record that could not become an event, the original
 raw record (the re-drive needs it: the raw-records topic's retention is not a
@@ -19,14 +20,21 @@ from collections.abc import Iterator
 from npo_integration.app import app
 from npo_integration.delivery.acked_table import acked_bytes_table
 from npo_integration.models.codec import DecodeError, decode, encode
-from npo_integration.models.state import RecordState, UnprocessedRecord
+from npo_integration.models.state import PendingBatch, RecordState, UnprocessedRecord
+from npo_integration.runtime import batch_producer
 from npo_integration.tables.declare import bytes_table
 
 log = logging.getLogger(__name__)
 
-_states = acked_bytes_table(app, "npo-record-state", help="record_key -> RecordState")
+_states = acked_bytes_table(app, "npo-record-state", help="record_key -> RecordState", producer=batch_producer)
 _unprocessed = bytes_table(
     "npo-unprocessed-records", help="record_key -> UnprocessedRecord (the original, reason, next attempt)"
+)
+_pending = acked_bytes_table(
+    app,
+    "npo-delivery-intents",
+    help="raw-records partition -> PendingBatch (intents of the batch being published)",
+    producer=batch_producer,
 )
 unprocessed_table = _unprocessed  # for table_route: keys are partitioned by npo_id
 
@@ -35,15 +43,19 @@ class RecordStates:
     """Processed flags. Write only while processing an event of the record's NPO partition."""
 
     def get(self, record_key: str) -> RecordState | None:
-        raw = _states.get(record_key.encode())
+        raw = _states.get_raw(record_key.encode())
         return None if raw is None else decode(RecordState, raw)
 
     def put(self, state: RecordState) -> None:
         _states[state.record_key.encode()] = encode(state)
 
-    async def put_durably(self, state: RecordState) -> None:
-        """Write and return once the changelog record is acknowledged by the broker."""
-        await _states.put_acked(state.record_key.encode(), encode(state))
+    def flush(self) -> None:
+        """Hand the queued changelog records to the producer (after a batch of writes)."""
+        _states.flush()
+
+    async def wait_acked(self) -> None:
+        """Return once every write so far is acknowledged by the broker."""
+        await _states.wait_acked()
 
     def items(self) -> Iterator[RecordState]:
         """Every state on the partitions this worker actively owns."""
@@ -76,5 +88,40 @@ class UnprocessedRecords:
         return sorted((e for e in self.items() if e.raw.npo_id == npo_id), key=lambda e: e.raw.record_key)
 
 
+class PendingBatches:
+    """The intents of each partition's last published batch. Use while processing that partition's records.
+
+    Remembers what this process wrote last per partition, so asking whether that
+    batch is unfinished costs a comparison of bytes, not a decoding.
+    """
+
+    def __init__(self) -> None:
+        self._written: dict[int, tuple[str, bytes]] = {}
+
+    def unfinished(self, partition: int, finished_batch_id: str | None) -> PendingBatch | None:
+        raw = _pending.get(str(partition).encode())
+        if raw is None:
+            return None
+        written = self._written.get(partition)
+        if written is not None and written[0] == finished_batch_id and written[1] == raw:
+            return None
+        try:
+            batch = decode(PendingBatch, raw)
+        except DecodeError as exc:  # written by this service only: worth an error, not a stopped partition
+            log.error("pending batch of partition %d unreadable, ignored: %s", partition, exc)
+            return None
+        return None if batch.batch_id == finished_batch_id else batch
+
+    def put(self, batch: PendingBatch) -> None:
+        """Write (in the partition's context); ``wait_acked`` returns once the broker has it."""
+        raw = encode(batch)
+        self._written[batch.source_partition] = (batch.batch_id, raw)
+        _pending[str(batch.source_partition).encode()] = raw
+
+    async def wait_acked(self) -> None:
+        await _pending.wait_acked()
+
+
 states = RecordStates()
 unprocessed = UnprocessedRecords()
+pending = PendingBatches()

@@ -156,33 +156,35 @@ async def committed_to_end(group: str, topic: str) -> bool:
 # --- SIGKILL: no duplicate, no missing event ---------------------------------------------------
 
 NPOS = ("kill-a", "kill-b", "kill-c")
-PER_NPO = 200
+PER_NPO = 1000
+PAGE = 100  # simple_config's page size: each NPO's records arrive as PER_NPO / PAGE raw pages
+KILL_ENV = {"NPO_INGEST_BATCH_SIZE": "2"}  # small batches: a kill lands inside one, not between two
 
 
-async def test_a_worker_killed_mid_stream_leaves_every_offering_exactly_once(
+async def test_a_worker_killed_in_the_middle_of_a_batch_leaves_every_offering_exactly_once(
     sandbox: SandboxProcess, deployment: Deployment
 ) -> None:
     for npo_id in NPOS:
         await add_simple_npo(sandbox, npo_id, PER_NPO)
     deployment.write_configs([simple_config(n, sandbox.npo_url(n)) for n in NPOS])
     total = PER_NPO * len(NPOS)
-    worker = await deployment.start_worker("first")
+    worker = await deployment.start_worker("first", **KILL_ENV)
     raw_topic, out_topic = deployment.topics["raw_records"], deployment.topics["offerings"]
 
     async def flowing() -> int:
-        # Every pull is done (a pull cut short stays leased for minutes) and events are on their way.
-        if await message_count(raw_topic) < total:
+        # Every page is on the raw topic (the pulls are done) and events are on their way, not all out.
+        if await message_count(raw_topic) < total // PAGE:
             return 0
         published = await message_count(out_topic)
-        return published if published >= 20 else 0
+        return published if 0 < published < total else 0
 
-    await eventually(flowing, timeout=60, interval=0.02, what="offering events flowing")
+    await eventually(flowing, timeout=60, interval=0.01, what="offering events flowing")
     worker.kill()
     before = len(await read_all(out_topic))
     assert before < total, "the worker was killed after it had finished: the test proves nothing"
 
     # Same env, a fresh data dir: the new worker rebuilds its tables from the changelogs.
-    restarted = await deployment.start_worker("second")
+    restarted = await deployment.start_worker("second", **KILL_ENV)
 
     async def all_out() -> list[Message]:
         messages = await read_all(out_topic)
@@ -190,7 +192,7 @@ async def test_a_worker_killed_mid_stream_leaves_every_offering_exactly_once(
 
     await eventually(all_out, timeout=90, what=f"{total} distinct offering events")
     group = deployment.env["NPO_APP_ID"]
-    await eventually(lambda: committed_to_end(group, raw_topic), timeout=30, what="every raw record committed")
+    await eventually(lambda: committed_to_end(group, raw_topic), timeout=30, what="every raw page committed")
     messages = await read_all(out_topic)
 
     ids = Counter(m.value["event_id"] for m in messages)
@@ -199,8 +201,9 @@ async def test_a_worker_killed_mid_stream_leaves_every_offering_exactly_once(
     expected = {(n, r["id"]) for n in NPOS for r in await sandbox.records(n, "offerings")}
     assert set(offerings) == expected and len(messages) == total
     assert {m.value["event_type"] for m in messages} == {"npo_offering.created"}
-    resolved = restarted.output().count("crash window, event")
-    print(f"killed after {before}/{total} events; {resolved} crash-window record(s) resolved by the new worker")
+    settled = [line for line in restarted.output().splitlines() if "crash window: unfinished batch" in line]
+    assert settled, "the new worker did not check the batch the killed one left unfinished"
+    print(f"killed after {before}/{total} events; " + "; ".join(line.split("] ", 3)[-1] for line in settled))
 
 
 # --- one running worker for the rest -----------------------------------------------------------

@@ -116,8 +116,9 @@ async def raw_ids(stack: Stack) -> dict[tuple[str, str], list[str]]:
     """(npo_id, stream) -> record ids on the raw-records topic, in order, duplicates kept."""
     found: dict[tuple[str, str], list[str]] = defaultdict(list)
     for message in await read_all(stack.deployment.topics["raw_records"]):
-        raw = message.value
-        found[(raw["npo_id"], raw["stream"])].append(raw["record_key"].rsplit("/", 1)[1])
+        page = message.value  # a page of records of one NPO stream
+        for record in page["records"]:
+            found[(page["npo_id"], page["stream"])].append(record["record_key"].rsplit("/", 1)[1])
     return found
 
 

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from npo_integration.delivery.once import OncePublisher
-from npo_integration.ingest.ingestor import Ingestor, OutputTopics
+from npo_integration.delivery.once import Addressed, OncePublisher
+from npo_integration.ingest.ingestor import Ingestor, Outcome, OutputTopics, SourcePartition
 from npo_integration.ingest.retry import RetryPolicy
 from npo_integration.models.internal import EnrolmentLink, RawRecord
-from npo_integration.models.state import RecordState, UnprocessedRecord
+from npo_integration.models.state import PendingBatch, RecordState, UnprocessedRecord
 from npo_integration.partitioning import partition_for
 from npo_integration.pull.raw import raw_record
-from npo_integration.transforms.invoke import PluginRunner
+from npo_integration.transforms.invoke import PluginCall, PluginRunner
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 TOPICS = OutputTopics(offerings="offerings", assignment_updated="assignment-updated")
@@ -38,11 +38,13 @@ class Crash(BaseException):
 
 
 class FakeStates:
-    """The record-state table. ``durable`` is what a worker recovering from the changelog would see."""
+    """The record-state table. ``durable`` is what a worker recovering from the changelog would see:
+    a write becomes durable only when ``wait_acked`` is awaited (the worst case after a crash)."""
 
     def __init__(self) -> None:
         self.local: dict[str, RecordState] = {}
         self.durable: dict[str, RecordState] = {}
+        self.queued: dict[str, RecordState] = {}
         self.log: list[str] = []
 
     def get(self, record_key: str) -> RecordState | None:
@@ -50,16 +52,46 @@ class FakeStates:
 
     def put(self, state: RecordState) -> None:
         self.local[state.record_key] = state
+        self.queued[state.record_key] = state
         self.log.append("put")
 
-    async def put_durably(self, state: RecordState) -> None:
-        self.local[state.record_key] = state
-        self.durable[state.record_key] = state
-        self.log.append("put_durably")
+    def flush(self) -> None:
+        self.log.append("flush")
+
+    async def wait_acked(self) -> None:
+        self.durable.update(self.queued)
+        self.queued.clear()
+        self.log.append("wait_acked")
 
     def recovered_from_changelog(self) -> "FakeStates":
         """A fresh worker after a crash: only the acknowledged (durable) writes are there."""
         fresh = FakeStates()
+        fresh.local = dict(self.durable)
+        fresh.durable = dict(self.durable)
+        return fresh
+
+
+class FakePending:
+    """The per-partition intents of the last published batch, durable once ``wait_acked`` returns."""
+
+    def __init__(self) -> None:
+        self.local: dict[int, PendingBatch] = {}
+        self.durable: dict[int, PendingBatch] = {}
+        self.durable_writes = 0
+
+    def unfinished(self, partition: int, finished_batch_id: str | None) -> PendingBatch | None:
+        batch = self.local.get(partition)
+        return None if batch is None or batch.batch_id == finished_batch_id else batch
+
+    def put(self, batch: PendingBatch) -> None:
+        self.local[batch.source_partition] = PendingBatch.model_validate_json(batch.model_dump_json())
+
+    async def wait_acked(self) -> None:
+        self.durable_writes += sum(1 for p, b in self.local.items() if self.durable.get(p) is not b)
+        self.durable.update(self.local)
+
+    def recovered_from_changelog(self) -> "FakePending":
+        fresh = FakePending()
         fresh.local = dict(self.durable)
         fresh.durable = dict(self.durable)
         return fresh
@@ -96,24 +128,31 @@ class FakeLog:
     async def partitions(self, topic: str) -> int:
         return self.n
 
-    async def end_offset(self, topic: str, partition: int) -> int:
-        self.calls.append("end_offset")
-        return len(self._parts(topic)[partition])
+    async def end_offsets(self, partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        self.calls.append("end_offsets")
+        return {(topic, p): len(self._parts(topic)[p]) for topic, p in partitions}
 
-    async def contains(self, topic: str, partition: int, start: int, event_id: str) -> bool:
+    async def find(self, topic: str, partition: int, wanted: dict[str, int]) -> set[str]:
         self.calls.append("scan")
-        return any(json.loads(v)["event_id"] == event_id for _, v in self._parts(topic)[partition][start:])
+        found = set()
+        for offset, (_, value) in enumerate(self._parts(topic)[partition]):
+            event_id = json.loads(value)["event_id"]
+            if event_id in wanted and offset >= wanted[event_id]:
+                found.add(event_id)
+        return found
 
-    async def send(self, topic: str, partition: int, key: bytes, value: bytes) -> None:
+    async def send_all(self, messages: Sequence[Addressed]) -> list[BaseException | None]:
         self.calls.append("send")
         if self.crash_before_send:
             raise Crash()
         if self.fail_send is not None:
-            raise self.fail_send
-        assert partition == partition_for(key.decode(), self.n), "sent to the key's partition"
-        self._parts(topic)[partition].append((key, value))
+            return [self.fail_send] * len(messages)
+        for m in messages:
+            assert m.value is not None and m.partition == partition_for(m.key.decode(), self.n), "sent to the key's partition"
+            self._parts(m.topic)[m.partition].append((m.key, m.value))
         if self.crash_after_send:
             raise Crash()
+        return [None] * len(messages)
 
     def events(self, topic: str) -> list[dict[str, Any]]:
         return [json.loads(v) for part in self._parts(topic) for _, v in part]
@@ -165,6 +204,7 @@ class Harness:
     def __init__(self) -> None:
         self.clock = Clock()
         self.states = FakeStates()
+        self.pending = FakePending()
         self.unprocessed = FakeUnprocessed()
         self.log = FakeLog()
         self.plugin = Plugin()
@@ -175,8 +215,8 @@ class Harness:
         self.ingestor = self.build()
 
     def build(self) -> Ingestor:
-        async def run(fn: Callable[..., Any], record: Any, *, key: str, output: type) -> Any:
-            return await self.runner.call(fn, record, timeout=1.0, key=key, output=output, optional=True)
+        async def run(calls: Sequence[PluginCall]) -> list[Any]:
+            return await self.runner.map(calls, timeout=1.0)
 
         async def dead_letter(raw: RawRecord, reason: str) -> None:
             self.dead_letters.append((raw, reason))
@@ -190,19 +230,40 @@ class Harness:
         return Ingestor(
             states=self.states,
             unprocessed=self.unprocessed,
+            pending=self.pending,
             plugin_for=plugin_for,
-            run_plugin=run,
+            run_plugins=run,
             find_link=find_link,
-            publisher=OncePublisher(self.log, self.log.send, self.clock),
+            publisher=OncePublisher(self.log, self.log.send_all, self.clock),
             dead_letter=dead_letter,
             topics=TOPICS,
             retry=self.retry,
             clock=self.clock,
         )
 
+    async def ingest(self, raw: RawRecord) -> Outcome:
+        """One record, as a batch of one from its NPO's partition."""
+        [[outcome]] = await self.ingestor.ingest([SourcePartition(self.partition_of(raw), [raw])])
+        return outcome
+
+    async def ingest_all(self, raws: list[RawRecord]) -> list[Outcome]:
+        """Records as one batch, grouped by partition like the agent does; outcomes in the given order."""
+        by_partition: dict[int, list[RawRecord]] = {}
+        for raw in raws:
+            by_partition.setdefault(self.partition_of(raw), []).append(raw)
+        parts = [SourcePartition(p, records) for p, records in by_partition.items()]
+        results = await self.ingestor.ingest(parts)
+        outcome_of = {id(r): o for part, outs in zip(parts, results) for r, o in zip(part.records, outs)}
+        return [outcome_of[id(r)] for r in raws]
+
+    @staticmethod
+    def partition_of(raw: RawRecord) -> int:
+        return partition_for(raw.npo_id, 4)
+
     def restart(self) -> None:
         """A new worker after SIGKILL: table state from the changelog, the same output log."""
         self.states = self.states.recovered_from_changelog()
+        self.pending = self.pending.recovered_from_changelog()
         self.ingestor = self.build()
 
     def raw(self, record: dict[str, Any], *, stream: str = "offerings", npo_id: str = "acme") -> RawRecord:

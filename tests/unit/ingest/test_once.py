@@ -1,4 +1,4 @@
-"""The once-only protocol: a durable intent before the send, and the crash-window check after."""
+"""The once-only protocol: durable intents before the batch is sent, and the crash-window check after."""
 
 from __future__ import annotations
 
@@ -15,39 +15,41 @@ def outgoing(event_id: str = "e-1", key: str = "acme/101") -> Outgoing:
     )
 
 
-async def test_the_intent_is_recorded_before_the_send_with_the_partitions_end_offset() -> None:
+async def test_the_intents_are_recorded_before_the_send_with_each_partitions_end_offset() -> None:
     log = FakeLog(partitions=4)
-    key = "acme/101"
-    partition = partition_for(key, 4)
-    for n in range(3):  # earlier messages on that partition
-        await log.send("offerings", partition, key.encode(), f'{{"event_id": "old-{n}"}}'.encode())
+    keys = ["acme/101", "acme/102", "acme/103"]
+    partition = partition_for(keys[0], 4)
+    publisher = OncePublisher(log, log.send_all, lambda: T0)
+    await publisher.publish([outgoing(f"old-{n}", keys[0]) for n in range(3)], _ignore)  # earlier messages
+    recorded: list[list[DeliveryIntent]] = []
+
+    async def record(intents: list[DeliveryIntent]) -> None:
+        assert log.calls[-1] == "end_offsets"  # nothing sent between the look-up and the intents
+        recorded.append(intents)
+
+    errors = await publisher.publish([outgoing(f"e-{n}", k) for n, k in enumerate(keys)], record)
+    assert errors == [None, None, None]
+    [intents] = recorded
+    assert [i.event_id for i in intents] == ["e-0", "e-1", "e-2"]
+    assert [(i.partition, i.offset) for i in intents][0] == (partition, 3)
+    assert all(i.offset == 0 for i in intents if i.partition != partition)
+    assert log.calls[-2:] == ["end_offsets", "send"]  # one look-up, one send, for the whole batch
+
+
+async def test_delivered_reads_each_partition_once_from_the_recorded_offsets() -> None:
+    log = FakeLog(partitions=1)
+    publisher = OncePublisher(log, log.send_all, lambda: T0)
     recorded: list[DeliveryIntent] = []
 
-    async def record(intent: DeliveryIntent) -> None:
-        assert log.calls[-1] == "end_offset"  # nothing sent between the look-up and the intent
-        recorded.append(intent)
+    async def record(intents: list[DeliveryIntent]) -> None:
+        recorded.extend(intents)
 
-    intent = await OncePublisher(log, log.send, lambda: T0).publish(outgoing(key=key), record)
-    assert recorded == [intent]
-    assert (intent.topic, intent.partition, intent.offset, intent.event_id) == ("offerings", partition, 3, "e-1")
-    assert log.calls[-2:] == ["end_offset", "send"]
-    assert log.keys("offerings")[-1] == key
-
-
-async def test_was_delivered_reads_from_the_recorded_offset() -> None:
-    log = FakeLog(partitions=1)
-    publisher = OncePublisher(log, log.send, lambda: T0)
-    intents: list[DeliveryIntent] = []
-
-    async def record(intent: DeliveryIntent) -> None:
-        intents.append(intent)
-
-    await publisher.publish(outgoing("e-1"), record)
-    assert await publisher.was_delivered(intents[0])
-    missing = intents[0].model_copy(update={"event_id": "never-sent"})
-    assert not await publisher.was_delivered(missing)
-    after = intents[0].model_copy(update={"offset": 1})  # the event is before the recorded offset
-    assert not await publisher.was_delivered(after)
+    await publisher.publish([outgoing("e-1", "a"), outgoing("e-2", "b")], record)
+    missing = recorded[0].model_copy(update={"event_id": "never-sent"})
+    assert await publisher.delivered([*recorded, missing]) == {"e-1", "e-2"}
+    assert log.calls.count("scan") == 1
+    later = recorded[0].model_copy(update={"offset": 1})  # e-1 is before this intent's offset: another publish
+    assert await publisher.delivered([later]) == set()
 
 
 async def test_an_empty_partition_holds_nothing() -> None:
@@ -55,15 +57,32 @@ async def test_an_empty_partition_holds_nothing() -> None:
     intent = DeliveryIntent(
         event_id="e", event_type="t", content_hash="h", topic="offerings", partition=1, offset=0, at=T0
     )
-    assert not await OncePublisher(log, log.send, lambda: T0).was_delivered(intent)
+    assert await OncePublisher(log, log.send_all, lambda: T0).delivered([intent]) == set()
 
 
-def test_the_scan_matches_the_event_id_field_not_a_substring() -> None:
-    from npo_integration.delivery.kafka_log import carries_event_id, isolation_for
+async def test_a_failed_send_is_reported_per_event_after_its_intent_was_recorded() -> None:
+    log = FakeLog(partitions=2)
+    log.fail_send = TimeoutError("no acknowledgement")
+    recorded: list[DeliveryIntent] = []
 
-    assert carries_event_id(b'{"event_id": "e-1", "x": 1}', "e-1")
-    assert not carries_event_id(b'{"event_id": "e-2", "ref": "e-1"}', "e-1")
-    assert not carries_event_id(b"not json e-1", "e-1")
-    assert not carries_event_id(None, "e-1")
+    async def record(intents: list[DeliveryIntent]) -> None:
+        recorded.extend(intents)
+
+    errors = await OncePublisher(log, log.send_all, lambda: T0).publish([outgoing("e-1"), outgoing("e-2", "x")], record)
+    assert [type(e) for e in errors] == [TimeoutError, TimeoutError] and len(recorded) == 2
+
+
+def test_the_scan_reads_the_event_id_field_not_a_substring() -> None:
+    from npo_integration.delivery.kafka_log import event_id_of, isolation_for
+
+    assert event_id_of(b'{"event_id": "e-1", "x": 1}') == "e-1"
+    assert event_id_of(b'{"event_id": "e-2", "ref": "e-1"}') == "e-2"
+    assert event_id_of(b'{"ref": "event_id"}') is None
+    assert event_id_of(b"not json e-1") is None
+    assert event_id_of(None) is None
     assert isolation_for("at_least_once") == "read_uncommitted"
     assert isolation_for("exactly_once") == "read_committed"
+
+
+async def _ignore(intents: list[DeliveryIntent]) -> None:
+    return None

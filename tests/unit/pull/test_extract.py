@@ -7,7 +7,7 @@ from typing import Any
 
 from npo_integration.http.errors import NpoUnavailableError
 from npo_integration.http.response import Page
-from npo_integration.models.internal import RawRecord
+from npo_integration.models.internal import RawPage, RawRecord
 from npo_integration.models.npo_config import NpoIntegrationConfig, StreamConfig
 from npo_integration.pull.extract import StreamPuller
 
@@ -51,7 +51,8 @@ async def run(client: FakeClient, stream: str = "offerings") -> tuple[Any, list[
     published: list[list[RawRecord]] = []
     cursors: list[str] = []
 
-    async def publish(batch: list[RawRecord]) -> None:
+    async def publish(pages: list[RawPage]) -> None:
+        batch = [record for page in pages for record in page.unpacked()]
         published.append(batch)
         events.append(f"publish {len(batch)}")
 
@@ -93,3 +94,14 @@ async def test_a_record_without_an_id_is_kept_under_its_content_hash() -> None:
     client = FakeClient({"/o": [[{"title": "no id"}]]})
     _, published, _, _ = await run(client)
     assert published[0][0].record_key.startswith("n1/offerings/hash-")
+
+
+def test_a_large_page_goes_out_in_messages_under_the_size_cap_in_order() -> None:
+    from npo_integration.pull.raw import raw_item, raw_pages
+
+    items = [raw_item("n1", "offerings", str(i), {"id": i, "text": "x" * 1000}) for i in range(50)]
+    pages = raw_pages("n1", "offerings", items, "t", max_bytes=10_000)
+    assert len(pages) > 1 and all(len(p.model_dump_json()) < 12_000 for p in pages)
+    assert [r.record_key for p in pages for r in p.unpacked()] == [f"n1/offerings/{i}" for i in range(50)]
+    huge = raw_pages("n1", "offerings", [raw_item("n1", "offerings", "big", {"text": "y" * 50_000})], "t", max_bytes=10_000)
+    assert len(huge) == 1 and len(huge[0].records) == 1  # a record above the cap is a page of its own

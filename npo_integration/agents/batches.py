@@ -1,0 +1,58 @@
+"""Reading a stream in batches, one partition at a time, with table writes landing on that partition.
+
+Faust writes a table key to the changelog partition of the *current event*, a
+context variable its stream sets while an agent handles one event. A batch
+holds events of several partitions and has no current event, so
+:func:`in_partition` sets it to an event of the partition being handled: table
+reads and writes inside the block go to that partition's store and changelog,
+as they would for a single event.
+
+Events buffered before a rebalance are dropped from a batch when their
+partition is no longer this worker's (another generation, or not actively
+assigned): the new owner reads them again from the committed offset.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+
+from faust import StreamT
+from faust.streams import _current_event
+from faust.types import AppT, EventT
+
+DEFAULT_WITHIN_SECONDS = 0.05
+
+
+async def partition_batches(
+    app: AppT, stream: StreamT[bytes], *, size: int, within: float = DEFAULT_WITHIN_SECONDS
+) -> AsyncIterator[list[tuple[int, list[EventT]]]]:
+    """Up to ``size`` events at a time (or what arrived within ``within`` seconds), grouped by
+    partition in offset order. The events are acknowledged when the caller asks for the next batch."""
+    async for events in stream.take_events(size, within=within):
+        yield group_by_partition(app, events)
+
+
+def group_by_partition(app: AppT, events: list[EventT]) -> list[tuple[int, list[EventT]]]:
+    """The events this worker still owns, per partition, each group in offset order."""
+    generation = app.consumer_generation_id
+    actives = app.assignor.assigned_actives()
+    groups: dict[int, list[EventT]] = defaultdict(list)
+    for event in events:
+        message = event.message
+        if message.generation_id != generation or message.tp not in actives:
+            continue
+        groups[message.partition].append(event)
+    return sorted(groups.items())
+
+
+@contextmanager
+def in_partition(event: EventT) -> Iterator[None]:
+    """Table reads and writes in the block belong to ``event``'s partition (see the module's doc)."""
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)

@@ -1,0 +1,56 @@
+"""``trusted`` builds the same models as validation does, for every model the hot paths build with it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from npo_integration.models.codec import trusted
+from npo_integration.models.internal import RawRecord
+from npo_integration.models.state import DeliveryIntent, PendingBatch, PendingDelivery, RecordState
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+INTENT = dict(
+    event_id="e-1", event_type="npo_offering.created", content_hash="h", topic="t", partition=2, offset=7, at=NOW
+)
+
+
+def test_trusted_equals_validated_for_the_hot_path_models() -> None:
+    cases = [
+        (DeliveryIntent, INTENT),
+        (
+            RawRecord,
+            dict(
+                event_id="r/1", event_type="raw_record.fetched", occurred_at=NOW, npo_id="acme", stream="offerings",
+                record_key="acme/offerings/1", content_hash="h", fetched_at=NOW, trace_id="t", payload={"id": 1},
+            ),
+        ),
+        (
+            RecordState,
+            dict(
+                record_key="acme/offerings/1", npo_id="acme", stream="offerings", content_hash="h", processed=True,
+                processed_hash="h", attempts=0, last_error=None, first_seen_at=NOW, updated_at=NOW, fetched_at=NOW,
+                intent=None,
+            ),
+        ),
+    ]
+    for model, values in cases:
+        fast, checked = trusted(model, **values), model(**values)
+        assert fast == checked and fast.model_dump_json() == checked.model_dump_json()
+        assert model.model_validate_json(fast.model_dump_json()) == checked
+
+
+def test_nested_trusted_models_serialise_like_validated_ones() -> None:
+    item = dict(record_key="acme/offerings/1", npo_id="acme", stream="offerings", fetched_at=NOW)
+    fast = trusted(
+        PendingBatch,
+        batch_id="b",
+        source_partition=1,
+        items=[trusted(PendingDelivery, **item, intent=trusted(DeliveryIntent, **INTENT))],
+    )
+    checked = PendingBatch(batch_id="b", source_partition=1, items=[PendingDelivery(**item, intent=DeliveryIntent(**INTENT))])
+    assert fast.model_dump_json() == checked.model_dump_json()
+
+
+def test_missing_fields_fall_back_to_defaults() -> None:
+    state = trusted(RecordState, record_key="k", npo_id="acme", stream="offerings", content_hash="h")
+    assert state.processed is False and state.attempts == 0 and state.intent is None
