@@ -9,7 +9,6 @@ from mode import Service
 
 from npo_integration.app import app, settings
 from npo_integration.delivery.kafka_log import KafkaOutputLog, isolation_for
-from npo_integration.delivery.producer import BatchProducer
 from npo_integration.http import NpoHttpClient
 from npo_integration.sealing import SecretBox
 from npo_integration.transforms.invoke import PluginRunner
@@ -32,7 +31,12 @@ async def freeze_startup_objects() -> None:
 # This worker process, as opposed to an earlier incarnation with the same data dir (see pull/schedule).
 worker_id = uuid.uuid4().hex
 secret_box = SecretBox.from_setting(settings.secrets_keys)
-http_client = NpoHttpClient(secret_box, allow_private=settings.allow_private_npo_urls)
+http_client = NpoHttpClient(
+    secret_box,
+    allow_private=settings.allow_private_npo_urls,
+    pool_limit=settings.http_max_connections,
+    pool_limit_per_host=settings.http_max_connections_per_host,
+)
 
 
 @app.service
@@ -67,17 +71,3 @@ class OutputLogService(Service):
     async def on_stop(self) -> None:
         await output_log.stop()
 
-
-# Platform events and raw records, sent a batch at a time (delivery/producer.py).
-batch_producer = BatchProducer(settings.bootstrap_servers, client_id=f"{settings.app_id}-batches")
-
-
-@app.service
-class BatchProducerService(Service):
-    """Connects the batch producer when the worker starts and flushes and closes it when it stops."""
-
-    async def on_start(self) -> None:
-        await batch_producer.start()
-
-    async def on_stop(self) -> None:
-        await batch_producer.stop()
