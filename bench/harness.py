@@ -288,7 +288,7 @@ class profiled:
             RESULTS.mkdir(parents=True, exist_ok=True)
             out = RESULTS / f"profile-{self._name}.txt"
             self._proc = subprocess.Popen(
-                ["py-spy", "record", "-p", str(self._pid), "-r", "200", "-f", "raw", "-o", str(out), "--nonblocking"],
+                ["py-spy", "record", "-p", str(self._pid), "-r", "100", "-f", "raw", "-o", str(out)] + (["--nonblocking"] if os.environ.get("BENCH_PROFILE") == "nonblocking" else []),
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
         return self

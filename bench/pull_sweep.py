@@ -1,48 +1,55 @@
-"""Sweep benchmark: one worker pulls N simulated NPOs of 3 pages each, 50 ms latency per request.
+"""Pull sweep benchmark: one worker pulls N simulated NPOs of 3 pages each at 50 ms a request, and
+ingests what it pulls.
 
-Prints the service's sweep time next to two yardsticks measured or derived in the
-same run, on the same machine, against the same simulator:
+Two sweeps, both timed from the first request to the last as the simulator saw them:
 
-- the ideal bound: ceil(N / concurrency) * pages * latency, what perfect
-  scheduling with the worker's concurrency could do;
-- a baseline: a bare aiohttp loop (no Kafka, no Faust, no tables) pulling the
-  same NPOs with the same concurrency.
+- the first sweep: every record is new (each becomes an event, ingested by the same worker);
+- the steady-state sweep: the same records again (unchanged, as most are between two pulls),
+  all NPOs requested at once on the fetch-requests topic.
 
-The ratios, not the seconds, are the figure to compare across machines.
-Usage: make bench  (or: .venv/bin/python bench/pull_sweep.py --npos 1000)
+Yardsticks measured or derived in the same run, on the same machine, against the same simulator:
+the ideal bound ceil(N / concurrency) x pages x latency, and a bare aiohttp loop pulling the same
+NPOs with the same concurrency. The worker's CPU time per fetched page is reported too.
+
+Usage: .venv/bin/python bench/pull_sweep.py [--npos 1000]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import sys
-import tempfile
 import time
 import uuid
 from datetime import datetime
-from pathlib import Path
+from typing import Any
 
 import aiohttp
-from cryptography.fernet import Fernet
+from harness import (
+    BenchResult,
+    Deployment,
+    Figure,
+    cpu_seconds,
+    message_times,
+    produce_many,
+    profiled,
+    report,
+    until,
+    workdir,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests.integration.support.kafka import BOOTSTRAP  # noqa: E402
-from tests.integration.support.processes import SandboxProcess, WorkerProcess  # noqa: E402
+from npo_integration.models.internal import FetchRequest
+from tests.integration.support.processes import SandboxProcess
 
 PAGES = 3
 PAGE_SIZE = 10
 RECORDS = PAGE_SIZE * (PAGES - 1) + PAGE_SIZE // 2  # the third page is short: exactly 3 requests per pull
+TOKEN = "bench"
 
 
 async def baseline_sweep(sandbox_url: str, npo_ids: list[str], concurrency: int) -> float:
     """The same pulls with nothing but aiohttp: the cost of the HTTP work alone."""
     limit = asyncio.Semaphore(concurrency)
-    headers = {"Authorization": "Bearer bench"}
+    headers = {"Authorization": f"Bearer {TOKEN}"}
 
     async def pull(session: aiohttp.ClientSession, npo_id: str) -> None:
         async with limit:
@@ -60,100 +67,115 @@ async def baseline_sweep(sandbox_url: str, npo_ids: list[str], concurrency: int)
         return time.monotonic() - started
 
 
-async def service_sweep(sandbox: SandboxProcess, npo_ids: list[str], concurrency: int, workdir: Path) -> float:
-    suffix = uuid.uuid4().hex[:8]
-    configs = [
-        {
-            "npo_id": npo_id,
-            "display_name": npo_id,
-            "base_url": sandbox.npo_url(npo_id),
-            "auth": {"kind": "bearer", "token": "bench"},
-            "streams": {"offerings": {"path": "/api/offerings", "records_path": "data", "schedule_seconds": 3600,
-                                      "pagination": {"style": "page_number", "page_size": PAGE_SIZE}}},
-            "transform": {"kind": "plugin", "name": "simple"},
-            "rate_limit": {"requests_per_second": 100, "burst": 10},
-        }
-        for npo_id in npo_ids
-    ]
-    config_file = workdir / "bench-npos.json"
-    config_file.write_text(json.dumps(configs))
-    env = {
-        "NPO_APP_ID": f"npo-bench-{suffix}",
-        "NPO_BROKER_URL": f"kafka://{BOOTSTRAP}",
-        "NPO_SECRETS_KEYS": Fernet.generate_key().decode(),
-        "NPO_ALLOW_PRIVATE_NPO_URLS": "true",
-        "NPO_CONFIG_FILE": str(config_file),
-        "NPO_FETCH_CONCURRENCY": str(concurrency),
-        "NPO_LOG_LEVEL": "warning",
-        **{f"NPO_TOPIC_{t.upper()}": f"bench-{suffix}.{t}" for t in (
-            "npo_assessed", "candidate_assignments", "assignment_updated", "offerings", "config_commands",
-            "fetch_requests", "raw_records", "enrolment_results", "enrolment_links", "dead_letters")},
+def config(sandbox: SandboxProcess, npo_id: str) -> dict[str, Any]:
+    return {
+        "npo_id": npo_id,
+        "display_name": npo_id,
+        "base_url": sandbox.npo_url(npo_id),
+        "auth": {"kind": "bearer", "token": TOKEN},
+        "streams": {"offerings": {"path": "/api/offerings", "records_path": "data", "schedule_seconds": 3600,
+                                  "pagination": {"style": "page_number", "page_size": PAGE_SIZE}}},
+        "transform": {"kind": "plugin", "name": "simple"},
+        "rate_limit": {"requests_per_second": 100, "burst": 10},
     }
-    worker = WorkerProcess("bench-worker", env, workdir)
-    try:
-        await worker.start(timeout=120)
-        deadline = time.monotonic() + 600
-        while True:
-            stats = await sandbox.call("GET", "/_sandbox/stats")
-            done = sum(1 for n in npo_ids if stats["requests"].get(n, 0) >= PAGES)
-            if done == len(npo_ids):
-                break
-            if time.monotonic() > deadline:
-                raise SystemExit(f"sweep incomplete after 600 s: {done}/{len(npo_ids)} NPOs pulled")
-            await asyncio.sleep(0.5)
-        first, last = [], []
-        for npo_id in npo_ids:
-            times = [datetime.fromisoformat(r["time"]) for r in await sandbox.requests(npo_id)]
-            first.append(min(times))
-            last.append(max(times))
-        origin = min(first)
-        starts = sorted((f - origin).total_seconds() for f in first)
-        durations = sorted((b - a).total_seconds() for a, b in zip(first, last))
-        print(f"pull starts after the first: p50 {_pct(starts, 50):.2f} s, p90 {_pct(starts, 90):.2f} s, "
-              f"last {starts[-1]:.2f} s; one pull (3 pages): p50 {_pct(durations, 50):.2f} s, "
-              f"p90 {_pct(durations, 90):.2f} s")
-        return (max(last) - origin).total_seconds()
-    finally:
-        worker.stop()
 
 
-def _pct(values: list[float], pct: int) -> float:
-    return values[min(len(values) - 1, len(values) * pct // 100)]
+async def fresh_npos(sandbox: SandboxProcess, count: int, latency_ms: int) -> list[str]:
+    """Create (or re-create: same data, empty request logs) the simulated NPOs."""
+    created = await sandbox.call("POST", "/_sandbox/bulk", {
+        "count": count, "prefix": "bench-", "flavour": "simple", "offerings": RECORDS,
+        "page_size": PAGE_SIZE, "latency_ms": latency_ms, "auth": {"kind": "bearer", "token": TOKEN},
+    })
+    return list(created["npo_ids"])
 
 
-async def main() -> None:
+async def sweep_span(sandbox: SandboxProcess, npo_ids: list[str], timeout: float) -> float:
+    """Wait until every NPO was pulled (3 requests each); seconds from the first request to the last."""
+
+    async def done() -> bool:
+        stats = await sandbox.call("GET", "/_sandbox/stats")
+        return sum(1 for n in npo_ids if stats["requests"].get(n, 0) >= PAGES) == len(npo_ids)
+
+    await until(done, timeout=timeout, what="every NPO pulled", interval=0.2)
+    first, last = [], []
+    for npo_id in npo_ids:
+        times = [datetime.fromisoformat(r["time"]) for r in await sandbox.requests(npo_id)]
+        first.append(min(times))
+        last.append(max(times))
+    return (max(last) - min(first)).total_seconds()
+
+
+async def run(npo_count: int, latency_ms: int, concurrency: int) -> BenchResult:
+    ideal = -(-npo_count // concurrency) * PAGES * latency_ms / 1000
+    with workdir("pull-sweep") as tmp:
+        sandbox = await SandboxProcess(tmp).start()
+        deployment = Deployment(tmp, "sweep")
+        try:
+            npo_ids = await fresh_npos(sandbox, npo_count, latency_ms)
+            baseline = await baseline_sweep(sandbox.url, npo_ids, concurrency)
+            print(f"baseline (bare aiohttp): {baseline:.2f} s")
+
+            npo_ids = await fresh_npos(sandbox, npo_count, latency_ms)
+            deployment.write_configs([config(sandbox, n) for n in npo_ids])
+            deployment.env["NPO_FETCH_CONCURRENCY"] = str(concurrency)
+            # Every simulated NPO is on the simulator's one host: let the worker open as many connections
+            # to it as it runs pulls, as it would to as many NPO hosts (the baseline does the same).
+            deployment.env["NPO_HTTP_MAX_CONNECTIONS_PER_HOST"] = str(concurrency)
+            worker = await deployment.start_worker()
+            pid = worker.proc.pid  # type: ignore[union-attr]
+            cpu0 = cpu_seconds(pid)
+            with profiled(pid, "pull-first"):
+                first = await sweep_span(sandbox, npo_ids, timeout=900)
+                await message_times(deployment.topics["offerings"], npo_count * RECORDS, timeout=900)
+            first_cpu = cpu_seconds(pid) - cpu0
+            print(f"first sweep: {first:.2f} s; every record ingested")
+
+            npo_ids = await fresh_npos(sandbox, npo_count, latency_ms)  # same data: unchanged records
+            requests = [
+                FetchRequest(npo_id=n, stream="offerings", reason="manual", trace_id=uuid.uuid4().hex)
+                for n in npo_ids
+            ]
+            cpu0 = cpu_seconds(pid)
+            with profiled(pid, "pull-steady"):
+                await produce_many(
+                    deployment.topics["fetch_requests"],
+                    [(r.npo_id.encode(), r.model_dump_json().encode()) for r in requests],
+                )
+                steady = await sweep_span(sandbox, npo_ids, timeout=900)
+            steady_cpu = cpu_seconds(pid) - cpu0
+            print(f"steady-state sweep: {steady:.2f} s")
+        finally:
+            deployment.stop()
+            sandbox.stop()
+
+    pages = npo_count * PAGES
+    result = BenchResult(
+        bench="pull_sweep",
+        title="Pull sweep: N NPOs x 3 pages, one worker, pulled and ingested",
+        parameters={"NPOs": npo_count, "pages each": PAGES, "records each": RECORDS,
+                    "latency per request": f"{latency_ms} ms", "concurrent pulls": concurrency},
+    )
+    result.figures += [
+        Figure("ideal bound ceil(N/C) x pages x latency", ideal, "s"),
+        Figure("bare aiohttp, same concurrency", baseline, "s", ideal, "ideal"),
+        Figure("steady-state sweep (records unchanged)", steady, "s", ideal, "ideal",
+               target="<= 1.5 x ideal", met=steady <= 1.5 * ideal),
+        Figure("first sweep (every record new)", first, "s", ideal, "ideal",
+               target="<= 3 x ideal", met=first <= 3 * ideal),
+        Figure("worker CPU per page, steady state", steady_cpu / pages * 1000, "ms"),
+        Figure("worker CPU per page, first sweep (incl. ingestion)", first_cpu / pages * 1000, "ms"),
+    ]
+    return result
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--npos", type=int, default=1000)
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=64)
     args = parser.parse_args()
-
-    with tempfile.TemporaryDirectory(prefix="npo-bench-") as tmp:
-        workdir = Path(tmp)
-        sandbox = await SandboxProcess(workdir).start()
-        try:
-            created = await sandbox.call("POST", "/_sandbox/bulk", {
-                "count": args.npos, "prefix": "bench-", "flavour": "simple", "offerings": RECORDS,
-                "page_size": PAGE_SIZE, "latency_ms": args.latency_ms, "auth": {"kind": "bearer", "token": "bench"},
-            })
-            npo_ids = created["npo_ids"]
-            baseline = await baseline_sweep(sandbox.url, npo_ids, args.concurrency)
-            await sandbox.call("POST", "/_sandbox/bulk", {  # fresh request logs, same data
-                "count": args.npos, "prefix": "bench-", "flavour": "simple", "offerings": RECORDS,
-                "page_size": PAGE_SIZE, "latency_ms": args.latency_ms, "auth": {"kind": "bearer", "token": "bench"},
-            })
-            sweep = await service_sweep(sandbox, npo_ids, args.concurrency, workdir)
-        finally:
-            sandbox.stop()
-
-    ideal = -(-args.npos // args.concurrency) * PAGES * args.latency_ms / 1000
-    print(f"NPOs: {args.npos}, pages each: {PAGES}, latency: {args.latency_ms} ms, concurrency: {args.concurrency}")
-    print(f"ideal bound (ceil(N/C) x pages x latency): {ideal:.2f} s")
-    print(f"baseline (bare aiohttp, same concurrency): {baseline:.2f} s  = {baseline / ideal:.2f} x ideal")
-    print(f"service sweep (scheduler -> Kafka -> pull -> raw topic): {sweep:.2f} s  "
-          f"= {sweep / ideal:.2f} x ideal, {sweep / baseline:.2f} x baseline")
+    report(asyncio.run(run(args.npos, args.latency_ms, args.concurrency)))
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    asyncio.run(main())
+    main()
