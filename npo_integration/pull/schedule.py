@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from pydantic import BaseModel, ConfigDict
+
 from npo_integration.models.state import StreamPullState
 
 # A run of this worker that has not reported back after this long is presumed hung and may run again.
@@ -28,6 +30,54 @@ def is_due(state: StreamPullState, now: datetime, worker: str) -> bool:
     if is_running(state, now, worker):
         return False
     return state.next_run_at is None or state.next_run_at <= now
+
+
+def due_at(state: StreamPullState, worker: str) -> datetime | None:
+    """When the stream is next due (``None``: now): after this worker's own run's lease, else at ``next_run_at``."""
+    if state.running_since is not None and state.running_worker == worker:
+        lease_end = state.running_since + LEASE
+        return lease_end if state.next_run_at is None else max(lease_end, state.next_run_at)
+    return state.next_run_at
+
+
+class _StreamSchedule(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    enabled: bool = True
+    schedule_seconds: int = 300
+
+
+class _Streams(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    offerings: _StreamSchedule | None = None
+    assignments: _StreamSchedule | None = None
+
+
+class _ConfigSchedule(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    active: bool = True
+    streams: _Streams = _Streams()
+
+
+class ScheduleView(BaseModel):
+    """The part of a stored config version the scheduler needs, read from its bytes several times
+    faster than the whole config (every NPO of a partition is read when a worker takes it over)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    npo_id: str
+    version: int
+    config: _ConfigSchedule
+
+    def intervals(self) -> dict[str, int]:
+        """The pulled streams and their intervals in seconds (none when the NPO is inactive)."""
+        if not self.config.active:
+            return {}
+        streams = self.config.streams
+        found = {"offerings": streams.offerings, "assignments": streams.assignments}
+        return {name: s.schedule_seconds for name, s in found.items() if s is not None and s.enabled}
 
 
 def started(state: StreamPullState, now: datetime, trace_id: str, worker: str) -> StreamPullState:

@@ -1,23 +1,34 @@
 """The extraction scheduler: each worker requests the due pulls of the NPOs whose partition it owns.
 
-Every worker runs this timer, but an NPO's fetch partition is actively owned
-by exactly one worker, so each NPO is requested once across the cluster and
-the duty moves with a rebalance. The request is a message, so a manual
-trigger and a scheduled run take the same path.
+Every worker runs this timer, but an NPO's fetch partition is actively owned by
+exactly one worker, so each NPO is requested once across the cluster and the
+duty moves with a rebalance. The request is a message, so a manual trigger and
+a scheduled run take the same path.
+
+The work of a tick follows what is due, not how many NPOs exist: an in-memory
+``DueIndex`` holds the next run of every stream on the owned partitions. It is
+rebuilt from the tables when the owned partitions change (reading only the
+schedule part of each config), and kept current by the changes this worker sees:
+config changes (its own and other workers', from the changelog) and the pull
+state the fetch agent writes when a pull starts and ends.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
+from datetime import datetime
 
 from npo_integration.app import app, settings
-from npo_integration.models.codec import encode
+from npo_integration.models.codec import DecodeError, decode, encode
 from npo_integration.models.events import utc_now
 from npo_integration.models.internal import FetchRequest
+from npo_integration.models.state import PullState
 from npo_integration.partitioning import partition_for
 from npo_integration.pull import schedule
+from npo_integration.pull.due_index import DueIndex
 from npo_integration.runtime import worker_id
 from npo_integration.tables import npo_configs, pull_state
 from npo_integration.timers.topic_setup import topics_ready
@@ -25,15 +36,97 @@ from npo_integration.topics import fetch_requests
 
 log = logging.getLogger(__name__)
 
-# Requests sent but not yet seen by the agent; avoids re-sending on every tick meanwhile.
-# A cache of this worker's own sends, not state: losing it costs at most one duplicate request.
-_recently_requested: dict[tuple[str, str], float] = {}
-_RESEND_AFTER_S = 30.0
+RESEND_AFTER_S = 30.0
+"""A requested pull whose start this worker has not seen is requested again after this long."""
+REBUILD_YIELD_EVERY = 2000
+"""Configs read between two yields to the event loop while the index is rebuilt."""
 
 
-def owned_partitions() -> set[int]:
+class Scheduler:
+    """The due index of this worker's partitions, and the intervals of the streams in it."""
+
+    def __init__(self) -> None:
+        self.index = DueIndex()
+        self.partitions: frozenset[int] | None = None  # None: not built yet
+        self.intervals: dict[str, dict[str, int]] = {}  # npo_id -> stream -> seconds
+
+    def owns(self, npo_id: str) -> bool:
+        return self.partitions is not None and partition_for(npo_id, settings.topic_partitions) in self.partitions
+
+    def on_config(self, npo_id: str, raw: bytes | None) -> None:
+        """A config changed (here or on another worker): its streams join, leave or keep their due times."""
+        if not self.owns(npo_id):
+            return
+        intervals = _intervals(npo_id, raw)
+        self._schedule(npo_id, intervals, pull_state.get(npo_id) if intervals else None)
+
+    def on_pull_state(self, state: PullState) -> None:
+        """The fetch agent wrote a pull state (a run started or ended): its streams' next due times."""
+        if not self.owns(state.npo_id):
+            return
+        self._schedule(state.npo_id, self.intervals.get(state.npo_id, {}), state)
+
+    def _schedule(self, npo_id: str, intervals: dict[str, int], state: PullState | None) -> None:
+        if intervals:
+            self.intervals[npo_id] = intervals
+        else:
+            self.intervals.pop(npo_id, None)
+        self.index.keep_only(npo_id, intervals)
+        now = time.time()
+        for stream in intervals:
+            due = schedule.due_at(state.stream(stream), worker_id) if state is not None else None
+            self.index.set(npo_id, stream, now if due is None else due.timestamp())
+
+    async def rebuild(self, partitions: frozenset[int]) -> None:
+        """Every NPO stream of ``partitions``, from the config and pull-state tables."""
+        started = time.monotonic()
+        self.index.clear()
+        self.intervals.clear()
+        self.partitions = partitions
+        seen = 0
+        for npo_id, raw in npo_configs.stored():
+            seen += 1
+            if seen % REBUILD_YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+                if self.partitions is not partitions:
+                    return  # a newer assignment started its own rebuild
+            if partition_for(npo_id, settings.topic_partitions) not in partitions:
+                continue
+            intervals = _intervals(npo_id, raw)
+            if intervals:
+                self._schedule(npo_id, intervals, pull_state.get(npo_id))
+        log.info(
+            "pull schedule rebuilt for partitions %s: %d stream(s) of %d NPO(s) in %.2fs (%d configs read)",
+            sorted(partitions), len(self.index), len(self.intervals), time.monotonic() - started, seen,
+        )
+
+    def take_due(self, now: datetime) -> list[tuple[str, str]]:
+        """The streams due now; each comes back after ``RESEND_AFTER_S`` unless its pull starts first."""
+        due = self.index.pop_due(now.timestamp())
+        for npo_id, stream in due:
+            interval = self.intervals.get(npo_id, {}).get(stream, RESEND_AFTER_S)
+            self.index.set(npo_id, stream, now.timestamp() + min(RESEND_AFTER_S, interval))
+        return due
+
+
+def _intervals(npo_id: str, raw: bytes | None) -> dict[str, int]:
+    if raw is None:
+        return {}
+    try:
+        return decode(schedule.ScheduleView, raw).intervals()
+    except DecodeError as exc:
+        log.error("config of %s unreadable, not scheduled: %s", npo_id, exc)
+        return {}
+
+
+scheduler = Scheduler()
+npo_configs.subscribe(scheduler.on_config)
+pull_state.subscribe(scheduler.on_pull_state)
+
+
+def owned_partitions() -> frozenset[int]:
     topic = fetch_requests.get_topic_name()
-    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
+    return frozenset(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic)
 
 
 async def request_pull(npo_id: str, stream: str, reason: str = "schedule") -> FetchRequest:
@@ -44,23 +137,13 @@ async def request_pull(npo_id: str, stream: str, reason: str = "schedule") -> Fe
 
 @app.timer(interval=settings.scheduler_tick_seconds)
 async def request_due_pulls() -> None:
-    if not topics_ready.is_set():
+    if not topics_ready.is_set() or app.rebalancing:
         return
     owned = owned_partitions()
-    if not owned:
-        return
-    now = utc_now()
-    monotonic = time.monotonic()
-    for version in npo_configs.all_current():
-        config = version.config
-        if not config.active or partition_for(config.npo_id, settings.topic_partitions) not in owned:
-            continue
-        state = pull_state.get(config.npo_id)
-        for name, stream in config.streams.items():
-            if not stream.enabled or not schedule.is_due(state.stream(name), now, worker_id):
-                continue
-            sent_at = _recently_requested.get((config.npo_id, name))
-            if sent_at is not None and monotonic - sent_at < min(_RESEND_AFTER_S, stream.schedule_seconds):
-                continue
-            _recently_requested[(config.npo_id, name)] = monotonic
-            await request_pull(config.npo_id, name)
+    if owned != scheduler.partitions:
+        await scheduler.rebuild(owned)
+    for npo_id, stream in scheduler.take_due(utc_now()):
+        try:
+            await request_pull(npo_id, stream)
+        except Exception:  # noqa: BLE001 - a timer that raises stops the worker; it comes back after a while
+            log.exception("pull request for %s/%s not sent", npo_id, stream)

@@ -1,4 +1,10 @@
-"""Two workers share the NPOs: each NPO is pulled once per interval, and pulls move when a worker stops."""
+"""Two workers share the NPOs: each NPO is pulled once per interval, and pulls move when a worker stops.
+
+The scheduler keeps an in-memory due index of the partitions its worker owns
+(``timers/pull_scheduler.py``); the hand-over checks that the worker taking a
+partition over rebuilds it: every NPO it took is pulled within one interval
+(plus the rebalance) and none twice in an interval.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from tests.integration.test_pull import config, stream
 
 INTERVAL = 3
 NPOS = [f"cl-{i}" for i in range(8)]
+REBALANCE_ALLOWANCE = 20.0  # a graceful leave, a rebalance and the recovery of the moved tables
 
 
 async def first_page_times(sandbox: SandboxProcess, npo_id: str) -> list[datetime]:
@@ -70,3 +77,12 @@ async def test_each_npo_is_pulled_once_per_interval_and_moves_when_its_worker_st
         return owned_by_first <= pulled_by(second.output())
 
     await eventually(second_took_over, timeout=45, what="the second worker pulling the first one's NPOs")
+    for npo_id in NPOS:
+        times = await first_page_times(sandbox, npo_id)
+        gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
+        assert min(gaps) >= INTERVAL * 0.9, f"{npo_id} pulled twice in one interval around the hand-over: {gaps}"
+    for npo_id in owned_by_first:
+        before = [t for t in await first_page_times(sandbox, npo_id) if t <= stopped_at]
+        after = [t for t in await first_page_times(sandbox, npo_id) if t > stopped_at]
+        wait = (after[0] - max(before[-1], stopped_at)).total_seconds()
+        assert wait <= INTERVAL + REBALANCE_ALLOWANCE, f"{npo_id} waited {wait:.1f}s for its new owner"
