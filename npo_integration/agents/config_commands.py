@@ -1,12 +1,21 @@
-"""Registry agent: applies config commands (from the topic, admin API, CLI, config file) to the config table."""
+"""Registry agent: applies config commands (from the topic, admin API, CLI, config file) to the config table.
+
+Commands are taken in batches and applied one after another within each
+partition (a later command for an NPO sees the version the earlier one made);
+their dead letters go out together.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable
 
 from faust import StreamT
+from faust.types import EventT
 
 from npo_integration import metrics
+from npo_integration.agents.batches import in_partition, partition_batches
 from npo_integration.app import app, settings
 from npo_integration.dead_letters import dead_letter
 from npo_integration.errors import NpoIntegrationError
@@ -21,37 +30,44 @@ from npo_integration.topics import config_commands
 
 log = logging.getLogger(__name__)
 
+BATCH = 500
+"""Config commands taken together."""
+
+
+def _apply(event: EventT) -> Awaitable[None] | None:
+    """Apply one command (in its partition's context); a refused one returns its dead letter to send."""
+    try:
+        command = decode(ConfigCommand, event.value)
+        if command.config is not None:
+            check_config(command.config, allow_private=settings.allow_private_npo_urls)
+        version = next_version(npo_configs.current(command.npo_id), command, utc_now(), secret_box)
+    except NpoIntegrationError as exc:
+        # The payload may hold secrets: keep only the key and the reason.
+        return dead_letter(
+            source_topic=config_commands.get_topic_name(),
+            reason=str(exc),
+            payload=None,
+            key=key_of(event.key),
+            npo_id=key_of(event.key),
+        )
+    if version is None:
+        log.info("config of %s unchanged; no new version", command.npo_id)
+        return None
+    npo_configs.store(version)
+    metrics.config_changes.labels(version.source, version.change).inc()
+    log.info("config of %s is now version %d (%s via %s)", version.npo_id, version.version, version.change, version.source)
+    return None
+
 
 @app.agent(config_commands)
 async def apply_config_commands(stream: StreamT[bytes]) -> None:
-    async for event in stream.events():
-        raw: bytes = event.value
-        try:
-            command = decode(ConfigCommand, raw)
-            if command.config is not None:
-                check_config(command.config, allow_private=settings.allow_private_npo_urls)
-            version = next_version(
-                npo_configs.current(command.npo_id), command, utc_now(), secret_box
-            )
-        except NpoIntegrationError as exc:
-            # The payload may hold secrets: keep only the key and the reason.
-            await dead_letter(
-                source_topic=config_commands.get_topic_name(),
-                reason=str(exc),
-                payload=None,
-                key=key_of(event.key),
-                npo_id=key_of(event.key),
-            )
-            continue
-        if version is None:
-            log.info("config of %s unchanged; no new version", command.npo_id)
-            continue
-        npo_configs.store(version)
-        metrics.config_changes.labels(version.source, version.change).inc()
-        log.info(
-            "config of %s is now version %d (%s via %s)",
-            version.npo_id,
-            version.version,
-            version.change,
-            version.source,
-        )
+    async for groups in partition_batches(app, stream, size=BATCH):
+        letters: list[Awaitable[None]] = []
+        for _, events in groups:
+            with in_partition(events[-1]):
+                for event in events:
+                    letter = _apply(event)
+                    if letter is not None:
+                        letters.append(letter)
+        if letters:
+            await asyncio.gather(*letters)

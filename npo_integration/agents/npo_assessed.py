@@ -1,46 +1,70 @@
 """An NPO assessed on the platform brings its API details: they become a config command.
 
 The platform may send credentials in clear on its own topic; they are sealed
-here, before anything of this service stores or forwards them.
+here, before anything of this service stores or forwards them. Messages are
+taken in batches and their commands sent together (one wait for all), so a
+platform onboarding thousands of NPOs at once is not one broker round trip each.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from faust import StreamT
+from faust.types import EventT
 
+from npo_integration.agents.batches import partition_batches
 from npo_integration.app import app
 from npo_integration.dead_letters import dead_letter, payload_of
 from npo_integration.errors import NpoIntegrationError
 from npo_integration.models.codec import decode, key_of
 from npo_integration.models.events import NpoAssessed
+from npo_integration.models.internal import ConfigCommand
 from npo_integration.registry.redaction import redact_document
-from npo_integration.registry.submit import send_command, upsert_command
+from npo_integration.registry.submit import send_commands, upsert_command
 from npo_integration.topics import npo_assessed
 
 log = logging.getLogger(__name__)
 
+BATCH = 500
+"""npo-assessed messages taken together."""
+RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
+
+
+async def _command(event: EventT) -> ConfigCommand | None:
+    """The sealed upsert the message asks for; ``None`` when there is nothing to integrate or it is refused."""
+    try:
+        assessed = decode(NpoAssessed, event.value)
+        if assessed.integration is None:
+            log.info("NPO %s assessed without an API; nothing to integrate", assessed.npo_id)
+            return None
+        if assessed.integration.npo_id != assessed.npo_id:
+            raise NpoIntegrationError(
+                f"integration.npo_id {assessed.integration.npo_id!r} does not match npo_id {assessed.npo_id!r}"
+            )
+        return upsert_command(assessed.integration, "npo-assessed")
+    except NpoIntegrationError as exc:
+        await dead_letter(
+            source_topic=npo_assessed.get_topic_name(),
+            reason=str(exc),
+            payload=redact_document(payload_of(event.value)),
+            key=key_of(event.key),
+        )
+        return None
+
 
 @app.agent(npo_assessed)
 async def register_assessed_npos(stream: StreamT[bytes]) -> None:
-    async for event in stream.events():
-        try:
-            assessed = decode(NpoAssessed, event.value)
-            if assessed.integration is None:
-                log.info("NPO %s assessed without an API; nothing to integrate", assessed.npo_id)
-                continue
-            if assessed.integration.npo_id != assessed.npo_id:
-                raise NpoIntegrationError(
-                    f"integration.npo_id {assessed.integration.npo_id!r} does not match npo_id {assessed.npo_id!r}"
-                )
-            command = upsert_command(assessed.integration, "npo-assessed")
-        except NpoIntegrationError as exc:
-            await dead_letter(
-                source_topic=npo_assessed.get_topic_name(),
-                reason=str(exc),
-                payload=redact_document(payload_of(event.value)),
-                key=key_of(event.key),
-            )
-            continue
-        await send_command(command)
+    async for groups in partition_batches(app, stream, size=BATCH):
+        commands = [c for _, events in groups for c in await asyncio.gather(*(_command(e) for e in events)) if c]
+        attempt = 0
+        while True:  # the batch is acknowledged only once its commands are durable: nothing is lost
+            try:
+                await send_commands(commands)
+                break
+            except Exception as exc:  # noqa: BLE001 - the broker is away: wait, then send the same again
+                delay = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
+                attempt += 1
+                log.warning("%d config command(s) not sent (%r); again in %.1fs", len(commands), exc, delay)
+                await asyncio.sleep(delay)

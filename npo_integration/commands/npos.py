@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import quote
 
 import click
 
@@ -44,12 +45,24 @@ def add(file: Path, no_wait: bool, url: str | None) -> None:
 
 
 @npos.command("list")
+@click.option("--limit", type=click.IntRange(1), default=None, help="at most this many NPOs (default: all)")
+@click.option("--after", default=None, help="start after this npo_id")
 @admin_url
-def list_(url: str | None) -> None:
-    """Every NPO with its active flag and current version."""
-    for npo in AdminClient(url).call("GET", "/admin/npos")["npos"]:
-        state = "active" if npo["active"] else "inactive"
-        click.echo(f"{npo['npo_id']}\tv{npo['version']}\t{state}\t{npo['updated_at']}\t{npo['display_name']}")
+def list_(limit: int | None, after: str | None, url: str | None) -> None:
+    """NPOs in npo_id order with their active flag and current version, a page at a time."""
+    client = AdminClient(url)
+    shown = 0
+    while limit is None or shown < limit:
+        size = 1000 if limit is None else min(1000, limit - shown)
+        query = f"?limit={size}" + (f"&after={quote(after)}" if after else "")
+        page = client.call("GET", f"/admin/npos{query}")
+        for npo in page["npos"]:
+            state = "active" if npo["active"] else "inactive"
+            click.echo(f"{npo['npo_id']}\tv{npo['version']}\t{state}\t{npo['updated_at']}\t{npo['display_name']}")
+        shown += len(page["npos"])
+        after = page["next"]
+        if after is None:
+            break
 
 
 @npos.command("show")

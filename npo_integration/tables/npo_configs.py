@@ -10,15 +10,45 @@ valid while the stored bytes are the same (a new version has other bytes).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+
+from faust.types import EventT
 
 from npo_integration.models.codec import decode, encode
 from npo_integration.models.npo_config import NpoConfigVersion
+from npo_integration.tables import ordered
 from npo_integration.tables.declare import global_bytes_table
 
-CACHE_SIZE = 20_000
+CACHE_SIZE = 2_000
+"""Decoded configs kept (about 30 KB each for a declarative one): the NPOs being pulled and ingested now."""
 
-_current = global_bytes_table("npo-configs", help="npo_id -> current NpoConfigVersion (secrets sealed)")
+ConfigListener = Callable[[str, bytes | None], None]
+"""Told ``(npo_id, stored bytes)`` whenever an NPO's current config changes, on any worker (``None``: gone)."""
+_listeners: list[ConfigListener] = []
+
+
+def subscribe(listener: ConfigListener) -> None:
+    """Call ``listener`` on every change of a current config: this worker's writes and others' (changelog)."""
+    _listeners.append(listener)
+
+
+def _notify(npo_id: str, raw: bytes | None) -> None:
+    for listener in _listeners:
+        listener(npo_id, raw)
+
+
+async def _changelog_event(event: EventT) -> None:
+    key = event.key
+    if isinstance(key, bytes):
+        value = event.value
+        _notify(key.decode(), value if isinstance(value, bytes) else None)
+
+
+_current = global_bytes_table(
+    "npo-configs",
+    help="npo_id -> current NpoConfigVersion (secrets sealed)",
+    on_changelog_event=_changelog_event,
+)
 _history = global_bytes_table(
     "npo-config-versions", help="npo_id/version -> NpoConfigVersion (secrets sealed)"
 )
@@ -57,6 +87,17 @@ def all_current() -> Iterator[NpoConfigVersion]:
         yield _decoded.get(key.decode(), raw)
 
 
+def page(after: str | None, limit: int) -> list[tuple[str, bytes]]:
+    """Up to ``limit`` NPOs' current configs as stored, in npo_id order, after ``after``."""
+    return [(key.decode(), raw) for key, raw in ordered.page(_current, after.encode() if after else None, limit)]
+
+
+def stored() -> Iterator[tuple[str, bytes]]:
+    """Every NPO's current config as stored, undecoded (for readers that need a part of it)."""
+    for key, raw in _current.items():
+        yield key.decode(), raw
+
+
 def history(npo_id: str) -> list[NpoConfigVersion]:
     latest = current(npo_id)
     if latest is None:
@@ -74,3 +115,4 @@ def store(version: NpoConfigVersion) -> None:
     value = encode(version)
     _history[f"{version.npo_id}/{version.version}".encode()] = value
     _current[version.npo_id.encode()] = value
+    _notify(version.npo_id, value)

@@ -6,7 +6,6 @@ with one clear line before it connects. Unchanged configs make no new version.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 
@@ -14,7 +13,7 @@ from npo_integration.app import app, settings
 from npo_integration.errors import ConfigError
 from npo_integration.models.npo_config import NpoIntegrationConfig
 from npo_integration.registry.config_file import load_config_file
-from npo_integration.registry.submit import send_command, upsert_command
+from npo_integration.registry.submit import send_commands, upsert_command
 from npo_integration.timers.topic_setup import topics_ready
 
 log = logging.getLogger(__name__)
@@ -41,5 +40,5 @@ async def seed_configs_from_file() -> None:
         return
     await topics_ready.wait()
     # Send all, then wait for all: a thousand NPOs are not a thousand broker round trips in a row.
-    await asyncio.gather(*(send_command(upsert_command(config, "file")) for config in _configs))
+    await send_commands([upsert_command(config, "file") for config in _configs])
     log.info("seeded %d NPO config(s) from %s", len(_configs), settings.config_file)

@@ -12,33 +12,32 @@ import time
 from typing import Any
 
 from faust import web
-from pydantic import ValidationError
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from npo_integration.app import app
 from npo_integration.errors import ConfigError
 from npo_integration.models.codec import describe_validation_error
 from npo_integration.models.internal import ConfigCommand
 from npo_integration.models.npo_config import ConfigSource, NpoConfigVersion, NpoIntegrationConfig
-from npo_integration.registry.submit import deactivate_command, reseal_command, send_command, upsert_command
+from npo_integration.registry.submit import (
+    deactivate_command,
+    reseal_command,
+    send_command,
+    send_commands,
+    upsert_command,
+)
 from npo_integration.tables import npo_configs
 from npo_integration.views.admin_auth import admin_only
 
 WAIT_SECONDS = 10.0
+LIST_LIMIT = 100
+MAX_LIST_LIMIT = 1000
 
 
 def redacted(version: NpoConfigVersion) -> dict[str, Any]:
     return version.model_dump(mode="json", context={"redact": True})
-
-
-def summary(version: NpoConfigVersion) -> dict[str, Any]:
-    return {
-        "npo_id": version.npo_id,
-        "display_name": version.config.display_name,
-        "active": version.config.active,
-        "version": version.version,
-        "updated_at": version.updated_at.isoformat(),
-        "source": version.source,
-    }
 
 
 class InvalidJsonError(ConfigError):
@@ -88,11 +87,50 @@ async def _accept(view: web.View, request: web.Request, command: ConfigCommand) 
     return view.json(body, status=202)
 
 
+class _Summary(BaseModel):
+    """What the list shows of a stored config, read without decoding the rest of it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    class _Config(BaseModel):
+        model_config = ConfigDict(extra="ignore")
+
+        display_name: str
+        active: bool = True
+
+    npo_id: str
+    version: int
+    updated_at: datetime
+    source: str
+    config: _Config
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "npo_id": self.npo_id,
+            "display_name": self.config.display_name,
+            "active": self.config.active,
+            "version": self.version,
+            "updated_at": self.updated_at.isoformat(),
+            "source": self.source,
+        }
+
+
 @app.page("/admin/npos")
 class NpoCollection(web.View):
     @admin_only
     async def get(self, request: web.Request) -> web.Response:
-        return self.json({"npos": [summary(v) for v in sorted(npo_configs.all_current(), key=lambda v: v.npo_id)]})
+        """A page of NPOs in npo_id order: ``?limit=`` (1-1000, default 100) after ``?after=``; ``next``
+        is the ``after`` of the following page (``null`` on the last)."""
+        try:
+            limit = int(request.query.get("limit", str(LIST_LIMIT)))
+        except ValueError:
+            return self.json({"error": "limit: must be a whole number"}, status=400)
+        if not 1 <= limit <= MAX_LIST_LIMIT:
+            return self.json({"error": f"limit: must be between 1 and {MAX_LIST_LIMIT}"}, status=400)
+        rows = npo_configs.page(request.query.get("after") or None, limit + 1)
+        npos = [_Summary.model_validate_json(raw).public() for _, raw in rows[:limit]]
+        more = len(rows) > limit
+        return self.json({"npos": npos, "next": npos[-1]["npo_id"] if more else None})
 
     @admin_only
     async def post(self, request: web.Request) -> web.Response:
@@ -157,7 +195,6 @@ class SecretsReseal(web.View):
         Once every NPO shows a ``reseal`` version, the old key can leave the ring
         (past versions sealed with it then stay unreadable; they are history).
         """
-        npo_ids = sorted(v.npo_id for v in npo_configs.all_current())
-        for npo_id in npo_ids:
-            await send_command(reseal_command(npo_id, _source(request)))
+        npo_ids = sorted(npo_id for npo_id, _ in npo_configs.stored())
+        await send_commands([reseal_command(npo_id, _source(request)) for npo_id in npo_ids])
         return self.json({"resealing": npo_ids}, status=202)
