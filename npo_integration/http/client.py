@@ -33,7 +33,7 @@ from npo_integration.http.auth import (
 from npo_integration.http.circuit import CircuitState
 from npo_integration.http.classify import classify
 from npo_integration.http.errors import CircuitOpenError, NpoRequestError, NpoResponseError
-from npo_integration.http.npo_state import NpoState, NpoStates
+from npo_integration.http.npo_state import Endpoint, NpoState, NpoStates
 from npo_integration.http.pagination import DEFAULT_MAX_PAGES, build_paginator
 from npo_integration.http.resolver import GuardedResolver, check_literal_host
 from npo_integration.http.response import NpoResponse, Page
@@ -190,7 +190,7 @@ class NpoHttpClient:
             method=method.upper(),
             url=without_params(url, npo.auth.secret_params),
             params=[(str(k), str(v)) for k, v in (params or {}).items()],
-            headers=self._headers(config, headers, idempotency_key),
+            headers=self._headers(npo.endpoint, headers, idempotency_key),
             json=json,
             form=list(form.items()) if isinstance(form, Mapping) else form,
         )
@@ -243,27 +243,27 @@ class NpoHttpClient:
 
     def _headers(
         self,
-        config: NpoIntegrationConfig,
+        endpoint: Endpoint,
         extra: Mapping[str, str] | None,
         idempotency_key: str | None,
     ) -> CIMultiDict[str]:
         headers: CIMultiDict[str] = CIMultiDict(
             {"User-Agent": self._user_agent, "Accept": "application/json"}
         )
-        headers.update(config.headers)
+        headers.update(endpoint.headers)
         headers.update(extra or {})
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
         return headers
 
-    def _make_auth(self, config: NpoIntegrationConfig) -> AnyAuthenticator:
+    def _make_auth(self, endpoint: Endpoint) -> AnyAuthenticator:
         context = AuthContext(
             box=self._box,
-            base_url=config.base_url,
-            post_form=partial(self._post_form, config),
+            base_url=endpoint.base_url,
+            post_form=partial(self._post_form, endpoint),
             clock=self._clock,
         )
-        return build_authenticator(config.auth, context)
+        return build_authenticator(endpoint.auth, context)
 
     def _session_or_fail(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -281,7 +281,7 @@ class NpoHttpClient:
             response = await self._exchange(npo, call)
             logger.debug(
                 "npo=%s %s %s -> %d in %.0f ms",
-                npo.config.npo_id,
+                npo.endpoint.npo_id,
                 call.method,
                 response.url,
                 response.status,
@@ -290,7 +290,7 @@ class NpoHttpClient:
             error = classify(
                 response,
                 method=call.method,
-                error_in_body=npo.config.error_in_body,
+                error_in_body=npo.endpoint.error_in_body,
                 scrub=npo.auth.scrub,
             )
             if error is not None:
@@ -326,7 +326,7 @@ class NpoHttpClient:
                     status=response.status,
                 )
             target = without_params(str(URL(call.url).join(URL(location))), npo.auth.secret_params)
-            if not same_host(target, npo.config.base_url):
+            if not same_host(target, npo.endpoint.base_url):
                 raise NpoRequestError(
                     f"{call.method} {response.url} -> HTTP {response.status}: "
                     f"redirect to another host not followed: {URL(target).with_query(None)}",
@@ -359,24 +359,22 @@ class NpoHttpClient:
             self._session_or_fail(),
             request,
             public_url=call.public_url,
-            timeout=npo.config.timeout_seconds,
+            timeout=npo.endpoint.timeout_seconds,
             json=call.json,
             form=call.form,
             max_body_bytes=self._max_body_bytes,
         )
         return response, request
 
-    async def _post_form(
-        self, config: NpoIntegrationConfig, url: str, form: list[tuple[str, str]]
-    ) -> NpoResponse:
+    async def _post_form(self, endpoint: Endpoint, url: str, form: list[tuple[str, str]]) -> NpoResponse:
         """An unauthenticated form POST (OAuth2 token endpoint, which may live on another host)."""
         check_literal_host(url, allow_private=self._allow_private)
-        request = OutgoingRequest("POST", url, self._headers(config, None, None), [])
+        request = OutgoingRequest("POST", url, self._headers(endpoint, None, None), [])
         response = await send(
             self._session_or_fail(),
             request,
             public_url=url,
-            timeout=config.timeout_seconds,
+            timeout=endpoint.timeout_seconds,
             form=form,
             max_body_bytes=self._max_body_bytes,
         )

@@ -1,12 +1,14 @@
 """The per-NPO parts of the client (authenticator, rate limiter, circuit breaker, retry policy).
 
 Each part is rebuilt only when its own settings change, so editing a stream
-does not drop a cached OAuth token or reset an open circuit.
+does not drop a cached OAuth token or reset an open circuit. A state keeps the
+``Endpoint`` part of the NPO's config, not the config: with 100,000 NPOs on a
+worker, their mappings (about 30 KB each, decoded) must not stay in memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,15 +16,51 @@ from npo_integration.http.auth import AnyAuthenticator
 from npo_integration.http.circuit import CircuitBreaker
 from npo_integration.http.ratelimit import TokenBucket
 from npo_integration.http.retry import RetryPolicy
-from npo_integration.models.npo_config import NpoIntegrationConfig
+from npo_integration.models.npo_config import (
+    AuthConfig,
+    CircuitBreakerConfig,
+    ErrorInBodyConfig,
+    NpoIntegrationConfig,
+    RateLimitConfig,
+    RetryConfig,
+)
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """What the client needs of an NPO's config between calls: where, how to sign, how long to wait."""
+
+    npo_id: str
+    base_url: str
+    auth: AuthConfig
+    headers: Mapping[str, str]
+    timeout_seconds: float
+    error_in_body: ErrorInBodyConfig | None
+    rate_limit: RateLimitConfig
+    circuit_breaker: CircuitBreakerConfig
+    retry: RetryConfig
+
+    @classmethod
+    def of(cls, config: NpoIntegrationConfig) -> Endpoint:
+        return cls(
+            npo_id=config.npo_id,
+            base_url=config.base_url,
+            auth=config.auth,
+            headers=config.headers,
+            timeout_seconds=config.timeout_seconds,
+            error_in_body=config.error_in_body,
+            rate_limit=config.rate_limit,
+            circuit_breaker=config.circuit_breaker,
+            retry=config.retry,
+        )
+
+
 @dataclass(slots=True)
 class NpoState:
-    config: NpoIntegrationConfig
+    endpoint: Endpoint
     auth: AnyAuthenticator
     limiter: TokenBucket
     breaker: CircuitBreaker
@@ -35,7 +73,7 @@ class NpoStates:
     def __init__(
         self,
         *,
-        make_auth: Callable[[NpoIntegrationConfig], AnyAuthenticator],
+        make_auth: Callable[[Endpoint], AnyAuthenticator],
         clock: Clock,
         sleep: Sleep,
         random_fraction: Callable[[], float],
@@ -47,11 +85,12 @@ class NpoStates:
         self._states: dict[str, NpoState] = {}
 
     def get(self, config: NpoIntegrationConfig) -> NpoState:
+        endpoint = Endpoint.of(config)
         state = self._states.get(config.npo_id)
         if state is None:
-            state = self._states[config.npo_id] = self._build(config)
-        elif state.config is not config and state.config != config:
-            self._update(state, config)
+            state = self._states[config.npo_id] = self._build(endpoint)
+        elif state.endpoint != endpoint:
+            self._update(state, endpoint)
         return state
 
     def all(self) -> list[NpoState]:
@@ -63,31 +102,29 @@ class NpoStates:
     def forget(self, npo_id: str) -> None:
         self._states.pop(npo_id, None)
 
-    def _build(self, config: NpoIntegrationConfig) -> NpoState:
+    def _build(self, endpoint: Endpoint) -> NpoState:
         return NpoState(
-            config=config,
-            auth=self._make_auth(config),
-            limiter=TokenBucket(config.rate_limit, clock=self._clock, sleep=self._sleep),
-            breaker=CircuitBreaker(config.circuit_breaker, name=config.npo_id, clock=self._clock),
-            retry=self._retry(config),
+            endpoint=endpoint,
+            auth=self._make_auth(endpoint),
+            limiter=TokenBucket(endpoint.rate_limit, clock=self._clock, sleep=self._sleep),
+            breaker=CircuitBreaker(endpoint.circuit_breaker, name=endpoint.npo_id, clock=self._clock),
+            retry=self._retry(endpoint),
         )
 
-    def _retry(self, config: NpoIntegrationConfig) -> RetryPolicy:
-        return RetryPolicy(config.retry, sleep=self._sleep, random_fraction=self._random)
+    def _retry(self, endpoint: Endpoint) -> RetryPolicy:
+        return RetryPolicy(endpoint.retry, sleep=self._sleep, random_fraction=self._random)
 
-    def _update(self, state: NpoState, config: NpoIntegrationConfig) -> None:
-        old = state.config
-        if _changed(old, config, "auth", "base_url", "timeout_seconds", "headers"):
-            state.auth = self._make_auth(config)
-        if old.rate_limit != config.rate_limit:
-            state.limiter = TokenBucket(config.rate_limit, clock=self._clock, sleep=self._sleep)
-        if old.circuit_breaker != config.circuit_breaker:
-            state.breaker = CircuitBreaker(
-                config.circuit_breaker, name=config.npo_id, clock=self._clock
-            )
-        if old.retry != config.retry:
-            state.retry = self._retry(config)
-        state.config = config
+    def _update(self, state: NpoState, endpoint: Endpoint) -> None:
+        old = state.endpoint
+        if _changed(old, endpoint, "auth", "base_url", "timeout_seconds", "headers"):
+            state.auth = self._make_auth(endpoint)
+        if old.rate_limit != endpoint.rate_limit:
+            state.limiter = TokenBucket(endpoint.rate_limit, clock=self._clock, sleep=self._sleep)
+        if old.circuit_breaker != endpoint.circuit_breaker:
+            state.breaker = CircuitBreaker(endpoint.circuit_breaker, name=endpoint.npo_id, clock=self._clock)
+        if old.retry != endpoint.retry:
+            state.retry = self._retry(endpoint)
+        state.endpoint = endpoint
 
 
 def _changed(old: Any, new: Any, *names: str) -> bool:

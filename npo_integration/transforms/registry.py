@@ -21,6 +21,7 @@ import logging
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -165,19 +166,27 @@ class PluginRegistry:
         builtins: Mapping[str, str] = BUILTIN_PLUGINS,
         entry_points: EntryPointScan = scan_entry_points,
         min_rescan_seconds: float = 1.0,
+        cache_size: int = 2000,
     ) -> None:
         self._builtins = dict(builtins)
         self._scan = entry_points
         self._min_rescan = min_rescan_seconds
         self._entry_points: dict[str, importlib.metadata.EntryPoint] = {}
         self._scanned_at: float | None = None
-        self._cache: dict[str, _Cached] = {}
+        self._cache: OrderedDict[str, _Cached] = OrderedDict()
+        self._cache_size = cache_size
         self._lock = threading.Lock()
 
     def for_config(self, config: NpoIntegrationConfig) -> TransformPlugin:
-        """The checked plug-in for this NPO and config; loaded again when the config changed."""
+        """The checked plug-in for this NPO and config; loaded again when the config changed.
+
+        The most recently used ``cache_size`` NPOs' plug-ins are kept (each holds its
+        config): a worker with 100,000 NPOs keeps the ones it is busy with.
+        """
         with self._lock:
             cached = self._cache.get(config.npo_id)
+            if cached is not None:
+                self._cache.move_to_end(config.npo_id)
         if cached is not None and cached.config is config:
             return cached.plugin
         fingerprint = _fingerprint(config)
@@ -186,7 +195,10 @@ class PluginRegistry:
         plugin = self.load(config)
         with self._lock:
             self._cache[config.npo_id] = _Cached(fingerprint, config, plugin)
-        log.info("transform plug-in loaded: npo_id=%s plugin=%s", config.npo_id, plugin.name)
+            self._cache.move_to_end(config.npo_id)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        log.debug("transform plug-in loaded: npo_id=%s plugin=%s", config.npo_id, plugin.name)
         return plugin
 
     def load(self, config: NpoIntegrationConfig) -> TransformPlugin:
