@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     config_file: Path | None = Field(None, description="JSON file of NPO configs loaded at start (one or a list)")
     scheduler_tick_seconds: float = Field(1.0, gt=0, le=60, description="how often due pulls are looked for")
     fetch_concurrency: int = Field(64, ge=1, le=10_000, description="concurrent NPO pulls per worker")
+    http_max_connections: int = Field(
+        100, ge=1, le=10_000, description="open connections to NPO APIs per worker, all hosts together"
+    )
+    http_max_connections_per_host: int = Field(
+        10, ge=1, le=1000, description="open connections to one NPO host per worker (NPOs may share a host)"
+    )
     transform_timeout_seconds: float = Field(
         2.0, gt=0, le=60, description="time bound of one plug-in call; a slower call fails that record only"
     )
@@ -60,6 +66,12 @@ class Settings(BaseSettings):
         64, ge=1, le=1000, description="raw-records messages (pages of records) taken together for ingestion"
     )
     ingest_redrive_batch: int = Field(200, ge=1, le=100_000, description="records one worker re-drives per tick at most")
+    enrolment_concurrency: int = Field(
+        256, ge=1, le=10_000, description="enrolments in progress at once per worker (NPO calls and their bookkeeping)"
+    )
+    enrolment_concurrency_per_npo: int = Field(
+        4, ge=1, le=1000, description="enrolments in progress at once per NPO and worker (a slow NPO holds only these)"
+    )
     enrolment_retry_tick_seconds: float = Field(
         1.0, gt=0, le=60, description="how often enrolments due for a retry are looked for"
     )

@@ -1,21 +1,26 @@
 """Push agent: candidate assignments (and enrolment commands) to NPO enrolments, exactly once each.
 
-One agent, one actor, reading two co-partitioned topics keyed by assignment_id:
-the platform's assignments and our own enrolment commands (retries, re-drives).
-One actor keeps each assignment's events in order and never lets two calls for
-one assignment overlap; retries are messages, not sleeps, so one NPO that is
-down never holds up the others. The rules live in ``push.processor``.
+One agent reading two co-partitioned topics keyed by assignment_id: the
+platform's assignments and our own enrolment commands (retries, re-drives).
+Each message runs in its assignment's lane (``push/lanes.py``): one
+assignment's events in order and never two of its calls at once, different
+assignments concurrently, at most ``NPO_ENROLMENT_CONCURRENCY_PER_NPO`` calls
+per NPO and ``NPO_ENROLMENT_CONCURRENCY`` per worker, so an NPO that answers
+slowly holds only its own slots. A message is acknowledged when its work is
+done. Retries are messages, not sleeps. The rules live in ``push.processor``.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from faust import StreamT
+from faust.types import EventT
 
+from npo_integration.push.lanes import Lanes
 from npo_integration.app import app, settings
 from npo_integration.dead_letters import dead_letter, payload_of
 from npo_integration.errors import NpoIntegrationError
@@ -36,7 +41,8 @@ log = logging.getLogger(__name__)
 
 ASSIGNMENTS_TOPIC = settings.topic_candidate_assignments
 COMMANDS_TOPIC = settings.topic_enrolment_commands
-PERSIST_TIMEOUT_S = 10.0
+MAX_PENDING = 20_000
+"""Messages read and not yet done at most; past it the agent stops reading until some finish."""
 
 enrolment_inputs = raw_topic(ASSIGNMENTS_TOPIC, COMMANDS_TOPIC)
 
@@ -66,21 +72,9 @@ class FaustPorts:
         enrolments.put(state)
 
     async def persist(self) -> None:
-        """Table writes are buffered: flush, so a worker recovering after a crash sees "sending".
-
-        Faust's ``flush`` gives up after 0.1 s without progress, so it is repeated until the
-        buffer is empty (bounded: past that, the Idempotency-Key alone protects the call).
-        """
-        producer = app.producer
-        deadline = time.monotonic() + PERSIST_TIMEOUT_S
-        await producer.flush()
-        while producer.buffer.size and time.monotonic() < deadline:
-            await producer.flush()
-        if producer.buffer.size:
-            log.warning(
-                "enrolment state not flushed within %.0fs; calling the NPO anyway",
-                PERSIST_TIMEOUT_S,
-            )
+        """Return once the states written so far are acknowledged by the broker, so a worker
+        recovering after a crash sees "sending" (one wait serves every call starting meanwhile)."""
+        await enrolments.wait_acked()
 
     def held(self, npo_id: str, partition: int) -> Iterable[EnrolmentState]:
         return enrolments.of_npo(npo_id, partition)
@@ -148,41 +142,58 @@ processor = EnrolmentProcessor(FaustPorts())
 """``processor.counters``: ignored, duplicate and stale inputs, outcomes (this worker, since start)."""
 
 
+lanes = Lanes(
+    per_group=settings.enrolment_concurrency_per_npo,
+    total=settings.enrolment_concurrency,
+    max_pending=MAX_PENDING,
+)
+
+
+def _decoded(topic: str, value: bytes) -> EnrolmentCommand | CandidateAssignmentEvent:
+    if topic == COMMANDS_TOPIC:
+        return decode(EnrolmentCommand, value)
+    return decode(CandidateAssignmentEvent, value)
+
+
 @app.agent(enrolment_inputs)
 async def enrol_assignments(stream: StreamT[bytes]) -> None:
-    async for event in stream.events():
+    inputs = stream.noack()
+    async for event in inputs.events():
         topic, partition = event.message.topic, event.message.partition
-        log.debug(
-            "enrolment input %s[%d]@%d key=%s",
-            topic,
-            partition,
-            event.message.offset,
-            key_of(event.key),
-        )
         try:
-            message: EnrolmentCommand | CandidateAssignmentEvent = (
-                decode(EnrolmentCommand, event.value)
-                if topic == COMMANDS_TOPIC
-                else decode(CandidateAssignmentEvent, event.value)
-            )
+            message = _decoded(topic, event.value)
         except NpoIntegrationError as exc:
-            await dead_letter(
-                source_topic=topic,
-                reason=str(exc),
-                payload=payload_of(event.value),
-                key=key_of(event.key),
-            )
+            await dead_letter(source_topic=topic, reason=str(exc), payload=payload_of(event.value), key=key_of(event.key))
+            await inputs.ack(event)
             continue
-        try:
-            if isinstance(message, EnrolmentCommand):
-                await processor.on_command(message, partition)
-            else:
-                await processor.on_assignment(message, partition)
-        except Exception as exc:  # noqa: BLE001 - the stream must go on; a call in flight has a watchdog
-            log.exception("enrolment of key %s failed unexpectedly", key_of(event.key))
-            await dead_letter(
-                source_topic=topic,
-                reason=f"unexpected {type(exc).__name__}: {exc}",
-                payload=payload_of(event.value),
-                key=key_of(event.key),
-            )
+        if isinstance(message, EnrolmentCommand) and message.event_type == "enrolment.redrive_npo":
+            # Re-marks failed enrolments of a partition: after what is running there, not beside it.
+            await lanes.drain()
+            await _handle(inputs, event, message, partition)
+            continue
+        if isinstance(message, EnrolmentCommand):
+            key, npo_id = message.assignment_id or "", message.npo_id
+        else:
+            key, npo_id = message.assignment_id, message.offering.npo_id
+        # The task copies this context: its table writes land on this event's partition.
+        await lanes.submit(key, npo_id, partial(_handle, inputs, event, message, partition))
+
+
+async def _handle(
+    inputs: StreamT[bytes], event: EventT, message: EnrolmentCommand | CandidateAssignmentEvent, partition: int
+) -> None:
+    try:
+        if isinstance(message, EnrolmentCommand):
+            await processor.on_command(message, partition)
+        else:
+            await processor.on_assignment(message, partition)
+    except Exception as exc:  # noqa: BLE001 - the stream must go on; a call in flight has a watchdog
+        log.exception("enrolment of key %s failed unexpectedly", key_of(event.key))
+        await dead_letter(
+            source_topic=event.message.topic,
+            reason=f"unexpected {type(exc).__name__}: {exc}",
+            payload=payload_of(event.value),
+            key=key_of(event.key),
+        )
+    finally:
+        await inputs.ack(event)

@@ -8,7 +8,8 @@ current event's partition, recovery and standbys read the same changelog) but
 queues each write's changelog record and sends the queue as record batches,
 one flush at a time, through the worker's ``BatchProducer``:
 
-- ``flush()`` hands what is queued to the producer (call it after a batch of writes);
+- ``flush()`` hands what is queued to the producer (call it after a batch of writes;
+  a write nobody flushes goes out within ``FLUSH_AFTER_SECONDS``);
 - ``wait_acked()`` returns once every write made before it is acknowledged by the
   broker: a worker recovering the table from its changelog sees them.
 
@@ -36,6 +37,8 @@ DEFAULT_ACK_TIMEOUT_SECONDS = 30.0
 RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
 FLUSH_AT = 5000
 """Queued changelog records that trigger a flush on their own."""
+FLUSH_AFTER_SECONDS = 0.02
+"""A write nobody flushes is handed to the producer after this long."""
 
 
 class AckedTable(faust.Table):
@@ -63,9 +66,14 @@ class AckedTable(faust.Table):
         queue.append(Addressed(self.changelog_topic_name, partition, key, value))
         if len(queue) >= FLUSH_AT:
             self.flush()
+        elif self.__dict__.get("_flush_soon") is None:
+            self._flush_soon = asyncio.get_running_loop().call_later(FLUSH_AFTER_SECONDS, self.flush)
 
     def flush(self) -> None:
         """Hand the queued changelog records to the producer (after the flush before, in order)."""
+        soon = self.__dict__.pop("_flush_soon", None)
+        if soon is not None:
+            soon.cancel()
         queue: list[Addressed] = self.__dict__.get("_queue") or []
         if not queue:
             return

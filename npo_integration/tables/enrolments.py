@@ -12,19 +12,30 @@ from collections.abc import Iterator
 
 from npo_integration.models.codec import DecodeError, decode, encode
 from npo_integration.models.enrolment import EnrolmentDue, EnrolmentState
-from npo_integration.tables.declare import bytes_table
+from npo_integration.app import app
+from npo_integration.delivery.acked_table import acked_bytes_table
+from npo_integration.delivery.worker_producer import batch_producer
 
 log = logging.getLogger(__name__)
 
-_states = bytes_table("npo-enrolments", help="assignment_id -> EnrolmentState")
-_due = bytes_table(
-    "npo-enrolment-due", help="assignment_id -> EnrolmentDue (retries and calls in flight only)"
+_states = acked_bytes_table(app, "npo-enrolments", help="assignment_id -> EnrolmentState", producer=batch_producer)
+_due = acked_bytes_table(
+    app,
+    "npo-enrolment-due",
+    help="assignment_id -> EnrolmentDue (retries and calls in flight only)",
+    producer=batch_producer,
 )
 
 
 def get(assignment_id: str) -> EnrolmentState | None:
     raw = _states.get(assignment_id.encode())
     return None if raw is None else decode(EnrolmentState, raw)
+
+
+async def wait_acked() -> None:
+    """Return once every state written so far is acknowledged by the broker (before an NPO call)."""
+    await _states.wait_acked()
+    await _due.wait_acked()
 
 
 def put(state: EnrolmentState) -> None:

@@ -1,0 +1,92 @@
+"""Lanes: in order within a key, concurrent across keys, bounded per group and in total."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from npo_integration.push.lanes import Lanes
+
+
+async def test_one_keys_work_runs_in_order_and_other_keys_run_beside_it() -> None:
+    lanes = Lanes(per_group=10, total=10, max_pending=100)
+    log: list[str] = []
+    release = asyncio.Event()
+
+    async def slow_first() -> None:
+        log.append("a1 start")
+        await release.wait()
+        log.append("a1 end")
+
+    async def step(name: str) -> None:
+        log.append(name)
+
+    await lanes.submit("a", "npo", slow_first)
+    await lanes.submit("a", "npo", lambda: step("a2"))
+    await lanes.submit("b", "npo", lambda: step("b1"))
+    await asyncio.sleep(0.01)
+    assert log == ["a1 start", "b1"]  # b went on while a waited; a2 waits for a1
+    release.set()
+    await lanes.drain()
+    assert log == ["a1 start", "b1", "a1 end", "a2"] and lanes.pending == 0
+
+
+async def test_a_slow_group_holds_only_its_own_slots() -> None:
+    lanes = Lanes(per_group=2, total=3, max_pending=100)
+    slow = asyncio.Event()
+    running = {"slow": 0, "fast": 0}
+    most_slow = 0
+
+    async def slow_call() -> None:
+        nonlocal most_slow
+        running["slow"] += 1
+        most_slow = max(most_slow, running["slow"])
+        await slow.wait()
+        running["slow"] -= 1
+
+    fast_done: list[int] = []
+    for n in range(5):
+        await lanes.submit(f"slow-{n}", "slow-npo", slow_call)
+    for n in range(5):
+        await lanes.submit(f"fast-{n}", "fast-npo", lambda n=n: asyncio.sleep(0, fast_done.append(n)))
+    await asyncio.wait_for(_until(lambda: len(fast_done) == 5), 2)
+    assert most_slow == 2  # the slow NPO never had more than its group's slots
+    slow.set()
+    await lanes.drain()
+
+
+async def test_submit_waits_when_too_much_is_pending() -> None:
+    lanes = Lanes(per_group=1, total=1, max_pending=2)
+    gate = asyncio.Event()
+    await lanes.submit("a", "g", gate.wait)
+    await lanes.submit("b", "g", gate.wait)
+    third = asyncio.ensure_future(lanes.submit("c", "g", gate.wait))
+    await asyncio.sleep(0.01)
+    assert not third.done()
+    gate.set()
+    await asyncio.wait_for(third, 1)
+    await lanes.drain()
+
+
+async def test_a_failing_work_does_not_stop_its_lane() -> None:
+    lanes = Lanes(per_group=1, total=1, max_pending=10)
+    done: list[str] = []
+
+    async def boom() -> None:
+        raise RuntimeError("bug")
+
+    await lanes.submit("a", "g", boom)
+    await lanes.submit("a", "g", lambda: asyncio.sleep(0, done.append("after")))
+    await lanes.drain()
+    assert done == ["after"]
+
+
+def test_bounds_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        Lanes(per_group=0, total=1, max_pending=1)
+
+
+async def _until(condition: object) -> None:
+    while not condition():  # type: ignore[operator]
+        await asyncio.sleep(0.001)
