@@ -11,7 +11,9 @@ import sys
 
 import faust
 
+from npo_integration.boot import TopicsFirst
 from npo_integration.errors import ConfigError
+from npo_integration.sensors import QuietMonitor
 from npo_integration.settings import Settings, get_settings
 
 
@@ -25,7 +27,13 @@ def _load_settings() -> Settings:
 settings = _load_settings()
 logging.getLogger("npo_integration").setLevel(settings.log_level.upper())
 
-app = faust.App(
+class NpoApp(faust.App):
+    """``faust.App`` that declares its topics before its consumer joins the group (``boot.py``)."""
+
+    BootStrategy = TopicsFirst
+
+
+app = NpoApp(
     settings.app_id,
     broker=settings.broker_url,
     store="rocksdb://",
@@ -46,6 +54,7 @@ app = faust.App(
     consumer_auto_offset_reset="earliest",
     table_standby_replicas=0,
     logging_config=None,
+    monitor=QuietMonitor(),
 )
 
 # Faust fixes first (they apply to every agent), then register agents, tables, timers and views.

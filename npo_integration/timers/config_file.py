@@ -14,7 +14,7 @@ from npo_integration.errors import ConfigError
 from npo_integration.models.npo_config import NpoIntegrationConfig
 from npo_integration.registry.config_file import load_config_file
 from npo_integration.registry.submit import send_commands, upsert_command
-from npo_integration.timers.topic_setup import topics_ready
+from npo_integration.boot import topics_ready
 
 log = logging.getLogger(__name__)
 

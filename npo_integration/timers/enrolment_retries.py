@@ -20,7 +20,7 @@ from npo_integration.models.codec import encode
 from npo_integration.models.enrolment import EnrolmentCommand
 from npo_integration.models.events import utc_now
 from npo_integration.tables import enrolments
-from npo_integration.timers.topic_setup import topics_ready
+from npo_integration.boot import topics_ready
 from npo_integration.topics import enrolment_commands
 
 log = logging.getLogger(__name__)

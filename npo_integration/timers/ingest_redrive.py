@@ -17,7 +17,7 @@ from npo_integration.app import app, settings
 from npo_integration.models.events import utc_now
 from npo_integration.partitioning import partition_for
 from npo_integration.tables.record_state import unprocessed
-from npo_integration.timers.topic_setup import topics_ready
+from npo_integration.boot import topics_ready
 from npo_integration.topics import raw_records
 
 log = logging.getLogger(__name__)

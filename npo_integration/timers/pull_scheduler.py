@@ -31,7 +31,7 @@ from npo_integration.pull import schedule
 from npo_integration.pull.due_index import DueIndex
 from npo_integration.runtime import worker_id
 from npo_integration.tables import npo_configs, pull_state
-from npo_integration.timers.topic_setup import topics_ready
+from npo_integration.boot import topics_ready
 from npo_integration.topics import fetch_requests
 
 log = logging.getLogger(__name__)

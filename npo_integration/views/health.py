@@ -5,7 +5,7 @@ from __future__ import annotations
 from faust import web
 
 from npo_integration.app import app
-from npo_integration.timers.topic_setup import topics_ready
+from npo_integration.boot import topics_ready
 
 
 @app.page("/health")

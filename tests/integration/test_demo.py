@@ -43,4 +43,8 @@ async def test_run_demo_publishes_offerings_within_30_seconds(deployment: Deploy
         assert messages[0].value["event_type"] == "npo_offering.created"
     finally:
         demo.stop()
-    assert _port_is_free(DEMO_SANDBOX_PORT), "the demo left the simulator running"
+
+    async def simulator_gone() -> bool:  # it stops with the demo, in its own time
+        return _port_is_free(DEMO_SANDBOX_PORT)
+
+    await eventually(simulator_gone, timeout=15, what="the demo's simulator to stop with it")
