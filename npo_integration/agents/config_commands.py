@@ -69,5 +69,6 @@ async def apply_config_commands(stream: StreamT[bytes]) -> None:
                     letter = _apply(event)
                     if letter is not None:
                         letters.append(letter)
+        await npo_configs.wait_acked()  # the versions are durable before the commands are acknowledged
         if letters:
             await asyncio.gather(*letters)

@@ -6,7 +6,8 @@ writes a state per record, so that machinery was a large share of its cost.
 ``AckedTable`` keeps Faust's local store and semantics (a write lands in the
 current event's partition, recovery and standbys read the same changelog) but
 queues each write's changelog record and sends the queue as record batches,
-one flush at a time, through the worker's ``BatchProducer``:
+one send at a time (what queues up meanwhile goes out together next), through
+the worker's ``BatchProducer``:
 
 - ``flush()`` hands what is queued to the producer (call it after a batch of writes;
   a write nobody flushes goes out within ``FLUSH_AFTER_SECONDS``);
@@ -23,7 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, cast
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 import faust
 from faust.types import TP, AppT
@@ -41,17 +43,38 @@ FLUSH_AFTER_SECONDS = 0.02
 """A write nobody flushes is handed to the producer after this long."""
 
 
-class AckedTable(faust.Table):
-    """``faust.Table`` of bytes with a batched changelog, ``flush`` and ``wait_acked``."""
+if TYPE_CHECKING:
+    _Table = faust.Table
+else:
+    _Table = object
+
+
+class BatchedChangelog(_Table):
+    """The batched changelog, for a Faust table class of bytes: mix in before ``faust.Table`` or
+    ``faust.GlobalTable`` (the hooks below replace theirs)."""
 
     producer: BatchProducer
     _queue: list[Addressed]
-    _flushing: asyncio.Task[None] | None
+    _queue_acked: asyncio.Future[None]
+    _sent_acked: asyncio.Future[None]
+    _flusher: asyncio.Task[None]
+    _flush_soon: asyncio.TimerHandle
 
     def get_raw(self, key: bytes) -> bytes | None:
         """The stored value or ``None``, straight from the store (no sensors, no ``KeyError`` on a miss)."""
         value: bytes | None = self.data._get(key)  # type: ignore[attr-defined]
         return value
+
+    def put_raw(self, key: bytes, value: bytes) -> None:
+        """``table[key] = value`` straight to the store and the changelog queue (no sensors, no wrappers)."""
+        self.data._set(key, value)  # type: ignore[attr-defined]
+        self._enqueue(key, value)
+
+    def delete_raw(self, key: bytes) -> None:
+        """``del table[key]`` the same way; nothing happens when the key is not there."""
+        if self.data._get(key) is not None:  # type: ignore[attr-defined]
+            self.data._del(key)  # type: ignore[attr-defined]
+            self._enqueue(key, None)
 
     def on_key_set(self, key: Any, value: Any) -> None:
         self._enqueue(key, value)
@@ -62,31 +85,31 @@ class AckedTable(faust.Table):
     def _enqueue(self, key: bytes, value: bytes | None) -> None:
         partition = self.partition_for_key(key)  # the current event's partition, as Faust writes it
         assert partition is not None, "AckedTable does not use the partitioner"
-        queue = self.__dict__.setdefault("_queue", [])
+        queue = self._pending_queue()
         queue.append(Addressed(self.changelog_topic_name, partition, key, value))
         if len(queue) >= FLUSH_AT:
             self.flush()
-        elif self.__dict__.get("_flush_soon") is None:
+        elif self.__dict__.get("_flush_soon") is None and not self._sending():
             self._flush_soon = asyncio.get_running_loop().call_later(FLUSH_AFTER_SECONDS, self.flush)
 
     def flush(self) -> None:
-        """Hand the queued changelog records to the producer (after the flush before, in order)."""
+        """Hand the queued changelog records to the producer. One send is in flight at a time, in
+        order; what is queued meanwhile goes out together as soon as it is acknowledged."""
         soon = self.__dict__.pop("_flush_soon", None)
         if soon is not None:
             soon.cancel()
-        queue: list[Addressed] = self.__dict__.get("_queue") or []
-        if not queue:
-            return
-        self._queue = []
-        previous = self.__dict__.get("_flushing")
-        self._flushing = asyncio.ensure_future(self._send_after(previous, queue))
+        if self.__dict__.get("_queue") and not self._sending():
+            self._flusher = asyncio.ensure_future(self._send_queued())
 
     async def wait_acked(self, *, timeout: float = DEFAULT_ACK_TIMEOUT_SECONDS) -> None:
         """Return once every write made before the call is acknowledged (``TimeoutError`` after ``timeout``)."""
-        self.flush()
-        flushing = self.__dict__.get("_flushing")
-        if flushing is not None:
-            await asyncio.wait_for(asyncio.shield(flushing), timeout)
+        if self.__dict__.get("_queue"):
+            waiter = self._queue_acked
+            self.flush()
+        else:
+            waiter = self.__dict__.get("_sent_acked")
+        if waiter is not None and not waiter.done():
+            await asyncio.wait_for(asyncio.shield(waiter), timeout)
 
     async def put_acked(self, key: bytes, value: bytes, *, timeout: float = DEFAULT_ACK_TIMEOUT_SECONDS) -> None:
         """Write, then wait until the broker has the changelog record (call in stream context)."""
@@ -101,9 +124,31 @@ class AckedTable(faust.Table):
             log.warning("changelog of %s not flushed at stop: %r", self.name, exc)
         await super().on_stop()
 
-    async def _send_after(self, previous: asyncio.Task[None] | None, messages: list[Addressed]) -> None:
-        if previous is not None:
-            await asyncio.shield(previous)
+    def _pending_queue(self) -> list[Addressed]:
+        queue = self.__dict__.get("_queue")
+        if queue is None:
+            queue = self._queue = []
+            self._queue_acked = asyncio.get_running_loop().create_future()
+        return queue
+
+    def _sending(self) -> bool:
+        flusher = self.__dict__.get("_flusher")
+        return flusher is not None and not flusher.done()
+
+    async def _send_queued(self) -> None:
+        while self.__dict__.get("_queue"):
+            messages, acked = self._queue, self._queue_acked
+            self._queue = []
+            self._queue_acked = asyncio.get_running_loop().create_future()
+            self._sent_acked = acked
+            if await self._send(messages):
+                acked.set_result(None)
+            else:
+                acked.set_exception(RuntimeError(f"changelog of {self.name} not sent: the worker is stopping"))
+                acked.exception()  # retrieved: nobody may be waiting
+
+    async def _send(self, messages: list[Addressed]) -> bool:
+        """Send until the broker has them all (later writes must not overtake these); False at shutdown."""
         attempt = 0
         while True:
             try:
@@ -112,7 +157,7 @@ class AckedTable(faust.Table):
             except Exception as exc:  # noqa: BLE001 - retried: later writes must not overtake these
                 if self.should_stop:
                     log.warning("changelog of %s: %d record(s) not sent at shutdown: %r", self.name, len(messages), exc)
-                    return
+                    return False
                 delay = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
                 attempt += 1
                 log.warning(
@@ -122,10 +167,23 @@ class AckedTable(faust.Table):
                 await asyncio.sleep(delay)
         for (topic, partition), offset in last.items():
             self.data.set_persisted_offset(TP(topic, partition), offset)  # type: ignore[attr-defined]
+        return True
 
 
-def acked_bytes_table(app: AppT, name: str, *, help: str, producer: BatchProducer) -> AckedTable:
+class AckedTable(BatchedChangelog, faust.Table):
+    """``faust.Table`` of bytes with a batched changelog, ``flush`` and ``wait_acked``."""
+
+
+class AckedGlobalTable(BatchedChangelog, faust.GlobalTable):
+    """``faust.GlobalTable`` of bytes with a batched changelog, ``flush`` and ``wait_acked``."""
+
+
+def acked_bytes_table(
+    app: AppT, name: str, *, help: str, producer: BatchProducer, options: Mapping[str, Any]
+) -> AckedTable:
     """Like ``tables.declare.bytes_table``, as an ``AckedTable`` whose changelog ``producer`` sends."""
-    table = AckedTable(app, name=name, key_type=bytes, value_type=bytes, beacon=app.tables.beacon, help=help)
+    table = AckedTable(
+        app, name=name, key_type=bytes, value_type=bytes, beacon=app.tables.beacon, options=options, help=help
+    )
     table.producer = producer
     return cast(AckedTable, app.tables.add(table))

@@ -4,27 +4,54 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from faust import GlobalTable, Table
+from typing import cast
+
+from faust import Table
 from faust.types import EventT
 
 from npo_integration.app import app
+from npo_integration.delivery.acked_table import AckedGlobalTable
+from npo_integration.delivery.producer import BatchProducer
+
+
+ROCKSDB_OPTIONS = {
+    "write_buffer_size": 4 * 1024 * 1024,
+    "max_write_buffer_number": 2,
+    "block_cache_size": 8 * 1024 * 1024,
+    "target_file_size_base": 16 * 1024 * 1024,
+}
+"""Per partition store (Faust's defaults are 64 MB write buffers, 3 of them, and a 2 GB block cache, for
+each partition of each table): a worker holds about ten tables' partitions, so memory is set here."""
 
 
 def bytes_table(name: str, *, help: str) -> Table:
-    return app.Table(name, key_type=bytes, value_type=bytes, help=help)
+    return app.Table(name, key_type=bytes, value_type=bytes, options=ROCKSDB_OPTIONS, help=help)
 
 
 def global_bytes_table(
-    name: str, *, help: str, on_changelog_event: Callable[[EventT], Awaitable[None]] | None = None
-) -> GlobalTable:
+    name: str,
+    *,
+    help: str,
+    producer: BatchProducer,
+    on_changelog_event: Callable[[EventT], Awaitable[None]] | None = None,
+) -> AckedGlobalTable:
     """Every worker holds every partition, including the ones other workers write
     (``synchronize_all_active_partitions``; plain GlobalTables miss those, faust-streaming #283).
-    ``on_changelog_event`` sees each change read from the changelog (other workers' writes)."""
-    return app.GlobalTable(
-        name,
+    ``on_changelog_event`` sees each change read from the changelog (other workers' writes).
+    The changelog is batched (``delivery/acked_table.py``): writers ``wait_acked`` before their
+    source messages are acknowledged."""
+    table = AckedGlobalTable(
+        app,
+        name=name,
         key_type=bytes,
         value_type=bytes,
+        beacon=app.tables.beacon,
+        standby_buffer_size=1,  # as app.GlobalTable: apply other workers' changes as they come
+        is_global=True,
         synchronize_all_active_partitions=True,
         on_changelog_event=on_changelog_event,
+        options=ROCKSDB_OPTIONS,
         help=help,
     )
+    table.producer = producer
+    return cast(AckedGlobalTable, app.tables.add(table))

@@ -15,20 +15,22 @@ from npo_integration.models.enrolment import EnrolmentDue, EnrolmentState
 from npo_integration.app import app
 from npo_integration.delivery.acked_table import acked_bytes_table
 from npo_integration.delivery.worker_producer import batch_producer
+from npo_integration.tables.declare import ROCKSDB_OPTIONS
 
 log = logging.getLogger(__name__)
 
-_states = acked_bytes_table(app, "npo-enrolments", help="assignment_id -> EnrolmentState", producer=batch_producer)
+_states = acked_bytes_table(app, "npo-enrolments", help="assignment_id -> EnrolmentState", producer=batch_producer, options=ROCKSDB_OPTIONS)
 _due = acked_bytes_table(
     app,
     "npo-enrolment-due",
     help="assignment_id -> EnrolmentDue (retries and calls in flight only)",
     producer=batch_producer,
+    options=ROCKSDB_OPTIONS,
 )
 
 
 def get(assignment_id: str) -> EnrolmentState | None:
-    raw = _states.get(assignment_id.encode())
+    raw = _states.get_raw(assignment_id.encode())
     return None if raw is None else decode(EnrolmentState, raw)
 
 
@@ -41,13 +43,11 @@ async def wait_acked() -> None:
 def put(state: EnrolmentState) -> None:
     """Call only while processing an event of this assignment's partition."""
     key = state.assignment_id.encode()
-    _states[key] = encode(state)
+    _states.put_raw(key, encode(state))
     if state.due_at is not None:
-        _due[key] = encode(
-            EnrolmentDue(npo_id=state.npo_id, partition=state.partition, due_at=state.due_at)
-        )
-    elif _due.get(key) is not None:
-        del _due[key]
+        _due.put_raw(key, encode(EnrolmentDue(npo_id=state.npo_id, partition=state.partition, due_at=state.due_at)))
+    else:
+        _due.delete_raw(key)
 
 
 def of_npo(npo_id: str, partition: int | None = None) -> Iterator[EnrolmentState]:

@@ -16,6 +16,7 @@ from faust.types import EventT
 
 from npo_integration.models.codec import decode, encode
 from npo_integration.models.npo_config import NpoConfigVersion
+from npo_integration.delivery.worker_producer import batch_producer
 from npo_integration.tables import ordered
 from npo_integration.tables.declare import global_bytes_table
 
@@ -47,10 +48,11 @@ async def _changelog_event(event: EventT) -> None:
 _current = global_bytes_table(
     "npo-configs",
     help="npo_id -> current NpoConfigVersion (secrets sealed)",
+    producer=batch_producer,
     on_changelog_event=_changelog_event,
 )
 _history = global_bytes_table(
-    "npo-config-versions", help="npo_id/version -> NpoConfigVersion (secrets sealed)"
+    "npo-config-versions", help="npo_id/version -> NpoConfigVersion (secrets sealed)", producer=batch_producer
 )
 
 
@@ -78,7 +80,7 @@ _decoded = DecodedCache(CACHE_SIZE)
 
 
 def current(npo_id: str) -> NpoConfigVersion | None:
-    raw = _current.get(npo_id.encode())
+    raw = _current.get_raw(npo_id.encode())
     return None if raw is None else _decoded.get(npo_id, raw)
 
 
@@ -111,8 +113,14 @@ def history(npo_id: str) -> list[NpoConfigVersion]:
 
 
 def store(version: NpoConfigVersion) -> None:
-    """Write a new version; call only from the config agent (stream context)."""
+    """Write a new version; call only from the config agent (stream context), then ``wait_acked``."""
     value = encode(version)
-    _history[f"{version.npo_id}/{version.version}".encode()] = value
-    _current[version.npo_id.encode()] = value
+    _history.put_raw(f"{version.npo_id}/{version.version}".encode(), value)
+    _current.put_raw(version.npo_id.encode(), value)
     _notify(version.npo_id, value)
+
+
+async def wait_acked() -> None:
+    """Return once every version stored so far is acknowledged by the broker."""
+    await _history.wait_acked()
+    await _current.wait_acked()

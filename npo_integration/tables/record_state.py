@@ -22,11 +22,11 @@ from npo_integration.delivery.acked_table import acked_bytes_table
 from npo_integration.models.codec import DecodeError, decode, encode
 from npo_integration.models.state import PendingBatch, RecordState, UnprocessedRecord
 from npo_integration.delivery.worker_producer import batch_producer
-from npo_integration.tables.declare import bytes_table
+from npo_integration.tables.declare import ROCKSDB_OPTIONS, bytes_table
 
 log = logging.getLogger(__name__)
 
-_states = acked_bytes_table(app, "npo-record-state", help="record_key -> RecordState", producer=batch_producer)
+_states = acked_bytes_table(app, "npo-record-state", help="record_key -> RecordState", producer=batch_producer, options=ROCKSDB_OPTIONS)
 _unprocessed = bytes_table(
     "npo-unprocessed-records", help="record_key -> UnprocessedRecord (the original, reason, next attempt)"
 )
@@ -35,6 +35,7 @@ _pending = acked_bytes_table(
     "npo-delivery-intents",
     help="raw-records partition -> PendingBatch (intents of the batch being published)",
     producer=batch_producer,
+    options=ROCKSDB_OPTIONS,
 )
 unprocessed_table = _unprocessed  # for table_route: keys are partitioned by npo_id
 
