@@ -56,6 +56,7 @@ from npo_integration.models.state import (
 )
 from npo_integration.transforms.contract import TransformError, TransformPlugin
 from npo_integration.transforms.invoke import PluginCall
+from npo_integration.transforms.registry import runs_inline
 
 log = logging.getLogger(__name__)
 
@@ -501,10 +502,11 @@ def _rounds(parts: Sequence[SourcePartition], max_records: int, max_per_partitio
 
 
 def _plugin_call(plugin: TransformPlugin, raw: RawRecord) -> PluginCall:
+    inline = runs_inline(plugin)
     if raw.stream == "offerings":
-        return PluginCall(plugin.offering, (raw.payload,), raw.npo_id, Offering, optional=True)
+        return PluginCall(plugin.offering, (raw.payload,), raw.npo_id, Offering, optional=True, inline=inline)
     if raw.stream == "assignments":
-        return PluginCall(plugin.progress, (raw.payload,), raw.npo_id, Progress, optional=True)
+        return PluginCall(plugin.progress, (raw.payload,), raw.npo_id, Progress, optional=True, inline=inline)
     raise UnsupportedStreamError(f"stream {raw.stream!r} is not ingested")
 
 

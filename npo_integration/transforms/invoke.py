@@ -67,13 +67,19 @@ _Task = tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]
 
 @dataclass(frozen=True, slots=True)
 class PluginCall:
-    """One plug-in call: ``fn(*args)``, counted against ``key`` (the NPO) if it hangs, checked against ``output``."""
+    """One plug-in call: ``fn(*args)``, counted against ``key`` (the NPO) if it hangs, checked against ``output``.
+
+    ``inline``: run it on the event loop, not in the pool: for the service's own code
+    (built-in plug-ins, declarative mappings), whose work per record is bounded, a
+    hand-over to a thread costs more than the call.
+    """
 
     fn: Callable[..., Any]
     args: tuple[Any, ...]
     key: str | None = None
     output: type[Any] | None = None
     optional: bool = False
+    inline: bool = False
 
 
 class _Job:
@@ -202,9 +208,10 @@ class PluginRunner:
         key: str | None = None,
         output: type[Any] | None = None,
         optional: bool = False,
+        inline: bool = False,
     ) -> Any:
-        """``fn(*args)`` in a worker within ``timeout`` seconds, the result checked."""
-        [result] = await self.map([PluginCall(fn, args, key, output, optional)], timeout=timeout)
+        """``fn(*args)`` in a worker (or inline) within ``timeout`` seconds, the result checked."""
+        [result] = await self.map([PluginCall(fn, args, key, output, optional, inline)], timeout=timeout)
         if isinstance(result, TransformError):
             raise result
         return result
@@ -218,7 +225,12 @@ class PluginRunner:
         for its key), and the calls after it go on in another worker.
         """
         results: list[Any] = [None] * len(calls)
-        todo = list(range(len(calls)))
+        todo: list[int] = []
+        for index, call in enumerate(calls):
+            if call.inline:
+                results[index] = _run_inline(call, timeout)
+            else:
+                todo.append(index)
         while todo:
             runnable: list[int] = []
             for index in todo:
@@ -307,6 +319,22 @@ class PluginRunner:
     def shutdown(self) -> None:
         """Cancel queued calls; running (or hung) threads are daemons, never waited for."""
         self._pool.shutdown()
+
+
+def _run_inline(call: PluginCall, timeout: float) -> Any:
+    """One call on the loop: the same checks as in the pool; an overrun is logged (it cannot be cut short)."""
+    label = _label(call.fn)
+    started = time.monotonic()
+    outcome = _guarded(call.fn, call.args)
+    took = time.monotonic() - started
+    if took > timeout:
+        log.warning("inline transform call took %.3gs, over its %.3gs limit: %s (key=%s)", took, timeout, label, call.key)
+    if isinstance(outcome, _Failed):
+        return _as_transform_error(outcome.error, label)
+    try:
+        return _checked(outcome, call.output, call.optional, label)
+    except TransformError as exc:
+        return exc
 
 
 def _as_transform_error(error: BaseException, label: str) -> TransformError:

@@ -24,6 +24,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
@@ -44,6 +45,7 @@ from npo_integration.transforms.declarative.spec import DeclarativeMapping, Requ
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "npo_integration.transforms"
+BUILTIN_PACKAGE = "npo_integration.transforms.plugins."
 BUILTIN_PLUGINS: Mapping[str, str] = MappingProxyType(
     {
         "simple": "npo_integration.transforms.plugins.simple:SimplePlugin",
@@ -57,6 +59,12 @@ EntryPointScan = Callable[[], Iterable[importlib.metadata.EntryPoint]]
 def scan_entry_points() -> list[importlib.metadata.EntryPoint]:
     importlib.invalidate_caches()  # see packages installed since the last scan
     return list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+
+def runs_inline(plugin: object) -> bool:
+    """Whether the plug-in is the service's own code (a built-in, or a declarative mapping): called on the
+    event loop. Code from installed packages runs in the plug-in pool, where a hang costs a thread only."""
+    return isinstance(plugin, DeclarativePlugin) or type(plugin).__module__.startswith(BUILTIN_PACKAGE)
 
 
 def check_plugin(plugin: object, origin: str) -> TransformPlugin:
@@ -76,18 +84,30 @@ def check_plugin(plugin: object, origin: str) -> TransformPlugin:
         elif not callable(fn):
             problems.append(f"{method} is not callable")
         else:
-            try:
-                signature = inspect.signature(fn)
-            except (TypeError, ValueError):  # builtins without a signature: trust them
-                continue
-            try:
-                signature.bind(*([None] * arity))
-            except TypeError:
-                params = ", ".join(signature.parameters)
-                problems.append(f"{method}({params}) does not take {arity} positional argument(s)")
+            problem = _arity_problem(getattr(fn, "__func__", fn), arity, bound=hasattr(fn, "__func__"))
+            if problem:
+                problems.append(f"{method}{problem}")
     if problems:
         raise PluginLoadError(f"transform plug-in {origin} is malformed: {'; '.join(problems)}")
     return plugin  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=1024)
+def _arity_problem(fn: Callable[..., Any], arity: int, *, bound: bool) -> str | None:
+    """What is wrong with ``fn``'s signature for ``arity`` positional arguments (``None``: nothing).
+
+    Cached per function: every config registered checks its plug-in, and ``inspect`` is slow.
+    """
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # builtins without a signature: trust them
+        return None
+    try:
+        signature.bind(*([None] * (arity + bound)))
+    except TypeError:
+        params = list(signature.parameters)[bound:]
+        return f"({', '.join(params)}) does not take {arity} positional argument(s)"
+    return None
 
 
 def check_declarative(config: NpoIntegrationConfig, mapping: DeclarativeMapping) -> None:
