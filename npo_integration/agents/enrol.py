@@ -23,6 +23,7 @@ from faust.types import EventT
 from npo_integration.push.lanes import Lanes
 from npo_integration.app import app, settings
 from npo_integration.dead_letters import dead_letter, payload_of
+from npo_integration.delivery.worker_producer import batch_producer
 from npo_integration.errors import NpoIntegrationError
 from npo_integration.http.response import NpoResponse
 from npo_integration.models.codec import decode, encode, key_of
@@ -36,11 +37,14 @@ from npo_integration.runtime import http_client, plugin_registry, plugin_runner
 from npo_integration.tables import enrolments, npo_configs
 from npo_integration.topics import enrolment_links, enrolment_results, raw_topic
 from npo_integration.transforms.contract import EnrolmentRequest
+from npo_integration.transforms.registry import runs_inline
 
 log = logging.getLogger(__name__)
 
 ASSIGNMENTS_TOPIC = settings.topic_candidate_assignments
 COMMANDS_TOPIC = settings.topic_enrolment_commands
+RESULTS_TOPIC = enrolment_results.get_topic_name()
+LINKS_TOPIC = enrolment_links.get_topic_name()
 MAX_PENDING = 20_000
 """Messages read and not yet done at most; past it the agent stops reading until some finish."""
 
@@ -59,6 +63,7 @@ async def _call_plugin(
         key=config.npo_id,
         output=output,
         optional=optional,
+        inline=runs_inline(plugin),
     )
 
 
@@ -83,12 +88,10 @@ class FaustPorts:
         return npo_configs.current(npo_id)
 
     async def publish_result(self, result: EnrolmentResult) -> None:
-        await (
-            await enrolment_results.send(key=result.assignment_id.encode(), value=encode(result))
-        )
+        await batch_producer.send_one(RESULTS_TOPIC, result.assignment_id.encode(), encode(result))
 
     async def publish_link(self, link: EnrolmentLink) -> None:
-        await (await enrolment_links.send(key=link.npo_id.encode(), value=encode(link)))
+        await batch_producer.send_one(LINKS_TOPIC, link.npo_id.encode(), encode(link))
 
     async def dead_letter(self, state: EnrolmentState, reason: str) -> None:
         await dead_letter(

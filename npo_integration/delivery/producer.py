@@ -4,8 +4,9 @@ Platform events and raw records go out in batches (a batch of ingested records,
 a page of fetched ones) and are waited for all at once. Sending each through
 Faust's producer costs a future, a buffer hand-over and sensor calls per
 message; aiokafka's ``create_batch``/``send_batch`` cost one of each per
-partition. The producer is idempotent (``acks=all``, sequence numbers), so its
-own retries never write a message twice.
+partition. A handful of messages for a partition join the producer's open batch
+instead (many concurrent pulls each send one page). The producer is idempotent
+(``acks=all``, sequence numbers), so its own retries never write a message twice.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from npo_integration.delivery.once import Addressed
 log = logging.getLogger(__name__)
 
 MAX_BATCH_BYTES = 512 * 1024
+SHARED_BATCH_AT_MOST = 8
+"""Messages for one partition up to which a send joins the producer's open batch instead of making its own."""
 DEFAULT_TIMEOUT_SECONDS = 30.0
 
 
@@ -62,6 +65,13 @@ class BatchProducer:
                     raise
                 self._producer = producer
             return self._producer
+
+    async def send_one(self, topic: str, key: bytes, value: bytes, *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+        """One message to the partition its key hashes to; returns once acknowledged. Messages sent at
+        the same moment by concurrent callers travel in one request (the producer lingers a moment)."""
+        producer = await self._started()
+        future = await producer.send(topic, value=value, key=key)
+        await asyncio.wait_for(future, timeout)
 
     async def send_all(
         self, messages: Sequence[Addressed], *, timeout: float = DEFAULT_TIMEOUT_SECONDS
@@ -112,6 +122,17 @@ class BatchProducer:
             by_partition[(message.topic, message.partition)].append(index)
         sent: list[_Sent] = []
         for (topic, partition), indexes in by_partition.items():
+            if len(indexes) <= SHARED_BATCH_AT_MOST:
+                # A few messages join the partition's open batch, shared with other senders: a batch of
+                # their own would wait for the one before it to be sent (one pending batch a partition).
+                for index in indexes:
+                    message = messages[index]
+                    future = await producer.send(
+                        topic, value=message.value, key=message.key, partition=partition,
+                        headers=list(message.headers) or None,
+                    )
+                    sent.append(_Sent((topic, partition), future, [index]))
+                continue
             batch = producer.create_batch()
             members: list[int] = []
             for index in indexes:

@@ -185,7 +185,8 @@ class NpoHttpClient:
             raise ValueError("pass either json or form, not both")
         npo = self._states.get(config)
         url = join_base(config.base_url, url_or_path)
-        require_same_host(url, config.base_url)
+        if url is url_or_path:  # absolute (a next link, say): a path joined to base_url cannot leave its host
+            require_same_host(url, config.base_url)
         call = _Call(
             method=method.upper(),
             url=without_params(url, npo.auth.secret_params),

@@ -15,7 +15,7 @@ def join_base(base_url: str, url_or_path: str) -> str:
     Configs say "relative to base_url", so ``https://h/api`` + ``/courses`` is
     ``https://h/api/courses``, not RFC 3986's ``https://h/courses``.
     """
-    if URL(url_or_path).is_absolute():
+    if "//" in url_or_path and URL(url_or_path).is_absolute():
         return url_or_path
     if not url_or_path:
         return base_url

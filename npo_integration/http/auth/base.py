@@ -44,11 +44,13 @@ class AuthContext:
 
 
 class Authenticator(ABC, Generic[ConfigT]):
-    """Signs requests for one NPO. Secrets are opened from the box only while signing."""
+    """Signs requests for one NPO. Secrets stay sealed in configs, tables and topics; an authenticator
+    opens them when it first signs and keeps them in memory only (never logged, never stored)."""
 
     def __init__(self, config: ConfigT, context: AuthContext) -> None:
         self.config = config
         self.context = context
+        self._opened: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -67,7 +69,14 @@ class Authenticator(ABC, Generic[ConfigT]):
         return frozenset()
 
     def _open(self, secret: SecretStr) -> str:
-        return self.context.box.open(secret.get_secret_value())
+        """The clear value of a sealed secret of this NPO's config, opened once and kept with this
+        authenticator (which lives as long as the config: a changed secret is a new authenticator).
+        Opening costs a Fernet decryption; every request of a pull sweep paid it."""
+        sealed = secret.get_secret_value()
+        opened = self._opened.get(sealed)
+        if opened is None:
+            opened = self._opened[sealed] = self.context.box.open(sealed)
+        return opened
 
     def _clear_values(self) -> Iterable[str]:
         """The clear secrets this scheme sends, for :meth:`scrub`."""
