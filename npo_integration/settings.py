@@ -67,7 +67,10 @@ class Settings(BaseSettings):
     )
     ingest_redrive_batch: int = Field(200, ge=1, le=100_000, description="records one worker re-drives per tick at most")
     enrolment_concurrency: int = Field(
-        256, ge=1, le=10_000, description="enrolments in progress at once per worker (NPO calls and their bookkeeping)"
+        1000,
+        ge=1,
+        le=10_000,
+        description="enrolments in progress at once per worker, waits for an NPO's rate limit included",
     )
     enrolment_concurrency_per_npo: int = Field(
         4, ge=1, le=1000, description="enrolments in progress at once per NPO and worker (a slow NPO holds only these)"

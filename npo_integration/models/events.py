@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from npo_integration.models.npo_config import NpoId, NpoIntegrationConfig
 
@@ -40,11 +40,21 @@ class NpoAssessed(Event):
     )
 
 
+Email = Annotated[
+    str,
+    StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": 320}),
+]
+"""An email address by its shape (one ``@``, a dotted domain, no spaces), kept as given: the NPO that
+receives it is the judge of the rest. A pattern, not ``EmailStr``: its full parse cost more than the
+rest of decoding an assignment (bench/enrolment.py), and quoted local parts are valid addresses."""
+
+
 class Candidate(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     candidate_id: str = Field(min_length=1)
-    email: EmailStr | None = None
+    email: Email | None = None
     first_name: str = ""
     last_name: str = ""
     npo_user_ref: str | None = Field(None, description="the candidate's id at the NPO, if known")
