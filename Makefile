@@ -32,8 +32,15 @@ unit: install
 integration: install broker
 	$(BIN)/pytest -q -p no:cacheprovider tests/integration
 
+## Every benchmark (about 20 minutes on 2 cores), then docs/performance.md from their figures.
 bench: install broker
+	rm -f var/bench/*.json
+	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/pull_sweep.py
+	$(BIN)/python bench/enrolment.py
+	$(BIN)/python bench/registry.py
+	$(BIN)/python bench/scheduler.py
+	$(BIN)/python bench/report.py
 
 stop: stop-broker
 

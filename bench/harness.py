@@ -53,6 +53,8 @@ class Figure:
     target: str | None = None
     met: bool | None = None
     note: str | None = None
+    median: float | None = None
+    runs: int = 1
 
     @property
     def ratio(self) -> float | None:
@@ -105,6 +107,8 @@ def report(result: BenchResult) -> None:
         print(f"   {key}: {value}")
     for fig in result.figures:
         line = f"   {fig.name}: {fig.value:,.2f} {fig.unit}"
+        if fig.runs > 1 and fig.median is not None:
+            line += f" (best of {fig.runs}; median {fig.median:,.2f})"
         if fig.baseline is not None:
             line += f"  | {fig.baseline_name}: {fig.baseline:,.2f} {fig.unit}  ratio {fig.ratio:.2f}"
         if fig.target:
@@ -164,9 +168,22 @@ class Deployment:
         self.workers.append(worker)
         return await worker.start(timeout=timeout)
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
+        """Stop the workers and delete the deployment's topics (internal ones included), so benches
+        do not leave the shared broker carrying thousands of partitions."""
         for worker in self.workers:
             worker.stop()
+        await self.delete_topics()
+
+    async def delete_topics(self) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+        await admin.start()
+        try:
+            names = [t for t in await admin.list_topics() if t.startswith(self.prefix)]
+            if names:
+                await admin.delete_topics(names)
+        finally:
+            await admin.close()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -324,3 +341,15 @@ class workdir:
     def __exit__(self, *exc: object) -> None:
         if self._tmp is not None:
             self._tmp.cleanup()
+
+
+REPEAT = int(os.environ.get("BENCH_REPEAT", "2"))
+"""Runs per measurement: the machines are shared and noisy, so each figure is the best of these runs
+(what the code does when the machine lets it), with the median beside it."""
+
+
+def best(values: list[float], *, higher_is_better: bool) -> tuple[float, float]:
+    """``(best, median)`` of repeated measurements."""
+    ordered = sorted(values)
+    median = ordered[len(ordered) // 2] if len(ordered) % 2 else sum(ordered[len(ordered) // 2 - 1:][:2]) / 2
+    return (ordered[-1] if higher_is_better else ordered[0]), median

