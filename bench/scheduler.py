@@ -28,6 +28,7 @@ from harness import (
     cpu_seconds,
     metric,
     produce_many,
+    profiled,
     report,
     rss_mb,
     until,
@@ -99,7 +100,8 @@ async def run(count: int) -> BenchResult:
                 timeout=600, what="every first record ingested", interval=1.0,
             )
             print(f"{count} NPOs registered and pulled once in {time.monotonic() - started:.0f} s")
-            idle_full = await idle_share(pid, QUIET_SECONDS)
+            with profiled(pid, "scheduler-idle"):
+                idle_full = await idle_share(pid, QUIET_SECONDS)
             print(f"idle worker, {count} NPOs: {idle_full:.1%} of a core; RSS {rss_mb(pid):.0f} MB")
 
             new_npo = "s-new"

@@ -36,8 +36,11 @@ from npo_integration.topics import fetch_requests
 
 log = logging.getLogger(__name__)
 
-RESEND_AFTER_S = 30.0
-"""A requested pull whose start this worker has not seen is requested again after this long."""
+RESEND_AFTER = schedule.LEASE
+"""A requested pull whose start this worker has not seen is requested again after this long: its request
+may wait in a long queue (100,000 NPOs due at once), and re-sending it sooner only lengthens the queue."""
+REQUESTS_PER_TICK = 2000
+"""Pulls requested in one tick at most; the rest stay due for the next (a tick never holds the loop long)."""
 REBUILD_YIELD_EVERY = 2000
 """Configs read between two yields to the event loop while the index is rebuilt."""
 
@@ -100,12 +103,13 @@ class Scheduler:
             sorted(partitions), len(self.index), len(self.intervals), time.monotonic() - started, seen,
         )
 
-    def take_due(self, now: datetime) -> list[tuple[str, str]]:
-        """The streams due now; each comes back after ``RESEND_AFTER_S`` unless its pull starts first."""
-        due = self.index.pop_due(now.timestamp())
+    def take_due(self, now: datetime, limit: int = REQUESTS_PER_TICK) -> list[tuple[str, str]]:
+        """The streams due now (at most ``limit``); each comes back after ``RESEND_AFTER`` unless its
+        pull state changes first (the fetch agent writes it when the pull starts)."""
+        due = self.index.pop_due(now.timestamp(), limit)
+        again = (now + RESEND_AFTER).timestamp()
         for npo_id, stream in due:
-            interval = self.intervals.get(npo_id, {}).get(stream, RESEND_AFTER_S)
-            self.index.set(npo_id, stream, now.timestamp() + min(RESEND_AFTER_S, interval))
+            self.index.set(npo_id, stream, again)
         return due
 
 
