@@ -7,9 +7,10 @@ BIN := $(VENV)/bin
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+## The service with its test extra, and the simulated NPO (its own distribution, in sandbox/).
+$(VENV)/.installed: pyproject.toml sandbox/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]' -e ./sandbox
 	touch $@
 
 broker:

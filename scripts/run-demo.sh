@@ -23,7 +23,7 @@ export NPO_DATA_DIR="${NPO_DATA_DIR:-var/demo-data}"
 sandbox_port="${SANDBOX_PORT:-8900}"
 web_port="${NPO_WEB_PORT:-6066}"
 
-"$bin/python" -m npo_integration.sandbox --host 127.0.0.1 --port "$sandbox_port" --demo > var/sandbox.log 2>&1 &
+"$bin/python" -m npo_sandbox --host 127.0.0.1 --port "$sandbox_port" --demo > var/sandbox.log 2>&1 &
 sandbox_pid=$!
 trap 'kill "$sandbox_pid" 2>/dev/null || true' EXIT
 

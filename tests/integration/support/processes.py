@@ -80,7 +80,7 @@ class SandboxProcess(Process):
         self.url = f"http://127.0.0.1:{self.port}"
         super().__init__(
             "sandbox",
-            [sys.executable, "-m", "npo_integration.sandbox", "--host", "127.0.0.1", "--port", str(self.port)],
+            [sys.executable, "-m", "npo_sandbox", "--host", "127.0.0.1", "--port", str(self.port)],
             dict(os.environ),
             workdir,
         )

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from npo_integration.sandbox import SandboxServer
+from npo_sandbox import SandboxServer
 
 
 @pytest.fixture

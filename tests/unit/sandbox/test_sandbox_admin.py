@@ -10,7 +10,7 @@ import time
 
 import aiohttp
 
-from npo_integration.sandbox import SandboxServer
+from npo_sandbox import SandboxServer
 
 
 async def test_npo_lifecycle_over_http(sandbox: SandboxServer, http: aiohttp.ClientSession) -> None:
@@ -135,7 +135,7 @@ async def test_bulk_creates_a_thousand_cheap_npos(
 
 async def test_cli_runs_as_a_subprocess_and_stops_on_sigterm() -> None:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "npo_integration.sandbox", "--port", "0", "--demo",
+        sys.executable, "-m", "npo_sandbox", "--port", "0", "--demo",
         "--log-level", "WARNING",
         stdout=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

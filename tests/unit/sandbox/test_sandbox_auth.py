@@ -10,8 +10,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from npo_integration.sandbox import SandboxServer
-from npo_integration.sandbox.state import SandboxState
+from npo_sandbox import SandboxServer
+from npo_sandbox.state import SandboxState
 
 
 def basic(user: str, password: str) -> dict[str, dict[str, str]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from npo_integration.sandbox.datagen import (
+from npo_sandbox.datagen import (
     GEN_END, GEN_START, candidate_number, offering_seeds, progress_seeds, user_id_for,
 )
 

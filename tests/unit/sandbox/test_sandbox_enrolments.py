@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from npo_integration.sandbox import SandboxServer
+from npo_sandbox import SandboxServer
 
 CANDIDATE = {
     "email": "candidate42@example.org",

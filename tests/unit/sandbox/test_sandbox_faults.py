@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from npo_integration.sandbox import SandboxServer
+from npo_sandbox import SandboxServer
 
 TOKEN = {"Authorization": "Bearer t"}
 

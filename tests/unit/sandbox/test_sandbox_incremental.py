@@ -7,8 +7,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from npo_integration.sandbox import SandboxServer
-from npo_integration.sandbox.flavours import soql
+from npo_sandbox import SandboxServer
+from npo_sandbox.flavours import soql
 
 
 async def get_json(http: aiohttp.ClientSession, url: str, **kwargs: Any) -> Any:

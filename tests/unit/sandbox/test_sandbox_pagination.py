@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from npo_integration.sandbox import SandboxServer
+from npo_sandbox import SandboxServer
 
 
 async def get_json(http: aiohttp.ClientSession, url: str | URL, **kwargs: Any) -> Any:

@@ -1,4 +1,4 @@
-"""``python -m npo_integration.sandbox`` / ``npo-sandbox``: run the sandbox until SIGTERM."""
+"""``python -m npo_sandbox`` / ``npo-sandbox``: run the sandbox until SIGTERM."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from .server import SandboxServer
 
-log = logging.getLogger("npo_integration.sandbox")
+log = logging.getLogger("npo_sandbox")
 
 DEMO_NPO = "demo-npo"
 DEMO_TOKEN = "demo-token"
