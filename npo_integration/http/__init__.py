@@ -24,7 +24,6 @@ from npo_integration.http.pagination import PAGINATORS, Paginator, build_paginat
 from npo_integration.http.ratelimit import TokenBucket
 from npo_integration.http.records import (
     extract_records,
-    lookup,
     max_cursor,
     newer_cursor,
     record_id,
@@ -57,7 +56,6 @@ __all__ = [
     "build_paginator",
     "error_for_status",
     "extract_records",
-    "lookup",
     "max_cursor",
     "newer_cursor",
     "parse_link_header",

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from npo_integration.errors import NpoIntegrationError
+from npo_integration.expressions import MISSING, parse_path
 from npo_integration.http.errors import NpoResponseError, error_for_status, truncate
-from npo_integration.http.records import MISSING, lookup
 from npo_integration.http.response import NpoResponse
 from npo_integration.models.npo_config import ErrorInBodyConfig
 
@@ -35,11 +35,12 @@ def body_error(
     """Moodle answers errors with HTTP 200: ``{"exception", "errorcode", "message"}``."""
     if not response.is_json:
         return None
-    marker = lookup(response.json, config.path)
+    body = response.json
+    marker = parse_path(config.path).get(body)
     if marker is MISSING or marker is None or marker is False:
         return None
-    code = lookup(response.json, config.code_path) if config.code_path else MISSING
-    message = lookup(response.json, config.message_path) if config.message_path else MISSING
+    code = parse_path(config.code_path).get(body) if config.code_path else MISSING
+    message = parse_path(config.message_path).get(body) if config.message_path else MISSING
     code_text = None if code is MISSING or code is None else truncate(scrub(str(code)), 80)
     detail = scrub(str(message)) if message not in (MISSING, None) else scrub(str(marker))
     prefix = f"[{code_text}] " if code_text else ""

@@ -1,28 +1,32 @@
-"""Filling a stream's path and params: ``{cursor}`` and, for child streams, ``{parent.FIELD}``."""
+"""Filling a stream's path and params: ``{cursor}`` and, for child streams, ``{parent.FIELD}``.
+
+The templates are in the one template language (:mod:`npo_integration.expressions`)
+and were checked when the config was validated; here they only get their values.
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
 from npo_integration.errors import ConfigError, SkippableError
-from npo_integration.http.records import MISSING, format_cursor, lookup
+from npo_integration.expressions import MISSING, Path, parse_template
+from npo_integration.http.records import format_cursor
 from npo_integration.models.npo_config import StreamConfig
 
-_PLACEHOLDER = re.compile(r"\{(cursor|parent\.[^{}]+)\}")
 
+class _StreamValues:
+    """Values for one walk over one stream: the cursor and the parent record."""
 
-class Template:
-    """Values for one walk over one stream."""
+    __slots__ = ("cursor", "parent")
 
     def __init__(self, *, cursor: str | None, parent: Mapping[str, Any] | None) -> None:
         self.cursor = cursor
         self.parent = parent
 
-    def _value(self, name: str) -> str:
-        if name == "cursor":
+    def value_of(self, placeholder: Path) -> str:
+        if placeholder.text == "cursor":
             if self.cursor is None:
                 raise ConfigError(
                     "the stream uses {cursor} but there is no cursor "
@@ -31,17 +35,21 @@ class Template:
             return self.cursor
         if self.parent is None:
             raise ConfigError(
-                f"the stream uses {{{name}}} but has no parent record (set parent_stream)"
+                f"the stream uses {{{placeholder.text}}} but has no parent record "
+                "(set parent_stream)"
             )
-        value = lookup(self.parent, name.removeprefix("parent."))
+        value = placeholder.get({"parent": self.parent})
         if value is MISSING or value is None or isinstance(value, (dict, list)):
-            raise SkippableError(f"parent record has no usable value for {{{name}}}")
+            raise SkippableError(f"parent record has no usable value for {{{placeholder.text}}}")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return format_cursor(value)
         return str(value)
 
     def render(self, text: str, *, encode: Callable[[str], str] = lambda value: value) -> str:
-        return _PLACEHOLDER.sub(lambda match: encode(self._value(match[1])), text)
+        def encoded(placeholder: Path) -> str:
+            return encode(self.value_of(placeholder))
+
+        return parse_template(text).render(encoded)
 
 
 def stream_request(
@@ -54,9 +62,9 @@ def stream_request(
     """
     incremental = stream.incremental
     effective = cursor if cursor is not None else (incremental.initial if incremental else None)
-    template = Template(cursor=effective, parent=parent)
-    path = template.render(stream.path, encode=lambda value: quote(value, safe=""))
-    params = {name: template.render(value) for name, value in stream.params.items()}
+    values = _StreamValues(cursor=effective, parent=parent)
+    path = values.render(stream.path, encode=lambda value: quote(value, safe=""))
+    params = {name: values.render(value) for name, value in stream.params.items()}
     if incremental is not None and incremental.param and effective is not None:
         params[incremental.param] = effective
     return path, params

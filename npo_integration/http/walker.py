@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
+from npo_integration.expressions import parse_path
 from npo_integration.http.classify import Scrub, require_json
 from npo_integration.http.errors import NpoResponseError
 from npo_integration.http.pagination import AnyPaginator
@@ -36,7 +37,9 @@ async def walk_pages(
     walk with :class:`NpoResponseError`.
     """
     path, params = stream_request(stream, cursor=cursor, parent=parent)
+    records_path = parse_path(stream.records_path, empty_is_root=True)
     incremental = stream.incremental
+    cursor_field = parse_path(incremental.cursor_field) if incremental else None
     page_request = paginator.first()
     number = 0
     while page_request is not None:
@@ -46,8 +49,8 @@ async def walk_pages(
             response = await fetch(stream.method, path, {**params, **page_request.params})
         body = require_json(response, method=stream.method, scrub=scrub)
         try:
-            records = extract_records(body, stream.records_path)
-            candidate = max_cursor(records, incremental.cursor_field) if incremental else None
+            records = extract_records(body, records_path)
+            candidate = max_cursor(records, cursor_field) if cursor_field else None
         except NpoResponseError as exc:
             raise NpoResponseError(
                 f"{stream.method} {response.url}: {exc}", status=response.status

@@ -1,7 +1,9 @@
 """The JSON form of one NPO's integration: where its API is, how to sign, what to pull, how to enrol.
 
 Every model forbids unknown keys, so a typo in a config is an error naming the
-field rather than a silently ignored setting.
+field rather than a silently ignored setting. Every path and template is parsed
+here too (:mod:`npo_integration.expressions`), so a malformed one is refused
+before the config is stored, not found at run time.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from npo_integration.expressions import PathOrRootText, PathText, TemplateText, parse_template
 from npo_integration.models.secret import Secret
 from npo_integration.transforms.declarative.spec import DeclarativeMapping
 
@@ -102,13 +105,15 @@ class OffsetPagination(_Strict):
 
 class BodyCursorPagination(_Strict):
     style: Literal["body_cursor"]
-    cursor_path: str = Field(description="dotted path of the next cursor in the response body")
+    cursor_path: PathText = Field(description="path of the next cursor in the response body")
     cursor_param: str = "cursor"
 
 
 class NextUrlPagination(_Strict):
     style: Literal["next_url"]
-    next_url_path: str = Field(description="dotted path of the next page's URL (absolute or relative)")
+    next_url_path: PathText = Field(
+        description="path of the next page's URL in the body (absolute or relative)"
+    )
 
 
 class LinkHeaderPagination(_Strict):
@@ -139,7 +144,7 @@ class IncrementalConfig(_Strict):
     and params (e.g. a SOQL ``WHERE LastModifiedDate > {cursor}``).
     """
 
-    cursor_field: str
+    cursor_field: PathText
     param: str | None = None
     initial: str | None = None
 
@@ -147,24 +152,48 @@ class IncrementalConfig(_Strict):
 class ErrorInBodyConfig(_Strict):
     """APIs that answer errors with HTTP 200 (Moodle): a body holding ``path`` is an error."""
 
-    path: str = "exception"
-    message_path: str | None = "message"
-    code_path: str | None = "errorcode"
+    path: PathText = "exception"
+    message_path: PathText | None = "message"
+    code_path: PathText | None = "errorcode"
 
 
 class StreamConfig(_Strict):
     enabled: bool = True
     method: Literal["GET", "POST"] = "GET"
-    path: str = Field(description="relative to base_url; may hold {cursor} and, for child streams, {parent.FIELD}")
-    params: dict[str, str] = Field(default_factory=dict)
-    records_path: str = Field("", description="dotted path of the record list; empty: the body is the list")
-    record_id_path: str = "id"
+    path: TemplateText = Field(
+        description="relative to base_url; may hold {cursor} and, for child streams, {parent.FIELD}"
+    )
+    params: dict[str, TemplateText] = Field(default_factory=dict)
+    records_path: PathOrRootText = Field(
+        "", description="path of the record list; empty: the body is the list"
+    )
+    record_id_path: PathText = "id"
     pagination: PaginationConfig = Field(default_factory=NoPagination)
     incremental: IncrementalConfig | None = None
     parent_stream: StreamName | None = Field(
         None, description="fetch this stream once per record of the parent stream (Canvas enrolments per course)"
     )
     schedule_seconds: int = Field(300, ge=1, le=86_400)
+
+    @model_validator(mode="after")
+    def _known_placeholders(self) -> StreamConfig:
+        """``{cursor}`` needs ``incremental``, ``{parent.FIELD}`` needs ``parent_stream``."""
+        templates = [("path", self.path)]
+        templates += [(f"params.{name}", text) for name, text in self.params.items()]
+        for where, text in templates:
+            for placeholder in parse_template(text).placeholders:
+                if placeholder.text == "cursor":
+                    if self.incremental is None:
+                        raise ValueError(f"{where}: {{cursor}} needs incremental")
+                elif placeholder.steps[0] == "parent" and len(placeholder.steps) > 1:
+                    if self.parent_stream is None:
+                        raise ValueError(f"{where}: {{{placeholder.text}}} needs parent_stream")
+                else:
+                    raise ValueError(
+                        f"{where}: unknown value {{{placeholder.text}}}; "
+                        "use {cursor} or {parent.FIELD} (write {{ and }} for literal braces)"
+                    )
+        return self
 
 
 class StreamsConfig(_Strict):
@@ -185,18 +214,20 @@ class StreamsConfig(_Strict):
 
 class EnrolmentEndpoint(_Strict):
     method: Literal["POST", "PUT", "DELETE", "GET"] = "POST"
-    path: str = Field(description="relative to base_url; {name} placeholders are filled from the plug-in's path_vars")
+    path: TemplateText = Field(
+        description="relative to base_url; {name} placeholders are filled from the plug-in's path_vars"
+    )
     body_format: Literal["json", "form", "none"] = "json"
-    response_id_path: str | None = "id"
+    response_id_path: PathText | None = "id"
 
 
 class EnrolmentLookup(_Strict):
     """How to ask the NPO whether an enrolment already exists (resolving an unknown outcome)."""
 
-    path: str
-    params: dict[str, str] = Field(default_factory=dict)
-    records_path: str = ""
-    id_path: str = "id"
+    path: TemplateText
+    params: dict[str, TemplateText] = Field(default_factory=dict)
+    records_path: PathOrRootText = ""
+    id_path: PathText = "id"
 
 
 class EnrolmentConfig(_Strict):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from npo_integration.errors import NpoIntegrationError
+from npo_integration.expressions import parse_path
 from npo_integration.http import NpoHttpClient
 from npo_integration.http.records import newer_cursor, record_id
 from npo_integration.models.internal import RawPage
@@ -43,6 +44,7 @@ class StreamPuller:
         if stream_config is None:
             raise ValueError(f"{config.npo_id} has no {stream} stream")
         self._stream: StreamConfig = stream_config
+        self._record_id_path = parse_path(stream_config.record_id_path)
 
     async def run(
         self, *, cursor: str | None, trace_id: str, publish: PublishPage, commit_cursor: CommitCursor
@@ -75,7 +77,7 @@ class StreamPuller:
 
     def _id_of(self, record: Any) -> str:
         """The NPO's id for the record; without one, its content hash (kept, but every change looks new)."""
-        found = record_id(record, self._stream.record_id_path)
+        found = record_id(record, self._record_id_path)
         if found is None:
             log.warning(
                 "%s/%s record has no id at %r; keyed by content hash",

@@ -9,18 +9,16 @@ flattened into the same bracket notation.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from npo_integration.errors import FatalError
-from npo_integration.http.records import MISSING, lookup
+from npo_integration.expressions import MISSING, Path, parse_path, parse_template
 from npo_integration.models.npo_config import EnrolmentEndpoint
 from npo_integration.transforms.contract import EnrolmentRequest
 
-_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 _DOT_SEGMENTS = frozenset({".", ".."})
 
 
@@ -40,18 +38,25 @@ class HttpCall:
 
 
 def fill_path(template: str, values: Mapping[str, str]) -> str:
-    """``template`` with each ``{name}`` replaced by ``values[name]``, URL-quoted (``/`` too)."""
-    missing = sorted({name for name in _PLACEHOLDER.findall(template) if name not in values})
+    """``template`` with each ``{name}`` replaced by ``values[name]``, URL-quoted (``/`` too).
+
+    A name is looked up as written (``{offering.npo_ref}`` is the key
+    ``"offering.npo_ref"``): path_vars are a flat mapping, not a record.
+    """
+    parsed = parse_template(template)
+    missing = sorted({name for name in parsed.names if name not in values})
     if missing:
         raise EnrolmentCallError(f"endpoint path {template!r} needs path_vars {missing}")
 
-    def value(match: re.Match[str]) -> str:
-        text = str(values[match[1]])
+    def value(placeholder: Path) -> str:
+        text = str(values[placeholder.text])
         if not text or text in _DOT_SEGMENTS:
-            raise EnrolmentCallError(f"path_vars.{match[1]} is {text!r}: not a usable path segment")
+            raise EnrolmentCallError(
+                f"path_vars.{placeholder.text} is {text!r}: not a usable path segment"
+            )
         return quote(text, safe="")
 
-    return _PLACEHOLDER.sub(value, template)
+    return parsed.render(value)
 
 
 def form_fields(body: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -94,10 +99,7 @@ def ref_at(body: Any, path: str | None) -> str | None:
     """The NPO's enrolment id at ``path`` in a response body, as text; ``None`` if absent or not a scalar."""
     if path is None:
         return None
-    try:
-        value = lookup(body, path)
-    except ValueError:  # a malformed path: the config validator lets any text through
-        return None
+    value = parse_path(path).get(body)
     if value is MISSING or value is None or isinstance(value, bool | dict | list):
         return None
     text = str(value)

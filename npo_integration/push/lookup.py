@@ -16,16 +16,12 @@ from typing import Any
 from urllib.parse import quote
 
 from npo_integration.errors import FatalError
-from npo_integration.http.records import MISSING, lookup
+from npo_integration.expressions import MISSING, parse_path
 from npo_integration.models.events import CandidateAssignmentEvent
 from npo_integration.models.npo_config import EnrolmentLookup
 from npo_integration.push.calls import HttpCall, ref_at
-from npo_integration.transforms.declarative import coerce, paths
-from npo_integration.transforms.declarative.templates import (
-    Placeholder,
-    TemplateSyntaxError,
-    parse_template,
-)
+from npo_integration.transforms.contract import TransformError
+from npo_integration.transforms.declarative.mapper import render
 
 
 class EnrolmentLookupError(FatalError):
@@ -39,23 +35,11 @@ class LookupAnswer:
 
 
 def _render(text: str, context: dict[str, Any], where: str, encode: Callable[[str], str]) -> str:
+    """A lookup template is filled like a mapping's enrolment template: a missing value is an error."""
     try:
-        parts = parse_template(text)
-    except TemplateSyntaxError as exc:
-        raise EnrolmentLookupError(f"lookup {where}: {exc}") from None
-    out: list[str] = []
-    for part in parts:
-        if not isinstance(part, Placeholder):
-            out.append(part)
-            continue
-        try:
-            value = paths.resolve(context, part.steps)
-            if value is paths.MISSING:
-                raise EnrolmentLookupError(f"lookup {where}: {{{part.text}}} has no value")
-            out.append(encode(coerce.to_str(value)))
-        except (paths.PathError, coerce.CoercionError) as exc:
-            raise EnrolmentLookupError(f"lookup {where}: {{{part.text}}}: {exc}") from None
-    return "".join(out)
+        return render(text, context, field=f"enrolment.lookup.{where}", strict=True, encode=encode)
+    except TransformError as exc:
+        raise EnrolmentLookupError(str(exc)) from None
 
 
 def lookup_call(
@@ -76,10 +60,7 @@ def lookup_call(
 
 def read_answer(body: Any, config: EnrolmentLookup) -> LookupAnswer:
     """Found when the records at ``records_path`` are a non-empty list (or one object)."""
-    try:
-        found = lookup(body, config.records_path)
-    except ValueError as exc:
-        raise EnrolmentLookupError(f"lookup records_path: {exc}") from None
+    found = parse_path(config.records_path, empty_is_root=True).get(body)
     if isinstance(found, dict):
         records: list[Any] = [found]
     elif isinstance(found, list):

@@ -18,7 +18,6 @@ import importlib
 import importlib.metadata
 import inspect
 import logging
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -28,6 +27,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
+from npo_integration.expressions import parse_template
 from npo_integration.models.npo_config import (
     DeclarativeTransform,
     EnrolmentEndpoint,
@@ -147,7 +147,7 @@ def _endpoint_problems(
 ) -> list[str]:
     problems = [
         f"{where}: endpoint path {endpoint.path!r} needs path_vars.{name}"
-        for name in re.findall(r"\{([^{}]+)\}", endpoint.path)
+        for name in parse_template(endpoint.path).names
         if name not in template.path_vars
     ]
     body = template.body

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from npo_integration.expressions import parse_template
 from npo_integration.models.events import (
     Candidate,
     CandidateAssignmentEvent,
@@ -272,7 +272,7 @@ def _endpoint_problems(
 ) -> list[str]:
     problems = [
         f"{method}: endpoint path {endpoint.path!r} needs path_vars[{name!r}]"
-        for name in re.findall(r"\{([^{}]+)\}", endpoint.path)
+        for name in parse_template(endpoint.path).names
         if name not in request.path_vars
     ]
     if endpoint.body_format == "none" and request.body is not None:

@@ -7,9 +7,10 @@ from typing import Any, TypeVar
 
 from yarl import URL
 
+from npo_integration.expressions import MISSING, parse_path
 from npo_integration.http.errors import NpoResponseError
 from npo_integration.http.pagination.base import PageRequest, Paginator
-from npo_integration.http.records import MISSING, lookup, type_name
+from npo_integration.http.records import type_name
 from npo_integration.http.response import NpoResponse
 from npo_integration.models.npo_config import (
     BodyCursorPagination,
@@ -22,7 +23,7 @@ class BodyCursorPaginator(Paginator[BodyCursorPagination]):
     """``{"items": [..], "meta": {"next_cursor": "abc"}}`` → ``?cursor=abc``; null or "" stops."""
 
     def next_request(self, response: NpoResponse, records: Sequence[Any]) -> PageRequest | None:
-        value = lookup(response.json, self.config.cursor_path)
+        value = parse_path(self.config.cursor_path).get(response.json)
         if value is MISSING or value is None or value == "" or value is False:
             return None
         if isinstance(value, (dict, list)):
@@ -46,7 +47,7 @@ class NextUrlPaginator(_UrlPaginator[NextUrlPagination]):
     """The next page's URL at ``next_url_path`` in the body (Salesforce ``nextRecordsUrl``)."""
 
     def next_request(self, response: NpoResponse, records: Sequence[Any]) -> PageRequest | None:
-        value = lookup(response.json, self.config.next_url_path)
+        value = parse_path(self.config.next_url_path).get(response.json)
         if value is MISSING or value is None or value == "":
             return None
         if not isinstance(value, str):

@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from html.parser import HTMLParser
 from typing import Any
 
-from npo_integration.transforms.declarative.paths import kind_of
+from npo_integration.expressions import kind_of
 
 DATE_FORMATS = ("iso8601", "epoch_seconds", "epoch_millis")
 _TRUE = frozenset({"true", "1", "yes", "y", "on"})

@@ -6,21 +6,24 @@ Every failure is a ``TransformError`` naming the platform field, the NPO path an
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar, overload
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, JsonValue, ValidationError
 
-from npo_integration.models.events import CandidateAssignmentEvent, Offering, Progress
-from npo_integration.transforms.contract import CONTRACT_VERSION, EnrolmentRequest, TransformError
-from npo_integration.transforms.declarative import coerce
-from npo_integration.transforms.declarative.paths import (
+from npo_integration.expressions import (
     MISSING,
+    Missing,
+    Path,
     PathError,
     kind_of,
     parse_path,
-    resolve,
+    parse_template,
 )
+from npo_integration.models.events import CandidateAssignmentEvent, Offering, Progress
+from npo_integration.transforms.contract import CONTRACT_VERSION, EnrolmentRequest, TransformError
+from npo_integration.transforms.declarative import coerce
 from npo_integration.transforms.declarative.spec import (
     Condition,
     DeclarativeMapping,
@@ -30,7 +33,6 @@ from npo_integration.transforms.declarative.spec import (
     RecordMapping,
     RequestTemplate,
 )
-from npo_integration.transforms.declarative.templates import Placeholder, parse_template
 
 M = TypeVar("M", bound=BaseModel)
 _TEXT = PlatformField("str")
@@ -40,27 +42,58 @@ def _source(rule: FieldRule) -> str | None:
     return rule.path if rule.path is not None else rule.template
 
 
-def render(text: str, context: Any, *, field: str, strict: bool) -> Any:
-    """``text`` with each ``{path}`` replaced by its value in ``context``.
+def _as_is(text: str) -> str:
+    return text
+
+
+@overload
+def render(
+    text: str,
+    context: Any,
+    *,
+    field: str,
+    strict: Literal[True],
+    encode: Callable[[str], str] = _as_is,
+) -> str: ...
+
+
+@overload
+def render(
+    text: str,
+    context: Any,
+    *,
+    field: str,
+    strict: bool,
+    encode: Callable[[str], str] = _as_is,
+) -> str | Missing: ...
+
+
+def render(
+    text: str,
+    context: Any,
+    *,
+    field: str,
+    strict: bool,
+    encode: Callable[[str], str] = _as_is,
+) -> str | Missing:
+    """``text`` with each ``{path}`` replaced by its value in ``context``, written as text.
 
     A missing value makes the result ``MISSING``, or, when ``strict``, a ``TransformError``.
     """
-    out: list[str] = []
-    for part in parse_template(text):
-        if not isinstance(part, Placeholder):
-            out.append(part)
-            continue
+
+    def value_of(placeholder: Path) -> str | Missing:
         try:
-            value = resolve(context, part.steps)
-            if value is MISSING:
+            value = placeholder.get_strict(context)
+            if isinstance(value, Missing):
                 if strict:
-                    reason = f"{{{part.text}}} has no value"
-                    raise TransformError(reason, field=field, path=part.text)
-                return MISSING
-            out.append(coerce.to_str(value))
+                    reason = f"{{{placeholder.text}}} has no value"
+                    raise TransformError(reason, field=field, path=placeholder.text)
+                return value
+            return encode(coerce.to_str(value))
         except (PathError, coerce.CoercionError) as exc:
-            raise TransformError(str(exc), field=field, path=part.text) from None
-    return "".join(out)
+            raise TransformError(str(exc), field=field, path=placeholder.text) from None
+
+    return parse_template(text).render(value_of)
 
 
 def apply_rule(rule: FieldRule, record: Any, *, field: str, spec: PlatformField) -> Any:
@@ -84,7 +117,7 @@ def _extract(rule: FieldRule, record: Any, field: str) -> Any:
     if rule.const is not None:
         return rule.const
     if rule.path is not None:
-        value = resolve(record, parse_path(rule.path))
+        value = parse_path(rule.path).get_strict(record)
     else:
         value = render(str(rule.template), record, field=field, strict=False)
     if value is MISSING:
@@ -141,7 +174,7 @@ def _to_platform_kind(value: Any, spec: PlatformField) -> Any:
 def passes_filter(conditions: list[Condition], record: Any) -> bool:
     for condition in conditions:
         try:
-            value = resolve(record, parse_path(condition.path))
+            value = parse_path(condition.path).get_strict(record)
         except PathError as exc:
             raise TransformError(str(exc), field="filter", path=condition.path) from None
         present = value is not MISSING

@@ -25,13 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from npo_integration.expressions import PathText, TemplateSyntaxError, TemplateText, parse_template
 from npo_integration.transforms.declarative.coerce import DATE_FORMATS
-from npo_integration.transforms.declarative.paths import PathSyntaxError, parse_path
-from npo_integration.transforms.declarative.templates import (
-    TemplateSyntaxError,
-    parse_template,
-    placeholders,
-)
 
 TypeName = Literal["int", "float", "str", "bool"]
 FieldKind = Literal["str", "int", "float", "datetime"]
@@ -96,20 +91,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _check_path(text: str) -> None:
-    try:
-        parse_path(text)
-    except PathSyntaxError as exc:
-        raise ValueError(str(exc)) from None
-
-
-def _check_template(text: str) -> None:
-    try:
-        parse_template(text)
-    except TemplateSyntaxError as exc:
-        raise ValueError(str(exc)) from None
-
-
 def _path_shorthand(value: Any) -> Any:
     return {"path": value} if isinstance(value, str) else value
 
@@ -123,9 +104,9 @@ class FieldRule(_Strict):
     A ``null`` option means "not set". A bare string is short for ``{"path": ...}``.
     """
 
-    path: str | None = Field(None, description="where the value is: a.b[0].c")
+    path: PathText | None = Field(None, description="where the value is: a.b[0].c")
     const: JsonValue = Field(None, description="a fixed value")
-    template: str | None = Field(None, description="text with {path} substitutions")
+    template: TemplateText | None = Field(None, description="text with {path} substitutions")
     default: JsonValue = Field(None, description="used when the value is missing or null")
     required: bool | None = Field(None, description="missing is an error (default: per field)")
     null_if: list[JsonValue] | None = Field(None, description="values meaning 'missing'")
@@ -159,10 +140,6 @@ class FieldRule(_Strict):
             raise ValueError(
                 f"a field rule needs exactly one of path, const, template; got {sources or 'none'}"
             )
-        if self.path is not None:
-            _check_path(self.path)
-        if self.template is not None:
-            _check_template(self.template)
         if self.const is not None:
             extra = [n for n in _TRANSFORM_OPTIONS if getattr(self, n) not in (None, False)]
             if extra:
@@ -223,7 +200,7 @@ class Condition(_Strict):
         serialize_by_alias=True,
     )
 
-    path: str
+    path: PathText
     equals: JsonValue = None
     not_equals: JsonValue = None
     in_: list[JsonValue] | None = Field(None, alias="in")
@@ -236,7 +213,6 @@ class Condition(_Strict):
 
     @model_validator(mode="after")
     def _one_operator(self) -> Condition:
-        _check_path(self.path)
         names = ("equals", "not_equals", "in_", "not_in", "exists")
         ops = [name for name in names if getattr(self, name) is not None]
         if len(ops) != 1:
@@ -337,7 +313,7 @@ def _check_values(
     location: str, text: str, allowed: frozenset[str], roots: frozenset[str] = frozenset()
 ) -> None:
     try:
-        found = placeholders(text)
+        found = parse_template(text).placeholders
     except TemplateSyntaxError as exc:
         raise ValueError(f"{location}: {exc}") from None
     for holder in found:

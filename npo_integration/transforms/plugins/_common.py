@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from npo_integration.expressions import kind_of
 from npo_integration.transforms.contract import TransformError
 from npo_integration.transforms.declarative import coerce
-from npo_integration.transforms.declarative.paths import kind_of
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -1,14 +1,19 @@
 import pytest
 
+from npo_integration.expressions import MISSING, Path, parse_path
 from npo_integration.http.errors import NpoResponseError
 from npo_integration.http.records import (
-    MISSING,
     extract_records,
-    lookup,
     max_cursor,
     newer_cursor,
     record_id,
 )
+
+
+def p(text: str) -> Path:
+    """A path as the HTTP side parses it: the empty path is the body."""
+    return parse_path(text, empty_is_root=True)
+
 
 BODY = {"data": {"items": [{"id": 1, "meta": {"tags": ["a", "b"]}}, {"id": 2}]}, "n": None}
 
@@ -28,22 +33,22 @@ BODY = {"data": {"items": [{"id": 1, "meta": {"tags": ["a", "b"]}}, {"id": 2}]},
     ],
 )
 def test_lookup_dotted_and_indexed_paths(path: str, expected: object) -> None:
-    assert lookup(BODY, path) is expected or lookup(BODY, path) == expected
+    assert p(path).get(BODY) is expected or p(path).get(BODY) == expected
 
 
 def test_lookup_on_a_list_body() -> None:
-    assert lookup([{"id": 9}], "[0].id") == 9
+    assert p("[0].id").get([{"id": 9}]) == 9
 
 
 def test_malformed_path_is_a_value_error() -> None:
-    with pytest.raises(ValueError, match="malformed path"):
-        lookup(BODY, "data.items[x]")
+    with pytest.raises(ValueError, match="path 'data.items\\[x\\]' is malformed"):
+        p("data.items[x]")
 
 
 def test_extract_records_from_path_or_body() -> None:
-    assert extract_records({"data": [1, 2]}, "data") == [1, 2]
-    assert extract_records([1], "") == [1]
-    assert extract_records({"a": {"b": []}}, "a.b") == []
+    assert extract_records({"data": [1, 2]}, p("data")) == [1, 2]
+    assert extract_records([1], p("")) == [1]
+    assert extract_records({"a": {"b": []}}, p("a.b")) == []
 
 
 @pytest.mark.parametrize(
@@ -57,24 +62,24 @@ def test_extract_records_from_path_or_body() -> None:
 )
 def test_extract_records_refuses_anything_but_a_list(body: object, path: str, message: str) -> None:
     with pytest.raises(NpoResponseError) as info:
-        extract_records(body, path)
+        extract_records(body, p(path))
     assert str(info.value) == message
 
 
 def test_record_id() -> None:
-    assert record_id({"id": 12}, "id") == "12"
-    assert record_id({"Id": "a0B"}, "Id") == "a0B"
-    assert record_id({"course": {"id": "c1"}}, "course.id") == "c1"
-    assert record_id({"id": None}, "id") is None
-    assert record_id({}, "id") is None
-    assert record_id({"id": {"x": 1}}, "id") is None
+    assert record_id({"id": 12}, p("id")) == "12"
+    assert record_id({"Id": "a0B"}, p("Id")) == "a0B"
+    assert record_id({"course": {"id": "c1"}}, p("course.id")) == "c1"
+    assert record_id({"id": None}, p("id")) is None
+    assert record_id({}, p("id")) is None
+    assert record_id({"id": {"x": 1}}, p("id")) is None
 
 
 def test_max_cursor_compares_numbers_numerically() -> None:
     records = [{"t": 9}, {"t": 10}, {"t": 1_700_000_000.0}, {"t": None}, {}]
-    assert max_cursor(records, "t") == "1700000000"
-    assert max_cursor([{"t": 9}, {"t": 10}], "t") == "10"
-    assert max_cursor([{"t": 1.5}], "t") == "1.5"
+    assert max_cursor(records, p("t")) == "1700000000"
+    assert max_cursor([{"t": 9}, {"t": 10}], p("t")) == "10"
+    assert max_cursor([{"t": 1.5}], p("t")) == "1.5"
 
 
 def test_max_cursor_compares_iso_strings_as_given() -> None:
@@ -83,17 +88,17 @@ def test_max_cursor_compares_iso_strings_as_given() -> None:
         {"LastModifiedDate": "2024-11-20T08:00:00.000+0000"},
         {"LastModifiedDate": "2024-09-30T23:59:59.000+0000"},
     ]
-    assert max_cursor(records, "LastModifiedDate") == "2024-11-20T08:00:00.000+0000"
-    assert max_cursor([{"a": {"t": "x"}}], "a.t") == "x"
+    assert max_cursor(records, p("LastModifiedDate")) == "2024-11-20T08:00:00.000+0000"
+    assert max_cursor([{"a": {"t": "x"}}], p("a.t")) == "x"
 
 
 def test_max_cursor_without_values_or_with_mixed_types() -> None:
-    assert max_cursor([], "t") is None
-    assert max_cursor([{"x": 1}], "t") is None
+    assert max_cursor([], p("t")) is None
+    assert max_cursor([{"x": 1}], p("t")) is None
     with pytest.raises(NpoResponseError, match="mixes numbers and strings"):
-        max_cursor([{"t": 1}, {"t": "2024"}], "t")
+        max_cursor([{"t": 1}, {"t": "2024"}], p("t"))
     with pytest.raises(NpoResponseError, match="holds dict"):
-        max_cursor([{"t": {}}], "t")
+        max_cursor([{"t": {}}], p("t"))
 
 
 def test_newer_cursor() -> None:

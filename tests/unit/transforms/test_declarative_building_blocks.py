@@ -7,16 +7,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from npo_integration.transforms.declarative import coerce
-from npo_integration.transforms.declarative.paths import (
+from npo_integration.expressions import (
     MISSING,
+    Path,
     PathError,
     PathSyntaxError,
+    TemplateSyntaxError,
     format_steps,
     parse_path,
-    resolve,
+    parse_template,
 )
-from npo_integration.transforms.declarative.templates import Placeholder, TemplateSyntaxError, parse_template
+from npo_integration.transforms.declarative import coerce
 
 RECORD = {
     "a": {"b": [{"c": 1}, {"c": 2}]},
@@ -40,7 +41,7 @@ RECORD = {
     ],
 )
 def test_parse_path(path: str, steps: tuple) -> None:
-    assert parse_path(path) == steps
+    assert parse_path(path).steps == steps
 
 
 @pytest.mark.parametrize("path", ["", " a", "a.", ".a", "a..b", "a[x]", "a[0]b", "a[", "a]", "{a}"])
@@ -63,7 +64,7 @@ def test_parse_path_rejects_malformed(path: str) -> None:
     ],
 )
 def test_resolve(path: str, value: object) -> None:
-    assert resolve(RECORD, parse_path(path)) == value
+    assert parse_path(path).get_strict(RECORD) == value
 
 
 @pytest.mark.parametrize(
@@ -76,18 +77,18 @@ def test_resolve(path: str, value: object) -> None:
 )
 def test_resolve_reports_shape_mismatch(path: str, message: str) -> None:
     with pytest.raises(PathError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        resolve(RECORD, parse_path(path))
+        parse_path(path).get_strict(RECORD)
 
 
 def test_format_steps_round_trips() -> None:
     for text in ("a.b[0].c", '["key.with.dots"].x'):
-        assert parse_path(format_steps(parse_path(text))) == parse_path(text)
+        assert parse_path(format_steps(parse_path(text).steps)).steps == parse_path(text).steps
 
 
 def test_parse_template() -> None:
-    parts = parse_template("{{literal}} {candidate.email} at {offering.npo_offering_ref}")
+    parts = parse_template("{{literal}} {candidate.email} at {offering.npo_offering_ref}").parts
     assert parts[0] == "{literal} "
-    assert parts[1] == Placeholder("candidate.email", ("candidate", "email"))
+    assert parts[1] == Path("candidate.email", ("candidate", "email"))
     assert parts[3].steps == ("offering", "npo_offering_ref")
 
 
