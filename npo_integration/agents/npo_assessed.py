@@ -19,7 +19,7 @@ from npo_integration.app import app
 from npo_integration.dead_letters import dead_letter, payload_of
 from npo_integration.errors import NpoIntegrationError
 from npo_integration.models.codec import decode, key_of
-from npo_integration.models.events import NpoAssessed
+from npo_integration.models.assessment import NpoAssessed
 from npo_integration.models.internal import ConfigCommand
 from npo_integration.registry.redaction import redact_document
 from npo_integration.registry.submit import send_commands, upsert_command

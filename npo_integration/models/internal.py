@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from npo_integration.models.codec import trusted
-from npo_integration.models.events import Event, utc_now
-from npo_integration.models.npo_config import ConfigSource, NpoId, NpoIntegrationConfig, StreamName
+from npo_integration.models.events import Event, NpoId, utc_now
+from npo_integration.models.npo_config import ConfigSource, NpoIntegrationConfig, StreamName
 
 
 class ConfigCommand(Event):
