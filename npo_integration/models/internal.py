@@ -132,17 +132,6 @@ class EnrolmentResult(Event):
     decided_at: datetime = Field(default_factory=utc_now)
 
 
-class FetchError(BaseModel):
-    """A failed pull, kept per NPO stream for operators."""
-
-    model_config = ConfigDict(frozen=True)
-
-    npo_id: NpoId
-    stream: StreamName
-    reason: str
-    at: AwareDatetime = Field(default_factory=utc_now)
-
-
 class EnrolmentLink(Event):
     """``npo-integration.enrolment-links``, key npo_id: ties what the NPO calls an enrolment to the platform's assignment.
 
