@@ -22,7 +22,6 @@ from faust.types import EventT
 
 from npo_integration.app import app, settings
 from npo_integration.dead_letters import dead_letter, payload_of
-from npo_integration.delivery.worker_producer import batch_producer
 from npo_integration.errors import NpoIntegrationError
 from npo_integration.http.response import NpoResponse
 from npo_integration.models.codec import decode, encode, key_of
@@ -33,7 +32,7 @@ from npo_integration.models.npo_config import NpoConfigVersion, NpoIntegrationCo
 from npo_integration.push.calls import HttpCall
 from npo_integration.push.lanes import Lanes
 from npo_integration.push.processor import EnrolmentProcessor
-from npo_integration.runtime import http_client, plugin_registry, plugin_runner
+from npo_integration.runtime import batch_producer, http_client, plugin_registry, plugin_runner
 from npo_integration.tables import enrolments, npo_configs
 from npo_integration.topics import enrolment_links, enrolment_results, raw_topic
 from npo_integration.transforms.contract import EnrolmentRequest

@@ -31,8 +31,7 @@ from npo_integration.ingest.retry import RetryPolicy, redriven
 from npo_integration.models.codec import encode
 from npo_integration.models.events import utc_now
 from npo_integration.models.internal import IngestCommand, RawMessage, RawPage, RawRecord
-from npo_integration.delivery.worker_producer import batch_producer
-from npo_integration.runtime import output_log, plugin_registry, plugin_runner
+from npo_integration.runtime import batch_producer, output_log, plugin_registry, plugin_runner
 from npo_integration.tables import enrolment_links, npo_configs
 from npo_integration.tables.record_state import pending, states, unprocessed
 from npo_integration.topics import assignment_updated, ingest_commands, offerings, raw_records
