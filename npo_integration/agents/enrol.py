@@ -21,7 +21,7 @@ from faust import StreamT
 from faust.types import EventT
 
 from npo_integration.app import app, settings
-from npo_integration.dead_letters import dead_letter, payload_of
+from npo_integration.agents.dead_letters import dead_letter, payload_of
 from npo_integration.errors import NpoIntegrationError
 from npo_integration.http.response import NpoResponse
 from npo_integration.models.codec import decode, encode, key_of

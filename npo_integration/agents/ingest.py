@@ -24,7 +24,7 @@ from npo_integration import metrics
 from npo_integration.app import app, settings
 from npo_integration.agents.batches import in_partition, partition_batches
 from npo_integration.agents.inbox import decoded, parsed
-from npo_integration.dead_letters import dead_letter
+from npo_integration.agents.dead_letters import dead_letter
 from npo_integration.delivery.once import Addressed, OncePublisher
 from npo_integration.ingest.ingestor import Ingestor, NoConfigError, OutputTopics, SourcePartition
 from npo_integration.ingest.retry import RetryPolicy, redriven

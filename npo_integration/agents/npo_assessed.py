@@ -16,7 +16,7 @@ from faust.types import EventT
 
 from npo_integration.agents.batches import partition_batches
 from npo_integration.app import app
-from npo_integration.dead_letters import dead_letter, payload_of
+from npo_integration.agents.dead_letters import dead_letter, payload_of
 from npo_integration.errors import NpoIntegrationError
 from npo_integration.models.codec import decode, key_of
 from npo_integration.models.assessment import NpoAssessed
