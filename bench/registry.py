@@ -73,7 +73,7 @@ async def plain_loop(source: str, target: str, expected: int) -> None:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
     from cryptography.fernet import Fernet
 
-    from npo_integration.models.events import NpoAssessed
+    from npo_integration.models.assessment import NpoAssessed
 
     box = Fernet(Fernet.generate_key())
     consumer = AIOKafkaConsumer(source, bootstrap_servers=BOOTSTRAP, group_id=f"plain-{uuid.uuid4().hex[:8]}",

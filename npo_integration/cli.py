@@ -7,24 +7,9 @@ are dispatched before the app (and its settings) is even imported.
 
 from __future__ import annotations
 
-import importlib
 import sys
 
-import click
-
-# command name -> "module:click object"; add a line to add an operator command.
-OPERATOR_COMMANDS: dict[str, str] = {
-    "npos": "npo_integration.commands.npos:npos",
-    "fetch": "npo_integration.commands.fetch:fetch",
-    "ingest": "npo_integration.commands.ingest:ingest",
-    "enrolments": "npo_integration.commands.enrolments:enrolments",
-}
-
-
-def load_command(target: str) -> click.Command:
-    module, _, attr = target.partition(":")
-    command: click.Command = getattr(importlib.import_module(module), attr)
-    return command
+from npo_integration.commands import OPERATOR_COMMANDS, load_command
 
 
 def main() -> None:
@@ -33,10 +18,12 @@ def main() -> None:
         load_command(OPERATOR_COMMANDS[name]).main(args=sys.argv[2:], prog_name=f"npo-integration {name}")
         return
 
+    from faust.cli.faust import cli
+
     from npo_integration.app import app
 
-    import npo_integration.commands  # noqa: F401  (lists the operator commands in --help)
-
+    for target in OPERATOR_COMMANDS.values():  # listed in the Faust CLI's --help
+        cli.add_command(load_command(target))
     app.main()
 
 

@@ -7,10 +7,15 @@ an npo_id label would swamp Prometheus. Per-NPO detail is in the admin views.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from npo_integration.http import NpoHttpClient
+    from npo_integration.transforms.invoke import PluginRunner
 
 registry = CollectorRegistry(auto_describe=True)
 
@@ -37,11 +42,15 @@ ignored_assignments = Counter(
 
 
 class RuntimeCollector(Collector):
-    """Gauges read at scrape time from the worker's HTTP client and plug-in runner."""
+    """Gauges read at scrape time from the worker's HTTP client and plug-in runner (registered by
+    ``runtime``, which builds them)."""
+
+    def __init__(self, http_client: NpoHttpClient, plugin_runner: PluginRunner) -> None:
+        self._http_client = http_client
+        self._plugin_runner = plugin_runner
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        from npo_integration.runtime import http_client, plugin_runner
-
+        http_client, plugin_runner = self._http_client, self._plugin_runner
         circuits = GaugeMetricFamily("npo_circuits", "NPO circuit breakers by state", labels=["state"])
         for state, count in http_client.circuit_counts().items():
             circuits.add_metric([state], count)
@@ -52,6 +61,3 @@ class RuntimeCollector(Collector):
         yield GaugeMetricFamily(
             "npo_transform_timeouts", "Plug-in calls that timed out since start", value=plugin_runner.timeouts_total
         )
-
-
-registry.register(RuntimeCollector())

@@ -1,4 +1,5 @@
-"""Per-worker resources shared by agents: the secret box, the one HTTP client, the plug-in registry and runner."""
+"""Per-worker resources shared by agents: the secret box, the one HTTP client, the plug-in registry
+and runner, the batch producer, the config submitter, and the services that open and close them."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import uuid
 
 from mode import Service
 
+from npo_integration import metrics
 from npo_integration.app import app, settings
 from npo_integration.delivery.kafka_log import KafkaOutputLog, isolation_for
+from npo_integration.delivery.producer import BatchProducer
 from npo_integration.http import NpoHttpClient
+from npo_integration.registry.submit import ConfigSubmitter
 from npo_integration.sealing import SecretBox
 from npo_integration.transforms.invoke import PluginRunner
 from npo_integration.transforms.registry import PluginRegistry
@@ -71,3 +75,29 @@ class OutputLogService(Service):
     async def on_stop(self) -> None:
         await output_log.stop()
 
+
+# The worker's one batch producer (delivery/producer.py): platform events, raw pages, batched changelogs.
+batch_producer = BatchProducer(settings.bootstrap_servers, client_id=f"{settings.app_id}-batches")
+
+
+@app.service
+class BatchProducerService(Service):
+    """Connects the batch producer when the worker starts and closes it when it stops."""
+
+    async def on_start(self) -> None:
+        await batch_producer.start()
+
+    async def on_stop(self) -> None:
+        await batch_producer.stop()
+
+
+config_submitter = ConfigSubmitter(
+    topic=settings.topic_config_commands,
+    allow_private=settings.allow_private_npo_urls,
+    plugin_registry=plugin_registry,
+    secret_box=secret_box,
+    output_log=output_log,
+    producer=batch_producer,
+)
+
+metrics.registry.register(metrics.RuntimeCollector(http_client, plugin_runner))

@@ -17,7 +17,7 @@ from faust.types import EventT
 from npo_integration import metrics
 from npo_integration.agents.batches import in_partition, partition_batches
 from npo_integration.app import app, settings
-from npo_integration.dead_letters import dead_letter
+from npo_integration.agents.dead_letters import dead_letter
 from npo_integration.errors import NpoIntegrationError
 from npo_integration.models.codec import decode, key_of
 from npo_integration.models.events import utc_now

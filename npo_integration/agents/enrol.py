@@ -20,10 +20,8 @@ from typing import Any
 from faust import StreamT
 from faust.types import EventT
 
-from npo_integration.push.lanes import Lanes
 from npo_integration.app import app, settings
-from npo_integration.dead_letters import dead_letter, payload_of
-from npo_integration.delivery.worker_producer import batch_producer
+from npo_integration.agents.dead_letters import dead_letter, payload_of
 from npo_integration.errors import NpoIntegrationError
 from npo_integration.http.response import NpoResponse
 from npo_integration.models.codec import decode, encode, key_of
@@ -32,12 +30,13 @@ from npo_integration.models.events import CandidateAssignmentEvent
 from npo_integration.models.internal import EnrolmentLink, EnrolmentResult
 from npo_integration.models.npo_config import NpoConfigVersion, NpoIntegrationConfig
 from npo_integration.push.calls import HttpCall
+from npo_integration.push.lanes import Lanes
 from npo_integration.push.processor import EnrolmentProcessor
-from npo_integration.runtime import http_client, plugin_registry, plugin_runner
+from npo_integration.runtime import batch_producer, http_client, plugin_registry, plugin_runner
 from npo_integration.tables import enrolments, npo_configs
 from npo_integration.topics import enrolment_links, enrolment_results, raw_topic
 from npo_integration.transforms.contract import EnrolmentRequest
-from npo_integration.transforms.registry import runs_inline
+from npo_integration.transforms.invoke import plugin_call
 
 log = logging.getLogger(__name__)
 
@@ -51,20 +50,10 @@ MAX_PENDING = 20_000
 enrolment_inputs = raw_topic(ASSIGNMENTS_TOPIC, COMMANDS_TOPIC)
 
 
-async def _call_plugin(
-    config: NpoIntegrationConfig, method: str, *args: Any, output: type[Any], optional: bool = False
-) -> Any:
-    """One call of the NPO's plug-in, bounded in time and checked against ``output``."""
-    plugin = plugin_registry.for_config(config)
-    return await plugin_runner.call(
-        getattr(plugin, method),
-        *args,
-        timeout=settings.transform_timeout_seconds,
-        key=config.npo_id,
-        output=output,
-        optional=optional,
-        inline=runs_inline(plugin),
-    )
+async def _call_plugin(config: NpoIntegrationConfig, method: str, *args: Any) -> Any:
+    """One call of the NPO's plug-in, bounded in time and checked against the contract."""
+    call = plugin_call(plugin_registry.for_config(config), method, *args, key=config.npo_id)
+    return await plugin_runner.call(call, timeout=settings.transform_timeout_seconds)
 
 
 class FaustPorts:
@@ -106,7 +95,7 @@ class FaustPorts:
     async def enrolment_request(
         self, config: NpoIntegrationConfig, assignment: CandidateAssignmentEvent
     ) -> EnrolmentRequest:
-        request: EnrolmentRequest = await _call_plugin(config, "enrolment_request", assignment, output=EnrolmentRequest)
+        request: EnrolmentRequest = await _call_plugin(config, "enrolment_request", assignment)
         return request
 
     async def unenrol_request(
@@ -116,14 +105,14 @@ class FaustPorts:
         npo_enrolment_ref: str,
     ) -> EnrolmentRequest:
         request: EnrolmentRequest = await _call_plugin(
-            config, "unenrol_request", assignment, npo_enrolment_ref, output=EnrolmentRequest
+            config, "unenrol_request", assignment, npo_enrolment_ref
         )
         return request
 
     async def enrolment_ref(
         self, config: NpoIntegrationConfig, body: Any, assignment: CandidateAssignmentEvent
     ) -> str | None:
-        ref: str | None = await _call_plugin(config, "enrolment_ref", body, assignment, output=str, optional=True)
+        ref: str | None = await _call_plugin(config, "enrolment_ref", body, assignment)
         return ref
 
     async def send(

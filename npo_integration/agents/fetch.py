@@ -22,8 +22,7 @@ from npo_integration.models.internal import FetchRequest, RawPage
 from npo_integration.partitioning import partition_for
 from npo_integration.pull import schedule
 from npo_integration.pull.extract import StreamPuller
-from npo_integration.delivery.worker_producer import batch_producer
-from npo_integration.runtime import http_client, output_log, worker_id
+from npo_integration.runtime import batch_producer, http_client, output_log, worker_id
 from npo_integration.tables import npo_configs, pull_state
 from npo_integration.topics import fetch_requests, raw_records
 

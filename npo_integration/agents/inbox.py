@@ -10,7 +10,7 @@ from faust import StreamT, TopicT
 from faust.types import EventT
 from pydantic import BaseModel, TypeAdapter
 
-from npo_integration.dead_letters import dead_letter, payload_of
+from npo_integration.agents.dead_letters import dead_letter, payload_of
 from npo_integration.models.codec import DecodeError, decode, key_of
 
 M = TypeVar("M", bound=BaseModel)

@@ -16,13 +16,13 @@ from faust.types import EventT
 
 from npo_integration.agents.batches import partition_batches
 from npo_integration.app import app
-from npo_integration.dead_letters import dead_letter, payload_of
+from npo_integration.agents.dead_letters import dead_letter, payload_of
 from npo_integration.errors import NpoIntegrationError
 from npo_integration.models.codec import decode, key_of
-from npo_integration.models.events import NpoAssessed
+from npo_integration.models.assessment import NpoAssessed
 from npo_integration.models.internal import ConfigCommand
 from npo_integration.registry.redaction import redact_document
-from npo_integration.registry.submit import send_commands, upsert_command
+from npo_integration.runtime import config_submitter
 from npo_integration.topics import npo_assessed
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ async def _command(event: EventT) -> ConfigCommand | None:
             raise NpoIntegrationError(
                 f"integration.npo_id {assessed.integration.npo_id!r} does not match npo_id {assessed.npo_id!r}"
             )
-        return upsert_command(assessed.integration, "npo-assessed")
+        return config_submitter.upsert_command(assessed.integration, "npo-assessed")
     except NpoIntegrationError as exc:
         await dead_letter(
             source_topic=npo_assessed.get_topic_name(),
@@ -61,7 +61,7 @@ async def register_assessed_npos(stream: StreamT[bytes]) -> None:
         attempt = 0
         while True:  # the batch is acknowledged only once its commands are durable: nothing is lost
             try:
-                await send_commands(commands)
+                await config_submitter.send_commands(commands)
                 break
             except Exception as exc:  # noqa: BLE001 - the broker is away: wait, then send the same again
                 delay = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]

@@ -1,8 +1,21 @@
-"""Operator commands, listed in the Faust CLI's help; ``cli.OPERATOR_COMMANDS`` dispatches them."""
+"""Operator commands: they talk to a running worker's admin API; ``cli.main`` dispatches them."""
 
-from faust.cli.faust import cli
+from __future__ import annotations
 
-from npo_integration.cli import OPERATOR_COMMANDS, load_command
+import importlib
 
-for _target in OPERATOR_COMMANDS.values():
-    cli.add_command(load_command(_target))
+import click
+
+# command name -> "module:click object"; add a line to add an operator command.
+OPERATOR_COMMANDS: dict[str, str] = {
+    "npos": "npo_integration.commands.npos:npos",
+    "fetch": "npo_integration.commands.fetch:fetch",
+    "ingest": "npo_integration.commands.ingest:ingest",
+    "enrolments": "npo_integration.commands.enrolments:enrolments",
+}
+
+
+def load_command(target: str) -> click.Command:
+    module, _, attr = target.partition(":")
+    command: click.Command = getattr(importlib.import_module(module), attr)
+    return command

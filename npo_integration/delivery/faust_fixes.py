@@ -33,10 +33,8 @@ from typing import Any
 
 from faust.transport.consumer import Consumer as FaustConsumer
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
-from faust.types import TP
+from faust.types import TP, AppT
 from mode.services import WaitResults
-
-from npo_integration.app import app
 
 log = logging.getLogger(__name__)
 
@@ -60,21 +58,23 @@ async def seek_to_committed(self: Any) -> Mapping[TP, int]:
 
 AIOKafkaConsumer.seek_to_committed = seek_to_committed  # type: ignore[method-assign]
 
-_flow_control = app.flow_control
-_clear_all = _flow_control.clear
 
+def keep_queues_on_resume(app: AppT) -> None:
+    """Patch ``app``'s flow control (fix 2): called by ``app.py`` once the app is built."""
+    flow_control = app.flow_control
+    clear_all = flow_control.clear
 
-def _clear() -> None:
-    """``resume()`` clears with the flow active: then only the changelog queue; a suspended flow: everything."""
-    if _flow_control.is_active():
-        changelog_queue = getattr(app.tables, "_changelog_queue", None)
-        if changelog_queue is not None:
-            changelog_queue.clear()
-        return
-    _clear_all()
+    def clear() -> None:
+        """``resume()`` clears with the flow active: then only the changelog queue; a suspended
+        flow: everything."""
+        if flow_control.is_active():
+            changelog_queue = getattr(app.tables, "_changelog_queue", None)
+            if changelog_queue is not None:
+                changelog_queue.clear()
+            return
+        clear_all()
 
-
-_flow_control.clear = _clear  # type: ignore[method-assign]
+    flow_control.clear = clear  # type: ignore[method-assign]
 
 
 # --- 3. One message handed to the streams without four tasks ------------------------------------

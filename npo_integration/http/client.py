@@ -144,10 +144,6 @@ class NpoHttpClient:
     ) -> None:
         await self.close()
 
-    def forget(self, npo_id: str) -> None:
-        """Drop an NPO's cached token, rate limiter and circuit (deactivated or deleted NPO)."""
-        self._states.forget(npo_id)
-
     def circuit_state(self, npo_id: str) -> CircuitState | None:
         """For health views: the NPO's circuit state, ``None`` if it was not called yet."""
         state = self._states.peek(npo_id)

@@ -99,9 +99,6 @@ class NpoStates:
     def peek(self, npo_id: str) -> NpoState | None:
         return self._states.get(npo_id)
 
-    def forget(self, npo_id: str) -> None:
-        self._states.pop(npo_id, None)
-
     def _build(self, endpoint: Endpoint) -> NpoState:
         return NpoState(
             endpoint=endpoint,

@@ -55,8 +55,7 @@ from npo_integration.models.state import (
     UnprocessedRecord,
 )
 from npo_integration.transforms.contract import TransformError, TransformPlugin
-from npo_integration.transforms.invoke import PluginCall
-from npo_integration.transforms.registry import runs_inline
+from npo_integration.transforms.invoke import PluginCall, plugin_call
 
 log = logging.getLogger(__name__)
 
@@ -501,13 +500,15 @@ def _rounds(parts: Sequence[SourcePartition], max_records: int, max_per_partitio
     return rounds
 
 
+_METHOD_OF_STREAM = {"offerings": "offering", "assignments": "progress"}
+"""The plug-in method that turns a record of the stream into a platform model."""
+
+
 def _plugin_call(plugin: TransformPlugin, raw: RawRecord) -> PluginCall:
-    inline = runs_inline(plugin)
-    if raw.stream == "offerings":
-        return PluginCall(plugin.offering, (raw.payload,), raw.npo_id, Offering, optional=True, inline=inline)
-    if raw.stream == "assignments":
-        return PluginCall(plugin.progress, (raw.payload,), raw.npo_id, Progress, optional=True, inline=inline)
-    raise UnsupportedStreamError(f"stream {raw.stream!r} is not ingested")
+    method = _METHOD_OF_STREAM.get(raw.stream)
+    if method is None:
+        raise UnsupportedStreamError(f"stream {raw.stream!r} is not ingested")
+    return plugin_call(plugin, method, raw.payload, key=raw.npo_id)
 
 
 def _built(build: Callable[[], Any]) -> Any:

@@ -11,8 +11,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from npo_integration.models.events import CandidateAssignmentEvent, Event
-from npo_integration.models.npo_config import NpoId
+from npo_integration.models.events import CandidateAssignmentEvent, Event, NpoId
 
 EnrolmentStatus = Literal[
     "pending",  # enrol: waiting for its next attempt (due_at)

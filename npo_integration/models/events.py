@@ -1,4 +1,8 @@
-"""Events on the topics the platform sees. Every event has ``event_id``, ``event_type``, ``occurred_at``."""
+"""Events on the topics the platform sees. Every event has ``event_id``, ``event_type``, ``occurred_at``.
+
+Imports nothing else from ``npo_integration.models``: the transforms and the config's declarative
+spec build on these models (``NpoAssessed``, which carries a config, is in ``models.assessment``).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
-from npo_integration.models.npo_config import NpoId, NpoIntegrationConfig
+NPO_ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
+NpoId = Annotated[str, Field(pattern=NPO_ID_PATTERN, description="lowercase, digits, - _ .; 1-63 chars")]
 
 
 def new_event_id() -> str:
@@ -28,16 +33,6 @@ class Event(BaseModel):
 
 
 # --- inputs from the platform -------------------------------------------------
-
-
-class NpoAssessed(Event):
-    """``spotlight.npo-assessed``, key npo_id: the assessment carries the NPO's API details."""
-
-    event_type: Literal["npo.assessed"] = "npo.assessed"
-    npo_id: NpoId
-    integration: NpoIntegrationConfig | None = Field(
-        None, description="absent when the NPO has no API to integrate"
-    )
 
 
 Email = Annotated[

@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from npo_integration.models.codec import trusted
-from npo_integration.models.events import Event, utc_now
-from npo_integration.models.npo_config import ConfigSource, NpoId, NpoIntegrationConfig, StreamName
+from npo_integration.models.events import Event, NpoId, utc_now
+from npo_integration.models.npo_config import ConfigSource, NpoIntegrationConfig, StreamName
 
 
 class ConfigCommand(Event):
@@ -130,17 +130,6 @@ class EnrolmentResult(Event):
     reason: str | None = None
     attempts: int = 0
     decided_at: datetime = Field(default_factory=utc_now)
-
-
-class FetchError(BaseModel):
-    """A failed pull, kept per NPO stream for operators."""
-
-    model_config = ConfigDict(frozen=True)
-
-    npo_id: NpoId
-    stream: StreamName
-    reason: str
-    at: AwareDatetime = Field(default_factory=utc_now)
 
 
 class EnrolmentLink(Event):

@@ -14,11 +14,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from npo_integration.expressions import PathOrRootText, PathText, TemplateText, parse_template
+from npo_integration.models.events import NpoId
 from npo_integration.models.secret import Secret
 from npo_integration.transforms.declarative.spec import DeclarativeMapping
 
-NPO_ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
-NpoId = Annotated[str, Field(pattern=NPO_ID_PATTERN, description="lowercase, digits, - _ .; 1-63 chars")]
 StreamName = Literal["offerings", "assignments"]
 
 

@@ -13,7 +13,7 @@ from npo_integration.app import app, settings
 from npo_integration.errors import ConfigError
 from npo_integration.models.npo_config import NpoIntegrationConfig
 from npo_integration.registry.config_file import load_config_file
-from npo_integration.registry.submit import send_commands, upsert_command
+from npo_integration.runtime import config_submitter
 from npo_integration.boot import topics_ready
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ def _read() -> list[NpoIntegrationConfig]:
     try:
         configs = load_config_file(settings.config_file)
         for config in configs:
-            upsert_command(config, "file")  # validates URL policy too
+            config_submitter.upsert_command(config, "file")  # validates URL policy too
     except ConfigError as exc:
         sys.exit(f"npo-integration: invalid setting NPO_CONFIG_FILE: {exc}")
     return configs
@@ -40,5 +40,7 @@ async def seed_configs_from_file() -> None:
         return
     await topics_ready.wait()
     # Send all, then wait for all: a thousand NPOs are not a thousand broker round trips in a row.
-    await send_commands([upsert_command(config, "file") for config in _configs])
+    await config_submitter.send_commands(
+        [config_submitter.upsert_command(config, "file") for config in _configs]
+    )
     log.info("seeded %d NPO config(s) from %s", len(_configs), settings.config_file)

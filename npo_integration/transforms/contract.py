@@ -8,7 +8,12 @@ a time; the service runs it in a worker thread under a time limit (see
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType, NoneType, UnionType
+from typing import Any, Protocol, get_args, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
@@ -17,13 +22,6 @@ from npo_integration.models.events import CandidateAssignmentEvent, Offering, Pr
 
 CONTRACT_VERSION = 1
 SUPPORTED_CONTRACT_VERSIONS = frozenset({1})
-REQUIRED_METHODS = {  # name -> positional arguments
-    "offering": 1,
-    "progress": 1,
-    "enrolment_request": 1,
-    "unenrol_request": 2,
-    "enrolment_ref": 2,
-}
 
 
 class EnrolmentRequest(BaseModel):
@@ -79,3 +77,75 @@ class TransformError(SkippableError):
 
 class PluginLoadError(ConfigError):
     """A plug-in is unknown, fails to import or does not implement the contract."""
+
+
+@dataclass(frozen=True, slots=True)
+class MethodContract:
+    """One ``TransformPlugin`` method: how many positional arguments it takes, what it returns."""
+
+    name: str
+    arity: int
+    output: type[Any]
+    optional: bool  # may return None
+
+
+def _method_contract(name: str, fn: Callable[..., Any]) -> MethodContract:
+    arity = len(inspect.signature(fn).parameters) - 1  # without self
+    returns = get_type_hints(fn)["return"]
+    types = get_args(returns) if isinstance(returns, UnionType) else (returns,)
+    [output] = [kind for kind in types if kind is not NoneType]
+    return MethodContract(name, arity, output, NoneType in types)
+
+
+METHODS: Mapping[str, MethodContract] = MappingProxyType(
+    {
+        name: _method_contract(name, fn)
+        for name, fn in vars(TransformPlugin).items()
+        if not name.startswith("_") and inspect.isfunction(fn)
+    }
+)
+"""Every method of the contract, read from ``TransformPlugin`` itself."""
+
+
+def check_plugin(plugin: object, origin: str) -> TransformPlugin:
+    """``plugin`` if it implements ``TransformPlugin``, else ``PluginLoadError`` listing every problem."""
+    problems: list[str] = []
+    name = getattr(plugin, "name", None)
+    if not isinstance(name, str) or not name:
+        problems.append("attribute 'name' (non-empty str) is missing")
+    version = getattr(plugin, "contract_version", None)
+    if version not in SUPPORTED_CONTRACT_VERSIONS:
+        supported = ", ".join(map(str, sorted(SUPPORTED_CONTRACT_VERSIONS)))
+        problems.append(f"contract_version {version!r} is not supported (supported: {supported})")
+    for method in METHODS.values():
+        fn = getattr(plugin, method.name, None)
+        if fn is None:
+            problems.append(f"method {method.name}() is missing")
+        elif not callable(fn):
+            problems.append(f"{method.name} is not callable")
+        else:
+            bound = hasattr(fn, "__func__")
+            problem = _arity_problem(getattr(fn, "__func__", fn), method.arity, bound=bound)
+            if problem:
+                problems.append(f"{method.name}{problem}")
+    if problems:
+        raise PluginLoadError(f"transform plug-in {origin} is malformed: {'; '.join(problems)}")
+    return plugin  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=1024)
+def _arity_problem(fn: Callable[..., Any], arity: int, *, bound: bool) -> str | None:
+    """What is wrong with ``fn``'s signature for ``arity`` positional arguments (``None``: nothing).
+
+    Cached per function: every config registered checks its plug-in, and ``inspect`` is slow.
+    """
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # builtins without a signature: trust them
+        return None
+    try:
+        signature.bind(*([None] * (arity + bound)))
+    except TypeError:
+        params = list(signature.parameters)[bound:]
+        return f"({', '.join(params)}) does not take {arity} positional argument(s)"
+    return None

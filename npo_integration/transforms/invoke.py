@@ -16,19 +16,17 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from concurrent.futures import Future
-from typing import Any, Generic, TypeVar, cast
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from npo_integration.models.events import CandidateAssignmentEvent, Offering, Progress
-from npo_integration.transforms.contract import EnrolmentRequest, TransformError, TransformPlugin
+from npo_integration.transforms.contract import METHODS, TransformError, TransformPlugin
+from npo_integration.transforms.registry import runs_inline
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-DEFAULT_TIMEOUT_SECONDS = 5.0
 
 
 class _Failed(Generic[T]):
@@ -80,6 +78,14 @@ class PluginCall:
     output: type[Any] | None = None
     optional: bool = False
     inline: bool = False
+
+
+def plugin_call(plugin: TransformPlugin, method: str, *args: Any, key: str) -> PluginCall:
+    """The call of ``plugin.method(*args)`` for ``key``'s NPO, its output checked against the contract."""
+    contract = METHODS[method]
+    return PluginCall(
+        getattr(plugin, method), args, key, contract.output, contract.optional, runs_inline(plugin)
+    )
 
 
 class _Job:
@@ -200,18 +206,9 @@ class PluginRunner:
         with self._lock:
             return self._hung.get(key, 0)
 
-    async def call(
-        self,
-        fn: Callable[..., Any],
-        *args: Any,
-        timeout: float,
-        key: str | None = None,
-        output: type[Any] | None = None,
-        optional: bool = False,
-        inline: bool = False,
-    ) -> Any:
-        """``fn(*args)`` in a worker (or inline) within ``timeout`` seconds, the result checked."""
-        [result] = await self.map([PluginCall(fn, args, key, output, optional, inline)], timeout=timeout)
+    async def call(self, call: PluginCall, *, timeout: float) -> Any:
+        """One call, as a batch of one: its checked result, or its ``TransformError`` raised."""
+        [result] = await self.map([call], timeout=timeout)
         if isinstance(result, TransformError):
             raise result
         return result
@@ -360,99 +357,3 @@ def _checked(result: Any, output: type[Any] | None, optional: bool, label: str) 
                 f"{label} returned an invalid {output.__name__}: {summarize(exc)}"
             ) from None
     raise TransformError(f"{label} returned {type(result).__name__}, expected {output.__name__}")
-
-
-_default_runner: PluginRunner | None = None
-_default_lock = threading.Lock()
-
-
-def default_runner() -> PluginRunner:
-    """The process-wide runner, created on first use."""
-    global _default_runner
-    with _default_lock:
-        if _default_runner is None:
-            _default_runner = PluginRunner()
-        return _default_runner
-
-
-async def call_plugin(
-    fn: Callable[..., T],
-    *args: Any,
-    timeout: float,
-    key: str | None = None,
-    output: type[Any] | None = None,
-    optional: bool = False,
-    runner: PluginRunner | None = None,
-) -> T:
-    """Run a synchronous plug-in call isolated: any failure becomes ``TransformError``."""
-    active = runner or default_runner()
-    result = await active.call(
-        fn, *args, timeout=timeout, key=key, output=output, optional=optional
-    )
-    return cast(T, result)
-
-
-class IsolatedPlugin:
-    """The async face of one NPO's plug-in: every method runs through ``call_plugin``."""
-
-    __slots__ = ("plugin", "key", "timeout", "runner")
-
-    def __init__(
-        self,
-        plugin: TransformPlugin,
-        *,
-        key: str,
-        timeout: float = DEFAULT_TIMEOUT_SECONDS,
-        runner: PluginRunner | None = None,
-    ) -> None:
-        self.plugin = plugin
-        self.key = key
-        self.timeout = timeout
-        self.runner = runner
-
-    async def _call(
-        self, fn: Callable[..., Any], *args: Any, output: type[Any], optional: bool
-    ) -> Any:
-        return await call_plugin(
-            fn,
-            *args,
-            timeout=self.timeout,
-            key=self.key,
-            output=output,
-            optional=optional,
-            runner=self.runner,
-        )
-
-    async def offering(self, record: Any) -> Offering | None:
-        result = await self._call(self.plugin.offering, record, output=Offering, optional=True)
-        return cast(Offering | None, result)
-
-    async def progress(self, record: Any) -> Progress | None:
-        result = await self._call(self.plugin.progress, record, output=Progress, optional=True)
-        return cast(Progress | None, result)
-
-    async def enrolment_request(self, assignment: CandidateAssignmentEvent) -> EnrolmentRequest:
-        result = await self._call(
-            self.plugin.enrolment_request, assignment, output=EnrolmentRequest, optional=False
-        )
-        return cast(EnrolmentRequest, result)
-
-    async def unenrol_request(
-        self, assignment: CandidateAssignmentEvent, npo_enrolment_ref: str
-    ) -> EnrolmentRequest:
-        result = await self._call(
-            self.plugin.unenrol_request,
-            assignment,
-            npo_enrolment_ref,
-            output=EnrolmentRequest,
-            optional=False,
-        )
-        return cast(EnrolmentRequest, result)
-
-    async def enrolment_ref(
-        self, response_body: Any, assignment: CandidateAssignmentEvent
-    ) -> str | None:
-        result = await self._call(
-            self.plugin.enrolment_ref, response_body, assignment, output=str, optional=True
-        )
-        return cast(str | None, result)

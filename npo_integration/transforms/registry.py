@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import inspect
 import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from npo_integration.expressions import parse_template
 from npo_integration.models.npo_config import (
@@ -33,12 +31,7 @@ from npo_integration.models.npo_config import (
     EnrolmentEndpoint,
     NpoIntegrationConfig,
 )
-from npo_integration.transforms.contract import (
-    REQUIRED_METHODS,
-    SUPPORTED_CONTRACT_VERSIONS,
-    PluginLoadError,
-    TransformPlugin,
-)
+from npo_integration.transforms.contract import PluginLoadError, TransformPlugin, check_plugin
 from npo_integration.transforms.declarative.mapper import DeclarativePlugin
 from npo_integration.transforms.declarative.spec import DeclarativeMapping, RequestTemplate
 
@@ -67,49 +60,6 @@ def runs_inline(plugin: object) -> bool:
     return isinstance(plugin, DeclarativePlugin) or type(plugin).__module__.startswith(BUILTIN_PACKAGE)
 
 
-def check_plugin(plugin: object, origin: str) -> TransformPlugin:
-    """``plugin`` if it implements the contract, else ``PluginLoadError`` listing every problem."""
-    problems: list[str] = []
-    name = getattr(plugin, "name", None)
-    if not isinstance(name, str) or not name:
-        problems.append("attribute 'name' (non-empty str) is missing")
-    version = getattr(plugin, "contract_version", None)
-    if version not in SUPPORTED_CONTRACT_VERSIONS:
-        supported = ", ".join(map(str, sorted(SUPPORTED_CONTRACT_VERSIONS)))
-        problems.append(f"contract_version {version!r} is not supported (supported: {supported})")
-    for method, arity in REQUIRED_METHODS.items():
-        fn = getattr(plugin, method, None)
-        if fn is None:
-            problems.append(f"method {method}() is missing")
-        elif not callable(fn):
-            problems.append(f"{method} is not callable")
-        else:
-            problem = _arity_problem(getattr(fn, "__func__", fn), arity, bound=hasattr(fn, "__func__"))
-            if problem:
-                problems.append(f"{method}{problem}")
-    if problems:
-        raise PluginLoadError(f"transform plug-in {origin} is malformed: {'; '.join(problems)}")
-    return plugin  # type: ignore[return-value]
-
-
-@lru_cache(maxsize=1024)
-def _arity_problem(fn: Callable[..., Any], arity: int, *, bound: bool) -> str | None:
-    """What is wrong with ``fn``'s signature for ``arity`` positional arguments (``None``: nothing).
-
-    Cached per function: every config registered checks its plug-in, and ``inspect`` is slow.
-    """
-    try:
-        signature = inspect.signature(fn)
-    except (TypeError, ValueError):  # builtins without a signature: trust them
-        return None
-    try:
-        signature.bind(*([None] * (arity + bound)))
-    except TypeError:
-        params = list(signature.parameters)[bound:]
-        return f"({', '.join(params)}) does not take {arity} positional argument(s)"
-    return None
-
-
 def check_declarative(config: NpoIntegrationConfig, mapping: DeclarativeMapping) -> None:
     """The mapping covers what the config uses: its streams and its enrolment endpoints."""
     problems: list[str] = []
@@ -125,14 +75,14 @@ def check_declarative(config: NpoIntegrationConfig, mapping: DeclarativeMapping)
                 "enrolment.enrol is configured but the mapping has no enrolment section"
             )
         else:
-            problems += _endpoint_problems("enrolment", enrolment.enrol, mapping.enrolment)
+            problems += _mapping_problems("enrolment", enrolment.enrol, mapping.enrolment)
             if enrolment.unenrol is not None:
                 if mapping.enrolment.unenrol is None:
                     problems.append(
                         "enrolment.unenrol is configured but the mapping has no enrolment.unenrol"
                     )
                 else:
-                    problems += _endpoint_problems(
+                    problems += _mapping_problems(
                         "enrolment.unenrol", enrolment.unenrol, mapping.enrolment.unenrol
                     )
     if problems:
@@ -142,22 +92,40 @@ def check_declarative(config: NpoIntegrationConfig, mapping: DeclarativeMapping)
         )
 
 
-def _endpoint_problems(
+def _mapping_problems(
     where: str, endpoint: EnrolmentEndpoint, template: RequestTemplate
 ) -> list[str]:
+    return endpoint_problems(where, endpoint, template.path_vars, template.body, source="mapping")
+
+
+def endpoint_problems(
+    where: str,
+    endpoint: EnrolmentEndpoint,
+    path_vars: Collection[str],
+    body: Mapping[str, Any] | None,
+    *,
+    source: Literal["mapping", "plug-in"],
+) -> list[str]:
+    """What an enrol/unenrol request lacks for its endpoint: path variables, a body it may not have,
+    nested fields in a form. ``source`` words it for whom reads it: a mapping's author at
+    validation, or a plug-in's author in the conformance kit's report of a request it returned."""
+    by_mapping = source == "mapping"
     problems = [
-        f"{where}: endpoint path {endpoint.path!r} needs path_vars.{name}"
+        f"{where}: endpoint path {endpoint.path!r} needs "
+        + (f"path_vars.{name}" if by_mapping else f"path_vars[{name!r}]")
         for name in parse_template(endpoint.path).names
-        if name not in template.path_vars
+        if name not in path_vars
     ]
-    body = template.body
     if endpoint.body_format == "none" and body is not None:
-        problems.append(f"{where}: body_format is none but the mapping has a body")
+        has_body = "the mapping has a body" if by_mapping else "a body was returned"
+        problems.append(f"{where}: body_format is none but {has_body}")
     if endpoint.body_format == "form" and body is not None:
         nested = [key for key, value in body.items() if isinstance(value, dict | list)]
         if nested:
             problems.append(
                 f"{where}: body_format is form, so body fields must be flat; nested: {nested}"
+                if by_mapping
+                else f"{where}: form bodies must be flat; nested fields {nested}"
             )
     return problems
 
@@ -239,14 +207,6 @@ class PluginRegistry:
                 f"{sorted(transform.options)}: {type(exc).__name__}: {exc}"
             ) from exc
         return check_plugin(plugin, origin)
-
-    def invalidate(self, npo_id: str | None = None) -> None:
-        """Forget the cached plug-in of one NPO (a deactivated config), or of all."""
-        with self._lock:
-            if npo_id is None:
-                self._cache.clear()
-            else:
-                self._cache.pop(npo_id, None)
 
     def available(self) -> dict[str, str]:
         """Every plug-in name this registry can load, with where it comes from."""

@@ -24,7 +24,6 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from npo_integration.expressions import parse_template
 from npo_integration.models.events import (
     Candidate,
     CandidateAssignmentEvent,
@@ -38,8 +37,9 @@ from npo_integration.transforms.contract import (
     PluginLoadError,
     TransformError,
     TransformPlugin,
+    check_plugin,
 )
-from npo_integration.transforms.registry import PluginRegistry, check_plugin
+from npo_integration.transforms.registry import PluginRegistry, endpoint_problems
 
 RECORDED_KEYS = frozenset(
     {
@@ -252,7 +252,9 @@ class _Checker:
         except (TypeError, ValueError) as exc:
             self.problems.append(f"{method}: body is not JSON-serialisable: {exc}")
         if endpoint is not None:
-            self.problems += _endpoint_problems(method, result, endpoint)
+            self.problems += endpoint_problems(
+                method, endpoint, result.path_vars, result.body, source="plug-in"
+            )
         return result  # type: ignore[no-any-return]
 
     def enrolment_ref(
@@ -265,20 +267,3 @@ class _Checker:
             )
             return None
         return ref if ok else None
-
-
-def _endpoint_problems(
-    method: str, request: EnrolmentRequest, endpoint: EnrolmentEndpoint
-) -> list[str]:
-    problems = [
-        f"{method}: endpoint path {endpoint.path!r} needs path_vars[{name!r}]"
-        for name in parse_template(endpoint.path).names
-        if name not in request.path_vars
-    ]
-    if endpoint.body_format == "none" and request.body is not None:
-        problems.append(f"{method}: body_format is none but a body was returned")
-    if endpoint.body_format == "form" and request.body is not None:
-        nested = [key for key, value in request.body.items() if isinstance(value, dict | list)]
-        if nested:
-            problems.append(f"{method}: form bodies must be flat; nested fields {nested}")
-    return problems

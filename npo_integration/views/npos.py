@@ -21,13 +21,8 @@ from npo_integration.errors import ConfigError
 from npo_integration.models.codec import describe_validation_error
 from npo_integration.models.internal import ConfigCommand
 from npo_integration.models.npo_config import ConfigSource, NpoConfigVersion, NpoIntegrationConfig
-from npo_integration.registry.submit import (
-    deactivate_command,
-    reseal_command,
-    send_command,
-    send_commands,
-    upsert_command,
-)
+from npo_integration.registry.submit import deactivate_command, reseal_command
+from npo_integration.runtime import config_submitter
 from npo_integration.tables import npo_configs
 from npo_integration.views.admin_auth import admin_only
 
@@ -77,7 +72,7 @@ async def _wait_for_version(npo_id: str, after: int) -> NpoConfigVersion | None:
 async def _accept(view: web.View, request: web.Request, command: ConfigCommand) -> web.Response:
     npo_id = command.npo_id
     before = npo_configs.current(npo_id)
-    await send_command(command)
+    await config_submitter.send_command(command)
     body: dict[str, Any] = {"npo_id": npo_id, "command_id": command.event_id, "status": "accepted"}
     if request.query.get("wait") == "true":
         version = await _wait_for_version(npo_id, before.version if before else 0)
@@ -139,7 +134,7 @@ class NpoCollection(web.View):
             config = await _parse_config(request)
             if npo_configs.current(config.npo_id) is not None:
                 return self.json({"error": f"NPO {config.npo_id!r} exists; PUT to replace"}, status=409)
-            command = upsert_command(config, _source(request))
+            command = config_submitter.upsert_command(config, _source(request))
         except ConfigError as exc:
             return _refusal(self, exc)
         return await _accept(self, request, command)
@@ -161,7 +156,7 @@ class NpoResource(web.View):
             config = await _parse_config(request)
             if config.npo_id != npo_id:
                 raise ConfigError(f"npo_id: {config.npo_id!r} in the body does not match {npo_id!r} in the URL")
-            command = upsert_command(config, _source(request))
+            command = config_submitter.upsert_command(config, _source(request))
         except ConfigError as exc:
             return _refusal(self, exc)
         return await _accept(self, request, command)
@@ -196,5 +191,5 @@ class SecretsReseal(web.View):
         (past versions sealed with it then stay unreadable; they are history).
         """
         npo_ids = sorted(npo_id for npo_id, _ in npo_configs.stored())
-        await send_commands([reseal_command(npo_id, _source(request)) for npo_id in npo_ids])
+        await config_submitter.send_commands([reseal_command(npo_id, _source(request)) for npo_id in npo_ids])
         return self.json({"resealing": npo_ids}, status=202)

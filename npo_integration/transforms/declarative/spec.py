@@ -1,20 +1,20 @@
 """The JSON form of a declarative mapping: an NPO integrated by configuration alone.
 
-``models.npo_config`` imports this module while ``models.events`` is still
-loading, so it imports nothing from ``npo_integration.models``: the platform
-fields a mapping may target are listed in ``OFFERING_FIELDS``/``PROGRESS_FIELDS``
-(a unit test keeps them equal to the event models). Everything is checked here,
-when the config is validated, so a broken mapping is refused before it is stored.
-See docs/plugins.md for the reference.
+The platform fields a mapping may target, and the assignment values an enrolment template may
+use, are read from the event models. Everything is checked here, when the config is validated,
+so a broken mapping is refused before it is stored. See docs/plugins.md for the reference.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal
+from datetime import datetime
+from types import UnionType
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -24,8 +24,10 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 
 from npo_integration.expressions import PathText, TemplateSyntaxError, TemplateText, parse_template
+from npo_integration.models.events import CandidateAssignmentEvent, Offering, Progress
 from npo_integration.transforms.declarative.coerce import DATE_FORMATS
 
 TypeName = Literal["int", "float", "str", "bool"]
@@ -39,46 +41,50 @@ class PlatformField:
     choices: tuple[str, ...] = ()
 
 
-OFFERING_FIELDS: dict[str, PlatformField] = {
-    "npo_offering_ref": PlatformField("str", required=True),
-    "title": PlatformField("str", required=True),
-    "description": PlatformField("str"),
-    "kind": PlatformField("str", choices=("course", "mentoring", "programme", "other")),
-    "status": PlatformField("str", choices=("open", "closed", "draft")),
-    "starts_at": PlatformField("datetime"),
-    "ends_at": PlatformField("datetime"),
-    "capacity": PlatformField("int"),
-    "url": PlatformField("str"),
+_KINDS: dict[Any, FieldKind] = {
+    str: "str", int: "int", float: "float", datetime: "datetime", AwareDatetime: "datetime"
 }
-PROGRESS_FIELDS: dict[str, PlatformField] = {
-    "npo_enrolment_ref": PlatformField("str"),
-    "npo_offering_ref": PlatformField("str"),
-    "npo_user_ref": PlatformField("str"),
-    "status": PlatformField(
-        "str",
-        required=True,
-        choices=("enrolled", "in_progress", "completed", "withdrawn", "failed"),
-    ),
-    "progress": PlatformField("float"),
-    "score": PlatformField("float"),
-    "updated_at": PlatformField("datetime"),
-}
-ASSIGNMENT_VALUES = frozenset(
-    {
-        "assignment_id",
-        "event_id",
-        "event_type",
-        "occurred_at",
-        "candidate.candidate_id",
-        "candidate.email",
-        "candidate.first_name",
-        "candidate.last_name",
-        "candidate.npo_user_ref",
-        "offering.offering_id",
-        "offering.npo_id",
-        "offering.npo_offering_ref",
-    }
-)
+
+
+def _types_of(annotation: Any) -> list[Any]:
+    """The types a field annotation admits, ``Annotated`` and unions unwrapped, ``None`` left out."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _types_of(get_args(annotation)[0])
+    if origin is Union or origin is UnionType:
+        return [found for arg in get_args(annotation) for found in _types_of(arg)]
+    return [] if annotation is type(None) else [annotation]
+
+
+def _platform_field(name: str, info: FieldInfo) -> PlatformField:
+    [annotation] = _types_of(info.annotation)  # one type per platform field (optional or not)
+    if get_origin(annotation) is Literal:
+        return PlatformField("str", info.is_required(), tuple(get_args(annotation)))
+    if annotation not in _KINDS:
+        raise TypeError(f"platform field {name!r} has a type no mapping can produce: {annotation}")
+    return PlatformField(_KINDS[annotation], info.is_required())
+
+
+def platform_fields(model: type[BaseModel]) -> dict[str, PlatformField]:
+    """What a mapping may target in ``model``: each field's kind, whether required, its choices."""
+    return {name: _platform_field(name, info) for name, info in model.model_fields.items()}
+
+
+def template_values(model: type[BaseModel]) -> frozenset[str]:
+    """The values a template may substitute from ``model``: its fields, nested models' as ``a.b``."""
+    found: set[str] = set()
+    for name, info in model.model_fields.items():
+        inner = info.annotation
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            found.update(f"{name}.{field}" for field in inner.model_fields)
+        else:
+            found.add(name)
+    return frozenset(found)
+
+
+OFFERING_FIELDS = platform_fields(Offering)
+PROGRESS_FIELDS = platform_fields(Progress)
+ASSIGNMENT_VALUES = template_values(CandidateAssignmentEvent)
 """What enrolment templates may substitute (``CandidateAssignmentEvent`` fields)."""
 
 _TRANSFORM_OPTIONS = (

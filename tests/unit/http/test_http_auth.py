@@ -208,7 +208,6 @@ async def test_oauth_absolute_token_url_and_rejected_client(
     wrong = oauth_config(
         base, token_url="identity/connect/token", client_secret=box.seal("wrong-secret")
     )
-    client.forget("test-npo")
     with pytest.raises(NpoRequestError) as info:
         await client.request(wrong, "GET", "/api/items")
     assert info.value.status == 401 and "/identity/connect/token" in str(info.value)

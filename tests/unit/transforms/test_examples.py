@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import typing
 from datetime import UTC, datetime
 
 import pytest
 
-from npo_integration.models.events import Candidate, CandidateAssignmentEvent, Offering, OfferingRef, Progress
 from npo_integration.models.npo_config import DeclarativeTransform, NpoIntegrationConfig
-from npo_integration.transforms.declarative.spec import ASSIGNMENT_VALUES, OFFERING_FIELDS, PROGRESS_FIELDS
 from npo_integration.transforms.testing import assert_plugin_conforms, sample_assignment
 
 from .conftest import EXAMPLES, RECORDED, example_config
@@ -43,21 +40,6 @@ def test_declarative_examples_round_trip(name: str) -> None:
     dumped = config.transform.model_dump_json()
     assert DeclarativeTransform.model_validate_json(dumped) == config.transform
     assert '"const":null' not in dumped  # stored compactly, as written
-
-
-def test_spec_field_tables_mirror_the_event_models() -> None:
-    for table, model in ((OFFERING_FIELDS, Offering), (PROGRESS_FIELDS, Progress)):
-        assert set(table) == set(model.model_fields)
-        for name, spec in table.items():
-            info = model.model_fields[name]
-            assert spec.required == info.is_required(), name
-            literals = [arg for arg in typing.get_args(info.annotation) if isinstance(arg, str)]
-            if typing.get_origin(info.annotation) is typing.Literal:
-                assert set(spec.choices) == set(literals), name
-    paths = {f"{k}.{s}" for k in ("candidate", "offering") for s in
-             (Candidate if k == "candidate" else OfferingRef).model_fields}
-    roots = {n for n in CandidateAssignmentEvent.model_fields if n not in ("candidate", "offering")}
-    assert ASSIGNMENT_VALUES == paths | roots
 
 
 def test_moodle_values(recorded_factory, assignment) -> None:

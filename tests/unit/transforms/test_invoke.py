@@ -14,7 +14,7 @@ import pytest
 
 from npo_integration.models.events import CandidateAssignmentEvent, Offering
 from npo_integration.transforms.contract import CONTRACT_VERSION, EnrolmentRequest, TransformError
-from npo_integration.transforms.invoke import IsolatedPlugin, PluginCall, PluginRunner, call_plugin
+from npo_integration.transforms.invoke import PluginCall, PluginRunner, plugin_call
 from npo_integration.transforms.plugins.simple import SimplePlugin
 
 
@@ -75,8 +75,7 @@ def runner() -> Iterator[PluginRunner]:
 
 
 async def offering(runner: PluginRunner, plugin: Misbehaving, record: str, timeout: float = 2.0, key: str = "npo-a") -> Any:
-    return await call_plugin(plugin.offering, record, timeout=timeout, key=key, output=Offering, optional=True,
-                             runner=runner)
+    return await runner.call(plugin_call(plugin, "offering", record, key=key), timeout=timeout)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -103,12 +102,14 @@ async def test_dict_output_is_validated_into_the_model(runner: PluginRunner, plu
 
 
 async def test_wrong_output_types(runner: PluginRunner, plugin: Misbehaving, assignment: CandidateAssignmentEvent) -> None:
-    isolated = IsolatedPlugin(plugin, key="npo-a", timeout=1, runner=runner)  # type: ignore[arg-type]
+    def call(method: str, *args: Any) -> Any:
+        return runner.call(plugin_call(plugin, method, *args, key="npo-a"), timeout=1)  # type: ignore[arg-type]
+
     with pytest.raises(TransformError, match=r"enrolment_request\(\) returned None, expected EnrolmentRequest"):
-        await isolated.enrolment_request(assignment)
+        await call("enrolment_request", assignment)
     with pytest.raises(TransformError, match=r"enrolment_ref\(\) returned int, expected str"):
-        await isolated.enrolment_ref({}, assignment)
-    assert await isolated.unenrol_request(assignment, "1") == EnrolmentRequest()
+        await call("enrolment_ref", {}, assignment)
+    assert await call("unenrol_request", assignment, "1") == EnrolmentRequest()
 
 
 async def test_hanging_plugin_times_out_without_blocking_the_loop(runner: PluginRunner, plugin: Misbehaving) -> None:
@@ -173,16 +174,22 @@ async def test_a_call_queued_behind_a_busy_pool_times_out_and_never_runs(plugin:
         runner.shutdown()
 
 
-async def test_isolated_plugin_happy_path(recorded_factory, assignment: CandidateAssignmentEvent) -> None:
+async def test_plugin_calls_happy_path(
+    runner: PluginRunner, recorded_factory, assignment: CandidateAssignmentEvent
+) -> None:
     recorded = recorded_factory("simple")
-    isolated = IsolatedPlugin(SimplePlugin(), key="simple", timeout=2)
-    result = await isolated.offering(recorded["offerings"][0])
+    plugin = SimplePlugin()
+
+    async def call(method: str, *args: Any) -> Any:
+        return await runner.call(plugin_call(plugin, method, *args, key="simple"), timeout=2)
+
+    result = await call("offering", recorded["offerings"][0])
     assert result is not None and result.title == "Intro to Python"
-    progress = await isolated.progress(recorded["progress"][1])
+    progress = await call("progress", recorded["progress"][1])
     assert progress is not None and progress.progress == 0.45
-    request = await isolated.enrolment_request(assignment)
+    request = await call("enrolment_request", assignment)
     assert request.body is not None
-    assert await isolated.enrolment_ref(recorded["enrol_response"], assignment) == "enr-9"
+    assert await call("enrolment_ref", recorded["enrol_response"], assignment) == "enr-9"
 
 
 def test_runner_rejects_bad_sizes() -> None:
@@ -193,11 +200,11 @@ def test_runner_rejects_bad_sizes() -> None:
 def test_a_hung_plugin_does_not_hold_up_process_exit() -> None:
     script = (
         "import asyncio, threading\n"
-        "from npo_integration.transforms.invoke import PluginRunner, call_plugin\n"
+        "from npo_integration.transforms.invoke import PluginCall, PluginRunner\n"
         "from npo_integration.transforms.contract import TransformError\n"
         "async def main():\n"
         "    try:\n"
-        "        await call_plugin(threading.Event().wait, timeout=0.05, runner=PluginRunner())\n"
+        "        await PluginRunner().call(PluginCall(threading.Event().wait, ()), timeout=0.05)\n"
         "    except TransformError as exc:\n"
         "        print(exc)\n"
         "asyncio.run(main())\n"
