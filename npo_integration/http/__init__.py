@@ -31,7 +31,7 @@ from npo_integration.http.records import (
 )
 from npo_integration.http.resolver import GuardedResolver
 from npo_integration.http.response import NpoResponse, Page
-from npo_integration.http.retry import RetryPolicy
+from npo_integration.http.retry import Retrier
 
 __all__ = [
     "AUTHENTICATORS",
@@ -50,7 +50,7 @@ __all__ = [
     "Page",
     "PaginationLoopError",
     "Paginator",
-    "RetryPolicy",
+    "Retrier",
     "TokenBucket",
     "UnsafeUrlError",
     "build_authenticator",

@@ -13,6 +13,7 @@ import logging
 import time
 
 from npo_integration.agents.ingest import republish, retry_policy
+from npo_integration.ingest.retry import is_due
 from npo_integration.app import app, settings
 from npo_integration.models.events import utc_now
 from npo_integration.partitioning import partition_for
@@ -51,7 +52,7 @@ async def redrive_unprocessed() -> None:
         raw = entry.raw
         if partition_for(raw.npo_id, settings.topic_partitions) not in owned:
             continue
-        if not retry_policy.is_due(entry, now) or (raw.record_key, entry.attempts) in _sent:
+        if not is_due(retry_policy, entry, now) or (raw.record_key, entry.attempts) in _sent:
             continue
         _sent[(raw.record_key, entry.attempts)] = monotonic
         try:
