@@ -44,7 +44,7 @@ from npo_integration.ingest import flags, links
 from npo_integration.ingest.offerings import offering_event, offering_key
 from npo_integration.ingest.progress import progress_event
 from npo_integration.ingest.retry import after_failure
-from npo_integration.models.codec import describe_validation_error, encode, trusted
+from npo_integration.models.codec import encode, trusted
 from npo_integration.models.events import Event, Offering, Progress
 from npo_integration.models.internal import EnrolmentLink, RawRecord
 from npo_integration.models.state import (
@@ -58,6 +58,7 @@ from npo_integration.retry_policy import RetryPolicy
 from npo_integration.transforms.contract import TransformError, TransformPlugin
 from npo_integration.transforms.invoke import PluginCall
 from npo_integration.transforms.registry import runs_inline
+from npo_integration.validation_errors import describe_validation_error
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from npo_integration.app import app
 from npo_integration.errors import ConfigError
-from npo_integration.models.codec import describe_validation_error
 from npo_integration.models.internal import ConfigCommand
 from npo_integration.models.npo_config import ConfigSource, NpoConfigVersion, NpoIntegrationConfig
 from npo_integration.registry.submit import (
@@ -29,6 +28,7 @@ from npo_integration.registry.submit import (
     upsert_command,
 )
 from npo_integration.tables import npo_configs
+from npo_integration.validation_errors import describe_validation_error
 from npo_integration.views.admin_auth import admin_only
 
 WAIT_SECONDS = 10.0
