@@ -15,12 +15,12 @@ import logging
 import time
 from datetime import datetime
 
-from npo_integration.app import app, settings
+from npo_integration.app import settings
 from npo_integration.models.codec import encode
 from npo_integration.models.enrolment import EnrolmentCommand
 from npo_integration.models.events import utc_now
 from npo_integration.tables import enrolments
-from npo_integration.boot import topics_ready
+from npo_integration.timers.periodic import owned_partitions, periodic
 from npo_integration.topics import enrolment_commands
 
 log = logging.getLogger(__name__)
@@ -31,16 +31,9 @@ _sent: dict[str, tuple[datetime, float]] = {}
 _RESEND_AFTER_S = 30.0
 
 
-def owned_partitions() -> set[int]:
-    topic = enrolment_commands.get_topic_name()
-    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
-
-
-@app.timer(interval=settings.enrolment_retry_tick_seconds)
+@periodic(settings.enrolment_retry_tick_seconds)
 async def request_due_enrolments() -> None:
-    if not topics_ready.is_set():
-        return
-    owned = owned_partitions()
+    owned = owned_partitions(enrolment_commands)
     if not owned:
         return
     now, monotonic = utc_now(), time.monotonic()

@@ -13,12 +13,12 @@ import logging
 import time
 
 from npo_integration.agents.ingest import republish, retry_policy
+from npo_integration.app import settings
 from npo_integration.ingest.retry import is_due
-from npo_integration.app import app, settings
 from npo_integration.models.events import utc_now
 from npo_integration.partitioning import partition_for
 from npo_integration.tables.record_state import unprocessed
-from npo_integration.boot import topics_ready
+from npo_integration.timers.periodic import failed, owned_partitions, periodic
 from npo_integration.topics import raw_records
 
 log = logging.getLogger(__name__)
@@ -29,16 +29,9 @@ _sent: dict[tuple[str, int], float] = {}
 _RESEND_AFTER_S = 120.0
 
 
-def owned_partitions() -> set[int]:
-    topic = raw_records.get_topic_name()
-    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
-
-
-@app.timer(interval=settings.ingest_redrive_tick_seconds)
+@periodic(settings.ingest_redrive_tick_seconds)
 async def redrive_unprocessed() -> None:
-    if not topics_ready.is_set() or app.rebalancing:
-        return
-    owned = owned_partitions()
+    owned = owned_partitions(raw_records)
     if not owned:
         return
     now, monotonic = utc_now(), time.monotonic()
@@ -57,8 +50,8 @@ async def redrive_unprocessed() -> None:
         _sent[(raw.record_key, entry.attempts)] = monotonic
         try:
             await republish(raw)
-        except Exception:  # noqa: BLE001 - a timer that raises stops the worker; the next tick tries again
-            log.exception("re-drive of %s failed", raw.record_key)
+        except Exception:  # noqa: BLE001 - the rest wait for the next tick
+            failed("redrive_unprocessed", "re-drive of %s failed", raw.record_key)
             break
         sent += 1
     if sent:

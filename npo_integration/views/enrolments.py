@@ -20,7 +20,7 @@ from npo_integration.app import app, settings
 from npo_integration.models.codec import encode
 from npo_integration.models.enrolment import REDRIVABLE, EnrolmentCommand, EnrolmentState
 from npo_integration.tables import enrolments, npo_configs
-from npo_integration.timers.enrolment_retries import owned_partitions
+from npo_integration.timers.periodic import owned_partitions
 from npo_integration.topics import enrolment_commands
 from npo_integration.views.admin_auth import admin_only
 
@@ -61,7 +61,7 @@ class NpoEnrolments(web.View):
         return self.json(
             {
                 "npo_id": npo_id,
-                "partitions": sorted(owned_partitions()),
+                "partitions": sorted(owned_partitions(enrolment_commands)),
                 "counts": dict(Counter(s.status for s in states)),
                 "enrolments": [summary(s) for s in states if wanted in (None, s.status)],
             }
