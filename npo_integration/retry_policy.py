@@ -22,7 +22,10 @@ _MAX_DOUBLINGS = 64
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """``max_attempts`` tries; after failed attempt ``n`` wait ``min(max, base * 2**(n-1))``, jittered."""
+    """``max_attempts`` tries; after failed try ``n`` wait ``min(max, base * 2**(n-1))``, jittered.
+
+    Frozen and without a random source, so that it can be built from any config and tested alone.
+    """
 
     max_attempts: int
     base_seconds: float

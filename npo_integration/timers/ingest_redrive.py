@@ -18,15 +18,13 @@ from npo_integration.ingest.retry import is_due
 from npo_integration.models.events import utc_now
 from npo_integration.partitioning import partition_for
 from npo_integration.tables.record_state import unprocessed
-from npo_integration.timers.periodic import failed, owned_partitions, periodic
+from npo_integration.timers.periodic import RecentSends, failed, owned_partitions, periodic
 from npo_integration.topics import raw_records
 
 log = logging.getLogger(__name__)
 
-# Re-drives sent but not yet processed (same attempt count), so a backlog is not re-sent every tick.
-# A cache of this worker's own sends, not state: losing it costs at most one duplicate re-drive.
-_sent: dict[tuple[str, int], float] = {}
-_RESEND_AFTER_S = 120.0
+_sent = RecentSends(resend_after=120.0)
+"""Re-drives sent but not processed yet (same attempt count): not re-sent every tick."""
 
 
 @periodic(settings.ingest_redrive_tick_seconds)
@@ -35,9 +33,7 @@ async def redrive_unprocessed() -> None:
     if not owned:
         return
     now, monotonic = utc_now(), time.monotonic()
-    for key, sent_at in list(_sent.items()):
-        if monotonic - sent_at > _RESEND_AFTER_S:
-            del _sent[key]
+    _sent.forget_old(monotonic)
     sent = 0
     for entry in unprocessed.items():
         if sent >= settings.ingest_redrive_batch:
@@ -45,9 +41,10 @@ async def redrive_unprocessed() -> None:
         raw = entry.raw
         if partition_for(raw.npo_id, settings.topic_partitions) not in owned:
             continue
-        if not is_due(retry_policy, entry, now) or (raw.record_key, entry.attempts) in _sent:
+        if not is_due(retry_policy, entry, now):
             continue
-        _sent[(raw.record_key, entry.attempts)] = monotonic
+        if not _sent.claim(raw.record_key, entry.attempts, monotonic):
+            continue
         try:
             await republish(raw)
         except Exception:  # noqa: BLE001 - the rest wait for the next tick

@@ -142,5 +142,5 @@ async def request_due_pulls() -> None:
     for npo_id, stream in scheduler.take_due(utc_now()):
         try:
             await request_pull(npo_id, stream)
-        except Exception:  # noqa: BLE001 - the others are sent; this one comes back after RESEND_AFTER
+        except Exception:  # noqa: BLE001 - the rest are sent; this one is due again later
             failed("request_due_pulls", "pull request for %s/%s not sent", npo_id, stream)
