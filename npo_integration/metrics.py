@@ -39,6 +39,10 @@ ingested_records = Counter(
 ignored_assignments = Counter(
     "npo_ignored_assignments", "Assignment events not enrolled, by reason", ["reason"], registry=registry
 )
+timer_errors = Counter(
+    "npo_timer_errors", "Failures inside a timer's tick (logged; the next tick tries again)", ["timer"],
+    registry=registry,
+)
 
 
 class RuntimeCollector(Collector):

@@ -6,6 +6,7 @@ settings table is generated from the same descriptions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -15,6 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from npo_integration.errors import ConfigError
+from npo_integration.validation_errors import describe_validation_error
 
 
 class Settings(BaseSettings):
@@ -139,14 +141,8 @@ class Settings(BaseSettings):
         return [urlsplit(u.strip()).netloc for u in self.broker_url.split(";")]
 
 
-def describe_error(exc: ValidationError) -> str:
-    """One line per bad setting, naming the environment variable."""
-    lines = []
-    for err in exc.errors():
-        field = str(err["loc"][0]) if err["loc"] else "?"
-        reason = err["msg"].removeprefix("Value error, ")
-        lines.append(f"invalid setting NPO_{field.upper()}: {reason}")
-    return "; ".join(lines)
+def _setting(location: Sequence[int | str]) -> str:
+    return f"invalid setting NPO_{str(location[0]).upper()}" if location else "invalid setting NPO_?"
 
 
 @lru_cache(maxsize=1)
@@ -155,4 +151,4 @@ def get_settings() -> Settings:
     try:
         return Settings()  # type: ignore[call-arg]
     except ValidationError as exc:
-        raise ConfigError(describe_error(exc)) from None
+        raise ConfigError(describe_validation_error(exc, limit=None, name=_setting)) from None

@@ -27,7 +27,7 @@ from npo_integration.agents.inbox import decoded, parsed
 from npo_integration.agents.dead_letters import dead_letter
 from npo_integration.delivery.once import Addressed, OncePublisher
 from npo_integration.ingest.ingestor import Ingestor, NoConfigError, OutputTopics, SourcePartition
-from npo_integration.ingest.retry import RetryPolicy, redriven
+from npo_integration.ingest.retry import redrive_policy, redriven
 from npo_integration.models.codec import encode
 from npo_integration.models.events import utc_now
 from npo_integration.models.internal import IngestCommand, RawMessage, RawPage, RawRecord
@@ -77,9 +77,7 @@ async def _dead_letter(raw: RawRecord, reason: str) -> None:
     )
 
 
-retry_policy = RetryPolicy(
-    backoff_seconds=settings.ingest_retry_backoff_seconds, max_attempts=settings.ingest_max_attempts
-)
+retry_policy = redrive_policy(settings.ingest_retry_backoff_seconds, settings.ingest_max_attempts)
 ingestor = Ingestor(
     states=states,
     unprocessed=unprocessed,

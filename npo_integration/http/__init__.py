@@ -30,7 +30,7 @@ from npo_integration.http.records import (
 )
 from npo_integration.http.resolver import GuardedResolver
 from npo_integration.http.response import NpoResponse, Page
-from npo_integration.http.retry import RetryPolicy
+from npo_integration.http.retry import Retrier
 
 __all__ = [
     "AUTHENTICATORS",
@@ -49,7 +49,7 @@ __all__ = [
     "Page",
     "PaginationLoopError",
     "Paginator",
-    "RetryPolicy",
+    "Retrier",
     "TokenBucket",
     "UnsafeUrlError",
     "build_authenticator",

@@ -15,7 +15,7 @@ from typing import Any
 from npo_integration.http.auth import AnyAuthenticator
 from npo_integration.http.circuit import CircuitBreaker
 from npo_integration.http.ratelimit import TokenBucket
-from npo_integration.http.retry import RetryPolicy
+from npo_integration.http.retry import Retrier
 from npo_integration.models.npo_config import (
     AuthConfig,
     CircuitBreakerConfig,
@@ -64,7 +64,7 @@ class NpoState:
     auth: AnyAuthenticator
     limiter: TokenBucket
     breaker: CircuitBreaker
-    retry: RetryPolicy
+    retry: Retrier
 
 
 class NpoStates:
@@ -108,8 +108,8 @@ class NpoStates:
             retry=self._retry(endpoint),
         )
 
-    def _retry(self, endpoint: Endpoint) -> RetryPolicy:
-        return RetryPolicy(endpoint.retry, sleep=self._sleep, random_fraction=self._random)
+    def _retry(self, endpoint: Endpoint) -> Retrier:
+        return Retrier(endpoint.retry, sleep=self._sleep, random_fraction=self._random)
 
     def _update(self, state: NpoState, endpoint: Endpoint) -> None:
         old = state.endpoint

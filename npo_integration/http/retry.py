@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from npo_integration.errors import RetriableError
 from npo_integration.models.npo_config import RetryConfig
+from npo_integration.retry_policy import RetryPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -17,8 +18,8 @@ T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
 
 
-class RetryPolicy:
-    """``max_attempts`` tries; between them sleep ``uniform(0, min(max, base * 2**(n-1)))``.
+class Retrier:
+    """Tries an NPO call up to ``max_attempts`` times, with full jitter between tries.
 
     Full jitter spreads the retries of many streams hitting one NPO. A server's
     ``retry_after`` wins when larger; when it is larger than
@@ -26,7 +27,7 @@ class RetryPolicy:
     reschedules instead of holding a request open for minutes.
     """
 
-    __slots__ = ("_config", "_sleep", "_random")
+    __slots__ = ("_random", "_sleep", "policy")
 
     def __init__(
         self,
@@ -35,22 +36,24 @@ class RetryPolicy:
         sleep: Sleep = asyncio.sleep,
         random_fraction: Callable[[], float] = random.random,
     ) -> None:
-        self._config = config
+        self.policy = RetryPolicy(
+            max_attempts=config.max_attempts,
+            base_seconds=config.backoff_base_seconds,
+            max_seconds=config.backoff_max_seconds,
+            jitter="full",
+        )
         self._sleep = sleep
         self._random = random_fraction
 
     @property
     def max_attempts(self) -> int:
-        return self._config.max_attempts
+        return self.policy.max_attempts
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float | None:
         """Seconds to wait after failed ``attempt`` (1-based); ``None``: server asks too long."""
-        cfg = self._config
-        if retry_after is not None and retry_after > cfg.backoff_max_seconds:
+        if retry_after is not None and retry_after > self.policy.max_seconds:
             return None
-        ceiling = min(cfg.backoff_max_seconds, cfg.backoff_base_seconds * 2 ** (attempt - 1))
-        backoff = self._random() * ceiling
-        return max(backoff, retry_after) if retry_after is not None else backoff
+        return self.policy.delay(attempt, fraction=self._random(), retry_after=retry_after)
 
     async def run(
         self,
@@ -65,7 +68,7 @@ class RetryPolicy:
             try:
                 return await operation()
             except RetriableError as exc:
-                if attempt >= self._config.max_attempts or not should_retry(exc):
+                if self.policy.exhausted(attempt) or not should_retry(exc):
                     raise
                 wait = self.delay(attempt, exc.retry_after)
                 if wait is None:
@@ -74,7 +77,7 @@ class RetryPolicy:
                     "%s failed (attempt %d/%d), retrying in %.2fs: %s",
                     label or "call",
                     attempt,
-                    self._config.max_attempts,
+                    self.policy.max_attempts,
                     wait,
                     exc,
                 )

@@ -43,8 +43,8 @@ from npo_integration.errors import NpoIntegrationError, SkippableError
 from npo_integration.ingest import flags, links
 from npo_integration.ingest.offerings import offering_event, offering_key
 from npo_integration.ingest.progress import progress_event
-from npo_integration.ingest.retry import RetryPolicy, after_failure
-from npo_integration.models.codec import describe_validation_error, encode, trusted
+from npo_integration.ingest.retry import after_failure
+from npo_integration.models.codec import encode, trusted
 from npo_integration.models.events import Event, Offering, Progress
 from npo_integration.models.internal import EnrolmentLink, RawRecord
 from npo_integration.models.state import (
@@ -54,8 +54,10 @@ from npo_integration.models.state import (
     RecordState,
     UnprocessedRecord,
 )
+from npo_integration.retry_policy import RetryPolicy
 from npo_integration.transforms.contract import TransformError, TransformPlugin
 from npo_integration.transforms.invoke import PluginCall, plugin_call
+from npo_integration.validation_errors import describe_validation_error
 
 log = logging.getLogger(__name__)
 

@@ -2,29 +2,30 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from npo_integration.models.events import new_event_id, utc_now
 from npo_integration.models.internal import RawRecord
 from npo_integration.models.state import UnprocessedRecord
+from npo_integration.retry_policy import RetryPolicy
 
 MAX_BACKOFF = timedelta(minutes=10)
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    backoff_seconds: float
-    max_attempts: int
+def redrive_policy(backoff_seconds: float, max_attempts: int) -> RetryPolicy:
+    """Wait base, 2 x base, 4 x base, ... at most 10 minutes after each failure; no jitter, as
+    the re-drive timer only looks for due records every few seconds."""
+    return RetryPolicy(
+        max_attempts=max_attempts,
+        base_seconds=backoff_seconds,
+        max_seconds=MAX_BACKOFF.total_seconds(),
+        jitter="none",
+    )
 
-    def backoff(self, attempts: int) -> timedelta:
-        """Wait after the ``attempts``-th failure: base, 2 x base, 4 x base, ... at most 10 minutes."""
-        seconds = self.backoff_seconds * 2 ** min(max(attempts - 1, 0), 20)
-        return min(timedelta(seconds=seconds), MAX_BACKOFF)
 
-    def is_due(self, entry: UnprocessedRecord, now: datetime) -> bool:
-        """Due for the re-drive timer: attempts left and the backoff over."""
-        return entry.attempts < self.max_attempts and entry.next_attempt_at <= now
+def is_due(policy: RetryPolicy, entry: UnprocessedRecord, now: datetime) -> bool:
+    """Due for the re-drive timer: attempts left and the backoff over."""
+    return not policy.exhausted(entry.attempts) and entry.next_attempt_at <= now
 
 
 def after_failure(
@@ -41,7 +42,7 @@ def after_failure(
         attempts=attempts,
         first_failed_at=previous.first_failed_at if previous is not None else now,
         last_failed_at=now,
-        next_attempt_at=now + policy.backoff(attempts),
+        next_attempt_at=now + timedelta(seconds=policy.delay(attempts)),
     )
 
 

@@ -7,6 +7,7 @@ from typing import TypeVar, overload
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from npo_integration.errors import SkippableError
+from npo_integration.validation_errors import describe_validation_error
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -57,18 +58,6 @@ def trusted(model_type: type[M], **values: object) -> M:
     _set_attribute(model, "__pydantic_extra__", None)
     _set_attribute(model, "__pydantic_private__", None)
     return model
-
-
-def describe_validation_error(exc: ValidationError, limit: int = 5) -> str:
-    """Field path and reason per error, e.g. ``auth.kind: Input tag 'x' ...``."""
-    parts = []
-    for err in exc.errors()[:limit]:
-        path = ".".join(str(p) for p in err["loc"]) or "(root)"
-        parts.append(f"{path}: {err['msg']}")
-    more = len(exc.errors()) - limit
-    if more > 0:
-        parts.append(f"... and {more} more")
-    return "; ".join(parts)
 
 
 def key_of(raw: bytes | None) -> str | None:

@@ -15,7 +15,8 @@ from typing import Any
 from npo_integration.errors import FatalError, RetriableError
 from npo_integration.http.errors import CircuitOpenError, NpoUnavailableError
 from npo_integration.http.response import NpoResponse
-from npo_integration.models.npo_config import RetryConfig
+from npo_integration.models.npo_config import NpoIntegrationConfig
+from npo_integration.retry_policy import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -63,15 +64,15 @@ async def perform(send: Callable[[], Awaitable[NpoResponse]]) -> Outcome:
     return Answered(response.status, response.json if response.is_json else None)
 
 
-def retry_delay(
-    attempt: int, retry: RetryConfig, retry_after: float | None, fraction: float
-) -> float:
-    """Seconds before attempt ``attempt + 1``, never sooner than the NPO's ``Retry-After``.
+def retry_policy(config: NpoIntegrationConfig) -> RetryPolicy:
+    """The enrolment's bound on attempts and the NPO's backoff, with equal jitter.
 
-    Equal jitter over ``min(max, base * 2**(attempt-1))``: half of it fixed, half
-    random (``fraction`` in [0, 1)). Unlike the client's full jitter, a scheduled
-    retry never fires at once, so a struggling NPO really gets a pause.
+    Half of each wait is fixed and half random: unlike the client's full jitter,
+    a scheduled retry never fires at once, so a struggling NPO really gets a pause.
     """
-    ceiling = min(retry.backoff_max_seconds, retry.backoff_base_seconds * 2 ** max(attempt - 1, 0))
-    delay = ceiling / 2 + fraction * ceiling / 2
-    return max(delay, retry_after) if retry_after is not None else delay
+    return RetryPolicy(
+        max_attempts=config.enrolment.max_attempts,
+        base_seconds=config.retry.backoff_base_seconds,
+        max_seconds=config.retry.backoff_max_seconds,
+        jitter="equal",
+    )

@@ -41,7 +41,7 @@ from npo_integration.push.outcomes import (
     Refused,
     Unavailable,
     perform,
-    retry_delay,
+    retry_policy,
 )
 from npo_integration.transforms.contract import EnrolmentRequest
 
@@ -402,10 +402,10 @@ class EnrolmentProcessor:
         self, state: EnrolmentState, config: NpoIntegrationConfig, outcome: Unavailable
     ) -> None:
         now = self._clock()
-        delay = retry_delay(state.attempts, config.retry, outcome.retry_after, self._random())
+        policy = retry_policy(config)
+        delay = policy.delay(state.attempts, fraction=self._random(), retry_after=outcome.retry_after)
         later = machine.retry_later(state, outcome, now + timedelta(seconds=delay), now)
-        limit = config.enrolment.max_attempts
-        if outcome.counted and later.attempts >= limit:
+        if outcome.counted and policy.exhausted(later.attempts):
             reason = f"gave up after {later.attempts} attempt(s): {outcome.reason}"
             await self._fail(later, reason, dead_letter=True)
             return
@@ -417,7 +417,7 @@ class EnrolmentProcessor:
             state.assignment_id,
             state.npo_id,
             later.attempts,
-            limit,
+            policy.max_attempts,
             delay,
             outcome.reason,
         )

@@ -8,8 +8,8 @@ from pathlib import Path
 from pydantic import TypeAdapter, ValidationError
 
 from npo_integration.errors import ConfigError
-from npo_integration.models.codec import describe_validation_error
 from npo_integration.models.npo_config import NpoIntegrationConfig
+from npo_integration.validation_errors import describe_validation_error
 
 _many = TypeAdapter(list[NpoIntegrationConfig])
 

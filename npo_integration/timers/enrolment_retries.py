@@ -13,46 +13,33 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime
 
-from npo_integration.app import app, settings
+from npo_integration.app import settings
 from npo_integration.models.codec import encode
 from npo_integration.models.enrolment import EnrolmentCommand
 from npo_integration.models.events import utc_now
 from npo_integration.tables import enrolments
-from npo_integration.boot import topics_ready
+from npo_integration.timers.periodic import RecentSends, owned_partitions, periodic
 from npo_integration.topics import enrolment_commands
 
 log = logging.getLogger(__name__)
 
-# Commands sent but not yet applied, so each tick does not send them again.
-# A cache of this worker's own sends, not state: losing it costs one duplicate command at most.
-_sent: dict[str, tuple[datetime, float]] = {}
-_RESEND_AFTER_S = 30.0
+_sent = RecentSends(resend_after=30.0)
+"""Retry commands sent but not applied yet (same ``due_at``): a tick does not send them again."""
 
 
-def owned_partitions() -> set[int]:
-    topic = enrolment_commands.get_topic_name()
-    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
-
-
-@app.timer(interval=settings.enrolment_retry_tick_seconds)
+@periodic(settings.enrolment_retry_tick_seconds)
 async def request_due_enrolments() -> None:
-    if not topics_ready.is_set():
-        return
-    owned = owned_partitions()
+    owned = owned_partitions(enrolment_commands)
     if not owned:
         return
     now, monotonic = utc_now(), time.monotonic()
-    seen: set[str] = set()
+    _sent.forget_old(monotonic)
     for assignment_id, due in list(enrolments.due()):
         if due.partition not in owned or due.due_at > now:
             continue
-        seen.add(assignment_id)
-        sent = _sent.get(assignment_id)
-        if sent is not None and sent[0] == due.due_at and monotonic - sent[1] < _RESEND_AFTER_S:
+        if not _sent.claim(assignment_id, due.due_at, monotonic):
             continue
-        _sent[assignment_id] = (due.due_at, monotonic)
         command = EnrolmentCommand(
             event_type="enrolment.retry",
             npo_id=due.npo_id,
@@ -63,5 +50,3 @@ async def request_due_enrolments() -> None:
             key=assignment_id.encode(), value=encode(command), partition=due.partition
         )
         log.debug("retry of assignment %s requested (due %s)", assignment_id, due.due_at)
-    for assignment_id in set(_sent) - seen:
-        del _sent[assignment_id]

@@ -13,37 +13,27 @@ import logging
 import time
 
 from npo_integration.agents.ingest import republish, retry_policy
-from npo_integration.app import app, settings
+from npo_integration.app import settings
+from npo_integration.ingest.retry import is_due
 from npo_integration.models.events import utc_now
 from npo_integration.partitioning import partition_for
 from npo_integration.tables.record_state import unprocessed
-from npo_integration.boot import topics_ready
+from npo_integration.timers.periodic import RecentSends, failed, owned_partitions, periodic
 from npo_integration.topics import raw_records
 
 log = logging.getLogger(__name__)
 
-# Re-drives sent but not yet processed (same attempt count), so a backlog is not re-sent every tick.
-# A cache of this worker's own sends, not state: losing it costs at most one duplicate re-drive.
-_sent: dict[tuple[str, int], float] = {}
-_RESEND_AFTER_S = 120.0
+_sent = RecentSends(resend_after=120.0)
+"""Re-drives sent but not processed yet (same attempt count): not re-sent every tick."""
 
 
-def owned_partitions() -> set[int]:
-    topic = raw_records.get_topic_name()
-    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
-
-
-@app.timer(interval=settings.ingest_redrive_tick_seconds)
+@periodic(settings.ingest_redrive_tick_seconds)
 async def redrive_unprocessed() -> None:
-    if not topics_ready.is_set() or app.rebalancing:
-        return
-    owned = owned_partitions()
+    owned = owned_partitions(raw_records)
     if not owned:
         return
     now, monotonic = utc_now(), time.monotonic()
-    for key, sent_at in list(_sent.items()):
-        if monotonic - sent_at > _RESEND_AFTER_S:
-            del _sent[key]
+    _sent.forget_old(monotonic)
     sent = 0
     for entry in unprocessed.items():
         if sent >= settings.ingest_redrive_batch:
@@ -51,13 +41,14 @@ async def redrive_unprocessed() -> None:
         raw = entry.raw
         if partition_for(raw.npo_id, settings.topic_partitions) not in owned:
             continue
-        if not retry_policy.is_due(entry, now) or (raw.record_key, entry.attempts) in _sent:
+        if not is_due(retry_policy, entry, now):
             continue
-        _sent[(raw.record_key, entry.attempts)] = monotonic
+        if not _sent.claim(raw.record_key, entry.attempts, monotonic):
+            continue
         try:
             await republish(raw)
-        except Exception:  # noqa: BLE001 - a timer that raises stops the worker; the next tick tries again
-            log.exception("re-drive of %s failed", raw.record_key)
+        except Exception:  # noqa: BLE001 - the rest wait for the next tick
+            failed("redrive_unprocessed", "re-drive of %s failed", raw.record_key)
             break
         sent += 1
     if sent:

@@ -21,7 +21,7 @@ import time
 import uuid
 from datetime import datetime
 
-from npo_integration.app import app, settings
+from npo_integration.app import settings
 from npo_integration.models.codec import DecodeError, decode, encode
 from npo_integration.models.events import utc_now
 from npo_integration.models.internal import FetchRequest
@@ -31,7 +31,7 @@ from npo_integration.pull import schedule
 from npo_integration.pull.due_index import DueIndex
 from npo_integration.runtime import worker_id
 from npo_integration.tables import npo_configs, pull_state
-from npo_integration.boot import topics_ready
+from npo_integration.timers.periodic import failed, owned_partitions, periodic
 from npo_integration.topics import fetch_requests
 
 log = logging.getLogger(__name__)
@@ -128,26 +128,19 @@ npo_configs.subscribe(scheduler.on_config)
 pull_state.subscribe(scheduler.on_pull_state)
 
 
-def owned_partitions() -> frozenset[int]:
-    topic = fetch_requests.get_topic_name()
-    return frozenset(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic)
-
-
 async def request_pull(npo_id: str, stream: str, reason: str = "schedule") -> FetchRequest:
     request = FetchRequest(npo_id=npo_id, stream=stream, reason=reason, trace_id=uuid.uuid4().hex)  # type: ignore[arg-type]
     await fetch_requests.send(key=npo_id.encode(), value=encode(request))
     return request
 
 
-@app.timer(interval=settings.scheduler_tick_seconds)
+@periodic(settings.scheduler_tick_seconds)
 async def request_due_pulls() -> None:
-    if not topics_ready.is_set() or app.rebalancing:
-        return
-    owned = owned_partitions()
+    owned = owned_partitions(fetch_requests)
     if owned != scheduler.partitions:
         await scheduler.rebuild(owned)
     for npo_id, stream in scheduler.take_due(utc_now()):
         try:
             await request_pull(npo_id, stream)
-        except Exception:  # noqa: BLE001 - a timer that raises stops the worker; it comes back after a while
-            log.exception("pull request for %s/%s not sent", npo_id, stream)
+        except Exception:  # noqa: BLE001 - the rest are sent; this one is due again later
+            failed("request_due_pulls", "pull request for %s/%s not sent", npo_id, stream)

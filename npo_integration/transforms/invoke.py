@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from npo_integration.transforms.contract import METHODS, TransformError, TransformPlugin
 from npo_integration.transforms.registry import runs_inline
+from npo_integration.validation_errors import describe_validation_error
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,15 +50,6 @@ def _label(fn: Callable[..., Any]) -> str:
     plugin = None if owner is None else getattr(owner, "name", None) or type(owner).__name__
     method = getattr(fn, "__name__", "call")
     return f"plug-in {plugin!r} {method}()" if plugin else f"plug-in call {method}()"
-
-
-def summarize(exc: ValidationError, limit: int = 3) -> str:
-    parts = [
-        f"{'.'.join(str(p) for p in err['loc']) or '<value>'}: {err['msg']}"
-        for err in exc.errors(include_url=False)[:limit]
-    ]
-    more = exc.error_count() - limit
-    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
 
 
 _Task = tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]
@@ -338,7 +330,7 @@ def _as_transform_error(error: BaseException, label: str) -> TransformError:
     if isinstance(error, TransformError):
         return error
     if isinstance(error, ValidationError):
-        return TransformError(f"{label} built an invalid {error.title}: {summarize(error)}")
+        return TransformError(f"{label} built an invalid {error.title}: {describe_validation_error(error, limit=3)}")
     return TransformError(f"{label} raised {type(error).__name__}: {error}")
 
 
@@ -354,6 +346,6 @@ def _checked(result: Any, output: type[Any] | None, optional: bool, label: str) 
             return output.model_validate(result)
         except ValidationError as exc:
             raise TransformError(
-                f"{label} returned an invalid {output.__name__}: {summarize(exc)}"
+                f"{label} returned an invalid {output.__name__}: {describe_validation_error(exc, limit=3)}"
             ) from None
     raise TransformError(f"{label} returned {type(result).__name__}, expected {output.__name__}")

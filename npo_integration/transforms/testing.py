@@ -40,6 +40,7 @@ from npo_integration.transforms.contract import (
     check_plugin,
 )
 from npo_integration.transforms.registry import PluginRegistry, endpoint_problems
+from npo_integration.validation_errors import describe_validation_error
 
 RECORDED_KEYS = frozenset(
     {
@@ -233,7 +234,7 @@ class _Checker:
         try:  # catches model_construct() and other unvalidated instances
             model.model_validate(result.model_dump())
         except ValidationError as exc:
-            self.problems.append(f"{where}: returned an invalid {model.__name__}: {exc}")
+            self.problems.append(f"{where}: returned an invalid {model.__name__}: {describe_validation_error(exc)}")
             return False
         return True
 

@@ -20,8 +20,9 @@ from npo_integration.app import app, settings
 from npo_integration.models.codec import encode
 from npo_integration.models.enrolment import REDRIVABLE, EnrolmentCommand, EnrolmentState
 from npo_integration.tables import enrolments, npo_configs
-from npo_integration.timers.enrolment_retries import owned_partitions
+from npo_integration.timers.periodic import owned_partitions
 from npo_integration.topics import enrolment_commands
+from npo_integration.views.admin_answers import unknown_npo
 from npo_integration.views.admin_auth import admin_only
 
 WAIT_SECONDS = 10.0
@@ -44,7 +45,7 @@ def summary(state: EnrolmentState) -> dict[str, Any]:
 
 def _unknown(view: web.View, npo_id: str) -> web.Response | None:
     if npo_configs.current(npo_id) is None:
-        return view.json({"error": f"unknown npo_id {npo_id!r}"}, status=404)
+        return unknown_npo(view, npo_id)
     return None
 
 
@@ -61,7 +62,7 @@ class NpoEnrolments(web.View):
         return self.json(
             {
                 "npo_id": npo_id,
-                "partitions": sorted(owned_partitions()),
+                "partitions": sorted(owned_partitions(enrolment_commands)),
                 "counts": dict(Counter(s.status for s in states)),
                 "enrolments": [summary(s) for s in states if wanted in (None, s.status)],
             }

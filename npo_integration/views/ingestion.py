@@ -21,6 +21,7 @@ from npo_integration.partitioning import partition_for
 from npo_integration.tables import npo_configs
 from npo_integration.tables.record_state import unprocessed, unprocessed_table
 from npo_integration.topics import ingest_commands, raw_records
+from npo_integration.views.admin_answers import change_source, unknown_npo
 from npo_integration.views.admin_auth import admin_only
 
 
@@ -54,7 +55,7 @@ class NpoRecords(web.View):
         if request.query.get("state", "unprocessed") != "unprocessed":
             return self.json({"error": "state must be 'unprocessed'"}, status=422)
         if npo_configs.current(npo_id) is None:
-            return self.json({"error": f"unknown npo_id {npo_id!r}"}, status=404)
+            return unknown_npo(self, npo_id)
         entries = unprocessed.of_npo(npo_id)
         return self.json(
             {
@@ -73,8 +74,7 @@ class NpoRedrive(web.View):
     async def post(self, request: web.Request, npo_id: str) -> web.Response:
         """Re-emit every unprocessed record of the NPO, whatever its attempts; 202 once the command is durable."""
         if npo_configs.current(npo_id) is None:
-            return self.json({"error": f"unknown npo_id {npo_id!r}"}, status=404)
-        source = "cli" if request.headers.get("X-Change-Source") == "cli" else "admin-api"
-        command = IngestCommand(npo_id=npo_id, requested_by=source)
+            return unknown_npo(self, npo_id)
+        command = IngestCommand(npo_id=npo_id, requested_by=change_source(request))
         await (await ingest_commands.send(key=npo_id.encode(), value=encode(command)))
         return self.json({"npo_id": npo_id, "command_id": command.event_id, "status": "accepted"}, status=202)

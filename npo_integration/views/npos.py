@@ -18,12 +18,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from npo_integration.app import app
 from npo_integration.errors import ConfigError
-from npo_integration.models.codec import describe_validation_error
 from npo_integration.models.internal import ConfigCommand
-from npo_integration.models.npo_config import ConfigSource, NpoConfigVersion, NpoIntegrationConfig
+from npo_integration.models.npo_config import NpoConfigVersion, NpoIntegrationConfig
 from npo_integration.registry.submit import deactivate_command, reseal_command
 from npo_integration.runtime import config_submitter
 from npo_integration.tables import npo_configs
+from npo_integration.validation_errors import describe_validation_error
+from npo_integration.views.admin_answers import change_source, unknown_npo
 from npo_integration.views.admin_auth import admin_only
 
 WAIT_SECONDS = 10.0
@@ -41,11 +42,6 @@ class InvalidJsonError(ConfigError):
 
 def _refusal(view: web.View, exc: ConfigError) -> web.Response:
     return view.json({"error": str(exc)}, status=400 if isinstance(exc, InvalidJsonError) else 422)
-
-
-def _source(request: web.Request) -> ConfigSource:
-    """The CLI calls this API too and says so, so versions show where a change came from."""
-    return "cli" if request.headers.get("X-Change-Source") == "cli" else "admin-api"
 
 
 async def _parse_config(request: web.Request) -> NpoIntegrationConfig:
@@ -134,7 +130,7 @@ class NpoCollection(web.View):
             config = await _parse_config(request)
             if npo_configs.current(config.npo_id) is not None:
                 return self.json({"error": f"NPO {config.npo_id!r} exists; PUT to replace"}, status=409)
-            command = config_submitter.upsert_command(config, _source(request))
+            command = config_submitter.upsert_command(config, change_source(request))
         except ConfigError as exc:
             return _refusal(self, exc)
         return await _accept(self, request, command)
@@ -146,7 +142,7 @@ class NpoResource(web.View):
     async def get(self, request: web.Request, npo_id: str) -> web.Response:
         version = npo_configs.current(npo_id)
         if version is None:
-            return self.json({"error": f"unknown npo_id {npo_id!r}"}, status=404)
+            return unknown_npo(self, npo_id)
         return self.json(redacted(version))
 
     @admin_only
@@ -156,7 +152,7 @@ class NpoResource(web.View):
             config = await _parse_config(request)
             if config.npo_id != npo_id:
                 raise ConfigError(f"npo_id: {config.npo_id!r} in the body does not match {npo_id!r} in the URL")
-            command = config_submitter.upsert_command(config, _source(request))
+            command = config_submitter.upsert_command(config, change_source(request))
         except ConfigError as exc:
             return _refusal(self, exc)
         return await _accept(self, request, command)
@@ -168,7 +164,7 @@ class NpoVersions(web.View):
     async def get(self, request: web.Request, npo_id: str) -> web.Response:
         versions = npo_configs.history(npo_id)
         if not versions:
-            return self.json({"error": f"unknown npo_id {npo_id!r}"}, status=404)
+            return unknown_npo(self, npo_id)
         return self.json({"npo_id": npo_id, "versions": [redacted(v) for v in versions]})
 
 
@@ -177,8 +173,8 @@ class NpoDeactivation(web.View):
     @admin_only
     async def post(self, request: web.Request, npo_id: str) -> web.Response:
         if npo_configs.current(npo_id) is None:
-            return self.json({"error": f"unknown npo_id {npo_id!r}"}, status=404)
-        return await _accept(self, request, deactivate_command(npo_id, _source(request)))
+            return unknown_npo(self, npo_id)
+        return await _accept(self, request, deactivate_command(npo_id, change_source(request)))
 
 
 @app.page("/admin/secrets/reseal")
@@ -191,5 +187,5 @@ class SecretsReseal(web.View):
         (past versions sealed with it then stay unreadable; they are history).
         """
         npo_ids = sorted(npo_id for npo_id, _ in npo_configs.stored())
-        await config_submitter.send_commands([reseal_command(npo_id, _source(request)) for npo_id in npo_ids])
+        await config_submitter.send_commands([reseal_command(npo_id, change_source(request)) for npo_id in npo_ids])
         return self.json({"resealing": npo_ids}, status=202)

@@ -12,6 +12,7 @@ from npo_integration.app import app
 from npo_integration.models.npo_config import StreamName
 from npo_integration.tables import npo_configs, pull_state
 from npo_integration.timers.pull_scheduler import request_pull
+from npo_integration.views.admin_answers import unknown_npo
 from npo_integration.views.admin_auth import admin_only
 
 STREAMS: tuple[StreamName, ...] = ("offerings", "assignments")
@@ -24,7 +25,7 @@ class ManualFetch(web.View):
         """Request a pull of every configured stream, or of ``?stream=``; 202 with the trace ids."""
         version = npo_configs.current(npo_id)
         if version is None:
-            return self.json({"error": f"unknown npo_id {npo_id!r}"}, status=404)
+            return unknown_npo(self, npo_id)
         if not version.config.active:
             return self.json({"error": f"NPO {npo_id!r} is inactive"}, status=409)
         wanted = request.query.get("stream")
@@ -47,5 +48,5 @@ class PullStateView(web.View):
     @app.table_route(table=pull_state.table, match_info="npo_id")
     async def get(self, request: web.Request, npo_id: str) -> web.Response:
         if npo_configs.current(npo_id) is None:
-            return self.json({"error": f"unknown npo_id {npo_id!r}"}, status=404)
+            return unknown_npo(self, npo_id)
         return self.json(pull_state.get(npo_id).model_dump(mode="json"))

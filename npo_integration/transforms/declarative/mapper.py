@@ -33,6 +33,7 @@ from npo_integration.transforms.declarative.spec import (
     RecordMapping,
     RequestTemplate,
 )
+from npo_integration.validation_errors import describe_validation_error, first_field
 
 M = TypeVar("M", bound=BaseModel)
 _TEXT = PlatformField("str")
@@ -211,12 +212,9 @@ def map_record(mapping: RecordMapping, record: Any, model: type[M], section: str
 
 
 def _explain(exc: ValidationError, mapping: RecordMapping, section: str) -> TransformError:
-    errors = exc.errors(include_url=False)
-    first = errors[0]
-    name = str(first["loc"][0]) if first["loc"] else ""
+    name = first_field(exc)
     rule = mapping.fields.get(name)
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    reason = f"{first['msg']}, got {first.get('input')!r}{more}"
+    reason = describe_validation_error(exc, limit=1, name=None, show_input=True)
     return TransformError(reason, field=f"{section}.{name}", path=_source(rule) if rule else None)
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from npo_integration.expressions import kind_of
 from npo_integration.transforms.contract import TransformError
 from npo_integration.transforms.declarative import coerce
+from npo_integration.validation_errors import describe_validation_error, first_field
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -65,7 +66,6 @@ def build(model: type[M], section: str, values: dict[str, Any], paths: dict[str,
     try:
         return model.model_validate(values)
     except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        name = str(error["loc"][0]) if error["loc"] else ""
-        reason = f"{error['msg']}, got {error.get('input')!r}"
+        name = first_field(exc)
+        reason = describe_validation_error(exc, limit=1, name=None, show_input=True)
         raise TransformError(reason, field=f"{section}.{name}", path=paths.get(name)) from None

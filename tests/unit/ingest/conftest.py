@@ -11,7 +11,7 @@ import pytest
 
 from npo_integration.delivery.once import Addressed, OncePublisher
 from npo_integration.ingest.ingestor import Ingestor, Outcome, OutputTopics, SourcePartition
-from npo_integration.ingest.retry import RetryPolicy
+from npo_integration.ingest.retry import redrive_policy
 from npo_integration.models.internal import EnrolmentLink, RawRecord
 from npo_integration.models.state import PendingBatch, RecordState, UnprocessedRecord
 from npo_integration.partitioning import partition_for
@@ -211,7 +211,7 @@ class Harness:
         self.links: dict[str, EnrolmentLink] = {}
         self.dead_letters: list[tuple[RawRecord, str]] = []
         self.runner = PluginRunner(max_workers=2)
-        self.retry = RetryPolicy(backoff_seconds=10, max_attempts=3)
+        self.retry = redrive_policy(backoff_seconds=10, max_attempts=3)
         self.ingestor = self.build()
 
     def build(self) -> Ingestor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from npo_integration.models.internal import EnrolmentLink
@@ -51,7 +53,7 @@ async def test_a_failing_record_is_dead_lettered_once_and_kept_for_a_redrive(
     assert [(r.record_key, r.payload) for r, _ in h.dead_letters] == [("acme/offerings/7", record)]
     entry = h.unprocessed.get("acme/offerings/7")
     assert entry is not None and entry.raw == raw and entry.attempts == 1
-    assert entry.next_attempt_at == h.clock.now + h.retry.backoff(1)
+    assert entry.next_attempt_at == h.clock.now + timedelta(seconds=h.retry.delay(1))
     await h.ingest(raw)  # the re-drive fails the same way: no second dead letter
     assert len(h.dead_letters) == 1
     assert h.unprocessed.get("acme/offerings/7").attempts == 2  # type: ignore[union-attr]

@@ -13,8 +13,8 @@ from npo_integration.http.errors import (
     NpoUnavailableError,
 )
 from npo_integration.models.npo_config import RetryConfig
-from npo_integration.push.outcomes import Answered, Refused, Unavailable, perform, retry_delay
-from tests.unit.push.conftest import response
+from npo_integration.push.outcomes import Answered, Refused, Unavailable, perform, retry_policy
+from tests.unit.push.conftest import make_config, response
 
 
 async def outcome_of(
@@ -70,5 +70,5 @@ async def test_an_unforeseen_error_is_an_unknown_outcome_not_a_crash() -> None:
 def test_retry_delay(
     attempt: int, fraction: float, retry_after: float | None, expected: float
 ) -> None:
-    retry = RetryConfig(backoff_base_seconds=1, backoff_max_seconds=8)
-    assert retry_delay(attempt, retry, retry_after, fraction) == pytest.approx(expected)
+    policy = retry_policy(make_config(retry=RetryConfig(backoff_base_seconds=1, backoff_max_seconds=8)))
+    assert policy.delay(attempt, fraction=fraction, retry_after=retry_after) == pytest.approx(expected)
