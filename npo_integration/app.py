@@ -12,7 +12,7 @@ import sys
 import faust
 
 from npo_integration.boot import TopicsFirst
-from npo_integration.delivery import faust_fixes
+from npo_integration import faust_patches
 from npo_integration.errors import ConfigError
 from npo_integration.sensors import QuietMonitor
 from npo_integration.settings import Settings, get_settings
@@ -59,5 +59,5 @@ app = NpoApp(
 )
 
 # Faust fixes first (they apply to every agent), then register agents, tables, timers and views.
-faust_fixes.keep_queues_on_resume(app)
+faust_patches.keep_queues_on_resume(app)
 from npo_integration import agents, tables, timers, views  # noqa: E402,F401

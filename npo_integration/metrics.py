@@ -47,7 +47,7 @@ timer_errors = Counter(
 
 class RuntimeCollector(Collector):
     """Gauges read at scrape time from the worker's HTTP client and plug-in runner (registered by
-    ``runtime``, which builds them)."""
+    ``worker_resources``, which builds them)."""
 
     def __init__(self, http_client: NpoHttpClient, plugin_runner: PluginRunner) -> None:
         self._http_client = http_client

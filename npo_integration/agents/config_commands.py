@@ -24,7 +24,7 @@ from npo_integration.models.events import utc_now
 from npo_integration.models.internal import ConfigCommand
 from npo_integration.registry.validation import check_config
 from npo_integration.registry.versioning import next_version
-from npo_integration.runtime import secret_box
+from npo_integration.worker_resources import secret_box
 from npo_integration.tables import npo_configs
 from npo_integration.topics import config_commands
 

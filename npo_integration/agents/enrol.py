@@ -32,7 +32,7 @@ from npo_integration.models.npo_config import NpoConfigVersion, NpoIntegrationCo
 from npo_integration.push.calls import HttpCall
 from npo_integration.push.lanes import Lanes
 from npo_integration.push.processor import EnrolmentProcessor
-from npo_integration.runtime import batch_producer, http_client, plugin_registry, plugin_runner
+from npo_integration.worker_resources import batch_producer, http_client, plugin_registry, plugin_runner
 from npo_integration.tables import enrolments, npo_configs
 from npo_integration.topics import enrolment_links, enrolment_results, raw_topic
 from npo_integration.transforms.contract import EnrolmentRequest

@@ -12,7 +12,7 @@ from faust import StreamT
 from faust.streams import current_event
 
 from npo_integration.app import app
-from npo_integration.agents.inbox import parsed
+from npo_integration.agents.parsed_stream import parsed
 from npo_integration.agents.dead_letters import dead_letter
 from npo_integration.models.codec import key_of
 from npo_integration.models.internal import EnrolmentLink

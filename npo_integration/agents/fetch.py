@@ -8,11 +8,12 @@ which is keyed by npo_id like the pull-state table.
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from faust import StreamT
 
 from npo_integration import metrics
-from npo_integration.agents.inbox import parsed
+from npo_integration.agents.parsed_stream import parsed
 from npo_integration.app import app, settings
 from npo_integration.models.codec import encode
 from npo_integration.models.events import utc_now
@@ -22,7 +23,8 @@ from npo_integration.models.internal import FetchRequest, RawPage
 from npo_integration.partitioning import partition_for
 from npo_integration.pull import schedule
 from npo_integration.pull.extract import StreamPuller
-from npo_integration.runtime import batch_producer, http_client, output_log, worker_id
+from npo_integration.pull.walker import stream_pages
+from npo_integration.worker_resources import batch_producer, http_client, output_log, worker_id
 from npo_integration.tables import npo_configs, pull_state
 from npo_integration.topics import fetch_requests, raw_records
 
@@ -78,7 +80,7 @@ async def _run(request: FetchRequest) -> None:
             latest.with_stream(request.stream, schedule.cursor_committed(latest.stream(request.stream), cursor))
         )
 
-    outcome = await StreamPuller(http_client, config, request.stream).run(
+    outcome = await StreamPuller(partial(stream_pages, http_client), config, request.stream).run(
         cursor=current.cursor,
         trace_id=request.trace_id,
         publish=_publish,

@@ -23,7 +23,7 @@ from pydantic import TypeAdapter
 from npo_integration import metrics
 from npo_integration.app import app, settings
 from npo_integration.agents.batches import in_partition, partition_batches
-from npo_integration.agents.inbox import decoded, parsed
+from npo_integration.agents.parsed_stream import decoded, parsed
 from npo_integration.agents.dead_letters import dead_letter
 from npo_integration.delivery.once import Addressed, OncePublisher
 from npo_integration.ingest.ingestor import Ingestor, NoConfigError, OutputTopics, SourcePartition
@@ -31,7 +31,7 @@ from npo_integration.ingest.retry import redrive_policy, redriven
 from npo_integration.models.codec import encode
 from npo_integration.models.events import utc_now
 from npo_integration.models.internal import IngestCommand, RawMessage, RawPage, RawRecord
-from npo_integration.runtime import batch_producer, output_log, plugin_registry, plugin_runner
+from npo_integration.worker_resources import batch_producer, output_log, plugin_registry, plugin_runner
 from npo_integration.tables import enrolment_links, npo_configs
 from npo_integration.tables.record_state import pending, states, unprocessed
 from npo_integration.topics import assignment_updated, ingest_commands, offerings, raw_records

@@ -22,7 +22,7 @@ from npo_integration.models.codec import decode, key_of
 from npo_integration.models.assessment import NpoAssessed
 from npo_integration.models.internal import ConfigCommand
 from npo_integration.registry.redaction import redact_document
-from npo_integration.runtime import config_submitter
+from npo_integration.worker_resources import config_submitter
 from npo_integration.topics import npo_assessed
 
 log = logging.getLogger(__name__)

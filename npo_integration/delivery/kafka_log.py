@@ -2,7 +2,7 @@
 
 One consumer per worker (no consumer group, manual assignment, no commits) and
 one admin client (partition counts), started and stopped with the app
-(``runtime.OutputLogService``). Scans are rare
+(``worker_resources.OutputLogService``). Scans are rare
 (only after a crash) and serialised by a lock; end-offset look-ups are one
 ``ListOffsets`` request each.
 

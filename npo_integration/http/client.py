@@ -12,7 +12,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
 from types import TracebackType
@@ -34,13 +34,11 @@ from npo_integration.http.circuit import CircuitState
 from npo_integration.http.classify import classify
 from npo_integration.http.errors import CircuitOpenError, NpoRequestError, NpoResponseError
 from npo_integration.http.npo_state import Endpoint, NpoState, NpoStates
-from npo_integration.http.pagination import DEFAULT_MAX_PAGES, build_paginator
 from npo_integration.http.resolver import GuardedResolver, check_literal_host
-from npo_integration.http.response import NpoResponse, Page
+from npo_integration.http.response import NpoResponse
 from npo_integration.http.transport import DEFAULT_MAX_BODY_BYTES, send
 from npo_integration.http.urls import join_base, require_same_host, same_host, without_params
-from npo_integration.http.walker import walk_pages
-from npo_integration.models.npo_config import NpoIntegrationConfig, StreamConfig
+from npo_integration.models.npo_config import NpoIntegrationConfig
 from npo_integration.sealing import SecretBox
 
 logger = logging.getLogger(__name__)
@@ -83,7 +81,6 @@ class NpoHttpClient:
         user_agent: str = "spotlight-npo-integration",
         pool_limit: int = 100,
         pool_limit_per_host: int = 10,
-        max_pages: int = DEFAULT_MAX_PAGES,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -95,7 +92,6 @@ class NpoHttpClient:
         self._user_agent = user_agent
         self._pool_limit = pool_limit
         self._pool_limit_per_host = pool_limit_per_host
-        self._max_pages = max_pages
         self._max_body_bytes = max_body_bytes
         self._clock = clock
         self._resolver = resolver
@@ -203,38 +199,10 @@ class NpoHttpClient:
         label = f"npo={config.npo_id} {call.method} {call.public_url}"
         return await npo.retry.run(attempt, should_retry=should_retry, label=label)
 
-    def pages(
-        self,
-        config: NpoIntegrationConfig,
-        stream: StreamConfig,
-        *,
-        cursor: str | None = None,
-        parent: Mapping[str, Any] | None = None,
-    ) -> AsyncIterator[Page]:
-        """Walk a stream one page at a time, so the caller can publish and commit between pages.
-
-        ``cursor`` is the committed incremental cursor (``None``: use
-        ``incremental.initial``); ``parent`` is the parent record of a child stream.
-        """
-        npo = self._states.get(config)
-        paginator = build_paginator(
-            stream.pagination,
-            max_pages=self._max_pages,
-            clean_url=partial(without_params, names=npo.auth.secret_params),
-        )
-
-        async def fetch(method: str, url: str, params: dict[str, str]) -> NpoResponse:
-            return await self.request(config, method, url, params=params)
-
-        return walk_pages(
-            fetch,
-            stream,
-            paginator,
-            cursor=cursor,
-            parent=parent,
-            scrub=npo.auth.scrub,
-            label=f"npo={config.npo_id}",
-        )
+    def authenticator(self, config: NpoIntegrationConfig) -> AnyAuthenticator:
+        """The NPO's authenticator: which params carry secrets and how to scrub them from text
+        (the pull walker redacts next-page URLs and error bodies with them)."""
+        return self._states.get(config).auth
 
     # --- internals -------------------------------------------------------------
 

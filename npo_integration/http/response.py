@@ -55,14 +55,3 @@ class NpoResponse:
             is_json=is_json,
             links=dict(links),
         )
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    """One page of a stream; the caller publishes it and commits the cursor before the next."""
-
-    records: list[Any] = field(repr=False)
-    page_number: int
-    url: str
-    next_cursor_candidate: str | None = None
-    """The largest ``cursor_field`` in this page's records; ``None`` if not incremental or none."""

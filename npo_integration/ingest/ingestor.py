@@ -40,7 +40,7 @@ from pydantic import ValidationError
 
 from npo_integration.delivery.once import OncePublisher, Outgoing
 from npo_integration.errors import NpoIntegrationError, SkippableError
-from npo_integration.ingest import flags, links
+from npo_integration.ingest import links, processed_flag
 from npo_integration.ingest.offerings import offering_event, offering_key
 from npo_integration.ingest.progress import progress_event
 from npo_integration.ingest.retry import after_failure
@@ -235,7 +235,7 @@ class Ingestor:
             with part.scope():
                 for item in items:
                     item.state = self._states.get(item.raw.record_key)
-                    if flags.is_stale(item.state, item.raw):
+                    if processed_flag.is_stale(item.state, item.raw):
                         log.info(
                             "record %s: stale copy (fetched %s), newer content held; ignored",
                             item.raw.record_key, item.raw.fetched_at,
@@ -250,7 +250,7 @@ class Ingestor:
                 for item in items:
                     if outcomes[part.partition][item.index] is not None:
                         continue
-                    if flags.needs_processing(item.state, item.raw):
+                    if processed_flag.needs_processing(item.state, item.raw):
                         todo.append(item)
                         continue
                     self._forget_unprocessed(item.raw.record_key, item.state)
@@ -271,7 +271,7 @@ class Ingestor:
                     if item.error is not None:
                         outcomes[part.partition][item.index] = self._fail(item.state, item.raw, item.error, letters)
                         continue
-                    self._states.put(flags.processed(item.state, item.raw, now))
+                    self._states.put(processed_flag.processed(item.state, item.raw, now))
                     self._forget_unprocessed(item.raw.record_key, item.state)
                     outcomes[part.partition][item.index] = (
                         Outcome("published", event_id=item.out.event_id) if item.out is not None else Outcome("skipped")
@@ -303,15 +303,15 @@ class Ingestor:
                     intent = item.state.intent
                     if intent.event_id not in found:
                         log.info("record %s: event %s was not sent; processing again", item.raw.record_key, intent.event_id)
-                        item.state = flags.without_intent(item.state)
+                        item.state = processed_flag.without_intent(item.state)
                         continue
                     log.info(
                         "record %s: event %s (%s) already on %s[%d]; not published again",
                         item.raw.record_key, intent.event_id, intent.event_type, intent.topic, intent.partition,
                     )
-                    before, item.state = item.state, flags.delivered(item.state, intent, now)
+                    before, item.state = item.state, processed_flag.delivered(item.state, intent, now)
                     self._states.put(item.state)
-                    if not flags.needs_processing(item.state, item.raw):
+                    if not processed_flag.needs_processing(item.state, item.raw):
                         self._forget_unprocessed(item.raw.record_key, before)
                         outcomes[part.partition][item.index] = Outcome("already_published", event_id=intent.event_id)
 
@@ -337,7 +337,7 @@ class Ingestor:
             state = self._states.get(item.record_key)
             if state is not None and state.processed and state.processed_hash == item.intent.content_hash:
                 continue
-            self._states.put(flags.delivered_pending(state, item, now))
+            self._states.put(processed_flag.delivered_pending(state, item, now))
             self._forget_unprocessed(item.record_key, state)
         log.info(
             "crash window: unfinished batch %s of partition %d: %d of %d event(s) had been sent; not published again",
@@ -393,7 +393,7 @@ class Ingestor:
             item.error = error
             if recorded:  # its outcome is unknown: the retry checks this intent first
                 intent = recorded[position]
-                item.state = flags.with_intent(item.state, item.raw, intent, intent.at)
+                item.state = processed_flag.with_intent(item.state, item.raw, intent, intent.at)
         if failed:
             first = next(item for item in items if item.error is not None)
             log.warning(
@@ -453,8 +453,8 @@ class Ingestor:
     ) -> Outcome:
         reason = f"{type(exc).__name__}: {exc}"
         now = self._clock()
-        new_failure = flags.is_new_failure(state, raw, reason)
-        failed = flags.failed(state, raw, reason, now)
+        new_failure = processed_flag.is_new_failure(state, raw, reason)
+        failed = processed_flag.failed(state, raw, reason, now)
         self._unprocessed.put(
             after_failure(self._unprocessed.get(raw.record_key), raw, reason, failed.attempts, now, self._retry)
         )

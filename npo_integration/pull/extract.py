@@ -7,23 +7,37 @@ this logic is unit-testable and the agent stays a thin adapter.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from npo_integration.errors import NpoIntegrationError
 from npo_integration.expressions import parse_path
-from npo_integration.http import NpoHttpClient
-from npo_integration.http.records import newer_cursor, record_id
+from npo_integration.pull.records import newer_cursor, record_id
 from npo_integration.models.internal import RawPage
 from npo_integration.models.npo_config import NpoIntegrationConfig, StreamConfig, StreamName
 from npo_integration.pull.raw import content_hash, raw_item, raw_pages
+from npo_integration.pull.walker import Page
 
 log = logging.getLogger(__name__)
 
 PublishPage = Callable[[list[RawPage]], Awaitable[None]]
 """Sends a fetched page's records (one or more messages) and returns once the broker has them all."""
 CommitCursor = Callable[[str], None]
+
+
+class WalkStream(Protocol):
+    """Pages of one stream of an NPO: :func:`~npo_integration.pull.walker.stream_pages` bound to the
+    worker's HTTP client (a test serves its own pages)."""
+
+    def __call__(
+        self,
+        config: NpoIntegrationConfig,
+        stream: StreamConfig,
+        *,
+        cursor: str | None = None,
+        parent: Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[Page]: ...
 
 
 @dataclass(frozen=True)
@@ -36,8 +50,8 @@ class PullOutcome:
 class StreamPuller:
     """Runs one pull of one NPO stream."""
 
-    def __init__(self, client: NpoHttpClient, config: NpoIntegrationConfig, stream: StreamName) -> None:
-        self._client = client
+    def __init__(self, walk: WalkStream, config: NpoIntegrationConfig, stream: StreamName) -> None:
+        self._walk = walk
         self._config = config
         self._name = stream
         stream_config = getattr(config.streams, stream)
@@ -90,14 +104,14 @@ class StreamPuller:
 
     async def _pages(self, cursor: str | None) -> AsyncIterator[tuple[list[Any], str | None]]:
         if self._stream.parent_stream is None:
-            async for page in self._client.pages(self._config, self._stream, cursor=cursor):
+            async for page in self._walk(self._config, self._stream, cursor=cursor):
                 yield page.records, page.next_cursor_candidate
             return
         parent_config: StreamConfig | None = getattr(self._config.streams, self._stream.parent_stream)
         if parent_config is None:
             raise ValueError(f"parent stream {self._stream.parent_stream} is not configured")
-        async for parent_page in self._client.pages(self._config, parent_config, cursor=None):
+        async for parent_page in self._walk(self._config, parent_config, cursor=None):
             for parent in parent_page.records:
-                async for page in self._client.pages(self._config, self._stream, cursor=cursor, parent=parent):
+                async for page in self._walk(self._config, self._stream, cursor=cursor, parent=parent):
                     yield page.records, page.next_cursor_candidate
 

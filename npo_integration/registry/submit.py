@@ -1,7 +1,7 @@
 """The one way a config change enters the registry: validated, sealed, sent as a command.
 
 The admin API, the CLI, the start-up config file and the npo-assessed agent
-all call the worker's ``ConfigSubmitter`` (``runtime.config_submitter``), so every
+all call the worker's ``ConfigSubmitter`` (``worker_resources.config_submitter``), so every
 source gets the same checks and the same sealing.
 """
 

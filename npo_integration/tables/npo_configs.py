@@ -16,7 +16,7 @@ from faust.types import EventT
 
 from npo_integration.models.codec import decode, encode
 from npo_integration.models.npo_config import NpoConfigVersion
-from npo_integration.runtime import batch_producer
+from npo_integration.worker_resources import batch_producer
 from npo_integration.tables import ordered
 from npo_integration.tables.declare import global_bytes_table
 

@@ -21,7 +21,7 @@ from npo_integration.app import app
 from npo_integration.delivery.acked_table import acked_bytes_table
 from npo_integration.models.codec import DecodeError, decode, encode
 from npo_integration.models.state import PendingBatch, RecordState, UnprocessedRecord
-from npo_integration.runtime import batch_producer
+from npo_integration.worker_resources import batch_producer
 from npo_integration.tables.declare import ROCKSDB_OPTIONS, bytes_table
 
 log = logging.getLogger(__name__)

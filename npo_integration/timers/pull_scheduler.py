@@ -29,7 +29,7 @@ from npo_integration.models.state import PullState
 from npo_integration.partitioning import partition_for
 from npo_integration.pull import schedule
 from npo_integration.pull.due_index import DueIndex
-from npo_integration.runtime import worker_id
+from npo_integration.worker_resources import worker_id
 from npo_integration.tables import npo_configs, pull_state
 from npo_integration.timers.periodic import failed, owned_partitions, periodic
 from npo_integration.topics import fetch_requests

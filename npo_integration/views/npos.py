@@ -21,7 +21,7 @@ from npo_integration.errors import ConfigError
 from npo_integration.models.internal import ConfigCommand
 from npo_integration.models.npo_config import NpoConfigVersion, NpoIntegrationConfig
 from npo_integration.registry.submit import deactivate_command, reseal_command
-from npo_integration.runtime import config_submitter
+from npo_integration.worker_resources import config_submitter
 from npo_integration.tables import npo_configs
 from npo_integration.validation_errors import describe_validation_error
 from npo_integration.views.admin_answers import change_source, unknown_npo

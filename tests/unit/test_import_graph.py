@@ -23,10 +23,11 @@ WIRING = (
     "npo_integration.timers",
     "npo_integration.views",
     "npo_integration.tables",
-    "npo_integration.runtime",
+    "npo_integration.worker_resources",
     "npo_integration.boot",
     "npo_integration.sensors",
-    "npo_integration.cli",
+    "npo_integration.cli.main",
+    "npo_integration.cli.__main__",
     "npo_integration.topics",  # the topics are declared on the app (app.topic)
 )
 """Faust's own wiring: the app and what registers on it. These may import each other."""
@@ -191,6 +192,6 @@ def test_importing_a_module_outside_the_wiring_does_not_build_the_app() -> None:
 def test_the_graph_sees_the_package() -> None:
     """A guard on the checks above: the graph knows the modules and the edges it should."""
     graph = _graph()
-    assert "npo_integration.app" in graph["npo_integration.runtime"]
+    assert "npo_integration.app" in graph["npo_integration.worker_resources"]
     assert "npo_integration.models.events" in graph["npo_integration.transforms.contract"]
     assert len(MODULES) > 50

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from npo_integration.http.errors import NpoUnavailableError
-from npo_integration.http.response import Page
+from npo_integration.pull.walker import Page
 from npo_integration.models.internal import RawPage, RawRecord
 from npo_integration.models.npo_config import NpoIntegrationConfig, StreamConfig
 from npo_integration.pull.extract import StreamPuller
@@ -60,7 +60,7 @@ async def run(client: FakeClient, stream: str = "offerings") -> tuple[Any, list[
         cursors.append(cursor)
         events.append(f"commit {cursor}")
 
-    outcome = await StreamPuller(client, CONFIG, stream).run(  # type: ignore[arg-type]
+    outcome = await StreamPuller(client.pages, CONFIG, stream).run(  # type: ignore[arg-type]
         cursor=None, trace_id="t", publish=publish, commit_cursor=commit
     )
     return outcome, published, cursors, events

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from npo_integration.http.pagination.base import (
+from npo_integration.pull.pagination.base import (
     DEFAULT_MAX_PAGES,
     AnyPaginator,
     PageRequest,
     Paginator,
 )
-from npo_integration.http.pagination.linked import (
+from npo_integration.pull.pagination.linked import (
     BodyCursorPaginator,
     LinkHeaderPaginator,
     NextUrlPaginator,
 )
-from npo_integration.http.pagination.numbered import (
+from npo_integration.pull.pagination.numbered import (
     OffsetPaginator,
     PageNumberPaginator,
     SinglePagePaginator,

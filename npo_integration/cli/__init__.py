@@ -8,10 +8,10 @@ import click
 
 # command name -> "module:click object"; add a line to add an operator command.
 OPERATOR_COMMANDS: dict[str, str] = {
-    "npos": "npo_integration.commands.npos:npos",
-    "fetch": "npo_integration.commands.fetch:fetch",
-    "ingest": "npo_integration.commands.ingest:ingest",
-    "enrolments": "npo_integration.commands.enrolments:enrolments",
+    "npos": "npo_integration.cli.npos:npos",
+    "fetch": "npo_integration.cli.fetch:fetch",
+    "ingest": "npo_integration.cli.ingest:ingest",
+    "enrolments": "npo_integration.cli.enrolments:enrolments",
 }
 
 

@@ -1,4 +1,4 @@
-"""Changes to Faust (0.15): two fixes without which a restarted worker skips records (found by the
+"""Every change this service makes to Faust, in one place: two fixes without which a restarted worker skips records (found by the
 SIGKILL test), and a cheaper hand-over of each message to the streams (3, below).
 
 Table recovery resumes the flow before the stream partitions are resumed, so
@@ -31,12 +31,30 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import faust
 from faust.transport.consumer import Consumer as FaustConsumer
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.types import TP, AppT
 from mode.services import WaitResults
 
 log = logging.getLogger(__name__)
+
+WRITTEN_FOR = "0.15."
+"""The Faust release line these patches were written and tested for (the SIGKILL tests prove them).
+They replace private methods: on another release they may silently do the wrong thing, so the
+worker refuses to start instead (check the patches against the new release, then move this)."""
+
+
+def check_faust_version(version: str) -> None:
+    """Refuse a Faust these patches were not written for, naming both versions."""
+    if not version.startswith(WRITTEN_FOR):
+        raise RuntimeError(
+            f"npo_integration.faust_patches was written for faust-streaming {WRITTEN_FOR}x, "
+            f"but {version} is installed: review each patch in this module against it first"
+        )
+
+
+check_faust_version(faust.__version__)
 
 _seek_to_committed = AIOKafkaConsumer.seek_to_committed
 

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import click
 
-from npo_integration.commands.admin_client import AdminClient
+from npo_integration.cli.admin_client import AdminClient
 from npo_integration.errors import ConfigError
 from npo_integration.registry.config_file import parse_configs
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from npo_integration.commands import OPERATOR_COMMANDS, load_command
+from npo_integration.cli import OPERATOR_COMMANDS, load_command
 
 
 def main() -> None:

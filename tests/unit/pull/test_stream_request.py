@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from npo_integration.errors import SkippableError
-from npo_integration.http.templating import stream_request
+from npo_integration.pull.stream_request import stream_request
 from npo_integration.models.npo_config import StreamConfig
 
 

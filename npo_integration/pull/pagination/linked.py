@@ -9,8 +9,8 @@ from yarl import URL
 
 from npo_integration.expressions import MISSING, parse_path
 from npo_integration.http.errors import NpoResponseError
-from npo_integration.http.pagination.base import PageRequest, Paginator
-from npo_integration.http.records import type_name
+from npo_integration.pull.pagination.base import PageRequest, Paginator
+from npo_integration.pull.records import type_name
 from npo_integration.http.response import NpoResponse
 from npo_integration.models.npo_config import (
     BodyCursorPagination,

@@ -1,21 +1,39 @@
-"""Walking one stream page by page: templating, pagination, record extraction, cursor candidate."""
+"""Walking one stream page by page: templating, pagination, record extraction, cursor candidate.
+
+The HTTP client makes each call (retries, auth, rate limits); this module decides which calls.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from npo_integration.expressions import parse_path
 from npo_integration.http.classify import Scrub, require_json
 from npo_integration.http.errors import NpoResponseError
-from npo_integration.http.pagination import AnyPaginator
-from npo_integration.http.records import extract_records, max_cursor
-from npo_integration.http.response import NpoResponse, Page
-from npo_integration.http.templating import stream_request
-from npo_integration.models.npo_config import StreamConfig
+from npo_integration.pull.pagination import DEFAULT_MAX_PAGES, AnyPaginator, build_paginator
+from npo_integration.pull.records import extract_records, max_cursor
+from npo_integration.http.client import NpoHttpClient
+from npo_integration.http.response import NpoResponse
+from npo_integration.http.urls import without_params
+from npo_integration.pull.stream_request import stream_request
+from npo_integration.models.npo_config import NpoIntegrationConfig, StreamConfig
 
 logger = logging.getLogger(__name__)
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a stream; the caller publishes it and commits the cursor before the next."""
+
+    records: list[Any] = field(repr=False)
+    page_number: int
+    url: str
+    next_cursor_candidate: str | None = None
+    """The largest ``cursor_field`` in this page's records; ``None`` if not incremental or none."""
+
 
 FetchPage = Callable[[str, str, dict[str, str]], Awaitable[NpoResponse]]
 """``(method, url_or_path, params) -> response``: one retried, classified request."""
@@ -64,3 +82,36 @@ async def walk_pages(
             next_cursor_candidate=candidate,
         )
         page_request = paginator.advance(response, records)
+
+
+def stream_pages(
+    client: NpoHttpClient,
+    config: NpoIntegrationConfig,
+    stream: StreamConfig,
+    *,
+    cursor: str | None = None,
+    parent: Mapping[str, Any] | None = None,
+    max_pages: int = DEFAULT_MAX_PAGES,
+) -> AsyncIterator[Page]:
+    """Walk a stream through ``client`` one page at a time, so the caller can publish and commit
+    between pages. ``cursor`` is the committed incremental cursor (``None``: use
+    ``incremental.initial``); ``parent`` is the parent record of a child stream."""
+    auth = client.authenticator(config)
+    paginator = build_paginator(
+        stream.pagination,
+        max_pages=max_pages,
+        clean_url=partial(without_params, names=auth.secret_params),
+    )
+
+    async def fetch(method: str, url: str, params: dict[str, str]) -> NpoResponse:
+        return await client.request(config, method, url, params=params)
+
+    return walk_pages(
+        fetch,
+        stream,
+        paginator,
+        cursor=cursor,
+        parent=parent,
+        scrub=auth.scrub,
+        label=f"npo={config.npo_id}",
+    )

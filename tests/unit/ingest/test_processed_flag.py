@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from npo_integration.ingest import flags
+from npo_integration.ingest import processed_flag
 from npo_integration.models.internal import RawRecord
 from npo_integration.models.state import DeliveryIntent
 from npo_integration.pull.raw import raw_record
@@ -26,54 +26,54 @@ def intent_for(record: RawRecord) -> DeliveryIntent:
 
 def test_a_new_record_needs_processing_and_an_identical_refetch_does_not() -> None:
     first = raw("A")
-    assert flags.needs_processing(None, first)
-    done = flags.processed(None, first, T0)
+    assert processed_flag.needs_processing(None, first)
+    done = processed_flag.processed(None, first, T0)
     assert done.processed and done.processed_hash == first.content_hash and done.first_seen_at == T0
-    assert not flags.needs_processing(done, raw("A", at=T0 + timedelta(minutes=5)))
+    assert not processed_flag.needs_processing(done, raw("A", at=T0 + timedelta(minutes=5)))
 
 
 def test_changed_content_needs_processing_again() -> None:
-    done = flags.processed(None, raw("A"), T0)
-    assert flags.needs_processing(done, raw("B", at=T0 + timedelta(seconds=1)))
+    done = processed_flag.processed(None, raw("A"), T0)
+    assert processed_flag.needs_processing(done, raw("B", at=T0 + timedelta(seconds=1)))
 
 
 def test_an_older_fetch_of_other_content_is_stale() -> None:
-    newer = flags.processed(None, raw("B", at=T0 + timedelta(seconds=10)), T0)
+    newer = processed_flag.processed(None, raw("B", at=T0 + timedelta(seconds=10)), T0)
     old = raw("A", at=T0)
-    assert flags.is_stale(newer, old)
-    assert not flags.needs_processing(newer, old)
-    assert not flags.is_stale(newer, raw("B", at=T0))  # same content is never stale
+    assert processed_flag.is_stale(newer, old)
+    assert not processed_flag.needs_processing(newer, old)
+    assert not processed_flag.is_stale(newer, raw("B", at=T0))  # same content is never stale
 
 
 def test_a_failure_keeps_the_processed_hash_and_counts_attempts_per_content() -> None:
-    done = flags.processed(None, raw("A"), T0)
+    done = processed_flag.processed(None, raw("A"), T0)
     b = raw("B", at=T0 + timedelta(seconds=1))
-    once = flags.failed(done, b, "TransformError: x", T0)
+    once = processed_flag.failed(done, b, "TransformError: x", T0)
     assert not once.processed and once.processed_hash == done.processed_hash and once.attempts == 1
-    twice = flags.failed(once, b, "TransformError: x", T0)
+    twice = processed_flag.failed(once, b, "TransformError: x", T0)
     assert twice.attempts == 2 and twice.last_error == "TransformError: x"
-    other = flags.failed(twice, raw("C", at=T0 + timedelta(seconds=2)), "TransformError: x", T0)
+    other = processed_flag.failed(twice, raw("C", at=T0 + timedelta(seconds=2)), "TransformError: x", T0)
     assert other.attempts == 1
-    assert flags.needs_processing(twice, b)  # unprocessed: the same content is tried again
+    assert processed_flag.needs_processing(twice, b)  # unprocessed: the same content is tried again
 
 
 def test_only_a_new_failure_is_worth_a_dead_letter() -> None:
     b = raw("B")
-    assert flags.is_new_failure(None, b, "r1")
-    once = flags.failed(None, b, "r1", T0)
-    assert not flags.is_new_failure(once, b, "r1")
-    assert flags.is_new_failure(once, b, "r2")
-    assert flags.is_new_failure(once, raw("C"), "r1")
+    assert processed_flag.is_new_failure(None, b, "r1")
+    once = processed_flag.failed(None, b, "r1", T0)
+    assert not processed_flag.is_new_failure(once, b, "r1")
+    assert processed_flag.is_new_failure(once, b, "r2")
+    assert processed_flag.is_new_failure(once, raw("C"), "r1")
 
 
 def test_the_intent_is_unprocessed_until_resolved_either_way() -> None:
     a = raw("A")
-    pending = flags.with_intent(None, a, intent_for(a), T0)
+    pending = processed_flag.with_intent(None, a, intent_for(a), T0)
     assert not pending.processed and pending.intent is not None and pending.processed_hash is None
-    assert flags.needs_processing(pending, a)
-    sent = flags.delivered(pending, pending.intent, T0)
+    assert processed_flag.needs_processing(pending, a)
+    sent = processed_flag.delivered(pending, pending.intent, T0)
     assert sent.processed and sent.processed_hash == a.content_hash and sent.intent is None
-    assert not flags.needs_processing(sent, a)
-    assert flags.without_intent(pending).intent is None
-    assert flags.failed(pending, a, "r", T0).intent == pending.intent  # kept until checked
-    assert flags.processed(pending, a, T0).intent is None
+    assert not processed_flag.needs_processing(sent, a)
+    assert processed_flag.without_intent(pending).intent is None
+    assert processed_flag.failed(pending, a, "r", T0).intent == pending.intent  # kept until checked
+    assert processed_flag.processed(pending, a, T0).intent is None

@@ -2,7 +2,7 @@ import pytest
 
 from npo_integration.expressions import MISSING, Path, parse_path
 from npo_integration.http.errors import NpoResponseError
-from npo_integration.http.records import (
+from npo_integration.pull.records import (
     extract_records,
     max_cursor,
     newer_cursor,

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from npo_integration.commands.admin_client import AdminClient
+from npo_integration.cli.admin_client import AdminClient
 
 admin_url = click.option("--url", envvar="NPO_ADMIN_URL", default=None, help="worker web address")
 

@@ -6,9 +6,10 @@ import pytest
 from aiohttp import web
 
 from npo_integration.errors import ConfigError, SkippableError
-from npo_integration.http import NpoHttpClient, Page
+from npo_integration.http import NpoHttpClient
 from npo_integration.http.errors import NpoResponseError, PaginationLoopError, UnsafeUrlError
 from npo_integration.models.npo_config import StreamConfig
+from npo_integration.pull.walker import Page, stream_pages
 
 RECORDS = [{"id": n, "updated": 1_700_000_000 + n} for n in range(1, 8)]
 
@@ -20,7 +21,7 @@ def stream(**settings: Any) -> StreamConfig:
 async def collect(
     client: NpoHttpClient, config, stream_config: StreamConfig, **kwargs: Any
 ) -> list[Page]:
-    return [page async for page in client.pages(config, stream_config, **kwargs)]
+    return [page async for page in stream_pages(client, config, stream_config, **kwargs)]
 
 
 def ids(pages: list[Page]) -> list[list[int]]:
@@ -203,7 +204,7 @@ async def test_pages_are_fetched_only_when_asked_for(client, serve, config_facto
 
     base = await serve(web.get("/items", items))
     offset = stream(path="/items", pagination={"style": "offset", "limit": 2})
-    walk = client.pages(config_factory(base), offset)
+    walk = stream_pages(client, config_factory(base), offset)
     first = await walk.__anext__()
     assert ids([first]) == [[1, 2]] and len(seen.queries) == 1  # the caller commits before page 2
     await walk.aclose()
@@ -253,10 +254,10 @@ async def test_page_cap(box, serve, config_factory) -> None:
     base = await serve(web.get("/items", endless))
     pagination = {"style": "body_cursor", "cursor_path": "next"}
     walk = stream(path="/items", records_path="items", pagination=pagination)
-    async with NpoHttpClient(box, allow_private=True, max_pages=4) as capped:
+    async with NpoHttpClient(box, allow_private=True) as capped:
         pages: list[Page] = []
         with pytest.raises(PaginationLoopError, match="page cap"):
-            async for page in capped.pages(config_factory(base), walk):
+            async for page in stream_pages(capped, config_factory(base), walk, max_pages=4):
                 pages.append(page)
     assert len(pages) == 4
 
@@ -341,7 +342,7 @@ async def test_next_link_to_another_host_is_refused(client, serve, config_factor
 
     base = await serve(web.get("/items", items))
     config = config_factory(base, auth={"kind": "bearer", "token": box.seal("tok")})
-    walk = client.pages(config, stream(path="/items", pagination={"style": "link_header"}))
+    walk = stream_pages(client, config, stream(path="/items", pagination={"style": "link_header"}))
     first = await walk.__anext__()
     assert first.records == [{"id": 1}]
     with pytest.raises(UnsafeUrlError, match="attacker.example.net"):
