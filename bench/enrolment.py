@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from harness import (
+    REPEAT,
     BenchResult,
     Deployment,
-    REPEAT,
     Figure,
     best,
     cpu_seconds,
@@ -42,7 +42,12 @@ RATE = 10.0
 BURST = 10
 LATENCY_MS = 100
 SLOW_MS = 30_000
-ENROL = {"method": "POST", "path": "/api/enrolments", "body_format": "json", "response_id_path": "enrolment_id"}
+ENROL = {
+    "method": "POST",
+    "path": "/api/enrolments",
+    "body_format": "json",
+    "response_id_path": "enrolment_id",
+}
 
 
 def config(sandbox: SandboxProcess, npo_id: str, timeout: float) -> dict[str, Any]:
@@ -51,7 +56,9 @@ def config(sandbox: SandboxProcess, npo_id: str, timeout: float) -> dict[str, An
         "display_name": npo_id,
         "base_url": sandbox.npo_url(npo_id),
         "auth": {"kind": "bearer", "token": TOKEN},
-        "streams": {"offerings": {"path": "/api/offerings", "records_path": "data", "enabled": False}},
+        "streams": {
+            "offerings": {"path": "/api/offerings", "records_path": "data", "enabled": False}
+        },
         "enrolment": {"enabled": True, "enrol": ENROL},
         "transform": {"kind": "plugin", "name": "simple"},
         "rate_limit": {"requests_per_second": RATE, "burst": BURST},
@@ -69,8 +76,12 @@ def assignments(npo_ids: list[str], count: int, run: str) -> list[tuple[bytes, b
             "event_type": "candidate_assignment.created",
             "occurred_at": "2026-11-30T09:00:00Z",
             "assignment_id": assignment_id,
-            "candidate": {"candidate_id": f"cand-{assignment_id}", "email": f"{assignment_id}@example.org",
-                          "first_name": "Ada", "last_name": "Lovelace"},
+            "candidate": {
+                "candidate_id": f"cand-{assignment_id}",
+                "email": f"{assignment_id}@example.org",
+                "first_name": "Ada",
+                "last_name": "Lovelace",
+            },
             "offering": {"offering_id": "off-1", "npo_id": npo_id, "npo_offering_ref": "off-0001"},
         }
         out.append((assignment_id.encode(), json.dumps(event).encode()))
@@ -96,7 +107,9 @@ async def outcome_span(topic: str, prefix: str, expected: int, timeout: float) -
         deadline = time.monotonic() + timeout
         while len(times) + failed < expected:
             if time.monotonic() > deadline:
-                raise SystemExit(f"{len(times)} confirmed, {failed} failed of {expected} after {timeout:.0f} s")
+                raise SystemExit(
+                    f"{len(times)} confirmed, {failed} failed of {expected} after {timeout:.0f} s"
+                )
             batch = await consumer.getmany(*tps, timeout_ms=500)
             for records in batch.values():
                 for record in records:
@@ -116,14 +129,24 @@ async def one_run(
     sandbox: SandboxProcess, tmp: Path, name: str, count: int, npo_count: int, slow: bool
 ) -> tuple[float, int, float]:
     """A fresh deployment and fresh NPOs: the seconds from the first outcome to the last, failures, CPU s."""
-    created = await sandbox.call("POST", "/_sandbox/bulk", {
-        "count": npo_count, "prefix": f"{name}-", "flavour": "simple", "offerings": 3,
-        "latency_ms": LATENCY_MS, "auth": {"kind": "bearer", "token": TOKEN},
-    })
+    created = await sandbox.call(
+        "POST",
+        "/_sandbox/bulk",
+        {
+            "count": npo_count,
+            "prefix": f"{name}-",
+            "flavour": "simple",
+            "offerings": 3,
+            "latency_ms": LATENCY_MS,
+            "auth": {"kind": "bearer", "token": TOKEN},
+        },
+    )
     npo_ids = list(created["npo_ids"])
     configs = [config(sandbox, n, 10.0) for n in npo_ids]
     if slow:
-        await sandbox.add_npo(f"{name}-slow", flavour="simple", auth={"kind": "bearer", "token": TOKEN}, offerings=3)
+        await sandbox.add_npo(
+            f"{name}-slow", flavour="simple", auth={"kind": "bearer", "token": TOKEN}, offerings=3
+        )
         await sandbox.set_faults(f"{name}-slow", endpoint="any", latency_ms=SLOW_MS)
         configs.append(config(sandbox, f"{name}-slow", SLOW_MS / 1000 + 15))
     deployment = Deployment(tmp, name)
@@ -146,7 +169,9 @@ async def one_run(
         cpu0 = cpu_seconds(pid)
         with profiled(pid, f"enrolment-{name}"):
             await produce_many(deployment.topics["candidate_assignments"], messages)
-            span, failed = await outcome_span(deployment.topics["enrolment_results"], f"{name}-x", count, 600)
+            span, failed = await outcome_span(
+                deployment.topics["enrolment_results"], f"{name}-x", count, 600
+            )
         cpu = cpu_seconds(pid) - cpu0
         if slow:
             calls = len(await sandbox.requests(f"{name}-slow"))
@@ -167,10 +192,18 @@ async def run(count: int, npo_count: int) -> BenchResult:
         sandbox = await SandboxProcess(tmp).start()
         try:
             for run_number in range(REPEAT):
-                span_a, failed_a, cpu_a = await one_run(sandbox, tmp, f"plain{run_number}", count, npo_count, False)
-                print(f"{count} enrolments in {span_a:.2f} s (bound {bound:.2f} s), {failed_a} failed")
-                span_b, failed_b, _ = await one_run(sandbox, tmp, f"slow{run_number}", count, npo_count, True)
-                print(f"beside an NPO answering after {SLOW_MS // 1000} s: {span_b:.2f} s, {failed_b} failed")
+                span_a, failed_a, cpu_a = await one_run(
+                    sandbox, tmp, f"plain{run_number}", count, npo_count, False
+                )
+                print(
+                    f"{count} enrolments in {span_a:.2f} s (bound {bound:.2f} s), {failed_a} failed"
+                )
+                span_b, failed_b, _ = await one_run(
+                    sandbox, tmp, f"slow{run_number}", count, npo_count, True
+                )
+                print(
+                    f"beside an NPO answering after {SLOW_MS // 1000} s: {span_b:.2f} s, {failed_b} failed"
+                )
                 rates_a.append(count / span_a)
                 rates_b.append(count / span_b)
                 cpus.append(cpu_a / count * 1000)
@@ -184,26 +217,52 @@ async def run(count: int, npo_count: int) -> BenchResult:
     result = BenchResult(
         bench="enrolment",
         title="Enrolment: assignments over many NPOs, one worker, against the NPOs' rate limits",
-        parameters={"assignments": count, "NPOs": npo_count, "NPO latency": f"{LATENCY_MS} ms",
-                    "rate limit per NPO": f"{RATE:g}/s, burst {BURST}",
-                    "concurrency": "1,000 per worker, 4 per NPO (defaults)"},
+        parameters={
+            "assignments": count,
+            "NPOs": npo_count,
+            "NPO latency": f"{LATENCY_MS} ms",
+            "rate limit per NPO": f"{RATE:g}/s, burst {BURST}",
+            "concurrency": "1,000 per worker, 4 per NPO (defaults)",
+        },
     )
     limit = count / bound
     result.figures += [
         Figure("rate-limit bound", limit, "enrolments/s"),
-        Figure("enrolments", rate_a, "enrolments/s", limit, "bound", target=">= 0.8 x bound",
-               met=rate_a >= 0.8 * limit, median=median_a, runs=REPEAT),
-        Figure("enrolments beside an NPO answering after 30 s", rate_b, "enrolments/s", limit, "bound",
-               target=">= 0.8 x bound", met=rate_b >= 0.8 * limit, median=median_b, runs=REPEAT),
+        Figure(
+            "enrolments",
+            rate_a,
+            "enrolments/s",
+            limit,
+            "bound",
+            target=">= 0.8 x bound",
+            met=rate_a >= 0.8 * limit,
+            median=median_a,
+            runs=REPEAT,
+        ),
+        Figure(
+            "enrolments beside an NPO answering after 30 s",
+            rate_b,
+            "enrolments/s",
+            limit,
+            "bound",
+            target=">= 0.8 x bound",
+            met=rate_b >= 0.8 * limit,
+            median=median_b,
+            runs=REPEAT,
+        ),
         Figure("worker CPU per enrolment", cpu, "ms", median=median_cpu, runs=REPEAT),
     ]
     result.notes.append(f"failed outcomes in all runs: {failed}")
-    result.notes.append("each run has a fresh worker and fresh NPOs; the slow NPO's 100 assignments are sent first")
+    result.notes.append(
+        "each run has a fresh worker and fresh NPOs; the slow NPO's 100 assignments are sent first"
+    )
     return result
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--assignments", type=int, default=10_000)
     parser.add_argument("--npos", type=int, default=100)
     args = parser.parse_args()

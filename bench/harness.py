@@ -35,9 +35,18 @@ from tests.integration.support.processes import WorkerProcess  # noqa: E402
 
 RESULTS = ROOT / "var" / "bench"
 TOPICS = (
-    "npo_assessed", "candidate_assignments", "assignment_updated", "offerings", "config_commands",
-    "fetch_requests", "raw_records", "enrolment_results", "enrolment_links", "enrolment_commands",
-    "dead_letters", "ingest_commands",
+    "npo_assessed",
+    "candidate_assignments",
+    "assignment_updated",
+    "offerings",
+    "config_commands",
+    "fetch_requests",
+    "raw_records",
+    "enrolment_results",
+    "enrolment_links",
+    "enrolment_commands",
+    "dead_letters",
+    "ingest_commands",
 )
 
 
@@ -88,7 +97,7 @@ def machine() -> dict[str, Any]:
             from importlib.metadata import version
 
             versions[dist] = version(dist)
-        except Exception:  # noqa: BLE001 - informational only
+        except Exception:
             versions[dist] = "?"
     return {
         "cores": os.cpu_count(),
@@ -110,7 +119,9 @@ def report(result: BenchResult) -> None:
         if fig.runs > 1 and fig.median is not None:
             line += f" (best of {fig.runs}; median {fig.median:,.2f})"
         if fig.baseline is not None:
-            line += f"  | {fig.baseline_name}: {fig.baseline:,.2f} {fig.unit}  ratio {fig.ratio:.2f}"
+            line += (
+                f"  | {fig.baseline_name}: {fig.baseline:,.2f} {fig.unit}  ratio {fig.ratio:.2f}"
+            )
         if fig.target:
             line += f"  | target {fig.target}: {'met' if fig.met else 'NOT MET'}"
         print(line)
@@ -158,12 +169,19 @@ class Deployment:
         await admin.start()
         try:
             await admin.create_topics(
-                [NewTopic(self.topics.get(n, n), num_partitions=self.partitions, replication_factor=1) for n in names]
+                [
+                    NewTopic(
+                        self.topics.get(n, n), num_partitions=self.partitions, replication_factor=1
+                    )
+                    for n in names
+                ]
             )
         finally:
             await admin.close()
 
-    async def start_worker(self, name: str = "worker", timeout: float = 180, **env: str) -> WorkerProcess:
+    async def start_worker(
+        self, name: str = "worker", timeout: float = 180, **env: str
+    ) -> WorkerProcess:
         worker = WorkerProcess(f"{self.prefix}-{name}", {**self.env, **env}, self.workdir)
         self.workers.append(worker)
         return await worker.start(timeout=timeout)
@@ -219,7 +237,9 @@ async def produce_many(topic: str, messages: Iterable[tuple[bytes, bytes]]) -> i
 
 async def message_times(topic: str, expected: int, *, timeout: float) -> list[float]:
     """Broker-side timestamps (s) of the first ``expected`` messages on ``topic``, waiting up to ``timeout``."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=BOOTSTRAP, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
         deadline = time.monotonic() + timeout
@@ -254,9 +274,8 @@ def rate(times: list[float]) -> float:
 
 async def metric(url: str, name: str, labels: dict[str, str] | None = None) -> float:
     """One Prometheus sample from a worker's ``/metrics`` (sum over series matching ``labels``)."""
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{url}/metrics") as resp:
-            text = await resp.text()
+    async with aiohttp.ClientSession() as session, session.get(f"{url}/metrics") as resp:
+        text = await resp.text()
     total = 0.0
     for line in text.splitlines():
         if not line.startswith(name):
@@ -278,7 +297,9 @@ async def metric(url: str, name: str, labels: dict[str, str] | None = None) -> f
     return total
 
 
-async def until(probe: Callable[[], Awaitable[bool]], *, timeout: float, what: str, interval: float = 0.05) -> float:
+async def until(
+    probe: Callable[[], Awaitable[bool]], *, timeout: float, what: str, interval: float = 0.05
+) -> float:
     """Poll ``probe`` until true; return the monotonic time it became true."""
     deadline = time.monotonic() + timeout
     while True:
@@ -298,15 +319,17 @@ class profiled:
         self._name = name
         self._proc: Any = None
 
-    def __enter__(self) -> "profiled":
+    def __enter__(self) -> profiled:
         if os.environ.get("BENCH_PROFILE"):
             import subprocess
 
             RESULTS.mkdir(parents=True, exist_ok=True)
             out = RESULTS / f"profile-{self._name}.txt"
             self._proc = subprocess.Popen(
-                ["py-spy", "record", "-p", str(self._pid), "-r", "100", "-f", "raw", "-o", str(out)] + (["--nonblocking"] if os.environ.get("BENCH_PROFILE") == "nonblocking" else []),
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                ["py-spy", "record", "-p", str(self._pid), "-r", "100", "-f", "raw", "-o", str(out)]
+                + (["--nonblocking"] if os.environ.get("BENCH_PROFILE") == "nonblocking" else []),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
         return self
 
@@ -351,5 +374,9 @@ REPEAT = int(os.environ.get("BENCH_REPEAT", "2"))
 def best(values: list[float], *, higher_is_better: bool) -> tuple[float, float]:
     """``(best, median)`` of repeated measurements."""
     ordered = sorted(values)
-    median = ordered[len(ordered) // 2] if len(ordered) % 2 else sum(ordered[len(ordered) // 2 - 1:][:2]) / 2
+    median = (
+        ordered[len(ordered) // 2]
+        if len(ordered) % 2
+        else sum(ordered[len(ordered) // 2 - 1 :][:2]) / 2
+    )
     return (ordered[-1] if higher_is_better else ordered[0]), median

@@ -42,7 +42,9 @@ from tests.integration.support.processes import SandboxProcess
 
 PAGES = 3
 PAGE_SIZE = 10
-RECORDS = PAGE_SIZE * (PAGES - 1) + PAGE_SIZE // 2  # the third page is short: exactly 3 requests per pull
+RECORDS = (
+    PAGE_SIZE * (PAGES - 1) + PAGE_SIZE // 2
+)  # the third page is short: exactly 3 requests per pull
 TOKEN = "bench"
 
 
@@ -73,8 +75,14 @@ def config(sandbox: SandboxProcess, npo_id: str) -> dict[str, Any]:
         "display_name": npo_id,
         "base_url": sandbox.npo_url(npo_id),
         "auth": {"kind": "bearer", "token": TOKEN},
-        "streams": {"offerings": {"path": "/api/offerings", "records_path": "data", "schedule_seconds": 3600,
-                                  "pagination": {"style": "page_number", "page_size": PAGE_SIZE}}},
+        "streams": {
+            "offerings": {
+                "path": "/api/offerings",
+                "records_path": "data",
+                "schedule_seconds": 3600,
+                "pagination": {"style": "page_number", "page_size": PAGE_SIZE},
+            }
+        },
         "transform": {"kind": "plugin", "name": "simple"},
         "rate_limit": {"requests_per_second": 100, "burst": 10},
     }
@@ -82,10 +90,19 @@ def config(sandbox: SandboxProcess, npo_id: str) -> dict[str, Any]:
 
 async def fresh_npos(sandbox: SandboxProcess, count: int, latency_ms: int) -> list[str]:
     """Create (or re-create: same data, empty request logs) the simulated NPOs."""
-    created = await sandbox.call("POST", "/_sandbox/bulk", {
-        "count": count, "prefix": "bench-", "flavour": "simple", "offerings": RECORDS,
-        "page_size": PAGE_SIZE, "latency_ms": latency_ms, "auth": {"kind": "bearer", "token": TOKEN},
-    })
+    created = await sandbox.call(
+        "POST",
+        "/_sandbox/bulk",
+        {
+            "count": count,
+            "prefix": "bench-",
+            "flavour": "simple",
+            "offerings": RECORDS,
+            "page_size": PAGE_SIZE,
+            "latency_ms": latency_ms,
+            "auth": {"kind": "bearer", "token": TOKEN},
+        },
+    )
     return list(created["npo_ids"])
 
 
@@ -126,13 +143,19 @@ async def run(npo_count: int, latency_ms: int, concurrency: int) -> BenchResult:
             cpu0 = cpu_seconds(pid)
             with profiled(pid, "pull-first"):
                 first = await sweep_span(sandbox, npo_ids, timeout=900)
-                await message_times(deployment.topics["offerings"], npo_count * RECORDS, timeout=900)
+                await message_times(
+                    deployment.topics["offerings"], npo_count * RECORDS, timeout=900
+                )
             first_cpu = cpu_seconds(pid) - cpu0
             print(f"first sweep: {first:.2f} s; every record ingested")
 
-            npo_ids = await fresh_npos(sandbox, npo_count, latency_ms)  # same data: unchanged records
+            npo_ids = await fresh_npos(
+                sandbox, npo_count, latency_ms
+            )  # same data: unchanged records
             requests = [
-                FetchRequest(npo_id=n, stream="offerings", reason="manual", trace_id=uuid.uuid4().hex)
+                FetchRequest(
+                    npo_id=n, stream="offerings", reason="manual", trace_id=uuid.uuid4().hex
+                )
                 for n in npo_ids
             ]
             cpu0 = cpu_seconds(pid)
@@ -152,24 +175,47 @@ async def run(npo_count: int, latency_ms: int, concurrency: int) -> BenchResult:
     result = BenchResult(
         bench="pull_sweep",
         title="Pull sweep: N NPOs x 3 pages, one worker, pulled and ingested",
-        parameters={"NPOs": npo_count, "pages each": PAGES, "records each": RECORDS,
-                    "latency per request": f"{latency_ms} ms", "concurrent pulls": concurrency},
+        parameters={
+            "NPOs": npo_count,
+            "pages each": PAGES,
+            "records each": RECORDS,
+            "latency per request": f"{latency_ms} ms",
+            "concurrent pulls": concurrency,
+        },
     )
     result.figures += [
         Figure("ideal bound ceil(N/C) x pages x latency", ideal, "s"),
         Figure("bare aiohttp, same concurrency", baseline, "s", ideal, "ideal"),
-        Figure("steady-state sweep (records unchanged)", steady, "s", ideal, "ideal",
-               target="<= 1.5 x ideal", met=steady <= 1.5 * ideal),
-        Figure("first sweep (every record new)", first, "s", ideal, "ideal",
-               target="<= 3 x ideal", met=first <= 3 * ideal),
+        Figure(
+            "steady-state sweep (records unchanged)",
+            steady,
+            "s",
+            ideal,
+            "ideal",
+            target="<= 1.5 x ideal",
+            met=steady <= 1.5 * ideal,
+        ),
+        Figure(
+            "first sweep (every record new)",
+            first,
+            "s",
+            ideal,
+            "ideal",
+            target="<= 3 x ideal",
+            met=first <= 3 * ideal,
+        ),
         Figure("worker CPU per page, steady state", steady_cpu / pages * 1000, "ms"),
-        Figure("worker CPU per page, first sweep (incl. ingestion)", first_cpu / pages * 1000, "ms"),
+        Figure(
+            "worker CPU per page, first sweep (incl. ingestion)", first_cpu / pages * 1000, "ms"
+        ),
     ]
     return result
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--npos", type=int, default=1000)
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=64)

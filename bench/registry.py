@@ -48,7 +48,11 @@ TEMPLATE = json.loads((ROOT / "examples" / "npos" / "simple.json").read_text())
 
 def config(npo_id: str) -> dict[str, Any]:
     document = json.loads(json.dumps(TEMPLATE))
-    document.update(npo_id=npo_id, display_name=f"Bench NPO {npo_id}", base_url=f"https://{npo_id}.example.org/api")
+    document.update(
+        npo_id=npo_id,
+        display_name=f"Bench NPO {npo_id}",
+        base_url=f"https://{npo_id}.example.org/api",
+    )
     document["auth"] = {"kind": "bearer", "token": f"token-of-{npo_id}"}
     for stream in document["streams"].values():
         stream["enabled"] = False
@@ -59,10 +63,15 @@ def assessed(npo_ids: list[str]) -> list[tuple[bytes, bytes]]:
     return [
         (
             npo_id.encode(),
-            json.dumps({
-                "event_id": str(uuid.uuid4()), "event_type": "npo.assessed", "occurred_at": "2026-11-30T09:00:00Z",
-                "npo_id": npo_id, "integration": config(npo_id),
-            }).encode(),
+            json.dumps(
+                {
+                    "event_id": str(uuid.uuid4()),
+                    "event_type": "npo.assessed",
+                    "occurred_at": "2026-11-30T09:00:00Z",
+                    "npo_id": npo_id,
+                    "integration": config(npo_id),
+                }
+            ).encode(),
         )
         for npo_id in npo_ids
     ]
@@ -76,8 +85,14 @@ async def plain_loop(source: str, target: str, expected: int) -> None:
     from npo_integration.models.assessment import NpoAssessed
 
     box = Fernet(Fernet.generate_key())
-    consumer = AIOKafkaConsumer(source, bootstrap_servers=BOOTSTRAP, group_id=f"plain-{uuid.uuid4().hex[:8]}",
-                                enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=1000)
+    consumer = AIOKafkaConsumer(
+        source,
+        bootstrap_servers=BOOTSTRAP,
+        group_id=f"plain-{uuid.uuid4().hex[:8]}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=1000,
+    )
     producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, linger_ms=5)
     await consumer.start()
     await producer.start()
@@ -92,7 +107,11 @@ async def plain_loop(source: str, target: str, expected: int) -> None:
                     assert event.integration is not None
                     document = event.integration.model_dump(mode="json", context={"redact": True})
                     document["auth"]["token"] = box.encrypt(b"token").decode()
-                    futures.append(await producer.send(target, key=record.key, value=json.dumps(document).encode()))
+                    futures.append(
+                        await producer.send(
+                            target, key=record.key, value=json.dumps(document).encode()
+                        )
+                    )
             if futures:
                 await asyncio.gather(*futures)
                 await consumer.commit()
@@ -112,13 +131,17 @@ async def applied_rate(url: str, count: int, timeout: float) -> float:
             first.append(time.monotonic())
         return value >= count
 
-    finished = await until(all_applied, timeout=timeout, what=f"{count} configs applied", interval=0.1)
+    finished = await until(
+        all_applied, timeout=timeout, what=f"{count} configs applied", interval=0.1
+    )
     return (count - 1) / max(finished - first[0], 1e-6)
 
 
 async def admin_get(url: str, token: str, path: str) -> Any:
     async with aiohttp.ClientSession() as session:
-        async with session.get(f"{url}{path}", headers={"Authorization": f"Bearer {token}"}) as resp:
+        async with session.get(
+            f"{url}{path}", headers={"Authorization": f"Bearer {token}"}
+        ) as resp:
             resp.raise_for_status()
             return await resp.json()
 
@@ -134,10 +157,20 @@ async def run(count: int) -> BenchResult:
         await produce_many(baseline_source, messages)
         started = time.monotonic()
         plain = subprocess.run(
-            [sys.executable, __file__, "--plain-loop", baseline_source, baseline_target, str(count)],
-            cwd=ROOT, check=True,
+            [
+                sys.executable,
+                __file__,
+                "--plain-loop",
+                baseline_source,
+                baseline_target,
+                str(count),
+            ],
+            cwd=ROOT,
+            check=True,
         )
-        plain_rate = count / (time.monotonic() - started)  # includes the loop's start: a lower bound for it
+        plain_rate = count / (
+            time.monotonic() - started
+        )  # includes the loop's start: a lower bound for it
         print(f"plain loop: {plain_rate:,.0f} configs/s ({plain.returncode})")
         empty = Deployment(tmp, "registry-empty")
         try:
@@ -153,7 +186,9 @@ async def run(count: int) -> BenchResult:
             with profiled(pid, "registry"):
                 apply_rate = await applied_rate(worker.url, count, timeout=1800)
             rss_full = rss_mb(pid)
-            print(f"applied {apply_rate:,.0f} configs/s; RSS {rss_empty:.0f} MB empty, {rss_full:.0f} MB full")
+            print(
+                f"applied {apply_rate:,.0f} configs/s; RSS {rss_empty:.0f} MB empty, {rss_full:.0f} MB full"
+            )
 
             token = deployment.admin_token
             page_started = time.monotonic()
@@ -170,11 +205,15 @@ async def run(count: int) -> BenchResult:
                 after = page["next"]
             walk_seconds = time.monotonic() - walk_started
             assert seen == count, f"the pages listed {seen} of {count} NPOs"
-            print(f"admin list: a page of 100 in {page_seconds * 1000:.0f} ms; all {count} in {walk_seconds:.1f} s")
+            print(
+                f"admin list: a page of 100 in {page_seconds * 1000:.0f} ms; all {count} in {walk_seconds:.1f} s"
+            )
 
             worker.kill()
             restart_started = time.monotonic()
-            restarted = await deployment.start_worker(timeout=600)  # same name: the same data directory
+            restarted = await deployment.start_worker(
+                timeout=600
+            )  # same name: the same data directory
             restart_seconds = time.monotonic() - restart_started
             last = await admin_get(restarted.url, token, f"/admin/npos/{npo_ids[-1]}")
             assert last["npo_id"] == npo_ids[-1] and "token-of" not in json.dumps(last)
@@ -185,15 +224,39 @@ async def run(count: int) -> BenchResult:
     result = BenchResult(
         bench="registry",
         title="Registry: NPO configs from spotlight.npo-assessed, one worker",
-        parameters={"NPO configs": count, "config": "examples/npos/simple.json (pulls disabled)", "partitions": 8},
+        parameters={
+            "NPO configs": count,
+            "config": "examples/npos/simple.json (pulls disabled)",
+            "partitions": 8,
+        },
     )
     result.figures += [
         Figure("plain loop: validate, seal, produce", plain_rate, "configs/s"),
-        Figure("configs applied", apply_rate, "configs/s", plain_rate, "plain loop",
-               target=">= 2,000/s", met=apply_rate >= 2000),
-        Figure("worker RSS with every config", rss_full, "MB", rss_empty, "a worker with none",
-               target="<= 600 MB", met=rss_full <= 600),
-        Figure("restart after SIGKILL to healthy", restart_seconds, "s", target="<= 60 s", met=restart_seconds <= 60),
+        Figure(
+            "configs applied",
+            apply_rate,
+            "configs/s",
+            plain_rate,
+            "plain loop",
+            target=">= 2,000/s",
+            met=apply_rate >= 2000,
+        ),
+        Figure(
+            "worker RSS with every config",
+            rss_full,
+            "MB",
+            rss_empty,
+            "a worker with none",
+            target="<= 600 MB",
+            met=rss_full <= 600,
+        ),
+        Figure(
+            "restart after SIGKILL to healthy",
+            restart_seconds,
+            "s",
+            target="<= 60 s",
+            met=restart_seconds <= 60,
+        ),
         Figure("admin list, one page of 100", page_seconds * 1000, "ms"),
         Figure(f"admin list, all {count:,} in pages of 1,000", walk_seconds, "s"),
     ]
@@ -204,7 +267,9 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--plain-loop":
         asyncio.run(plain_loop(sys.argv[2], sys.argv[3], int(sys.argv[4])))
         return
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--npos", type=int, default=100_000)
     args = parser.parse_args()
     report(asyncio.run(run(args.npos)))

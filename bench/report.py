@@ -76,7 +76,11 @@ def section(result: dict[str, Any]) -> list[str]:
         value = fmt(fig["value"], fig["unit"])
         if fig.get("runs", 1) > 1 and fig.get("median") is not None:
             value += f" (best of {fig['runs']}; median {fmt(fig['median'], fig['unit'])})"
-        baseline = f"{fig['baseline_name']}: {fmt(fig['baseline'], fig['unit'])}" if fig.get("baseline") else ""
+        baseline = (
+            f"{fig['baseline_name']}: {fmt(fig['baseline'], fig['unit'])}"
+            if fig.get("baseline")
+            else ""
+        )
         ratio = f"{fig['ratio']:.2f}" if fig.get("ratio") is not None else ""
         target = ""
         if fig.get("target"):
@@ -111,7 +115,9 @@ def render() -> str:
     for result in results:
         for fig in result["figures"]:
             if fig.get("target"):
-                lines.append(f"| {fig['name']} | {fig['target']} | {'yes' if fig.get('met') else '**no**'} |")
+                lines.append(
+                    f"| {fig['name']} | {fig['target']} | {'yes' if fig.get('met') else '**no**'} |"
+                )
     lines.append("")
     lines += machine_section(results)
     for result in results:
@@ -124,7 +130,9 @@ def render() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "performance.md")
     args = parser.parse_args()
     args.out.write_text(render())

@@ -48,8 +48,14 @@ def config(sandbox: SandboxProcess, npo_id: str) -> dict[str, Any]:
         "display_name": npo_id,
         "base_url": sandbox.npo_url(npo_id),
         "auth": {"kind": "bearer", "token": TOKEN},
-        "streams": {"offerings": {"path": "/api/offerings", "records_path": "data", "schedule_seconds": 86_400,
-                                  "pagination": {"style": "page_number", "page_size": 100}}},
+        "streams": {
+            "offerings": {
+                "path": "/api/offerings",
+                "records_path": "data",
+                "schedule_seconds": 86_400,
+                "pagination": {"style": "page_number", "page_size": 100},
+            }
+        },
         "transform": {"kind": "plugin", "name": "simple"},
     }
 
@@ -73,31 +79,57 @@ async def run(count: int) -> BenchResult:
             await empty.stop()
             print(f"idle worker, no NPO: {idle_empty:.1%} of a core")
 
-            created = await sandbox.call("POST", "/_sandbox/bulk", {
-                "count": count, "prefix": "s-", "flavour": "simple", "offerings": 1, "page_size": 100,
-                "auth": {"kind": "bearer", "token": TOKEN},
-            })
+            created = await sandbox.call(
+                "POST",
+                "/_sandbox/bulk",
+                {
+                    "count": count,
+                    "prefix": "s-",
+                    "flavour": "simple",
+                    "offerings": 1,
+                    "page_size": 100,
+                    "auth": {"kind": "bearer", "token": TOKEN},
+                },
+            )
             npo_ids = list(created["npo_ids"])
             await deployment.create_topics(["npo_assessed"])
-            await produce_many(deployment.topics["npo_assessed"], [
-                (n.encode(), json.dumps({"event_id": str(uuid.uuid4()), "event_type": "npo.assessed",
-                                         "occurred_at": "2026-11-30T09:00:00Z", "npo_id": n,
-                                         "integration": config(sandbox, n)}).encode())
-                for n in npo_ids
-            ])
+            await produce_many(
+                deployment.topics["npo_assessed"],
+                [
+                    (
+                        n.encode(),
+                        json.dumps(
+                            {
+                                "event_id": str(uuid.uuid4()),
+                                "event_type": "npo.assessed",
+                                "occurred_at": "2026-11-30T09:00:00Z",
+                                "npo_id": n,
+                                "integration": config(sandbox, n),
+                            }
+                        ).encode(),
+                    )
+                    for n in npo_ids
+                ],
+            )
             deployment.env["NPO_SCHEDULER_TICK_SECONDS"] = str(TICK)
-            deployment.env["NPO_HTTP_MAX_CONNECTIONS_PER_HOST"] = "64"  # every NPO on the simulator's host
+            deployment.env["NPO_HTTP_MAX_CONNECTIONS_PER_HOST"] = (
+                "64"  # every NPO on the simulator's host
+            )
             worker = await deployment.start_worker()
             pid = worker.proc.pid  # type: ignore[union-attr]
             started = time.monotonic()
 
             async def all_pulled() -> bool:
-                return await metric(worker.url, "npo_pulls_total", {"outcome": "succeeded"}) >= count
+                return (
+                    await metric(worker.url, "npo_pulls_total", {"outcome": "succeeded"}) >= count
+                )
 
             await until(all_pulled, timeout=3600, what=f"{count} first pulls", interval=2.0)
             await until(
                 lambda: _at_least(worker.url, "npo_ingested_records_total", count),
-                timeout=600, what="every first record ingested", interval=1.0,
+                timeout=600,
+                what="every first record ingested",
+                interval=1.0,
             )
             print(f"{count} NPOs registered and pulled once in {time.monotonic() - started:.0f} s")
             with profiled(pid, "scheduler-idle"):
@@ -105,14 +137,19 @@ async def run(count: int) -> BenchResult:
             print(f"idle worker, {count} NPOs: {idle_full:.1%} of a core; RSS {rss_mb(pid):.0f} MB")
 
             new_npo = "s-new"
-            await sandbox.add_npo(new_npo, flavour="simple", auth={"kind": "bearer", "token": TOKEN}, offerings=1)
-            async with aiohttp.ClientSession() as session:
-                async with session.put(
-                    f"{worker.url}/admin/npos/{new_npo}?wait=true", json=config(sandbox, new_npo),
+            await sandbox.add_npo(
+                new_npo, flavour="simple", auth={"kind": "bearer", "token": TOKEN}, offerings=1
+            )
+            async with (
+                aiohttp.ClientSession() as session,
+                session.put(
+                    f"{worker.url}/admin/npos/{new_npo}?wait=true",
+                    json=config(sandbox, new_npo),
                     headers={"Authorization": f"Bearer {deployment.admin_token}"},
-                ) as resp:
-                    assert resp.status == 200, await resp.text()
-                    applied_at = datetime.now().astimezone()
+                ) as resp,
+            ):
+                assert resp.status == 200, await resp.text()
+                applied_at = datetime.now().astimezone()
 
             async def requested() -> bool:
                 return bool(await sandbox.requests(new_npo))
@@ -120,7 +157,9 @@ async def run(count: int) -> BenchResult:
             await until(requested, timeout=60, what="the new NPO's first request")
             first = min(datetime.fromisoformat(r["time"]) for r in await sandbox.requests(new_npo))
             due_latency = (first - applied_at).total_seconds()
-            print(f"a newly due NPO requested {due_latency:.2f} s after its config was applied (tick {TICK:g} s)")
+            print(
+                f"a newly due NPO requested {due_latency:.2f} s after its config was applied (tick {TICK:g} s)"
+            )
         finally:
             await deployment.stop()
             sandbox.stop()
@@ -128,24 +167,41 @@ async def run(count: int) -> BenchResult:
     result = BenchResult(
         bench="scheduler",
         title="Scheduler: an idle worker with many registered NPOs, and a newly due one",
-        parameters={"NPOs": count, "schedule": "one pull a day each (all pulled once)", "tick": f"{TICK:g} s",
-                    "quiet window": f"{QUIET_SECONDS:g} s"},
+        parameters={
+            "NPOs": count,
+            "schedule": "one pull a day each (all pulled once)",
+            "tick": f"{TICK:g} s",
+            "quiet window": f"{QUIET_SECONDS:g} s",
+        },
     )
     result.figures += [
         Figure("idle worker, no NPO", idle_empty * 100, "% of a core"),
-        Figure(f"idle worker, {count:,} NPOs", idle_full * 100, "% of a core", idle_empty * 100, "no NPO",
-               target="< 5% of a core", met=idle_full < 0.05),
-        Figure("a newly due NPO requested after", due_latency, "s", TICK, "one tick",
-               target="within one tick (plus its pull's start)", met=due_latency <= TICK + 0.5),
+        Figure(
+            f"idle worker, {count:,} NPOs",
+            idle_full * 100,
+            "% of a core",
+            idle_empty * 100,
+            "no NPO",
+            target="< 5% of a core",
+            met=idle_full < 0.05,
+        ),
+        Figure(
+            "a newly due NPO requested after",
+            due_latency,
+            "s",
+            TICK,
+            "one tick",
+            target="within one tick (plus its pull's start)",
+            met=due_latency <= TICK + 0.5,
+        ),
     ]
     return result
 
 
 async def _ready(url: str) -> bool:
     try:
-        async with aiohttp.ClientSession() as session:
-            async with session.get(f"{url}/health") as resp:
-                return resp.status == 200
+        async with aiohttp.ClientSession() as session, session.get(f"{url}/health") as resp:
+            return resp.status == 200
     except aiohttp.ClientError:
         return False
 
@@ -155,7 +211,9 @@ async def _at_least(url: str, name: str, value: float) -> bool:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--npos", type=int, default=100_000)
     args = parser.parse_args()
     report(asyncio.run(run(args.npos)))

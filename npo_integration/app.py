@@ -11,8 +11,8 @@ import sys
 
 import faust
 
-from npo_integration.boot import TopicsFirst
 from npo_integration import faust_patches
+from npo_integration.boot import TopicsFirst
 from npo_integration.errors import ConfigError
 from npo_integration.sensors import QuietMonitor
 from npo_integration.settings import Settings, get_settings
@@ -27,6 +27,7 @@ def _load_settings() -> Settings:
 
 settings = _load_settings()
 logging.getLogger("npo_integration").setLevel(settings.log_level.upper())
+
 
 class NpoApp(faust.App):
     """``faust.App`` that declares its topics before its consumer joins the group (``boot.py``)."""

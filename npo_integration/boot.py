@@ -55,7 +55,9 @@ class TopicSetup(Service):
             if not missing:
                 return
             if time.monotonic() > deadline:
-                raise RuntimeError(f"topics still not in the cluster metadata after declaring them: {missing}")
+                raise RuntimeError(
+                    f"topics still not in the cluster metadata after declaring them: {missing}"
+                )
             await asyncio.sleep(0.2)
 
 

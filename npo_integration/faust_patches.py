@@ -70,7 +70,10 @@ async def seek_to_committed(self: Any) -> Mapping[TP, int]:
             await self.seek(tp, 0)  # below the log start (retention): reset to the earliest offset
             rewound.append(tp)
     if rewound:
-        log.info("no committed offset, reading from the start: %s", ", ".join(f"{t}[{p}]" for t, p in sorted(rewound)))
+        log.info(
+            "no committed offset, reading from the start: %s",
+            ", ".join(f"{t}[{p}]" for t, p in sorted(rewound)),
+        )
     return committed
 
 
@@ -114,8 +117,10 @@ async def wait_first(self: Any, *coros: Any, timeout: Any = None) -> WaitResults
     if len(coros) == 2 and timeout is None and not self.suspend_flow.is_set():
         hand_over, suspended = coros
         frame = getattr(suspended, "cr_frame", None)
-        if getattr(suspended, "cr_code", None) is _suspend_wait_code and frame is not None and (
-            frame.f_locals.get("self") is self.suspend_flow
+        if (
+            getattr(suspended, "cr_code", None) is _suspend_wait_code
+            and frame is not None
+            and (frame.f_locals.get("self") is self.suspend_flow)
         ):
             suspended.close()  # never started: nothing to cancel
             result = await hand_over

@@ -22,13 +22,23 @@ registry = CollectorRegistry(auto_describe=True)
 pulls = Counter(
     "npo_pulls", "Pulls of an NPO stream, by outcome", ["stream", "outcome"], registry=registry
 )
-raw_records = Counter("npo_raw_records", "Records fetched and put on the raw topic", ["stream"], registry=registry)
-dead_letters = Counter("npo_dead_letters", "Messages dead-lettered, by source topic", ["source"], registry=registry)
+raw_records = Counter(
+    "npo_raw_records", "Records fetched and put on the raw topic", ["stream"], registry=registry
+)
+dead_letters = Counter(
+    "npo_dead_letters", "Messages dead-lettered, by source topic", ["source"], registry=registry
+)
 config_changes = Counter(
-    "npo_config_changes", "NPO config versions stored, by source and change", ["source", "change"], registry=registry
+    "npo_config_changes",
+    "NPO config versions stored, by source and change",
+    ["source", "change"],
+    registry=registry,
 )
 platform_events = Counter(
-    "npo_platform_events", "Events published to the platform (acknowledged), by topic", ["topic"], registry=registry
+    "npo_platform_events",
+    "Events published to the platform (acknowledged), by topic",
+    ["topic"],
+    registry=registry,
 )
 ingested_records = Counter(
     "npo_ingested_records",
@@ -37,10 +47,15 @@ ingested_records = Counter(
     registry=registry,
 )
 ignored_assignments = Counter(
-    "npo_ignored_assignments", "Assignment events not enrolled, by reason", ["reason"], registry=registry
+    "npo_ignored_assignments",
+    "Assignment events not enrolled, by reason",
+    ["reason"],
+    registry=registry,
 )
 timer_errors = Counter(
-    "npo_timer_errors", "Failures inside a timer's tick (logged; the next tick tries again)", ["timer"],
+    "npo_timer_errors",
+    "Failures inside a timer's tick (logged; the next tick tries again)",
+    ["timer"],
     registry=registry,
 )
 
@@ -55,13 +70,19 @@ class RuntimeCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         http_client, plugin_runner = self._http_client, self._plugin_runner
-        circuits = GaugeMetricFamily("npo_circuits", "NPO circuit breakers by state", labels=["state"])
+        circuits = GaugeMetricFamily(
+            "npo_circuits", "NPO circuit breakers by state", labels=["state"]
+        )
         for state, count in http_client.circuit_counts().items():
             circuits.add_metric([state], count)
         yield circuits
         yield GaugeMetricFamily(
-            "npo_transform_hung_calls", "Plug-in calls that timed out and still hold a thread", value=plugin_runner.hung
+            "npo_transform_hung_calls",
+            "Plug-in calls that timed out and still hold a thread",
+            value=plugin_runner.hung,
         )
         yield GaugeMetricFamily(
-            "npo_transform_timeouts", "Plug-in calls that timed out since start", value=plugin_runner.timeouts_total
+            "npo_transform_timeouts",
+            "Plug-in calls that timed out since start",
+            value=plugin_runner.timeouts_total,
         )

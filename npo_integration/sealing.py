@@ -38,7 +38,7 @@ class SecretBox:
             ) from exc
 
     @classmethod
-    def from_setting(cls, value: SecretStr) -> "SecretBox":
+    def from_setting(cls, value: SecretStr) -> SecretBox:
         """Build from the comma-separated key list of the ``NPO_SECRETS_KEYS`` setting."""
         return cls([k for k in value.get_secret_value().split(",") if k.strip()])
 
@@ -55,7 +55,7 @@ class SecretBox:
         if not is_sealed(sealed):
             raise SecretError("value is not sealed")
         try:
-            return self._ring.decrypt(sealed[len(SEALED_PREFIX):].encode()).decode()
+            return self._ring.decrypt(sealed[len(SEALED_PREFIX) :].encode()).decode()
         except InvalidToken:
             raise SecretError(
                 "sealed value cannot be opened with any key of the ring (rotated out or tampered)"
@@ -66,6 +66,6 @@ class SecretBox:
         if not is_sealed(sealed):
             raise SecretError("value is not sealed")
         try:
-            return SEALED_PREFIX + self._ring.rotate(sealed[len(SEALED_PREFIX):].encode()).decode()
+            return SEALED_PREFIX + self._ring.rotate(sealed[len(SEALED_PREFIX) :].encode()).decode()
         except InvalidToken:
             raise SecretError("sealed value cannot be opened with any key of the ring") from None

@@ -22,52 +22,94 @@ from npo_integration.validation_errors import describe_validation_error
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NPO_", frozen=True, extra="ignore")
 
-    app_id: str = Field("npo-integration", description="Kafka consumer group and prefix of internal topics")
-    broker_url: str = Field("kafka://127.0.0.1:19092", description="Kafka bootstrap, kafka://host:port[;host:port]")
+    app_id: str = Field(
+        "npo-integration", description="Kafka consumer group and prefix of internal topics"
+    )
+    broker_url: str = Field(
+        "kafka://127.0.0.1:19092", description="Kafka bootstrap, kafka://host:port[;host:port]"
+    )
     data_dir: Path = Field(Path("var/data"), description="where RocksDB tables live")
-    web_host: str = Field("127.0.0.1", description="bind address of the web server (views, admin API, metrics)")
+    web_host: str = Field(
+        "127.0.0.1", description="bind address of the web server (views, admin API, metrics)"
+    )
     web_port: int = Field(6066, ge=1, le=65535, description="port of the web server")
     web_canonical_url: str | None = Field(
-        None, description="URL other workers reach this one at (table routing); default http://WEB_HOST:WEB_PORT"
+        None,
+        description="URL other workers reach this one at (table routing); default http://WEB_HOST:WEB_PORT",
     )
-    topic_partitions: int = Field(8, ge=1, le=1024, description="partitions of every topic the service creates")
-    topic_replication: int = Field(1, ge=1, le=10, description="replication factor of topics the service creates")
+    topic_partitions: int = Field(
+        8, ge=1, le=1024, description="partitions of every topic the service creates"
+    )
+    topic_replication: int = Field(
+        1, ge=1, le=10, description="replication factor of topics the service creates"
+    )
     processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
         "at_least_once", description="Faust processing guarantee (at_least_once or exactly_once)"
     )
     secrets_keys: SecretStr = Field(
         description="comma-separated Fernet keys; the first seals, all open (rotation). Required."
     )
-    admin_token: SecretStr | None = Field(None, description="bearer token of the admin API; unset disables it")
+    admin_token: SecretStr | None = Field(
+        None, description="bearer token of the admin API; unset disables it"
+    )
     allow_private_npo_urls: bool = Field(
         False, description="allow NPO base URLs on private/loopback addresses (tests, demo)"
     )
-    config_file: Path | None = Field(None, description="JSON file of NPO configs loaded at start (one or a list)")
-    scheduler_tick_seconds: float = Field(1.0, gt=0, le=60, description="how often due pulls are looked for")
-    fetch_concurrency: int = Field(64, ge=1, le=10_000, description="concurrent NPO pulls per worker")
+    config_file: Path | None = Field(
+        None, description="JSON file of NPO configs loaded at start (one or a list)"
+    )
+    scheduler_tick_seconds: float = Field(
+        1.0, gt=0, le=60, description="how often due pulls are looked for"
+    )
+    fetch_concurrency: int = Field(
+        64, ge=1, le=10_000, description="concurrent NPO pulls per worker"
+    )
     http_max_connections: int = Field(
-        100, ge=1, le=10_000, description="open connections to NPO APIs per worker, all hosts together"
+        100,
+        ge=1,
+        le=10_000,
+        description="open connections to NPO APIs per worker, all hosts together",
     )
     http_max_connections_per_host: int = Field(
-        10, ge=1, le=1000, description="open connections to one NPO host per worker (NPOs may share a host)"
+        10,
+        ge=1,
+        le=1000,
+        description="open connections to one NPO host per worker (NPOs may share a host)",
     )
     transform_timeout_seconds: float = Field(
-        2.0, gt=0, le=60, description="time bound of one plug-in call; a slower call fails that record only"
+        2.0,
+        gt=0,
+        le=60,
+        description="time bound of one plug-in call; a slower call fails that record only",
     )
     transform_workers: int = Field(8, ge=1, le=256, description="threads that run plug-in calls")
     ingest_max_attempts: int = Field(
-        8, ge=1, le=1000, description="attempts at a failing record before the re-drive timer gives up on it"
+        8,
+        ge=1,
+        le=1000,
+        description="attempts at a failing record before the re-drive timer gives up on it",
     )
     ingest_retry_backoff_seconds: float = Field(
-        10.0, gt=0, le=3600, description="wait before re-driving a failed record; doubles per attempt, at most 10 min"
+        10.0,
+        gt=0,
+        le=3600,
+        description="wait before re-driving a failed record; doubles per attempt, at most 10 min",
     )
     ingest_redrive_tick_seconds: float = Field(
-        5.0, gt=0, le=600, description="how often unprocessed records due for a re-drive are looked for"
+        5.0,
+        gt=0,
+        le=600,
+        description="how often unprocessed records due for a re-drive are looked for",
     )
     ingest_batch_size: int = Field(
-        64, ge=1, le=1000, description="raw-records messages (pages of records) taken together for ingestion"
+        64,
+        ge=1,
+        le=1000,
+        description="raw-records messages (pages of records) taken together for ingestion",
     )
-    ingest_redrive_batch: int = Field(200, ge=1, le=100_000, description="records one worker re-drives per tick at most")
+    ingest_redrive_batch: int = Field(
+        200, ge=1, le=100_000, description="records one worker re-drives per tick at most"
+    )
     enrolment_concurrency: int = Field(
         1000,
         ge=1,
@@ -75,38 +117,54 @@ class Settings(BaseSettings):
         description="enrolments in progress at once per worker, waits for an NPO's rate limit included",
     )
     enrolment_concurrency_per_npo: int = Field(
-        4, ge=1, le=1000, description="enrolments in progress at once per NPO and worker (a slow NPO holds only these)"
+        4,
+        ge=1,
+        le=1000,
+        description="enrolments in progress at once per NPO and worker (a slow NPO holds only these)",
     )
     enrolment_retry_tick_seconds: float = Field(
         1.0, gt=0, le=60, description="how often enrolments due for a retry are looked for"
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
 
-    topic_npo_assessed: str = Field("spotlight.npo-assessed", description="in: NPO assessed (API details)")
+    topic_npo_assessed: str = Field(
+        "spotlight.npo-assessed", description="in: NPO assessed (API details)"
+    )
     topic_candidate_assignments: str = Field(
         "spotlight.candidate-assignments", description="in: candidate assignment created/cancelled"
     )
     topic_assignment_updated: str = Field(
         "spotlight.candidate-assignment-updated", description="out: candidate progress from an NPO"
     )
-    topic_offerings: str = Field("spotlight.npo-offerings", description="out: offering created/updated")
+    topic_offerings: str = Field(
+        "spotlight.npo-offerings", description="out: offering created/updated"
+    )
     topic_config_commands: str = Field(
         "npo-integration.config-commands", description="internal: NPO config changes"
     )
-    topic_fetch_requests: str = Field("npo-integration.fetch-requests", description="internal: pulls to run")
-    topic_raw_records: str = Field("npo-integration.raw-records", description="internal: records as fetched")
+    topic_fetch_requests: str = Field(
+        "npo-integration.fetch-requests", description="internal: pulls to run"
+    )
+    topic_raw_records: str = Field(
+        "npo-integration.raw-records", description="internal: records as fetched"
+    )
     topic_enrolment_results: str = Field(
         "npo-integration.enrolment-results", description="internal/out: enrolment outcomes"
     )
     topic_enrolment_links: str = Field(
-        "npo-integration.enrolment-links", description="internal: NPO enrolment id -> platform assignment"
+        "npo-integration.enrolment-links",
+        description="internal: NPO enrolment id -> platform assignment",
     )
     topic_enrolment_commands: str = Field(
-        "npo-integration.enrolment-commands", description="internal: enrolment retries and re-drives"
+        "npo-integration.enrolment-commands",
+        description="internal: enrolment retries and re-drives",
     )
-    topic_dead_letters: str = Field("npo-integration.dead-letters", description="internal: what could not be handled")
+    topic_dead_letters: str = Field(
+        "npo-integration.dead-letters", description="internal: what could not be handled"
+    )
     topic_ingest_commands: str = Field(
-        "npo-integration.ingest-commands", description="internal: operator commands to ingestion (re-drive an NPO)"
+        "npo-integration.ingest-commands",
+        description="internal: operator commands to ingestion (re-drive an NPO)",
     )
 
     @field_validator("broker_url")
@@ -142,7 +200,9 @@ class Settings(BaseSettings):
 
 
 def _setting(location: Sequence[int | str]) -> str:
-    return f"invalid setting NPO_{str(location[0]).upper()}" if location else "invalid setting NPO_?"
+    return (
+        f"invalid setting NPO_{str(location[0]).upper()}" if location else "invalid setting NPO_?"
+    )
 
 
 @lru_cache(maxsize=1)

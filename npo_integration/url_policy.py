@@ -40,7 +40,11 @@ def is_public_address(address: str) -> bool:
 
 def resolve_host(host: str) -> list[str]:
     try:
-        return [host] if _is_ip(host) else sorted({info[4][0] for info in socket.getaddrinfo(host, None)})
+        return (
+            [host]
+            if _is_ip(host)
+            else sorted({info[4][0] for info in socket.getaddrinfo(host, None)})
+        )
     except socket.gaierror as exc:
         raise ConfigError(f"base_url host {host!r} does not resolve: {exc.strerror}") from None
 
@@ -51,7 +55,9 @@ def check_url_allowed(url: str, *, allow_private: bool) -> None:
     if allow_private:
         return
     if host.lower() in ("localhost", "localhost.localdomain"):
-        raise ConfigError(f"base_url host {host!r} is a loopback name; private addresses are not allowed")
+        raise ConfigError(
+            f"base_url host {host!r} is a loopback name; private addresses are not allowed"
+        )
     for address in resolve_host(host):
         if not is_public_address(address):
             raise ConfigError(

@@ -16,17 +16,17 @@ from faust.types import EventT
 
 from npo_integration import metrics
 from npo_integration.agents.batches import in_partition, partition_batches
-from npo_integration.app import app, settings
 from npo_integration.agents.dead_letters import dead_letter
+from npo_integration.app import app, settings
 from npo_integration.errors import NpoIntegrationError
 from npo_integration.models.codec import decode, key_of
 from npo_integration.models.events import utc_now
 from npo_integration.models.internal import ConfigCommand
 from npo_integration.registry.validation import check_config
 from npo_integration.registry.versioning import next_version
-from npo_integration.worker_resources import secret_box
 from npo_integration.tables import npo_configs
 from npo_integration.topics import config_commands
+from npo_integration.worker_resources import secret_box
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,13 @@ def _apply(event: EventT) -> Awaitable[None] | None:
         return None
     npo_configs.store(version)
     metrics.config_changes.labels(version.source, version.change).inc()
-    log.info("config of %s is now version %d (%s via %s)", version.npo_id, version.version, version.change, version.source)
+    log.info(
+        "config of %s is now version %d (%s via %s)",
+        version.npo_id,
+        version.version,
+        version.change,
+        version.source,
+    )
     return None
 
 
@@ -69,6 +75,8 @@ async def apply_config_commands(stream: StreamT[bytes]) -> None:
                     letter = _apply(event)
                     if letter is not None:
                         letters.append(letter)
-        await npo_configs.wait_acked()  # the versions are durable before the commands are acknowledged
+        await (
+            npo_configs.wait_acked()
+        )  # the versions are durable before the commands are acknowledged
         if letters:
             await asyncio.gather(*letters)

@@ -20,8 +20,8 @@ from typing import Any
 from faust import StreamT
 from faust.types import EventT
 
-from npo_integration.app import app, settings
 from npo_integration.agents.dead_letters import dead_letter, payload_of
+from npo_integration.app import app, settings
 from npo_integration.errors import NpoIntegrationError
 from npo_integration.http.response import NpoResponse
 from npo_integration.models.codec import decode, encode, key_of
@@ -32,11 +32,16 @@ from npo_integration.models.npo_config import NpoConfigVersion, NpoIntegrationCo
 from npo_integration.push.calls import HttpCall
 from npo_integration.push.lanes import Lanes
 from npo_integration.push.processor import EnrolmentProcessor
-from npo_integration.worker_resources import batch_producer, http_client, plugin_registry, plugin_runner
 from npo_integration.tables import enrolments, npo_configs
 from npo_integration.topics import enrolment_links, enrolment_results, raw_topic
 from npo_integration.transforms.contract import EnrolmentRequest
 from npo_integration.transforms.invoke import plugin_call
+from npo_integration.worker_resources import (
+    batch_producer,
+    http_client,
+    plugin_registry,
+    plugin_runner,
+)
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +160,12 @@ async def enrol_assignments(stream: StreamT[bytes]) -> None:
         try:
             message = _decoded(topic, event.value)
         except NpoIntegrationError as exc:
-            await dead_letter(source_topic=topic, reason=str(exc), payload=payload_of(event.value), key=key_of(event.key))
+            await dead_letter(
+                source_topic=topic,
+                reason=str(exc),
+                payload=payload_of(event.value),
+                key=key_of(event.key),
+            )
             await inputs.ack(event)
             continue
         if isinstance(message, EnrolmentCommand) and message.event_type == "enrolment.redrive_npo":
@@ -172,14 +182,17 @@ async def enrol_assignments(stream: StreamT[bytes]) -> None:
 
 
 async def _handle(
-    inputs: StreamT[bytes], event: EventT, message: EnrolmentCommand | CandidateAssignmentEvent, partition: int
+    inputs: StreamT[bytes],
+    event: EventT,
+    message: EnrolmentCommand | CandidateAssignmentEvent,
+    partition: int,
 ) -> None:
     try:
         if isinstance(message, EnrolmentCommand):
             await processor.on_command(message, partition)
         else:
             await processor.on_assignment(message, partition)
-    except Exception as exc:  # noqa: BLE001 - the stream must go on; a call in flight has a watchdog
+    except Exception as exc:
         log.exception("enrolment of key %s failed unexpectedly", key_of(event.key))
         await dead_letter(
             source_topic=event.message.topic,

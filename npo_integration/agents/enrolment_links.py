@@ -11,9 +11,9 @@ import logging
 from faust import StreamT
 from faust.streams import current_event
 
-from npo_integration.app import app
-from npo_integration.agents.parsed_stream import parsed
 from npo_integration.agents.dead_letters import dead_letter
+from npo_integration.agents.parsed_stream import parsed
+from npo_integration.app import app
 from npo_integration.models.codec import key_of
 from npo_integration.models.internal import EnrolmentLink
 from npo_integration.tables import enrolment_links as links_table
@@ -42,4 +42,10 @@ async def store_enrolment_links(stream: StreamT[bytes]) -> None:
             )
             continue
         keys = links_table.apply(link)
-        log.info("%s %s -> assignment %s (%s)", link.event_type, link.npo_id, link.assignment_id, ", ".join(keys))
+        log.info(
+            "%s %s -> assignment %s (%s)",
+            link.event_type,
+            link.npo_id,
+            link.assignment_id,
+            ", ".join(keys),
+        )

@@ -15,18 +15,18 @@ from faust import StreamT
 from npo_integration import metrics
 from npo_integration.agents.parsed_stream import parsed
 from npo_integration.app import app, settings
-from npo_integration.models.codec import encode
-from npo_integration.models.events import utc_now
 from npo_integration.delivery.once import Addressed
 from npo_integration.errors import RetriableError
+from npo_integration.models.codec import encode
+from npo_integration.models.events import utc_now
 from npo_integration.models.internal import FetchRequest, RawPage
 from npo_integration.partitioning import partition_for
 from npo_integration.pull import schedule
 from npo_integration.pull.extract import StreamPuller
 from npo_integration.pull.walker import stream_pages
-from npo_integration.worker_resources import batch_producer, http_client, output_log, worker_id
 from npo_integration.tables import npo_configs, pull_state
 from npo_integration.topics import fetch_requests, raw_records
+from npo_integration.worker_resources import batch_producer, http_client, output_log, worker_id
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +40,14 @@ async def _publish(pages: list[RawPage]) -> None:
     topic = raw_records.get_topic_name()
     partitions = await output_log.partitions(topic)
     messages = [
-        Addressed(topic, partition_for(page.npo_id, partitions), page.npo_id.encode(), encode(page)) for page in pages
+        Addressed(topic, partition_for(page.npo_id, partitions), page.npo_id.encode(), encode(page))
+        for page in pages
     ]
     errors = [e for e in await batch_producer.send_all(messages) if e is not None]
     if errors:
-        raise RawPublishError(f"{len(errors)} of {len(messages)} raw page message(s) not acknowledged: {errors[0]!r}")
+        raise RawPublishError(
+            f"{len(errors)} of {len(messages)} raw page message(s) not acknowledged: {errors[0]!r}"
+        )
 
 
 @app.agent(fetch_requests, concurrency=settings.fetch_concurrency)
@@ -71,13 +74,17 @@ async def _run(request: FetchRequest) -> None:
         return
     if request.reason == "schedule" and not schedule.is_due(current, now, worker_id):
         return  # a duplicate request; the run it asks for is done
-    state = state.with_stream(request.stream, schedule.started(current, now, request.trace_id, worker_id))
+    state = state.with_stream(
+        request.stream, schedule.started(current, now, request.trace_id, worker_id)
+    )
     pull_state.put(state)
 
     def commit_cursor(cursor: str) -> None:
         latest = pull_state.get(request.npo_id)
         pull_state.put(
-            latest.with_stream(request.stream, schedule.cursor_committed(latest.stream(request.stream), cursor))
+            latest.with_stream(
+                request.stream, schedule.cursor_committed(latest.stream(request.stream), cursor)
+            )
         )
 
     outcome = await StreamPuller(partial(stream_pages, http_client), config, request.stream).run(

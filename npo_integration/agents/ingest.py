@@ -21,22 +21,27 @@ from faust.types import EventT
 from pydantic import TypeAdapter
 
 from npo_integration import metrics
-from npo_integration.app import app, settings
 from npo_integration.agents.batches import in_partition, partition_batches
-from npo_integration.agents.parsed_stream import decoded, parsed
 from npo_integration.agents.dead_letters import dead_letter
+from npo_integration.agents.parsed_stream import decoded, parsed
+from npo_integration.app import app, settings
 from npo_integration.delivery.once import Addressed, OncePublisher
 from npo_integration.ingest.ingestor import Ingestor, NoConfigError, OutputTopics, SourcePartition
 from npo_integration.ingest.retry import redrive_policy, redriven
 from npo_integration.models.codec import encode
 from npo_integration.models.events import utc_now
 from npo_integration.models.internal import IngestCommand, RawMessage, RawPage, RawRecord
-from npo_integration.worker_resources import batch_producer, output_log, plugin_registry, plugin_runner
 from npo_integration.tables import enrolment_links, npo_configs
 from npo_integration.tables.record_state import pending, states, unprocessed
 from npo_integration.topics import assignment_updated, ingest_commands, offerings, raw_records
 from npo_integration.transforms.contract import TransformPlugin
 from npo_integration.transforms.invoke import PluginCall
+from npo_integration.worker_resources import (
+    batch_producer,
+    output_log,
+    plugin_registry,
+    plugin_runner,
+)
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +127,11 @@ async def ingest_raw_records(stream: StreamT[bytes]) -> None:
         ]
         try:
             outcomes = await ingestor.ingest(parts)
-        except Exception as exc:  # noqa: BLE001 - the stream goes on; the records are dead-lettered
+        except Exception as exc:
             log.exception("a batch of %d raw record(s) failed", sum(len(p.records) for p in parts))
-            await asyncio.gather(*(_dead_letter(r, f"{type(exc).__name__}: {exc}") for p in parts for r in p.records))
+            await asyncio.gather(
+                *(_dead_letter(r, f"{type(exc).__name__}: {exc}") for p in parts for r in p.records)
+            )
             continue
         counts = Counter(outcome.status for part in outcomes for outcome in part)
         for status, count in counts.items():
@@ -139,10 +146,13 @@ async def run_ingest_commands(stream: StreamT[bytes]) -> None:
         try:
             for entry in pending:
                 await republish(entry.raw)
-        except Exception:  # noqa: BLE001 - a broker error fails this command, not the agent
+        except Exception:
             log.exception("re-drive of NPO %s failed; ask again", command.npo_id)
             continue
         log.info(
             "re-drive of NPO %s (%s, command %s): %d unprocessed record(s) re-emitted",
-            command.npo_id, command.requested_by, command.event_id, len(pending),
+            command.npo_id,
+            command.requested_by,
+            command.event_id,
+            len(pending),
         )

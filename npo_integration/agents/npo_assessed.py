@@ -15,15 +15,15 @@ from faust import StreamT
 from faust.types import EventT
 
 from npo_integration.agents.batches import partition_batches
-from npo_integration.app import app
 from npo_integration.agents.dead_letters import dead_letter, payload_of
+from npo_integration.app import app
 from npo_integration.errors import NpoIntegrationError
-from npo_integration.models.codec import decode, key_of
 from npo_integration.models.assessment import NpoAssessed
+from npo_integration.models.codec import decode, key_of
 from npo_integration.models.internal import ConfigCommand
 from npo_integration.registry.redaction import redact_document
-from npo_integration.worker_resources import config_submitter
 from npo_integration.topics import npo_assessed
+from npo_integration.worker_resources import config_submitter
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +57,21 @@ async def _command(event: EventT) -> ConfigCommand | None:
 @app.agent(npo_assessed)
 async def register_assessed_npos(stream: StreamT[bytes]) -> None:
     async for groups in partition_batches(app, stream, size=BATCH):
-        commands = [c for _, events in groups for c in await asyncio.gather(*(_command(e) for e in events)) if c]
+        commands = [
+            c
+            for _, events in groups
+            for c in await asyncio.gather(*(_command(e) for e in events))
+            if c
+        ]
         attempt = 0
         while True:  # the batch is acknowledged only once its commands are durable: nothing is lost
             try:
                 await config_submitter.send_commands(commands)
                 break
-            except Exception as exc:  # noqa: BLE001 - the broker is away: wait, then send the same again
+            except Exception as exc:
                 delay = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
                 attempt += 1
-                log.warning("%d config command(s) not sent (%r); again in %.1fs", len(commands), exc, delay)
+                log.warning(
+                    "%d config command(s) not sent (%r); again in %.1fs", len(commands), exc, delay
+                )
                 await asyncio.sleep(delay)

@@ -17,7 +17,9 @@ M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
 
-async def parsed(stream: StreamT[bytes], model: type[M], topic: TopicT, *, keep_payload: bool = True) -> AsyncIterator[M]:
+async def parsed(
+    stream: StreamT[bytes], model: type[M], topic: TopicT, *, keep_payload: bool = True
+) -> AsyncIterator[M]:
     """Each message as ``model``; yielded inside the event, so table writes land on its partition.
 
     ``keep_payload=False`` leaves the original out of the dead letter, for topics
@@ -37,7 +39,9 @@ async def parsed(stream: StreamT[bytes], model: type[M], topic: TopicT, *, keep_
         yield value
 
 
-async def decoded(events: Sequence[EventT], model: type[M] | TypeAdapter[T], topic: TopicT) -> list[Any]:
+async def decoded(
+    events: Sequence[EventT], model: type[M] | TypeAdapter[T], topic: TopicT
+) -> list[Any]:
     """A batch's messages as ``model`` (a model or a type adapter), in order; what does not parse is dead-lettered."""
     values: list[Any] = []
     letters = []

@@ -22,7 +22,9 @@ class AdminClient:
         self.url = (url or os.environ.get("NPO_ADMIN_URL") or fallback).rstrip("/")
         self.token = token or os.environ.get("NPO_ADMIN_TOKEN")
 
-    def call(self, method: str, path: str, body: str | None = None, ok: tuple[int, ...] = (200, 202)) -> Any:
+    def call(
+        self, method: str, path: str, body: str | None = None, ok: tuple[int, ...] = (200, 202)
+    ) -> Any:
         return asyncio.run(self._call(method, path, body, ok))
 
     async def _call(self, method: str, path: str, body: str | None, ok: tuple[int, ...]) -> Any:
@@ -35,7 +37,9 @@ class AdminClient:
         }
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-                async with session.request(method, f"{self.url}{path}", data=body, headers=headers) as resp:
+                async with session.request(
+                    method, f"{self.url}{path}", data=body, headers=headers
+                ) as resp:
                     text = await resp.text()
                     payload = _json_or_text(text)
                     if resp.status not in ok:
@@ -43,7 +47,9 @@ class AdminClient:
                         raise click.ClickException(f"HTTP {resp.status}: {detail}")
                     return payload
         except aiohttp.ClientConnectionError:
-            raise click.ClickException(f"no worker answers at {self.url} (set NPO_ADMIN_URL)") from None
+            raise click.ClickException(
+                f"no worker answers at {self.url} (set NPO_ADMIN_URL)"
+            ) from None
 
 
 def _json_or_text(text: str) -> Any:

@@ -15,7 +15,9 @@ from npo_integration.cli import OPERATOR_COMMANDS, load_command
 def main() -> None:
     name = sys.argv[1] if len(sys.argv) > 1 else ""
     if name in OPERATOR_COMMANDS:
-        load_command(OPERATOR_COMMANDS[name]).main(args=sys.argv[2:], prog_name=f"npo-integration {name}")
+        load_command(OPERATOR_COMMANDS[name]).main(
+            args=sys.argv[2:], prog_name=f"npo-integration {name}"
+        )
         return
 
     from faust.cli.faust import cli

@@ -45,7 +45,9 @@ def add(file: Path, no_wait: bool, url: str | None) -> None:
 
 
 @npos.command("list")
-@click.option("--limit", type=click.IntRange(1), default=None, help="at most this many NPOs (default: all)")
+@click.option(
+    "--limit", type=click.IntRange(1), default=None, help="at most this many NPOs (default: all)"
+)
 @click.option("--after", default=None, help="start after this npo_id")
 @admin_url
 def list_(limit: int | None, after: str | None, url: str | None) -> None:
@@ -58,7 +60,9 @@ def list_(limit: int | None, after: str | None, url: str | None) -> None:
         page = client.call("GET", f"/admin/npos{query}")
         for npo in page["npos"]:
             state = "active" if npo["active"] else "inactive"
-            click.echo(f"{npo['npo_id']}\tv{npo['version']}\t{state}\t{npo['updated_at']}\t{npo['display_name']}")
+            click.echo(
+                f"{npo['npo_id']}\tv{npo['version']}\t{state}\t{npo['updated_at']}\t{npo['display_name']}"
+            )
         shown += len(page["npos"])
         after = page["next"]
         if after is None:

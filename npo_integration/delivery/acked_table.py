@@ -90,7 +90,9 @@ class BatchedChangelog(_Table):
         if len(queue) >= FLUSH_AT:
             self.flush()
         elif self.__dict__.get("_flush_soon") is None and not self._sending():
-            self._flush_soon = asyncio.get_running_loop().call_later(FLUSH_AFTER_SECONDS, self.flush)
+            self._flush_soon = asyncio.get_running_loop().call_later(
+                FLUSH_AFTER_SECONDS, self.flush
+            )
 
     def flush(self) -> None:
         """Hand the queued changelog records to the producer. One send is in flight at a time, in
@@ -111,7 +113,9 @@ class BatchedChangelog(_Table):
         if waiter is not None and not waiter.done():
             await asyncio.wait_for(asyncio.shield(waiter), timeout)
 
-    async def put_acked(self, key: bytes, value: bytes, *, timeout: float = DEFAULT_ACK_TIMEOUT_SECONDS) -> None:
+    async def put_acked(
+        self, key: bytes, value: bytes, *, timeout: float = DEFAULT_ACK_TIMEOUT_SECONDS
+    ) -> None:
         """Write, then wait until the broker has the changelog record (call in stream context)."""
         self[key] = value
         await self.wait_acked(timeout=timeout)
@@ -120,7 +124,7 @@ class BatchedChangelog(_Table):
         """A graceful stop sends what is queued (a crash loses it; the publishing protocol covers that)."""
         try:
             await self.wait_acked(timeout=10.0)
-        except Exception as exc:  # noqa: BLE001 - stopping anyway
+        except Exception as exc:
             log.warning("changelog of %s not flushed at stop: %r", self.name, exc)
         await super().on_stop()
 
@@ -144,7 +148,9 @@ class BatchedChangelog(_Table):
             if await self._send(messages):
                 acked.set_result(None)
             else:
-                acked.set_exception(RuntimeError(f"changelog of {self.name} not sent: the worker is stopping"))
+                acked.set_exception(
+                    RuntimeError(f"changelog of {self.name} not sent: the worker is stopping")
+                )
                 acked.exception()  # retrieved: nobody may be waiting
 
     async def _send(self, messages: list[Addressed]) -> bool:
@@ -154,15 +160,23 @@ class BatchedChangelog(_Table):
             try:
                 last = await self.producer.send_all_or_raise(messages)
                 break
-            except Exception as exc:  # noqa: BLE001 - retried: later writes must not overtake these
+            except Exception as exc:
                 if self.should_stop:
-                    log.warning("changelog of %s: %d record(s) not sent at shutdown: %r", self.name, len(messages), exc)
+                    log.warning(
+                        "changelog of %s: %d record(s) not sent at shutdown: %r",
+                        self.name,
+                        len(messages),
+                        exc,
+                    )
                     return False
                 delay = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
                 attempt += 1
                 log.warning(
                     "changelog of %s: %d record(s) not acknowledged (%r); retrying in %.1fs",
-                    self.name, len(messages), exc, delay,
+                    self.name,
+                    len(messages),
+                    exc,
+                    delay,
                 )
                 await asyncio.sleep(delay)
         for (topic, partition), offset in last.items():
@@ -183,7 +197,13 @@ def acked_bytes_table(
 ) -> AckedTable:
     """Like ``tables.declare.bytes_table``, as an ``AckedTable`` whose changelog ``producer`` sends."""
     table = AckedTable(
-        app, name=name, key_type=bytes, value_type=bytes, beacon=app.tables.beacon, options=options, help=help
+        app,
+        name=name,
+        key_type=bytes,
+        value_type=bytes,
+        beacon=app.tables.beacon,
+        options=options,
+        help=help,
     )
     table.producer = producer
     return cast(AckedTable, app.tables.add(table))

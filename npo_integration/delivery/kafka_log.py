@@ -96,14 +96,18 @@ class KafkaOutputLog:
                     auto_offset_reset="earliest",
                     isolation_level=self._isolation,
                 )
-                admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=self._client_id)
+                admin = AIOKafkaAdminClient(
+                    bootstrap_servers=self._bootstrap, client_id=self._client_id
+                )
                 try:
                     await asyncio.wait_for(consumer.start(), self._scan_timeout)
                     await asyncio.wait_for(admin.start(), self._scan_timeout)
-                except Exception as exc:  # noqa: BLE001 - closed again; the next call tries anew
+                except Exception as exc:
                     await consumer.stop()
                     await admin.close()
-                    raise OutputScanError(f"could not connect to the output topics: {exc!r}") from None
+                    raise OutputScanError(
+                        f"could not connect to the output topics: {exc!r}"
+                    ) from None
                 self._consumer, self._admin = consumer, admin
                 log.info("output log connected (%s)", self._isolation)
             return self._consumer
@@ -119,11 +123,15 @@ class KafkaOutputLog:
         found = [t for t in described if t.get("topic") == topic and not t.get("error_code")]
         count = len(found[0].get("partitions") or []) if found else 0
         if count == 0:
-            raise OutputScanError(f"topic {topic!r} is not in the cluster metadata (not declared yet?)")
+            raise OutputScanError(
+                f"topic {topic!r} is not in the cluster metadata (not declared yet?)"
+            )
         self._partitions[topic] = count
         return count
 
-    async def end_offsets(self, partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    async def end_offsets(
+        self, partitions: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], int]:
         """End offsets of many partitions in one ``ListOffsets`` request (per broker)."""
         if not partitions:
             return {}
@@ -144,12 +152,16 @@ class KafkaOutputLog:
                 return set()
             consumer.assign([tp])
             try:
-                consumer.seek(tp, start)  # below the log start (retention): reset to the earliest offset
+                consumer.seek(
+                    tp, start
+                )  # below the log start (retention): reset to the earliest offset
                 return await self._scan(consumer, tp, end, wanted)
             finally:
                 consumer.unsubscribe()
 
-    async def _scan(self, consumer: AIOKafkaConsumer, tp: TopicPartition, end: int, wanted: dict[str, int]) -> set[str]:
+    async def _scan(
+        self, consumer: AIOKafkaConsumer, tp: TopicPartition, end: int, wanted: dict[str, int]
+    ) -> set[str]:
         deadline = time.monotonic() + self._scan_timeout
         found: set[str] = set()
         scanned = 0
@@ -168,7 +180,11 @@ class KafkaOutputLog:
                     found.add(event_id)
                     if len(found) == len(wanted):
                         log.info(
-                            "%d event(s) found on %s[%d] (%d scanned)", len(found), tp.topic, tp.partition, scanned
+                            "%d event(s) found on %s[%d] (%d scanned)",
+                            len(found),
+                            tp.topic,
+                            tp.partition,
+                            scanned,
                         )
                         return found
         return found

@@ -82,18 +82,24 @@ RecordIntents = Callable[[list[DeliveryIntent]], Awaitable[None]]
 class OncePublisher:
     """Steps 1 and 2 of the protocol, and the crash-window check."""
 
-    __slots__ = ("_log", "_send_all", "_clock")
+    __slots__ = ("_clock", "_log", "_send_all")
 
-    def __init__(self, output_log: OutputLog, send_all: SendAll, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, output_log: OutputLog, send_all: SendAll, clock: Callable[[], datetime]
+    ) -> None:
         self._log = output_log
         self._send_all = send_all
         self._clock = clock
 
     async def intents(self, batch: Sequence[Outgoing]) -> list[DeliveryIntent]:
         """Step 1's look-up: each event's partition and that partition's end offset (one request)."""
-        counts = {topic: await self._log.partitions(topic) for topic in {out.topic for out in batch}}
+        counts = {
+            topic: await self._log.partitions(topic) for topic in {out.topic for out in batch}
+        }
         partitions = [partition_for(out.key, counts[out.topic]) for out in batch]
-        ends = await self._log.end_offsets(sorted({(out.topic, p) for out, p in zip(batch, partitions)}))
+        ends = await self._log.end_offsets(
+            sorted({(out.topic, p) for out, p in zip(batch, partitions)})
+        )
         at = self._clock()
         return [
             trusted(
@@ -109,7 +115,9 @@ class OncePublisher:
             for out, partition in zip(batch, partitions)
         ]
 
-    async def publish(self, batch: Sequence[Outgoing], record_intents: RecordIntents) -> list[BaseException | None]:
+    async def publish(
+        self, batch: Sequence[Outgoing], record_intents: RecordIntents
+    ) -> list[BaseException | None]:
         """Record the batch's intents durably, then send it; per event ``None`` (acknowledged) or the error.
 
         A failed event's outcome is unknown (the broker may have it): keep its intent and
@@ -120,7 +128,10 @@ class OncePublisher:
         intents = await self.intents(batch)
         await record_intents(intents)
         return await self._send_all(
-            [Addressed(out.topic, i.partition, out.key.encode(), out.value) for out, i in zip(batch, intents)]
+            [
+                Addressed(out.topic, i.partition, out.key.encode(), out.value)
+                for out, i in zip(batch, intents)
+            ]
         )
 
     async def delivered(self, intents: Sequence[DeliveryIntent]) -> set[str]:
@@ -132,7 +143,9 @@ class OncePublisher:
         wanted: dict[TopicPartition, dict[str, int]] = defaultdict(dict)
         for intent in intents:
             offsets = wanted[(intent.topic, intent.partition)]
-            offsets[intent.event_id] = min(intent.offset, offsets.get(intent.event_id, intent.offset))
+            offsets[intent.event_id] = min(
+                intent.offset, offsets.get(intent.event_id, intent.offset)
+            )
         found: set[str] = set()
         for (topic, partition), offsets in wanted.items():
             found |= await self._log.find(topic, partition, offsets)

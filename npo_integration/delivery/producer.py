@@ -33,7 +33,9 @@ DEFAULT_TIMEOUT_SECONDS = 30.0
 class BatchProducer:
     """``send_all``: every message to its explicit partition, one wait for every acknowledgement."""
 
-    def __init__(self, bootstrap_servers: list[str], *, client_id: str, **client_options: Any) -> None:
+    def __init__(
+        self, bootstrap_servers: list[str], *, client_id: str, **client_options: Any
+    ) -> None:
         self._options = dict(
             bootstrap_servers=bootstrap_servers,
             client_id=client_id,
@@ -66,7 +68,9 @@ class BatchProducer:
                 self._producer = producer
             return self._producer
 
-    async def send_one(self, topic: str, key: bytes, value: bytes, *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+    async def send_one(
+        self, topic: str, key: bytes, value: bytes, *, timeout: float = DEFAULT_TIMEOUT_SECONDS
+    ) -> None:
         """One message to the partition its key hashes to; returns once acknowledged. Messages sent at
         the same moment by concurrent callers travel in one request (the producer lingers a moment)."""
         producer = await self._started()
@@ -82,7 +86,7 @@ class BatchProducer:
             return []
         try:
             batches = await self._hand_over(messages)
-        except Exception as exc:  # noqa: BLE001 - what was handed over may still arrive: unknown for all
+        except Exception as exc:
             log.warning("sending %d message(s) failed: %r", len(messages), exc)
             return [exc] * len(messages)
         futures = [batch.future for batch in batches]
@@ -128,7 +132,10 @@ class BatchProducer:
                 for index in indexes:
                     message = messages[index]
                     future = await producer.send(
-                        topic, value=message.value, key=message.key, partition=partition,
+                        topic,
+                        value=message.value,
+                        key=message.key,
+                        partition=partition,
                         headers=list(message.headers) or None,
                     )
                     sent.append(_Sent((topic, partition), future, [index]))
@@ -142,7 +149,9 @@ class BatchProducer:
                     sent.append(_Sent((topic, partition), future, members))
                     batch, members = producer.create_batch(), []
                     if not _append(batch, message):
-                        raise ValueError(f"a message for {topic}[{partition}] is larger than a record batch")
+                        raise ValueError(
+                            f"a message for {topic}[{partition}] is larger than a record batch"
+                        )
                 members.append(index)
             future = await producer.send_batch(batch, topic, partition=partition)
             sent.append(_Sent((topic, partition), future, members))
@@ -159,4 +168,9 @@ class _Sent:
 
 
 def _append(batch: Any, message: Addressed) -> bool:
-    return batch.append(key=message.key, value=message.value, timestamp=None, headers=list(message.headers)) is not None
+    return (
+        batch.append(
+            key=message.key, value=message.value, timestamp=None, headers=list(message.headers)
+        )
+        is not None
+    )

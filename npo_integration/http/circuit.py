@@ -27,13 +27,13 @@ class CircuitBreaker:
     """State for one NPO. Call :meth:`before_call`, then one of ``record_*`` or ``release``."""
 
     __slots__ = (
-        "_name",
-        "_threshold",
-        "_reset_after",
         "_clock",
         "_failures",
+        "_name",
         "_opened_at",
         "_probing",
+        "_reset_after",
+        "_threshold",
     )
 
     def __init__(

@@ -177,7 +177,9 @@ class NpoHttpClient:
             raise ValueError("pass either json or form, not both")
         npo = self._states.get(config)
         url = join_base(config.base_url, url_or_path)
-        if url is url_or_path:  # absolute (a next link, say): a path joined to base_url cannot leave its host
+        if (
+            url is url_or_path
+        ):  # absolute (a next link, say): a path joined to base_url cannot leave its host
             require_same_host(url, config.base_url)
         call = _Call(
             method=method.upper(),
@@ -331,7 +333,9 @@ class NpoHttpClient:
         )
         return response, request
 
-    async def _post_form(self, endpoint: Endpoint, url: str, form: list[tuple[str, str]]) -> NpoResponse:
+    async def _post_form(
+        self, endpoint: Endpoint, url: str, form: list[tuple[str, str]]
+    ) -> NpoResponse:
         """An unauthenticated form POST (OAuth2 token endpoint, which may live on another host)."""
         check_literal_host(url, allow_private=self._allow_private)
         request = OutgoingRequest("POST", url, self._headers(endpoint, None, None), [])

@@ -104,7 +104,9 @@ class NpoStates:
             endpoint=endpoint,
             auth=self._make_auth(endpoint),
             limiter=TokenBucket(endpoint.rate_limit, clock=self._clock, sleep=self._sleep),
-            breaker=CircuitBreaker(endpoint.circuit_breaker, name=endpoint.npo_id, clock=self._clock),
+            breaker=CircuitBreaker(
+                endpoint.circuit_breaker, name=endpoint.npo_id, clock=self._clock
+            ),
             retry=self._retry(endpoint),
         )
 
@@ -118,7 +120,9 @@ class NpoStates:
         if old.rate_limit != endpoint.rate_limit:
             state.limiter = TokenBucket(endpoint.rate_limit, clock=self._clock, sleep=self._sleep)
         if old.circuit_breaker != endpoint.circuit_breaker:
-            state.breaker = CircuitBreaker(endpoint.circuit_breaker, name=endpoint.npo_id, clock=self._clock)
+            state.breaker = CircuitBreaker(
+                endpoint.circuit_breaker, name=endpoint.npo_id, clock=self._clock
+            )
         if old.retry != endpoint.retry:
             state.retry = self._retry(endpoint)
         state.endpoint = endpoint

@@ -20,7 +20,7 @@ class TokenBucket:
     arrived, each with one computed sleep.
     """
 
-    __slots__ = ("_rate", "_capacity", "_tokens", "_updated", "_clock", "_sleep")
+    __slots__ = ("_capacity", "_clock", "_rate", "_sleep", "_tokens", "_updated")
 
     def __init__(
         self,

@@ -7,7 +7,6 @@ included, so they are neither repeated nor chained.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import aiohttp
@@ -70,7 +69,7 @@ async def send(
         raise NpoTimeoutError(
             f"{method} {public_url}: timed out connecting after {timeout}s"
         ) from None
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise NpoTimeoutError(
             f"{method} {public_url}: no answer within {timeout}s",
             outcome_unknown=maybe_acted,

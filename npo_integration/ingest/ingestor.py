@@ -193,11 +193,15 @@ class Ingestor:
         self._topics = topics
         self._retry = retry
         self._clock = clock
-        self._finished: dict[int, str] = {}  # partition -> id of the last batch this process finished there
+        self._finished: dict[
+            int, str
+        ] = {}  # partition -> id of the last batch this process finished there
 
     async def ingest(self, parts: Sequence[SourcePartition]) -> list[list[Outcome]]:
         """Ingest the records of each part; per part, an outcome per record in order."""
-        outcomes: dict[int, list[Outcome | None]] = {part.partition: [None] * len(part.records) for part in parts}
+        outcomes: dict[int, list[Outcome | None]] = {
+            part.partition: [None] * len(part.records) for part in parts
+        }
         letters: list[tuple[RawRecord, str]] = []
         ready: list[SourcePartition] = []
         settled: dict[str, str] = {}  # record key -> event id found sent by a crashed batch
@@ -205,8 +209,12 @@ class Ingestor:
             with part.scope():
                 try:
                     settled.update(await self._settle(part.partition))
-                except Exception as exc:  # noqa: BLE001 - unknown what was sent: every record waits for a re-drive
-                    log.warning("partition %d: could not check the last batch's events: %r", part.partition, exc)
+                except Exception as exc:
+                    log.warning(
+                        "partition %d: could not check the last batch's events: %r",
+                        part.partition,
+                        exc,
+                    )
                     for index, raw in enumerate(part.records):
                         state = self._states.get(raw.record_key)
                         outcomes[part.partition][index] = self._fail(state, raw, exc, letters)
@@ -217,7 +225,10 @@ class Ingestor:
         self._states.flush()
         await self._send_letters(letters)
         return [
-            [o if o is not None else Outcome("failed", reason="not processed") for o in outcomes[part.partition]]
+            [
+                o if o is not None else Outcome("failed", reason="not processed")
+                for o in outcomes[part.partition]
+            ]
             for part in parts
         ]
 
@@ -238,7 +249,8 @@ class Ingestor:
                     if processed_flag.is_stale(item.state, item.raw):
                         log.info(
                             "record %s: stale copy (fetched %s), newer content held; ignored",
-                            item.raw.record_key, item.raw.fetched_at,
+                            item.raw.record_key,
+                            item.raw.fetched_at,
                         )
                         outcomes[part.partition][item.index] = Outcome("stale")
                     else:
@@ -256,7 +268,9 @@ class Ingestor:
                     self._forget_unprocessed(item.raw.record_key, item.state)
                     sent = settled.pop(item.raw.record_key, None)
                     outcomes[part.partition][item.index] = (
-                        Outcome("already_published", event_id=sent) if sent else Outcome("unchanged")
+                        Outcome("already_published", event_id=sent)
+                        if sent
+                        else Outcome("unchanged")
                     )
         if not todo:
             return
@@ -269,31 +283,44 @@ class Ingestor:
             with part.scope():
                 for item in items:
                     if item.error is not None:
-                        outcomes[part.partition][item.index] = self._fail(item.state, item.raw, item.error, letters)
+                        outcomes[part.partition][item.index] = self._fail(
+                            item.state, item.raw, item.error, letters
+                        )
                         continue
                     self._states.put(processed_flag.processed(item.state, item.raw, now))
                     self._forget_unprocessed(item.raw.record_key, item.state)
                     outcomes[part.partition][item.index] = (
-                        Outcome("published", event_id=item.out.event_id) if item.out is not None else Outcome("skipped")
+                        Outcome("published", event_id=item.out.event_id)
+                        if item.out is not None
+                        else Outcome("skipped")
                     )
         self._states.flush()  # on their way while the next round is transformed
 
     async def _resolve_intents(
-        self, work: list[_Work], outcomes: dict[int, list[Outcome | None]], letters: list[tuple[RawRecord, str]]
+        self,
+        work: list[_Work],
+        outcomes: dict[int, list[Outcome | None]],
+        letters: list[tuple[RawRecord, str]],
     ) -> None:
         """Records whose last send failed carry its intent: was that event sent after all?"""
         held = [item for item in work if item.state is not None and item.state.intent is not None]
         if not held:
             return
-        intents = [item.state.intent for item in held if item.state is not None and item.state.intent is not None]
+        intents = [
+            item.state.intent
+            for item in held
+            if item.state is not None and item.state.intent is not None
+        ]
         try:
             found = await self._publisher.delivered(intents)
-        except Exception as exc:  # noqa: BLE001 - unknown whether sent: keep the intents, retry later
+        except Exception as exc:
             log.warning("could not check the last event of %d record(s): %r", len(held), exc)
             for part, items in _by_part(held):
                 with part.scope():
                     for item in items:
-                        outcomes[part.partition][item.index] = self._fail(item.state, item.raw, exc, letters)
+                        outcomes[part.partition][item.index] = self._fail(
+                            item.state, item.raw, exc, letters
+                        )
             return
         now = self._clock()
         for part, items in _by_part(held):
@@ -302,18 +329,31 @@ class Ingestor:
                     assert item.state is not None and item.state.intent is not None
                     intent = item.state.intent
                     if intent.event_id not in found:
-                        log.info("record %s: event %s was not sent; processing again", item.raw.record_key, intent.event_id)
+                        log.info(
+                            "record %s: event %s was not sent; processing again",
+                            item.raw.record_key,
+                            intent.event_id,
+                        )
                         item.state = processed_flag.without_intent(item.state)
                         continue
                     log.info(
                         "record %s: event %s (%s) already on %s[%d]; not published again",
-                        item.raw.record_key, intent.event_id, intent.event_type, intent.topic, intent.partition,
+                        item.raw.record_key,
+                        intent.event_id,
+                        intent.event_type,
+                        intent.topic,
+                        intent.partition,
                     )
-                    before, item.state = item.state, processed_flag.delivered(item.state, intent, now)
+                    before, item.state = (
+                        item.state,
+                        processed_flag.delivered(item.state, intent, now),
+                    )
                     self._states.put(item.state)
                     if not processed_flag.needs_processing(item.state, item.raw):
                         self._forget_unprocessed(item.raw.record_key, before)
-                        outcomes[part.partition][item.index] = Outcome("already_published", event_id=intent.event_id)
+                        outcomes[part.partition][item.index] = Outcome(
+                            "already_published", event_id=intent.event_id
+                        )
 
     # --- the crash window of a whole batch -----------------------------------------------------
 
@@ -335,13 +375,20 @@ class Ingestor:
                 continue
             settled[item.record_key] = item.intent.event_id
             state = self._states.get(item.record_key)
-            if state is not None and state.processed and state.processed_hash == item.intent.content_hash:
+            if (
+                state is not None
+                and state.processed
+                and state.processed_hash == item.intent.content_hash
+            ):
                 continue
             self._states.put(processed_flag.delivered_pending(state, item, now))
             self._forget_unprocessed(item.record_key, state)
         log.info(
             "crash window: unfinished batch %s of partition %d: %d of %d event(s) had been sent; not published again",
-            pending.batch_id, partition, len(settled), len(pending.items),
+            pending.batch_id,
+            partition,
+            len(settled),
+            len(pending.items),
         )
         self._finished[partition] = pending.batch_id
         return settled
@@ -381,7 +428,7 @@ class Ingestor:
         outgoing = [item.out for item in items if item.out is not None]
         try:
             errors = await self._publisher.publish(outgoing, record_intents)
-        except Exception as exc:  # noqa: BLE001 - nothing or not everything sent: each record retries
+        except Exception as exc:
             errors = [exc] * len(items)
         for part, _ in _by_part(items):
             self._finished[part.partition] = batch_id
@@ -398,7 +445,10 @@ class Ingestor:
             first = next(item for item in items if item.error is not None)
             log.warning(
                 "%d of %d event(s) not acknowledged (first: record %s: %r); kept for a re-drive",
-                failed, len(items), first.raw.record_key, first.error,
+                failed,
+                len(items),
+                first.raw.record_key,
+                first.error,
             )
 
     # --- transforming --------------------------------------------------------------------------
@@ -413,7 +463,7 @@ class Ingestor:
                 plugin = plugins.get(npo_id) or plugins.setdefault(npo_id, self._plugin_for(npo_id))
                 calls.append(_plugin_call(plugin, item.raw))
                 called.append(item)
-            except Exception as exc:  # noqa: BLE001 - no plug-in for this record: its failure only
+            except Exception as exc:
                 item.error = exc
         results = await self._run_plugins(calls) if calls else []
         for item, result in zip(called, results):
@@ -424,7 +474,7 @@ class Ingestor:
                 item.out = self._event(item.raw, item.state, result)
             except NpoIntegrationError as exc:
                 item.error = exc
-            except Exception as exc:  # noqa: BLE001 - a bug on one record must not stop the batch
+            except Exception as exc:
                 log.exception("record %s: unexpected error while transforming", item.raw.record_key)
                 item.error = exc
 
@@ -434,35 +484,56 @@ class Ingestor:
             return None
         if isinstance(result, Offering):
             offering_out = _built(lambda: offering_event(raw, result, state))
-            return _outgoing(raw, offering_out, self._topics.offerings, offering_key(raw.npo_id, result))
+            return _outgoing(
+                raw, offering_out, self._topics.offerings, offering_key(raw.npo_id, result)
+            )
         if isinstance(result, Progress):
             link = self._find_link(links.lookup_keys(raw.npo_id, result))
             if link is None:
                 raise NoLinkError(f"no enrolment link for {links.describe(result)}")
             if link.event_type == "enrolment.unlinked":
-                log.info("record %s: enrolment of assignment %s was cancelled; skipped", raw.record_key, link.assignment_id)
+                log.info(
+                    "record %s: enrolment of assignment %s was cancelled; skipped",
+                    raw.record_key,
+                    link.assignment_id,
+                )
                 return None
             progress_out = _built(lambda: progress_event(raw, result, link))
-            return _outgoing(raw, progress_out, self._topics.assignment_updated, progress_out.assignment_id)
+            return _outgoing(
+                raw, progress_out, self._topics.assignment_updated, progress_out.assignment_id
+            )
         raise UnsupportedStreamError(f"stream {raw.stream!r} is not ingested")  # pragma: no cover
 
     # --- failures ------------------------------------------------------------------------------
 
     def _fail(
-        self, state: RecordState | None, raw: RawRecord, exc: BaseException, letters: list[tuple[RawRecord, str]]
+        self,
+        state: RecordState | None,
+        raw: RawRecord,
+        exc: BaseException,
+        letters: list[tuple[RawRecord, str]],
     ) -> Outcome:
         reason = f"{type(exc).__name__}: {exc}"
         now = self._clock()
         new_failure = processed_flag.is_new_failure(state, raw, reason)
         failed = processed_flag.failed(state, raw, reason, now)
         self._unprocessed.put(
-            after_failure(self._unprocessed.get(raw.record_key), raw, reason, failed.attempts, now, self._retry)
+            after_failure(
+                self._unprocessed.get(raw.record_key),
+                raw,
+                reason,
+                failed.attempts,
+                now,
+                self._retry,
+            )
         )
         self._states.put(failed)
         if new_failure:
             letters.append((raw, reason))
         else:
-            log.info("record %s failed again (attempt %d): %s", raw.record_key, failed.attempts, reason)
+            log.info(
+                "record %s failed again (attempt %d): %s", raw.record_key, failed.attempts, reason
+            )
         return Outcome("failed", reason=reason)
 
     async def _send_letters(self, letters: list[tuple[RawRecord, str]]) -> None:
@@ -478,7 +549,9 @@ class Ingestor:
             self._unprocessed.delete(record_key)
 
 
-def _rounds(parts: Sequence[SourcePartition], max_records: int, max_per_partition: int) -> list[list[_Work]]:
+def _rounds(
+    parts: Sequence[SourcePartition], max_records: int, max_per_partition: int
+) -> list[list[_Work]]:
     """The records in rounds where each record key appears at most once per round, a key's copies in
     offset order. A round holds at most ``max_records``, and ``max_per_partition`` of one partition
     (a partition's intents are one table value, which must stay well under a Kafka message's limit)."""
@@ -489,7 +562,8 @@ def _rounds(parts: Sequence[SourcePartition], max_records: int, max_per_partitio
         for index, raw in enumerate(part.records):
             round_ = seen.get(raw.record_key, -1) + 1
             while round_ < len(rounds) and (
-                len(rounds[round_]) >= max_records or (round_ < len(counts) and counts[round_] >= max_per_partition)
+                len(rounds[round_]) >= max_records
+                or (round_ < len(counts) and counts[round_] >= max_per_partition)
             ):
                 round_ += 1
             seen[raw.record_key] = round_
@@ -517,7 +591,9 @@ def _built(build: Callable[[], Any]) -> Any:
     try:
         return build()
     except ValidationError as exc:
-        raise InvalidEventError(f"invalid platform event: {describe_validation_error(exc)}") from None
+        raise InvalidEventError(
+            f"invalid platform event: {describe_validation_error(exc)}"
+        ) from None
 
 
 def _outgoing(raw: RawRecord, event: Event, topic: str, key: str) -> Outgoing:
@@ -531,4 +607,12 @@ def _outgoing(raw: RawRecord, event: Event, topic: str, key: str) -> Outgoing:
     )
 
 
-__all__ = ["Ingestor", "NoConfigError", "NoLinkError", "Outcome", "OutputTopics", "SourcePartition", "TransformError"]
+__all__ = [
+    "Ingestor",
+    "NoConfigError",
+    "NoLinkError",
+    "Outcome",
+    "OutputTopics",
+    "SourcePartition",
+    "TransformError",
+]

@@ -36,12 +36,17 @@ def _fresh(state: RecordState | None, raw: RawRecord, now: datetime) -> RecordSt
     if state is not None:
         return state
     return RecordState(
-        record_key=raw.record_key, npo_id=raw.npo_id, stream=raw.stream, content_hash=raw.content_hash,
+        record_key=raw.record_key,
+        npo_id=raw.npo_id,
+        stream=raw.stream,
+        content_hash=raw.content_hash,
         first_seen_at=now,
     )
 
 
-def with_intent(state: RecordState | None, raw: RawRecord, intent: DeliveryIntent, now: datetime) -> RecordState:
+def with_intent(
+    state: RecordState | None, raw: RawRecord, intent: DeliveryIntent, now: datetime
+) -> RecordState:
     """About to publish ``intent`` for this content: unprocessed until the send is acknowledged."""
     return _fresh(state, raw, now).model_copy(
         update={
@@ -87,7 +92,9 @@ def delivered(state: RecordState, intent: DeliveryIntent, now: datetime) -> Reco
     )
 
 
-def delivered_pending(state: RecordState | None, item: PendingDelivery, now: datetime) -> RecordState:
+def delivered_pending(
+    state: RecordState | None, item: PendingDelivery, now: datetime
+) -> RecordState:
     """An unfinished batch's event was found on its topic: that content is processed."""
     base = state or RecordState(
         record_key=item.record_key,
@@ -106,7 +113,9 @@ def without_intent(state: RecordState) -> RecordState:
 
 def failed(state: RecordState | None, raw: RawRecord, reason: str, now: datetime) -> RecordState:
     """Unprocessed, with the reason; the previous processed hash is kept so a later success is an update."""
-    same_content = state is not None and not state.processed and state.content_hash == raw.content_hash
+    same_content = (
+        state is not None and not state.processed and state.content_hash == raw.content_hash
+    )
     return RecordState(
         record_key=raw.record_key,
         npo_id=raw.npo_id,

@@ -9,7 +9,9 @@ from npo_integration.models.internal import EnrolmentLink, RawRecord
 EVENT_TYPE = "candidate_assignment.updated"
 
 
-def progress_event(raw: RawRecord, progress: Progress, link: EnrolmentLink) -> CandidateAssignmentUpdated:
+def progress_event(
+    raw: RawRecord, progress: Progress, link: EnrolmentLink
+) -> CandidateAssignmentUpdated:
     return CandidateAssignmentUpdated(
         event_id=event_id_for(raw.record_key, raw.content_hash, EVENT_TYPE),
         assignment_id=link.assignment_id,

@@ -13,7 +13,9 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 NPO_ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
-NpoId = Annotated[str, Field(pattern=NPO_ID_PATTERN, description="lowercase, digits, - _ .; 1-63 chars")]
+NpoId = Annotated[
+    str, Field(pattern=NPO_ID_PATTERN, description="lowercase, digits, - _ .; 1-63 chars")
+]
 
 
 def new_event_id() -> str:

@@ -99,7 +99,13 @@ class RawPage(Event):
             stream=record.stream,
             fetched_at=record.fetched_at,
             trace_id=record.trace_id,
-            records=[RawItem(record_key=record.record_key, content_hash=record.content_hash, payload=record.payload)],
+            records=[
+                RawItem(
+                    record_key=record.record_key,
+                    content_hash=record.content_hash,
+                    payload=record.payload,
+                )
+            ],
         )
 
 

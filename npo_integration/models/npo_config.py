@@ -67,7 +67,12 @@ class OAuth2ClientCredentialsAuth(_Strict):
 
 
 AuthConfig = Annotated[
-    NoAuth | BearerAuth | ApiKeyHeaderAuth | ApiKeyQueryAuth | BasicAuth | OAuth2ClientCredentialsAuth,
+    NoAuth
+    | BearerAuth
+    | ApiKeyHeaderAuth
+    | ApiKeyQueryAuth
+    | BasicAuth
+    | OAuth2ClientCredentialsAuth,
     Field(discriminator="kind"),
 ]
 SECRET_FIELDS: dict[str, tuple[str, ...]] = {
@@ -170,7 +175,8 @@ class StreamConfig(_Strict):
     pagination: PaginationConfig = Field(default_factory=NoPagination)
     incremental: IncrementalConfig | None = None
     parent_stream: StreamName | None = Field(
-        None, description="fetch this stream once per record of the parent stream (Canvas enrolments per course)"
+        None,
+        description="fetch this stream once per record of the parent stream (Canvas enrolments per course)",
     )
     schedule_seconds: int = Field(300, ge=1, le=86_400)
 

@@ -32,4 +32,6 @@ def _serialize_secret(value: SecretStr, info: SerializationInfo) -> str:
     raise PlaintextSecretError("refusing to serialise a clear secret: seal the config first")
 
 
-Secret = Annotated[SecretStr, PlainSerializer(_serialize_secret, return_type=str, when_used="always")]
+Secret = Annotated[
+    SecretStr, PlainSerializer(_serialize_secret, return_type=str, when_used="always")
+]

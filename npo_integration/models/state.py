@@ -16,7 +16,9 @@ class StreamPullState(BaseModel):
     next_run_at: AwareDatetime | None = None
     running_since: AwareDatetime | None = None
     running_trace_id: str | None = None
-    running_worker: str | None = Field(None, description="the worker process running it (a crashed one's run is stale)")
+    running_worker: str | None = Field(
+        None, description="the worker process running it (a crashed one's run is stale)"
+    )
     last_success_at: AwareDatetime | None = None
     last_error: str | None = None
     last_error_at: AwareDatetime | None = None
@@ -34,7 +36,7 @@ class PullState(BaseModel):
     def stream(self, name: StreamName) -> StreamPullState:
         return self.streams.get(name, StreamPullState())
 
-    def with_stream(self, name: StreamName, state: StreamPullState) -> "PullState":
+    def with_stream(self, name: StreamName, state: StreamPullState) -> PullState:
         return self.model_copy(update={"streams": {**self.streams, name: state}})
 
 
@@ -67,15 +69,20 @@ class RecordState(BaseModel):
     stream: StreamName
     content_hash: str
     processed: bool = False
-    processed_hash: str | None = Field(None, description="hash of the content last turned into an event")
+    processed_hash: str | None = Field(
+        None, description="hash of the content last turned into an event"
+    )
     attempts: int = 0
     last_error: str | None = None
     first_seen_at: AwareDatetime | None = None
     updated_at: AwareDatetime | None = None
     fetched_at: AwareDatetime | None = Field(
-        None, description="when the content in content_hash was fetched: an older fetch of other content is stale"
+        None,
+        description="when the content in content_hash was fetched: an older fetch of other content is stale",
     )
-    intent: DeliveryIntent | None = Field(None, description="an event being published, until processed")
+    intent: DeliveryIntent | None = Field(
+        None, description="an event being published, until processed"
+    )
 
 
 class UnprocessedRecord(BaseModel):

@@ -19,7 +19,7 @@ StreamKey = tuple[str, str]
 class DueIndex:
     """NPO streams by due time (seconds on any monotonic-enough clock; callers use epoch seconds)."""
 
-    __slots__ = ("_heap", "_due", "_by_npo")
+    __slots__ = ("_by_npo", "_due", "_heap")
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, str, str]] = []

@@ -13,10 +13,10 @@ from typing import Any, Protocol
 
 from npo_integration.errors import NpoIntegrationError
 from npo_integration.expressions import parse_path
-from npo_integration.pull.records import newer_cursor, record_id
 from npo_integration.models.internal import RawPage
 from npo_integration.models.npo_config import NpoIntegrationConfig, StreamConfig, StreamName
 from npo_integration.pull.raw import content_hash, raw_item, raw_pages
+from npo_integration.pull.records import newer_cursor, record_id
 from npo_integration.pull.walker import Page
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,12 @@ class StreamPuller:
         self._record_id_path = parse_path(stream_config.record_id_path)
 
     async def run(
-        self, *, cursor: str | None, trace_id: str, publish: PublishPage, commit_cursor: CommitCursor
+        self,
+        *,
+        cursor: str | None,
+        trace_id: str,
+        publish: PublishPage,
+        commit_cursor: CommitCursor,
     ) -> PullOutcome:
         records = pages = 0
         best_cursor = cursor
@@ -71,7 +76,10 @@ class StreamPuller:
         try:
             async for page_records, page_cursor in self._pages(cursor):
                 npo_id = self._config.npo_id
-                items = [raw_item(npo_id, self._name, self._id_of(record), record) for record in page_records]
+                items = [
+                    raw_item(npo_id, self._name, self._id_of(record), record)
+                    for record in page_records
+                ]
                 if items:
                     await publish(raw_pages(npo_id, self._name, items, trace_id))
                 records += len(items)
@@ -84,7 +92,11 @@ class StreamPuller:
                 commit_cursor(best_cursor)
         except NpoIntegrationError as exc:
             log.warning(
-                "pull %s/%s failed after %d records: %s", self._config.npo_id, self._name, records, exc
+                "pull %s/%s failed after %d records: %s",
+                self._config.npo_id,
+                self._name,
+                records,
+                exc,
             )
             return PullOutcome(records=records, pages=pages, error=f"{type(exc).__name__}: {exc}")
         return PullOutcome(records=records, pages=pages)
@@ -107,11 +119,14 @@ class StreamPuller:
             async for page in self._walk(self._config, self._stream, cursor=cursor):
                 yield page.records, page.next_cursor_candidate
             return
-        parent_config: StreamConfig | None = getattr(self._config.streams, self._stream.parent_stream)
+        parent_config: StreamConfig | None = getattr(
+            self._config.streams, self._stream.parent_stream
+        )
         if parent_config is None:
             raise ValueError(f"parent stream {self._stream.parent_stream} is not configured")
         async for parent_page in self._walk(self._config, parent_config, cursor=None):
             for parent in parent_page.records:
-                async for page in self._walk(self._config, self._stream, cursor=cursor, parent=parent):
+                async for page in self._walk(
+                    self._config, self._stream, cursor=cursor, parent=parent
+                ):
                     yield page.records, page.next_cursor_candidate
-

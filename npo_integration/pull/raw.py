@@ -16,7 +16,9 @@ MAX_PAGE_BYTES = 512 * 1024
 
 def canonical(record: Any) -> bytes:
     """The record as canonical JSON: equal content, equal bytes (what the content hash is of)."""
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    return json.dumps(
+        record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    ).encode()
 
 
 def content_hash(record: Any) -> str:
@@ -61,7 +63,9 @@ def raw_pages(
     return pages
 
 
-def raw_record(npo_id: str, stream: StreamName, record_id: str, record: Any, trace_id: str) -> RawRecord:
+def raw_record(
+    npo_id: str, stream: StreamName, record_id: str, record: Any, trace_id: str
+) -> RawRecord:
     """One record as a ``RawRecord`` (the unit the ingestion path works on)."""
     item, _ = raw_item(npo_id, stream, record_id, record)
     return RawRecord(

@@ -77,18 +77,24 @@ class ScheduleView(BaseModel):
             return {}
         streams = self.config.streams
         found = {"offerings": streams.offerings, "assignments": streams.assignments}
-        return {name: s.schedule_seconds for name, s in found.items() if s is not None and s.enabled}
+        return {
+            name: s.schedule_seconds for name, s in found.items() if s is not None and s.enabled
+        }
 
 
 def started(state: StreamPullState, now: datetime, trace_id: str, worker: str) -> StreamPullState:
-    return state.model_copy(update={"running_since": now, "running_trace_id": trace_id, "running_worker": worker})
+    return state.model_copy(
+        update={"running_since": now, "running_trace_id": trace_id, "running_worker": worker}
+    )
 
 
 def cursor_committed(state: StreamPullState, cursor: str) -> StreamPullState:
     return state.model_copy(update={"cursor": cursor})
 
 
-def succeeded(state: StreamPullState, now: datetime, interval_s: int, records: int) -> StreamPullState:
+def succeeded(
+    state: StreamPullState, now: datetime, interval_s: int, records: int
+) -> StreamPullState:
     return state.model_copy(
         update={
             "running_since": None,
@@ -102,7 +108,9 @@ def succeeded(state: StreamPullState, now: datetime, interval_s: int, records: i
     )
 
 
-def failed(state: StreamPullState, now: datetime, interval_s: int, reason: str, records: int) -> StreamPullState:
+def failed(
+    state: StreamPullState, now: datetime, interval_s: int, reason: str, records: int
+) -> StreamPullState:
     """A failed run is retried at the next interval; the cursor stays where the last good page left it."""
     return state.model_copy(
         update={

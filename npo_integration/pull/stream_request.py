@@ -12,8 +12,8 @@ from urllib.parse import quote
 
 from npo_integration.errors import ConfigError, SkippableError
 from npo_integration.expressions import MISSING, Path, parse_template
-from npo_integration.pull.records import format_cursor
 from npo_integration.models.npo_config import StreamConfig
+from npo_integration.pull.records import format_cursor
 
 
 class _StreamValues:

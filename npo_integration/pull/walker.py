@@ -13,16 +13,17 @@ from typing import Any
 
 from npo_integration.expressions import parse_path
 from npo_integration.http.classify import Scrub, require_json
-from npo_integration.http.errors import NpoResponseError
-from npo_integration.pull.pagination import DEFAULT_MAX_PAGES, AnyPaginator, build_paginator
-from npo_integration.pull.records import extract_records, max_cursor
 from npo_integration.http.client import NpoHttpClient
+from npo_integration.http.errors import NpoResponseError
 from npo_integration.http.response import NpoResponse
 from npo_integration.http.urls import without_params
-from npo_integration.pull.stream_request import stream_request
 from npo_integration.models.npo_config import NpoIntegrationConfig, StreamConfig
+from npo_integration.pull.pagination import DEFAULT_MAX_PAGES, AnyPaginator, build_paginator
+from npo_integration.pull.records import extract_records, max_cursor
+from npo_integration.pull.stream_request import stream_request
 
 logger = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True, slots=True)
 class Page:

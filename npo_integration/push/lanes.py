@@ -68,13 +68,17 @@ class Lanes:
         """Return once everything submitted so far is done."""
         await self._idle.wait()
 
-    async def _run(self, before: asyncio.Task[None] | None, group: str, slot: _Group, work: Work) -> None:
+    async def _run(
+        self, before: asyncio.Task[None] | None, group: str, slot: _Group, work: Work
+    ) -> None:
         if before is not None:
-            await asyncio.wait([before])  # in order within the key, whatever became of the one before
+            await asyncio.wait(
+                [before]
+            )  # in order within the key, whatever became of the one before
         async with slot.slots, self._total:
             try:
                 await work()
-            except Exception:  # noqa: BLE001 - the work handles its own failures; a bug must not stop the lanes
+            except Exception:
                 log.exception("lane work of group %s failed", group)
 
     def _finished(self, key: str, group: str, slot: _Group, task: asyncio.Task[None]) -> None:

@@ -58,7 +58,7 @@ async def perform(send: Callable[[], Awaitable[NpoResponse]]) -> Outcome:
         return Unavailable(str(exc), retry_after=exc.retry_after)
     except FatalError as exc:
         return Refused(str(exc), status=getattr(exc, "status", None))
-    except Exception as exc:  # noqa: BLE001 - an unforeseen failure must not stop the stream
+    except Exception as exc:
         log.exception("unexpected error calling the NPO; treating the outcome as unknown")
         return Unavailable(f"{type(exc).__name__}: {exc}", outcome_unknown=True)
     return Answered(response.status, response.json if response.is_json else None)

@@ -403,7 +403,9 @@ class EnrolmentProcessor:
     ) -> None:
         now = self._clock()
         policy = retry_policy(config)
-        delay = policy.delay(state.attempts, fraction=self._random(), retry_after=outcome.retry_after)
+        delay = policy.delay(
+            state.attempts, fraction=self._random(), retry_after=outcome.retry_after
+        )
         later = machine.retry_later(state, outcome, now + timedelta(seconds=delay), now)
         if outcome.counted and policy.exhausted(later.attempts):
             reason = f"gave up after {later.attempts} attempt(s): {outcome.reason}"

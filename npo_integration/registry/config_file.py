@@ -18,7 +18,9 @@ def parse_configs(text: str, *, origin: str = "input") -> list[NpoIntegrationCon
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{origin}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise ConfigError(
+            f"{origin}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
     items = document if isinstance(document, list) else [document]
     try:
         return _many.validate_python(items)

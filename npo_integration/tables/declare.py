@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-
 from typing import cast
 
 from faust import Table
@@ -12,7 +11,6 @@ from faust.types import EventT
 from npo_integration.app import app
 from npo_integration.delivery.acked_table import AckedGlobalTable
 from npo_integration.delivery.producer import BatchProducer
-
 
 ROCKSDB_OPTIONS = {
     "write_buffer_size": 4 * 1024 * 1024,

@@ -13,7 +13,9 @@ from npo_integration.models.codec import decode, encode
 from npo_integration.models.internal import EnrolmentLink
 from npo_integration.tables.declare import bytes_table
 
-_table = bytes_table("npo-enrolment-links", help="npo_id/ref:<ref> | npo_id/user:<u>/offering:<o> -> EnrolmentLink")
+_table = bytes_table(
+    "npo-enrolment-links", help="npo_id/ref:<ref> | npo_id/user:<u>/offering:<o> -> EnrolmentLink"
+)
 
 
 def get(key: str) -> EnrolmentLink | None:

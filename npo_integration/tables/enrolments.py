@@ -10,16 +10,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from npo_integration.models.codec import DecodeError, decode, encode
-from npo_integration.models.enrolment import EnrolmentDue, EnrolmentState
 from npo_integration.app import app
 from npo_integration.delivery.acked_table import acked_bytes_table
-from npo_integration.worker_resources import batch_producer
+from npo_integration.models.codec import DecodeError, decode, encode
+from npo_integration.models.enrolment import EnrolmentDue, EnrolmentState
 from npo_integration.tables.declare import ROCKSDB_OPTIONS
+from npo_integration.worker_resources import batch_producer
 
 log = logging.getLogger(__name__)
 
-_states = acked_bytes_table(app, "npo-enrolments", help="assignment_id -> EnrolmentState", producer=batch_producer, options=ROCKSDB_OPTIONS)
+_states = acked_bytes_table(
+    app,
+    "npo-enrolments",
+    help="assignment_id -> EnrolmentState",
+    producer=batch_producer,
+    options=ROCKSDB_OPTIONS,
+)
 _due = acked_bytes_table(
     app,
     "npo-enrolment-due",
@@ -45,7 +51,12 @@ def put(state: EnrolmentState) -> None:
     key = state.assignment_id.encode()
     _states.put_raw(key, encode(state))
     if state.due_at is not None:
-        _due.put_raw(key, encode(EnrolmentDue(npo_id=state.npo_id, partition=state.partition, due_at=state.due_at)))
+        _due.put_raw(
+            key,
+            encode(
+                EnrolmentDue(npo_id=state.npo_id, partition=state.partition, due_at=state.due_at)
+            ),
+        )
     else:
         _due.delete_raw(key)
 

@@ -16,9 +16,9 @@ from faust.types import EventT
 
 from npo_integration.models.codec import decode, encode
 from npo_integration.models.npo_config import NpoConfigVersion
-from npo_integration.worker_resources import batch_producer
 from npo_integration.tables import ordered
 from npo_integration.tables.declare import global_bytes_table
+from npo_integration.worker_resources import batch_producer
 
 CACHE_SIZE = 2_000
 """Decoded configs kept (about 30 KB each for a declarative one): the NPOs being pulled and ingested now."""
@@ -52,7 +52,9 @@ _current = global_bytes_table(
     on_changelog_event=_changelog_event,
 )
 _history = global_bytes_table(
-    "npo-config-versions", help="npo_id/version -> NpoConfigVersion (secrets sealed)", producer=batch_producer
+    "npo-config-versions",
+    help="npo_id/version -> NpoConfigVersion (secrets sealed)",
+    producer=batch_producer,
 )
 
 
@@ -91,7 +93,10 @@ def all_current() -> Iterator[NpoConfigVersion]:
 
 def page(after: str | None, limit: int) -> list[tuple[str, bytes]]:
     """Up to ``limit`` NPOs' current configs as stored, in npo_id order, after ``after``."""
-    return [(key.decode(), raw) for key, raw in ordered.page(_current, after.encode() if after else None, limit)]
+    return [
+        (key.decode(), raw)
+        for key, raw in ordered.page(_current, after.encode() if after else None, limit)
+    ]
 
 
 def stored() -> Iterator[tuple[str, bytes]]:

@@ -20,7 +20,9 @@ def items_after(table: Table, after: bytes | None) -> Iterator[tuple[bytes, byte
     """``(key, value)`` of every partition, in key order, keys strictly after ``after``."""
     store: Any = table.data
     offset_key: bytes = store.offset_key
-    iterators = [db.items(from_key=after) if after is not None else db.items() for db in store._dbs.values()]
+    iterators = [
+        db.items(from_key=after) if after is not None else db.items() for db in store._dbs.values()
+    ]
     for key, value in heapq.merge(*iterators, key=lambda kv: kv[0]):
         if key == offset_key or (after is not None and key <= after):
             continue

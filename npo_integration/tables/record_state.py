@@ -21,14 +21,21 @@ from npo_integration.app import app
 from npo_integration.delivery.acked_table import acked_bytes_table
 from npo_integration.models.codec import DecodeError, decode, encode
 from npo_integration.models.state import PendingBatch, RecordState, UnprocessedRecord
-from npo_integration.worker_resources import batch_producer
 from npo_integration.tables.declare import ROCKSDB_OPTIONS, bytes_table
+from npo_integration.worker_resources import batch_producer
 
 log = logging.getLogger(__name__)
 
-_states = acked_bytes_table(app, "npo-record-state", help="record_key -> RecordState", producer=batch_producer, options=ROCKSDB_OPTIONS)
+_states = acked_bytes_table(
+    app,
+    "npo-record-state",
+    help="record_key -> RecordState",
+    producer=batch_producer,
+    options=ROCKSDB_OPTIONS,
+)
 _unprocessed = bytes_table(
-    "npo-unprocessed-records", help="record_key -> UnprocessedRecord (the original, reason, next attempt)"
+    "npo-unprocessed-records",
+    help="record_key -> UnprocessedRecord (the original, reason, next attempt)",
 )
 _pending = acked_bytes_table(
     app,
@@ -86,7 +93,9 @@ class UnprocessedRecords:
                 log.warning("unprocessed record %r unreadable, skipped: %s", key, exc)
 
     def of_npo(self, npo_id: str) -> list[UnprocessedRecord]:
-        return sorted((e for e in self.items() if e.raw.npo_id == npo_id), key=lambda e: e.raw.record_key)
+        return sorted(
+            (e for e in self.items() if e.raw.npo_id == npo_id), key=lambda e: e.raw.record_key
+        )
 
 
 class PendingBatches:
@@ -108,7 +117,9 @@ class PendingBatches:
             return None
         try:
             batch = decode(PendingBatch, raw)
-        except DecodeError as exc:  # written by this service only: worth an error, not a stopped partition
+        except (
+            DecodeError
+        ) as exc:  # written by this service only: worth an error, not a stopped partition
             log.error("pending batch of partition %d unreadable, ignored: %s", partition, exc)
             return None
         return None if batch.batch_id == finished_batch_id else batch

@@ -10,11 +10,11 @@ import logging
 import sys
 
 from npo_integration.app import app, settings
+from npo_integration.boot import topics_ready
 from npo_integration.errors import ConfigError
 from npo_integration.models.npo_config import NpoIntegrationConfig
 from npo_integration.registry.config_file import load_config_file
 from npo_integration.worker_resources import config_submitter
-from npo_integration.boot import topics_ready
 
 log = logging.getLogger(__name__)
 

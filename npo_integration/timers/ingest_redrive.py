@@ -47,10 +47,9 @@ async def redrive_unprocessed() -> None:
             continue
         try:
             await republish(raw)
-        except Exception:  # noqa: BLE001 - the rest wait for the next tick
+        except Exception:
             failed("redrive_unprocessed", "re-drive of %s failed", raw.record_key)
             break
         sent += 1
     if sent:
         log.info("re-drove %d unprocessed record(s)", sent)
-

@@ -43,7 +43,7 @@ def guarded(tick: Tick) -> Tick:
             return
         try:
             await tick()
-        except Exception:  # noqa: BLE001 - see the module's docstring
+        except Exception:
             failed(name, "timer %s failed; the next tick tries again", name)
 
     return run

@@ -29,10 +29,10 @@ from npo_integration.models.state import PullState
 from npo_integration.partitioning import partition_for
 from npo_integration.pull import schedule
 from npo_integration.pull.due_index import DueIndex
-from npo_integration.worker_resources import worker_id
 from npo_integration.tables import npo_configs, pull_state
 from npo_integration.timers.periodic import failed, owned_partitions, periodic
 from npo_integration.topics import fetch_requests
+from npo_integration.worker_resources import worker_id
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,10 @@ class Scheduler:
         self.intervals: dict[str, dict[str, int]] = {}  # npo_id -> stream -> seconds
 
     def owns(self, npo_id: str) -> bool:
-        return self.partitions is not None and partition_for(npo_id, settings.topic_partitions) in self.partitions
+        return (
+            self.partitions is not None
+            and partition_for(npo_id, settings.topic_partitions) in self.partitions
+        )
 
     def on_config(self, npo_id: str, raw: bytes | None) -> None:
         """A config changed (here or on another worker): its streams join, leave or keep their due times."""
@@ -100,7 +103,11 @@ class Scheduler:
                 self._schedule(npo_id, intervals, pull_state.get(npo_id))
         log.info(
             "pull schedule rebuilt for partitions %s: %d stream(s) of %d NPO(s) in %.2fs (%d configs read)",
-            sorted(partitions), len(self.index), len(self.intervals), time.monotonic() - started, seen,
+            sorted(partitions),
+            len(self.index),
+            len(self.intervals),
+            time.monotonic() - started,
+            seen,
         )
 
     def take_due(self, now: datetime, limit: int = REQUESTS_PER_TICK) -> list[tuple[str, str]]:
@@ -142,5 +149,5 @@ async def request_due_pulls() -> None:
     for npo_id, stream in scheduler.take_due(utc_now()):
         try:
             await request_pull(npo_id, stream)
-        except Exception:  # noqa: BLE001 - the rest are sent; this one is due again later
+        except Exception:
             failed("request_due_pulls", "pull request for %s/%s not sent", npo_id, stream)

@@ -41,7 +41,7 @@ def _guarded(fn: Callable[..., T], args: tuple[Any, ...]) -> T | _Failed[T]:
     """Runs in the worker: nothing the plug-in raises (even SystemExit) escapes as itself."""
     try:
         return fn(*args)
-    except BaseException as exc:  # noqa: BLE001 - a plug-in must not be able to stop the service
+    except BaseException as exc:
         return _Failed(exc)
 
 
@@ -87,7 +87,7 @@ class _Job:
     as calls finish; ``stop`` (set by the loop after a hang) drops the rest.
     """
 
-    __slots__ = ("calls", "results", "position", "started", "stop")
+    __slots__ = ("calls", "position", "results", "started", "stop")
 
     def __init__(self, calls: list[PluginCall]) -> None:
         self.calls = calls
@@ -121,7 +121,7 @@ class _DaemonThreadPool:
     """A fixed pool of daemon threads: unlike ThreadPoolExecutor's, a hung plug-in thread
     does not hold up interpreter exit (a worker shutting down for a rebalance)."""
 
-    __slots__ = ("_queue", "_threads", "_size", "_name", "_lock", "_closed")
+    __slots__ = ("_closed", "_lock", "_name", "_queue", "_size", "_threads")
 
     def __init__(self, size: int, name: str) -> None:
         self._queue: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
@@ -152,7 +152,7 @@ class _DaemonThreadPool:
                 continue  # cancelled while queued: never runs
             try:
                 future.set_result(fn(*args))
-            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting caller
+            except BaseException as exc:
                 future.set_exception(exc)
 
     def shutdown(self) -> None:
@@ -174,7 +174,13 @@ class PluginRunner:
     """A bounded worker pool for plug-in calls, with time limits and hung-call accounting."""
 
     __slots__ = (
-        "_pool", "_lock", "_hung", "max_workers", "max_hung_per_key", "hung_total", "timeouts_total"
+        "_hung",
+        "_lock",
+        "_pool",
+        "hung_total",
+        "max_hung_per_key",
+        "max_workers",
+        "timeouts_total",
     )
 
     def __init__(self, *, max_workers: int = 8, max_hung_per_key: int = 2) -> None:
@@ -234,7 +240,9 @@ class PluginRunner:
             todo = await self._run_job(calls, runnable, results, timeout)
         return results
 
-    async def _run_job(self, calls: Sequence[PluginCall], indexes: list[int], results: list[Any], timeout: float) -> list[int]:
+    async def _run_job(
+        self, calls: Sequence[PluginCall], indexes: list[int], results: list[Any], timeout: float
+    ) -> list[int]:
         """Run ``indexes`` in one worker; fill ``results``; return the indexes still to run (after a hang)."""
         job = _Job([calls[i] for i in indexes])
         future = self._pool.submit(job.run)
@@ -266,22 +274,26 @@ class PluginRunner:
             for index, result in zip(indexes, finished):
                 results[index] = result
             if len(finished) > position:  # it finished just in time; only the next one was cut off
-                return indexes[len(finished):]
+                return indexes[len(finished) :]
             hung = calls[indexes[position]]
             label = _label(hung.fn)
             self.timeouts_total += 1
             self._mark_hung(hung.key or label, label, future, timeout)
             results[indexes[position]] = TransformError(f"{label} timed out after {timeout:g}s")
-            return indexes[position + 1:]
+            return indexes[position + 1 :]
 
     def _refusal(self, key: str, label: str) -> TransformError | None:
         """Refuse at once, without taking a thread, a key with too many hung calls, or a fully hung pool."""
         with self._lock:
             mine, total = self._hung.get(key, 0), sum(self._hung.values())
         if mine >= self.max_hung_per_key:
-            return TransformError(f"{label} refused: {mine} earlier call(s) for {key!r} are still hung")
+            return TransformError(
+                f"{label} refused: {mine} earlier call(s) for {key!r} are still hung"
+            )
         if total >= self.max_workers:
-            return TransformError(f"{label} refused: all {self.max_workers} plug-in workers are hung")
+            return TransformError(
+                f"{label} refused: all {self.max_workers} plug-in workers are hung"
+            )
         return None
 
     def _mark_hung(self, key: str, label: str, future: Future[Any], timeout: float) -> None:
@@ -291,7 +303,12 @@ class PluginRunner:
             now = sum(self._hung.values())
         log.warning(
             "transform call hung: %s exceeded %.3gs (key=%s hung_now=%d pool=%d hung_total=%d)",
-            label, timeout, key, now, self.max_workers, self.hung_total,
+            label,
+            timeout,
+            key,
+            now,
+            self.max_workers,
+            self.hung_total,
         )
 
         def release(_: Future[Any]) -> None:
@@ -317,7 +334,13 @@ def _run_inline(call: PluginCall, timeout: float) -> Any:
     outcome = _guarded(call.fn, call.args)
     took = time.monotonic() - started
     if took > timeout:
-        log.warning("inline transform call took %.3gs, over its %.3gs limit: %s (key=%s)", took, timeout, label, call.key)
+        log.warning(
+            "inline transform call took %.3gs, over its %.3gs limit: %s (key=%s)",
+            took,
+            timeout,
+            label,
+            call.key,
+        )
     if isinstance(outcome, _Failed):
         return _as_transform_error(outcome.error, label)
     try:
@@ -330,7 +353,9 @@ def _as_transform_error(error: BaseException, label: str) -> TransformError:
     if isinstance(error, TransformError):
         return error
     if isinstance(error, ValidationError):
-        return TransformError(f"{label} built an invalid {error.title}: {describe_validation_error(error, limit=3)}")
+        return TransformError(
+            f"{label} built an invalid {error.title}: {describe_validation_error(error, limit=3)}"
+        )
     return TransformError(f"{label} raised {type(error).__name__}: {error}")
 
 

@@ -57,7 +57,9 @@ def scan_entry_points() -> list[importlib.metadata.EntryPoint]:
 def runs_inline(plugin: object) -> bool:
     """Whether the plug-in is the service's own code (a built-in, or a declarative mapping): called on the
     event loop. Code from installed packages runs in the plug-in pool, where a hang costs a thread only."""
-    return isinstance(plugin, DeclarativePlugin) or type(plugin).__module__.startswith(BUILTIN_PACKAGE)
+    return isinstance(plugin, DeclarativePlugin) or type(plugin).__module__.startswith(
+        BUILTIN_PACKAGE
+    )
 
 
 def check_declarative(config: NpoIntegrationConfig, mapping: DeclarativeMapping) -> None:
@@ -201,7 +203,7 @@ class PluginRegistry:
             plugin: object = factory(dict(transform.options))
         except PluginLoadError:
             raise
-        except Exception as exc:  # noqa: BLE001 - any failure of third-party code is a load failure
+        except Exception as exc:
             raise PluginLoadError(
                 f"transform plug-in {origin} failed to start with options "
                 f"{sorted(transform.options)}: {type(exc).__name__}: {exc}"
@@ -232,7 +234,7 @@ class PluginRegistry:
             origin = f"{name!r} (entry point {entry_point.value})"
             try:
                 factory = entry_point.load()
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 raise PluginLoadError(
                     f"transform plug-in {origin} cannot be imported: {exc}"
                 ) from exc
@@ -256,7 +258,9 @@ class PluginRegistry:
             elif entry_point.name in found and found[entry_point.name].value != entry_point.value:
                 log.warning(
                     "two entry points named %s (%s, %s); the first wins",
-                    entry_point.name, found[entry_point.name].value, entry_point.value,
+                    entry_point.name,
+                    found[entry_point.name].value,
+                    entry_point.value,
                 )
             else:
                 found[entry_point.name] = entry_point

@@ -189,7 +189,7 @@ class _Checker:
             except TransformError as exc:
                 self.problems.append(f"{where}: raised TransformError: {exc}")
                 return False, None
-            except Exception as exc:  # noqa: BLE001 - report, don't crash the kit
+            except Exception as exc:
                 self.problems.append(
                     f"{where}: raised {type(exc).__name__}: {exc} "
                     "(plug-ins must raise TransformError)"
@@ -234,7 +234,9 @@ class _Checker:
         try:  # catches model_construct() and other unvalidated instances
             model.model_validate(result.model_dump())
         except ValidationError as exc:
-            self.problems.append(f"{where}: returned an invalid {model.__name__}: {describe_validation_error(exc)}")
+            self.problems.append(
+                f"{where}: returned an invalid {model.__name__}: {describe_validation_error(exc)}"
+            )
             return False
         return True
 

@@ -21,7 +21,9 @@ def admin_only(handler: Handler) -> Handler:
     @wraps(handler)
     async def checked(view: web.View, request: web.Request, **kwargs: Any) -> web.Response:
         if settings.admin_token is None:
-            return view.json({"error": "admin API disabled: NPO_ADMIN_TOKEN is not set"}, status=503)
+            return view.json(
+                {"error": "admin API disabled: NPO_ADMIN_TOKEN is not set"}, status=503
+            )
         expected = f"Bearer {settings.admin_token.get_secret_value()}"
         given = request.headers.get("Authorization", "")
         if not hmac.compare_digest(given.encode(), expected.encode()):

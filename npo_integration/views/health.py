@@ -11,7 +11,9 @@ from npo_integration.boot import topics_ready
 @app.page("/health")
 class Health(web.View):
     async def get(self, request: web.Request) -> web.Response:
-        ready = topics_ready.is_set() and not app.rebalancing and bool(app.assignor.assigned_actives())
+        ready = (
+            topics_ready.is_set() and not app.rebalancing and bool(app.assignor.assigned_actives())
+        )
         body = {
             "status": "ready" if ready else "starting",
             "topics_declared": topics_ready.is_set(),

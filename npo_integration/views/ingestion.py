@@ -43,7 +43,9 @@ def _summary(entry: UnprocessedRecord) -> dict[str, Any]:
 def _held_here(npo_id: str) -> bool:
     partition = partition_for(npo_id, settings.topic_partitions)
     topic = raw_records.get_topic_name()
-    return any(tp.topic == topic and tp.partition == partition for tp in app.assignor.assigned_actives())
+    return any(
+        tp.topic == topic and tp.partition == partition for tp in app.assignor.assigned_actives()
+    )
 
 
 @app.page("/admin/npos/{npo_id}/records")
@@ -77,4 +79,6 @@ class NpoRedrive(web.View):
             return unknown_npo(self, npo_id)
         command = IngestCommand(npo_id=npo_id, requested_by=change_source(request))
         await (await ingest_commands.send(key=npo_id.encode(), value=encode(command)))
-        return self.json({"npo_id": npo_id, "command_id": command.event_id, "status": "accepted"}, status=202)
+        return self.json(
+            {"npo_id": npo_id, "command_id": command.event_id, "status": "accepted"}, status=202
+        )

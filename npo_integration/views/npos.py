@@ -9,11 +9,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import datetime
 from typing import Any
 
 from faust import web
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from npo_integration.app import app
@@ -21,11 +20,11 @@ from npo_integration.errors import ConfigError
 from npo_integration.models.internal import ConfigCommand
 from npo_integration.models.npo_config import NpoConfigVersion, NpoIntegrationConfig
 from npo_integration.registry.submit import deactivate_command, reseal_command
-from npo_integration.worker_resources import config_submitter
 from npo_integration.tables import npo_configs
 from npo_integration.validation_errors import describe_validation_error
 from npo_integration.views.admin_answers import change_source, unknown_npo
 from npo_integration.views.admin_auth import admin_only
+from npo_integration.worker_resources import config_submitter
 
 WAIT_SECONDS = 10.0
 LIST_LIMIT = 100
@@ -48,7 +47,9 @@ async def _parse_config(request: web.Request) -> NpoIntegrationConfig:
     try:
         document = json.loads(await request.text())
     except json.JSONDecodeError as exc:
-        raise InvalidJsonError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise InvalidJsonError(
+            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
     try:
         return NpoIntegrationConfig.model_validate(document)
     except ValidationError as exc:
@@ -117,7 +118,9 @@ class NpoCollection(web.View):
         except ValueError:
             return self.json({"error": "limit: must be a whole number"}, status=400)
         if not 1 <= limit <= MAX_LIST_LIMIT:
-            return self.json({"error": f"limit: must be between 1 and {MAX_LIST_LIMIT}"}, status=400)
+            return self.json(
+                {"error": f"limit: must be between 1 and {MAX_LIST_LIMIT}"}, status=400
+            )
         rows = npo_configs.page(request.query.get("after") or None, limit + 1)
         npos = [_Summary.model_validate_json(raw).public() for _, raw in rows[:limit]]
         more = len(rows) > limit
@@ -129,7 +132,9 @@ class NpoCollection(web.View):
         try:
             config = await _parse_config(request)
             if npo_configs.current(config.npo_id) is not None:
-                return self.json({"error": f"NPO {config.npo_id!r} exists; PUT to replace"}, status=409)
+                return self.json(
+                    {"error": f"NPO {config.npo_id!r} exists; PUT to replace"}, status=409
+                )
             command = config_submitter.upsert_command(config, change_source(request))
         except ConfigError as exc:
             return _refusal(self, exc)
@@ -151,7 +156,9 @@ class NpoResource(web.View):
         try:
             config = await _parse_config(request)
             if config.npo_id != npo_id:
-                raise ConfigError(f"npo_id: {config.npo_id!r} in the body does not match {npo_id!r} in the URL")
+                raise ConfigError(
+                    f"npo_id: {config.npo_id!r} in the body does not match {npo_id!r} in the URL"
+                )
             command = config_submitter.upsert_command(config, change_source(request))
         except ConfigError as exc:
             return _refusal(self, exc)
@@ -187,5 +194,7 @@ class SecretsReseal(web.View):
         (past versions sealed with it then stay unreadable; they are history).
         """
         npo_ids = sorted(npo_id for npo_id, _ in npo_configs.stored())
-        await config_submitter.send_commands([reseal_command(npo_id, change_source(request)) for npo_id in npo_ids])
+        await config_submitter.send_commands(
+            [reseal_command(npo_id, change_source(request)) for npo_id in npo_ids]
+        )
         return self.json({"resealing": npo_ids}, status=202)

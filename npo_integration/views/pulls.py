@@ -34,10 +34,15 @@ class ManualFetch(web.View):
         configured = [name for name, stream in version.config.streams.items() if stream.enabled]
         streams = [name for name in configured if wanted in (None, name)]
         if not streams:
-            return self.json({"error": f"NPO {npo_id!r} has no enabled {wanted or 'stream'}"}, status=422)
+            return self.json(
+                {"error": f"NPO {npo_id!r} has no enabled {wanted or 'stream'}"}, status=422
+            )
         requests = [await request_pull(npo_id, name, reason="manual") for name in streams]
         return self.json(
-            {"npo_id": npo_id, "requested": [{"stream": r.stream, "trace_id": r.trace_id} for r in requests]},
+            {
+                "npo_id": npo_id,
+                "requested": [{"stream": r.stream, "trace_id": r.trace_id} for r in requests],
+            },
             status=202,
         )
 

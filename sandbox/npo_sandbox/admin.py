@@ -174,7 +174,9 @@ async def list_records(request: web.Request) -> web.Response:
     if kind not in ("offerings", "progress"):
         raise _json_error(web.HTTPNotFound, "not_found", "kind must be offerings or progress")
     npo = _npo(request)
-    return web.json_response({"records": list(get_flavour(npo.flavour).records(npo, kind).values())})
+    return web.json_response(
+        {"records": list(get_flavour(npo.flavour).records(npo, kind).values())}
+    )
 
 
 @routes.post("/_sandbox/npos/{npo_id}/offerings")
@@ -263,7 +265,10 @@ async def bulk(request: web.Request) -> web.Response:
     if spec.page_size is not None:
         options = options.model_copy(update={"page_size": spec.page_size})
     npo_spec = NpoSpec(
-        flavour=spec.flavour, auth=spec.auth, offerings=spec.offerings, progress=spec.progress,
+        flavour=spec.flavour,
+        auth=spec.auth,
+        offerings=spec.offerings,
+        progress=spec.progress,
         options=options,
     )
     state = _state(request)
@@ -276,11 +281,13 @@ async def bulk(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise _json_error(web.HTTPBadRequest, "invalid", str(exc))
     log.info("sandbox bulk-created %d %s NPOs (%s...)", spec.count, spec.flavour, spec.prefix)
-    return web.json_response({
-        "created": len(npo_ids),
-        "npo_ids": npo_ids,
-        "base_url_template": f"{_root(request)}/npos/{{npo_id}}",
-    })
+    return web.json_response(
+        {
+            "created": len(npo_ids),
+            "npo_ids": npo_ids,
+            "base_url_template": f"{_root(request)}/npos/{{npo_id}}",
+        }
+    )
 
 
 @routes.post("/_sandbox/reset")

@@ -26,9 +26,18 @@ ProgressState = Literal["enrolled", "in_progress", "completed"]
 
 _LEVELS = ("Introduction to", "Foundations of", "Practical", "Hands-on", "Advanced")
 _SUBJECTS = (
-    "Python", "Digital Literacy", "Bookkeeping", "Public Speaking", "Web Design",
-    "Data Analysis", "Financial Planning", "Project Management", "Customer Service",
-    "First Aid", "Graphic Design", "Cloud Basics",
+    "Python",
+    "Digital Literacy",
+    "Bookkeeping",
+    "Public Speaking",
+    "Web Design",
+    "Data Analysis",
+    "Financial Planning",
+    "Project Management",
+    "Customer Service",
+    "First Aid",
+    "Graphic Design",
+    "Cloud Basics",
 )
 _FORMATS = ("Course", "Workshop", "Bootcamp", "Programme")
 _CITIES = ("Cape Town", "Johannesburg", "Durban", "Pretoria", "Gqeberha", "Polokwane")

@@ -56,8 +56,12 @@ class FaultAction(BaseModel):
     @model_validator(mode="after")
     def _one_trigger(self) -> FaultAction:
         triggers = [
-            self.status is not None, self.malformed, self.wrong_shape,
-            self.hang_ms is not None, self.error_in_200, self.commit_then_hang_ms is not None,
+            self.status is not None,
+            self.malformed,
+            self.wrong_shape,
+            self.hang_ms is not None,
+            self.error_in_200,
+            self.commit_then_hang_ms is not None,
         ]
         if sum(triggers) != 1:
             raise ValueError(

@@ -132,13 +132,15 @@ class SandboxServer:
         options: NpoOptions | Mapping[str, Any] | None = None,
     ) -> SimulatedNpo:
         """Create or replace an NPO, like ``PUT /_sandbox/npos/{npo_id}``."""
-        spec = admin.NpoSpec.model_validate({
-            "flavour": flavour,
-            "auth": auth if auth is not None else {},
-            "offerings": offerings,
-            "progress": progress,
-            "options": options if options is not None else {},
-        })
+        spec = admin.NpoSpec.model_validate(
+            {
+                "flavour": flavour,
+                "auth": auth if auth is not None else {},
+                "offerings": offerings,
+                "progress": progress,
+                "options": options if options is not None else {},
+            }
+        )
         return admin.create_npo(self.state, npo_id, spec)
 
     async def remove_npo(self, npo_id: str) -> bool:
@@ -155,10 +157,15 @@ class SandboxServer:
         fail_next: Sequence[FaultAction | Mapping[str, Any]] = (),
     ) -> None:
         """Merge faults, like ``PUT /_sandbox/npos/{npo_id}/faults``."""
-        update = FaultUpdate.model_validate({
-            "endpoint": endpoint, "latency_ms": latency_ms, "down": down, "down_mode": down_mode,
-            "fail_next": list(fail_next),
-        })
+        update = FaultUpdate.model_validate(
+            {
+                "endpoint": endpoint,
+                "latency_ms": latency_ms,
+                "down": down,
+                "down_mode": down_mode,
+                "fail_next": list(fail_next),
+            }
+        )
         apply_update(self.npo(npo_id).faults, update)
 
     async def clear_faults(self, npo_id: str, endpoint: str | None = None) -> None:

@@ -21,11 +21,22 @@ from pydantic import BaseModel, ConfigDict, Field
 from .auth import AuthSettings
 from .datagen import GEN_END
 from .faults import FaultSpec
-from .timefmt import ONE_SECOND, floor_second, from_epoch, iso_z
+from .timefmt import ONE_SECOND, floor_second, from_epoch
 
 SECRET_PARAM_NAMES = frozenset(
-    {"wstoken", "token", "access_token", "api_key", "apikey", "key", "client_secret",
-     "password", "secret", "sig", "signature"}
+    {
+        "wstoken",
+        "token",
+        "access_token",
+        "api_key",
+        "apikey",
+        "key",
+        "client_secret",
+        "password",
+        "secret",
+        "sig",
+        "signature",
+    }
 )
 """Query/form keys whose values are never recorded, whatever the NPO's auth."""
 

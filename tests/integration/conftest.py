@@ -79,7 +79,9 @@ class Deployment:
         return path
 
     async def start_worker(self, name: str | None = None, **env: str) -> WorkerProcess:
-        worker = WorkerProcess(name or f"worker{len(self.workers) + 1}", {**self.env, **env}, self.workdir)
+        worker = WorkerProcess(
+            name or f"worker{len(self.workers) + 1}", {**self.env, **env}, self.workdir
+        )
         self.workers.append(worker)
         return await worker.start()
 
@@ -112,7 +114,9 @@ StartWorker = Callable[..., Awaitable[WorkerProcess]]
 class Stack:
     """A simulator and a deployment with one running worker, shared by the tests of one module."""
 
-    def __init__(self, sandbox: SandboxProcess, deployment: Deployment, worker: WorkerProcess) -> None:
+    def __init__(
+        self, sandbox: SandboxProcess, deployment: Deployment, worker: WorkerProcess
+    ) -> None:
         self.sandbox = sandbox
         self.deployment = deployment
         self.worker = worker

@@ -20,7 +20,9 @@ def _port_is_free(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
-async def test_run_demo_publishes_offerings_within_30_seconds(deployment: Deployment, tmp_path: Path) -> None:
+async def test_run_demo_publishes_offerings_within_30_seconds(
+    deployment: Deployment, tmp_path: Path
+) -> None:
     assert _port_is_free(DEMO_SANDBOX_PORT), "port 8900 is taken (is `make run` running?)"
     env = {
         **os.environ,

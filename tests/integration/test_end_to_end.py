@@ -12,9 +12,13 @@ from tests.integration.support.polling import eventually
 from tests.integration.test_enrolment import ENROL, TOKEN, assignment, send, wait_results
 
 
-async def test_progress_of_an_enrolment_reaches_the_platform_under_its_assignment(stack: Stack) -> None:
+async def test_progress_of_an_enrolment_reaches_the_platform_under_its_assignment(
+    stack: Stack,
+) -> None:
     npo_id = "e2e"
-    await stack.sandbox.add_npo(npo_id, flavour="simple", auth={"kind": "bearer", "token": TOKEN}, offerings=3)
+    await stack.sandbox.add_npo(
+        npo_id, flavour="simple", auth={"kind": "bearer", "token": TOKEN}, offerings=3
+    )
     pages = {"style": "page_number", "page_size": 10}
     config = {
         "npo_id": npo_id,
@@ -22,16 +26,30 @@ async def test_progress_of_an_enrolment_reaches_the_platform_under_its_assignmen
         "base_url": stack.sandbox.npo_url(npo_id),
         "auth": {"kind": "bearer", "token": TOKEN},
         "streams": {
-            "offerings": {"path": "/api/offerings", "records_path": "data", "pagination": pages,
-                          "schedule_seconds": 600},
-            "assignments": {"path": "/api/progress", "records_path": "data", "record_id_path": "enrolment_id",
-                            "pagination": pages, "schedule_seconds": 2},
+            "offerings": {
+                "path": "/api/offerings",
+                "records_path": "data",
+                "pagination": pages,
+                "schedule_seconds": 600,
+            },
+            "assignments": {
+                "path": "/api/progress",
+                "records_path": "data",
+                "record_id_path": "enrolment_id",
+                "pagination": pages,
+                "schedule_seconds": 2,
+            },
         },
         "enrolment": {"enabled": True, "enrol": ENROL},
         "transform": {"kind": "plugin", "name": "simple"},
     }
-    status, body = await admin(stack.worker.url, stack.deployment.admin_token, "PUT",
-                               f"/admin/npos/{npo_id}?wait=true", config)
+    status, body = await admin(
+        stack.worker.url,
+        stack.deployment.admin_token,
+        "PUT",
+        f"/admin/npos/{npo_id}?wait=true",
+        config,
+    )
     assert status == 200, body
 
     await send(stack.deployment, assignment("asg-e2e", npo_id, offering="off-0002"))
@@ -40,8 +58,9 @@ async def test_progress_of_an_enrolment_reaches_the_platform_under_its_assignmen
     enrolment_ref = result["npo_enrolment_ref"]
 
     # The candidate makes progress at the NPO; the next pull brings it.
-    await stack.sandbox.upsert(npo_id, "progress", {"enrolment_id": enrolment_ref, "state": "in_progress",
-                                                    "percent": 40})
+    await stack.sandbox.upsert(
+        npo_id, "progress", {"enrolment_id": enrolment_ref, "state": "in_progress", "percent": 40}
+    )
 
     async def progress_event() -> dict | None:
         for message in await read_all(stack.deployment.topics["assignment_updated"]):
@@ -49,7 +68,9 @@ async def test_progress_of_an_enrolment_reaches_the_platform_under_its_assignmen
                 return message.value
         return None
 
-    event = await eventually(progress_event, timeout=40, what="candidate_assignment.updated for asg-e2e")
+    event = await eventually(
+        progress_event, timeout=40, what="candidate_assignment.updated for asg-e2e"
+    )
     assert event["event_type"] == "candidate_assignment.updated"
     assert (event["assignment_id"], event["npo_id"]) == ("asg-e2e", npo_id)
     assert event["progress"] == pytest.approx(0.4)

@@ -18,9 +18,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka import AIOKafkaConsumer
 
 from tests.integration.conftest import Deployment
 from tests.integration.support.admin import admin
@@ -36,7 +35,9 @@ INGEST_ENV = {
 }
 
 
-def simple_config(npo_id: str, base_url: str, *, schedule: int = 600, progress: bool = False, **extra: Any) -> dict:
+def simple_config(
+    npo_id: str, base_url: str, *, schedule: int = 600, progress: bool = False, **extra: Any
+) -> dict:
     streams: dict[str, Any] = {
         "offerings": {
             "path": "/api/offerings",
@@ -64,7 +65,9 @@ def simple_config(npo_id: str, base_url: str, *, schedule: int = 600, progress: 
     }
 
 
-def cursor_config(npo_id: str, base_url: str, *, title_path: str = "name", schedule: int = 600) -> dict:
+def cursor_config(
+    npo_id: str, base_url: str, *, title_path: str = "name", schedule: int = 600
+) -> dict:
     """A generic CRM (sandbox flavour ``cursor``) integrated by a declarative mapping only."""
     return {
         "npo_id": npo_id,
@@ -87,7 +90,11 @@ def cursor_config(npo_id: str, base_url: str, *, title_path: str = "name", sched
                     "fields": {
                         "npo_offering_ref": {"path": "id"},
                         "title": {"path": title_path},
-                        "description": {"path": "details.description_html", "strip_html": True, "default": ""},
+                        "description": {
+                            "path": "details.description_html",
+                            "strip_html": True,
+                            "default": "",
+                        },
                         "status": {"path": "status", "map": {"open": "open", "closed": "closed"}},
                         "starts_at": {"path": "details.starts", "date": "%Y-%m-%d"},
                         "capacity": {"path": "details.seats", "type": "int"},
@@ -98,16 +105,22 @@ def cursor_config(npo_id: str, base_url: str, *, title_path: str = "name", sched
     }
 
 
-async def add_simple_npo(sandbox: SandboxProcess, npo_id: str, offerings: int, progress: int = 0) -> None:
+async def add_simple_npo(
+    sandbox: SandboxProcess, npo_id: str, offerings: int, progress: int = 0
+) -> None:
     await sandbox.add_npo(
-        npo_id, flavour="simple", auth={"kind": "bearer", "token": f"tok-{npo_id}"},
-        offerings=offerings, progress=progress,
+        npo_id,
+        flavour="simple",
+        auth={"kind": "bearer", "token": f"tok-{npo_id}"},
+        offerings=offerings,
+        progress=progress,
     )
 
 
 async def add_cursor_npo(sandbox: SandboxProcess, npo_id: str, offerings: int) -> None:
     await sandbox.add_npo(
-        npo_id, flavour="cursor",
+        npo_id,
+        flavour="cursor",
         auth={"kind": "api_key_header", "api_key": f"key-{npo_id}", "header_name": "X-Api-Key"},
         offerings=offerings,
     )
@@ -192,25 +205,36 @@ async def test_a_worker_killed_in_the_middle_of_a_batch_leaves_every_offering_ex
 
     await eventually(all_out, timeout=90, what=f"{total} distinct offering events")
     group = deployment.env["NPO_APP_ID"]
-    await eventually(lambda: committed_to_end(group, raw_topic), timeout=30, what="every raw page committed")
+    await eventually(
+        lambda: committed_to_end(group, raw_topic), timeout=30, what="every raw page committed"
+    )
     messages = await read_all(out_topic)
 
     ids = Counter(m.value["event_id"] for m in messages)
     assert [i for i, n in ids.items() if n > 1] == [], "an event was published twice"
-    offerings = Counter((m.value["npo_id"], m.value["offering"]["npo_offering_ref"]) for m in messages)
+    offerings = Counter(
+        (m.value["npo_id"], m.value["offering"]["npo_offering_ref"]) for m in messages
+    )
     expected = {(n, r["id"]) for n in NPOS for r in await sandbox.records(n, "offerings")}
     assert set(offerings) == expected and len(messages) == total
     assert {m.value["event_type"] for m in messages} == {"npo_offering.created"}
-    settled = [line for line in restarted.output().splitlines() if "crash window: unfinished batch" in line]
+    settled = [
+        line for line in restarted.output().splitlines() if "crash window: unfinished batch" in line
+    ]
     assert settled, "the new worker did not check the batch the killed one left unfinished"
-    print(f"killed after {before}/{total} events; " + "; ".join(line.split("] ", 3)[-1] for line in settled))
+    print(
+        f"killed after {before}/{total} events; "
+        + "; ".join(line.split("] ", 3)[-1] for line in settled)
+    )
 
 
 # --- one running worker for the rest -----------------------------------------------------------
 
 
 class IngestStack:
-    def __init__(self, sandbox: SandboxProcess, deployment: Deployment, worker: WorkerProcess) -> None:
+    def __init__(
+        self, sandbox: SandboxProcess, deployment: Deployment, worker: WorkerProcess
+    ) -> None:
         self.sandbox = sandbox
         self.deployment = deployment
         self.worker = worker
@@ -223,7 +247,11 @@ class IngestStack:
         assert status == 200, body
 
     async def dead_letters(self, npo_id: str) -> list[dict]:
-        return [m.value for m in await read_all(self.deployment.topics["dead_letters"]) if m.value.get("npo_id") == npo_id]
+        return [
+            m.value
+            for m in await read_all(self.deployment.topics["dead_letters"])
+            if m.value.get("npo_id") == npo_id
+        ]
 
     async def unprocessed(self, npo_id: str) -> dict:
         status, body = await self.admin("GET", f"/admin/npos/{npo_id}/records?state=unprocessed")
@@ -231,7 +259,13 @@ class IngestStack:
         return body
 
     async def pulls(self, npo_id: str, stream: str = "offerings") -> int:
-        return len([r for r in await self.sandbox.requests(npo_id) if r["endpoint"] == stream and r["status"] == 200])
+        return len(
+            [
+                r
+                for r in await self.sandbox.requests(npo_id)
+                if r["endpoint"] == stream and r["status"] == 200
+            ]
+        )
 
 
 @pytest.fixture(scope="module")
@@ -262,7 +296,9 @@ async def test_first_sight_is_created_a_change_is_updated_and_an_unchanged_refet
     assert {m.value["event_type"] for m in first} == {"npo_offering.created"}
 
     record = (await s.sandbox.records("fresh", "offerings"))[0]
-    await s.sandbox.upsert("fresh", "offerings", {"id": record["id"], "title": "Renamed by the NPO"})
+    await s.sandbox.upsert(
+        "fresh", "offerings", {"id": record["id"], "title": "Renamed by the NPO"}
+    )
 
     async def updated() -> list[Message]:
         events = await events_of(s.deployment, "fresh")
@@ -279,7 +315,10 @@ async def test_first_sight_is_created_a_change_is_updated_and_an_unchanged_refet
 
     await eventually(two_more_pulls, timeout=30, what="two more pulls of unchanged records")
     events = await events_of(s.deployment, "fresh")
-    assert Counter(m.value["event_type"] for m in events) == {"npo_offering.created": 3, "npo_offering.updated": 1}
+    assert Counter(m.value["event_type"] for m in events) == {
+        "npo_offering.created": 3,
+        "npo_offering.updated": 1,
+    }
 
 
 async def test_progress_reaches_the_platform_under_the_assignment_its_enrolment_link_names(
@@ -293,7 +332,9 @@ async def test_progress_reaches_the_platform_under_the_assignment_its_enrolment_
 
     def link(record: dict, assignment: str, *, ref: bool) -> dict:
         return {
-            "event_type": "enrolment.linked", "npo_id": "prog", "assignment_id": assignment,
+            "event_type": "enrolment.linked",
+            "npo_id": "prog",
+            "assignment_id": assignment,
             "candidate_id": record["candidate_external_id"],
             "npo_enrolment_ref": record["enrolment_id"] if ref else None,
             "npo_user_ref": None if ref else record["candidate_external_id"],
@@ -307,10 +348,17 @@ async def test_progress_reaches_the_platform_under_the_assignment_its_enrolment_
     async def no_link_letter() -> list[dict]:
         return [d for d in await s.dead_letters("prog") if "NoLinkError" in d["reason"]]
 
-    [letter] = await eventually(no_link_letter, timeout=30, what="a dead letter for the unlinked progress")
-    assert letter["record_key"] == f"prog/assignments/{late['enrolment_id']}" and letter["payload"] == late
+    [letter] = await eventually(
+        no_link_letter, timeout=30, what="a dead letter for the unlinked progress"
+    )
+    assert (
+        letter["record_key"] == f"prog/assignments/{late['enrolment_id']}"
+        and letter["payload"] == late
+    )
 
-    await produce(links_topic, "prog", link(late, "asg-late", ref=True))  # the push path confirms it later
+    await produce(
+        links_topic, "prog", link(late, "asg-late", ref=True)
+    )  # the push path confirms it later
 
     async def three_updates() -> list[Message]:
         events = await events_of(s.deployment, "prog", "assignment_updated")
@@ -327,23 +375,31 @@ async def test_progress_reaches_the_platform_under_the_assignment_its_enrolment_
     assert (await s.unprocessed("prog"))["count"] == 0
 
 
-async def test_dead_letters_then_a_config_fix_on_the_running_worker_redrives_them(ingest_stack: IngestStack) -> None:
+async def test_dead_letters_then_a_config_fix_on_the_running_worker_redrives_them(
+    ingest_stack: IngestStack,
+) -> None:
     s = ingest_stack
     await add_cursor_npo(s.sandbox, "fixme", 4)
-    await s.put_config(cursor_config("fixme", s.sandbox.npo_url("fixme"), title_path="title_that_is_not_there"))
+    await s.put_config(
+        cursor_config("fixme", s.sandbox.npo_url("fixme"), title_path="title_that_is_not_there")
+    )
 
     async def letters() -> list[dict]:
         found = await s.dead_letters("fixme")
         return found if len(found) >= 4 else []
 
     found = await eventually(letters, timeout=30, what="4 dead letters")
-    assert all("title" in d["reason"] and d["record_key"].startswith("fixme/offerings/") for d in found)
+    assert all(
+        "title" in d["reason"] and d["record_key"].startswith("fixme/offerings/") for d in found
+    )
     assert all(isinstance(d["payload"], dict) and d["payload"]["id"] for d in found)
     listed = await s.unprocessed("fixme")
     assert listed["count"] == 4 and listed["partition_held"]
     assert all("title" in r["reason"] for r in listed["records"])
 
-    await s.put_config(cursor_config("fixme", s.sandbox.npo_url("fixme")))  # the mapping fixed; no new pull
+    await s.put_config(
+        cursor_config("fixme", s.sandbox.npo_url("fixme"))
+    )  # the mapping fixed; no new pull
 
     async def created() -> list[Message]:
         events = await events_of(s.deployment, "fixme")
@@ -351,8 +407,12 @@ async def test_dead_letters_then_a_config_fix_on_the_running_worker_redrives_the
 
     events = await eventually(created, timeout=30, what="4 events after the fix")
     names = {r["id"]: r["name"] for r in await s.sandbox.records("fixme", "offerings")}
-    assert {m.value["offering"]["npo_offering_ref"]: m.value["offering"]["title"] for m in events} == names
-    assert await s.pulls("fixme") == 1  # the timer re-drove the kept records; nothing was fetched again
+    assert {
+        m.value["offering"]["npo_offering_ref"]: m.value["offering"]["title"] for m in events
+    } == names
+    assert (
+        await s.pulls("fixme") == 1
+    )  # the timer re-drove the kept records; nothing was fetched again
     assert (await s.unprocessed("fixme"))["count"] == 0
 
 
@@ -363,12 +423,18 @@ def run_cli(stack: IngestStack, *args: str) -> subprocess.CompletedProcess[str]:
         "NPO_ADMIN_TOKEN": stack.deployment.admin_token,
     }
     return subprocess.run(
-        [sys.executable, "-m", "npo_integration.cli", *args], env=env, cwd=ROOT, capture_output=True, text=True,
+        [sys.executable, "-m", "npo_integration.cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
         timeout=60,
     )
 
 
-async def test_an_operator_redrives_an_npo_whose_records_ran_out_of_attempts(ingest_stack: IngestStack) -> None:
+async def test_an_operator_redrives_an_npo_whose_records_ran_out_of_attempts(
+    ingest_stack: IngestStack,
+) -> None:
     s = ingest_stack
     await add_cursor_npo(s.sandbox, "stuck", 3)
     await s.put_config(cursor_config("stuck", s.sandbox.npo_url("stuck"), title_path="nope"))
@@ -392,17 +458,24 @@ async def test_an_operator_redrives_an_npo_whose_records_ran_out_of_attempts(ing
         events = await events_of(s.deployment, "stuck")
         return events if len(events) >= 3 else []
 
-    assert len(await eventually(created, timeout=30, what="3 events after the operator's re-drive")) == 3
+    assert (
+        len(await eventually(created, timeout=30, what="3 events after the operator's re-drive"))
+        == 3
+    )
     assert (await s.unprocessed("stuck"))["count"] == 0
     status, _ = await s.admin("POST", "/admin/npos/no-such-npo/dead-letters/redrive")
     assert status == 404
 
 
-async def test_one_npos_failing_mapping_does_not_hold_up_another_npos_records(ingest_stack: IngestStack) -> None:
+async def test_one_npos_failing_mapping_does_not_hold_up_another_npos_records(
+    ingest_stack: IngestStack,
+) -> None:
     s = ingest_stack
     await add_cursor_npo(s.sandbox, "broken", 30)
     await add_simple_npo(s.sandbox, "healthy", 30)
-    await s.put_config(cursor_config("broken", s.sandbox.npo_url("broken"), title_path="details.missing"))
+    await s.put_config(
+        cursor_config("broken", s.sandbox.npo_url("broken"), title_path="details.missing")
+    )
     await s.put_config(simple_config("healthy", s.sandbox.npo_url("healthy")))
 
     async def healthy_events() -> list[Message]:
@@ -415,7 +488,10 @@ async def test_one_npos_failing_mapping_does_not_hold_up_another_npos_records(in
 
     events = await eventually(healthy_events, timeout=30, what="30 events of the healthy NPO")
     assert len({m.value["offering"]["npo_offering_ref"] for m in events}) == 30
-    assert len(await eventually(broken_letters, timeout=30, what="30 dead letters of the broken NPO")) == 30
+    assert (
+        len(await eventually(broken_letters, timeout=30, what="30 dead letters of the broken NPO"))
+        == 30
+    )
     assert await events_of(s.deployment, "broken") == []
 
 
@@ -427,7 +503,9 @@ async def test_a_new_npo_by_declarative_config_on_a_running_worker_is_live_withi
     await add_cursor_npo(s.sandbox, "newcomer", 12)
     started = time.monotonic()
     status, body = await s.admin(
-        "PUT", "/admin/npos/newcomer", cursor_config("newcomer", s.sandbox.npo_url("newcomer"), schedule=interval)
+        "PUT",
+        "/admin/npos/newcomer",
+        cursor_config("newcomer", s.sandbox.npo_url("newcomer"), schedule=interval),
     )
     assert status == 202, body
 
@@ -435,14 +513,19 @@ async def test_a_new_npo_by_declarative_config_on_a_running_worker_is_live_withi
         events = await events_of(s.deployment, "newcomer")
         return events if len(events) >= 12 else []
 
-    events = await eventually(created, timeout=interval, what="12 events within one schedule interval")
+    events = await eventually(
+        created, timeout=interval, what="12 events within one schedule interval"
+    )
     assert time.monotonic() - started < interval
     records = {r["id"]: r for r in await s.sandbox.records("newcomer", "offerings")}
     for message in events:
         event = message.value
         offering = event["offering"]
         record = records[offering["npo_offering_ref"]]
-        assert event["event_type"] == "npo_offering.created" and message.key == f"newcomer/{record['id']}"
+        assert (
+            event["event_type"] == "npo_offering.created"
+            and message.key == f"newcomer/{record['id']}"
+        )
         assert offering["title"] == record["name"] and offering["status"] == record["status"]
         assert offering["capacity"] == record["details"]["seats"]
         assert offering["starts_at"].startswith(record["details"]["starts"])

@@ -7,8 +7,8 @@ import asyncio
 import json
 import re
 import time
-from datetime import datetime
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -47,10 +47,17 @@ SCENARIOS: dict[str, tuple[str, dict, dict, dict, dict, dict]] = {
         {"kind": "bearer", "token": "tok-simple"},
         {"kind": "bearer", "token": "tok-simple"},
         {
-            "offerings": stream("/api/offerings", records_path="data",
-                                pagination={"style": "page_number", "page_size": PAGE}),
-            "assignments": stream("/api/progress", records_path="data", record_id_path="enrolment_id",
-                                  pagination={"style": "page_number", "page_size": PAGE}),
+            "offerings": stream(
+                "/api/offerings",
+                records_path="data",
+                pagination={"style": "page_number", "page_size": PAGE},
+            ),
+            "assignments": stream(
+                "/api/progress",
+                records_path="data",
+                record_id_path="enrolment_id",
+                pagination={"style": "page_number", "page_size": PAGE},
+            ),
         },
         {"offerings": "id", "progress": "enrolment_id"},
         {},
@@ -59,7 +66,13 @@ SCENARIOS: dict[str, tuple[str, dict, dict, dict, dict, dict]] = {
         "canvas",
         {"kind": "bearer", "token": "tok-canvas"},
         {"kind": "bearer", "token": "tok-canvas"},
-        {"offerings": stream("/api/v1/courses", params={"per_page": str(PAGE)}, pagination={"style": "link_header"})},
+        {
+            "offerings": stream(
+                "/api/v1/courses",
+                params={"per_page": str(PAGE)},
+                pagination={"style": "link_header"},
+            )
+        },
         {"offerings": "id"},
         {},
     ),
@@ -68,25 +81,46 @@ SCENARIOS: dict[str, tuple[str, dict, dict, dict, dict, dict]] = {
         {"kind": "api_key_query", "api_key": "tok-moodle"},
         {"kind": "api_key_query", "param": "wstoken", "key": "tok-moodle"},
         {
-            "offerings": stream("/webservice/rest/server.php",
-                                params={"wsfunction": "core_course_get_courses", "moodlewsrestformat": "json"}),
-            "assignments": stream("/webservice/rest/server.php",
-                                  params={"wsfunction": "local_spotlight_progress", "moodlewsrestformat": "json"},
-                                  records_path="records", record_id_path="enrolid",
-                                  pagination={"style": "offset", "limit": PAGE}),
+            "offerings": stream(
+                "/webservice/rest/server.php",
+                params={"wsfunction": "core_course_get_courses", "moodlewsrestformat": "json"},
+            ),
+            "assignments": stream(
+                "/webservice/rest/server.php",
+                params={"wsfunction": "local_spotlight_progress", "moodlewsrestformat": "json"},
+                records_path="records",
+                record_id_path="enrolid",
+                pagination={"style": "offset", "limit": PAGE},
+            ),
         },
         {"offerings": "id", "progress": "enrolid"},
-        {"error_in_body": {"path": "exception", "message_path": "message", "code_path": "errorcode"}},
+        {
+            "error_in_body": {
+                "path": "exception",
+                "message_path": "message",
+                "code_path": "errorcode",
+            }
+        },
     ),
     "p-sf": (
         "salesforce",
         {"kind": "oauth2_client_credentials", "client_id": "cid", "client_secret": "tok-sf"},
-        {"kind": "oauth2_client_credentials", "token_url": "/oauth/token", "client_id": "cid", "client_secret": "tok-sf"},
-        {"offerings": stream("/services/data/v60.0/query",
-                             params={"q": "SELECT Id FROM Program__c WHERE LastModifiedDate > {cursor}"},
-                             records_path="records", record_id_path="Id",
-                             pagination={"style": "next_url", "next_url_path": "nextRecordsUrl"},
-                             incremental={"cursor_field": "LastModifiedDate", "initial": "1970-01-01T00:00:00Z"})},
+        {
+            "kind": "oauth2_client_credentials",
+            "token_url": "/oauth/token",
+            "client_id": "cid",
+            "client_secret": "tok-sf",
+        },
+        {
+            "offerings": stream(
+                "/services/data/v60.0/query",
+                params={"q": "SELECT Id FROM Program__c WHERE LastModifiedDate > {cursor}"},
+                records_path="records",
+                record_id_path="Id",
+                pagination={"style": "next_url", "next_url_path": "nextRecordsUrl"},
+                incremental={"cursor_field": "LastModifiedDate", "initial": "1970-01-01T00:00:00Z"},
+            )
+        },
         {"offerings": "Id"},
         {"headers": {"Sforce-Query-Options": f"batchSize={PAGE}"}},
     ),
@@ -94,9 +128,15 @@ SCENARIOS: dict[str, tuple[str, dict, dict, dict, dict, dict]] = {
         "cursor",
         {"kind": "api_key_header", "api_key": "tok-cursor", "header_name": "X-Api-Key"},
         {"kind": "api_key_header", "header": "X-Api-Key", "key": "tok-cursor"},
-        {"offerings": stream("/v2/offerings", params={"limit": str(PAGE)}, records_path="items",
-                             pagination={"style": "body_cursor", "cursor_path": "meta.next_cursor"},
-                             incremental={"cursor_field": "updated_at", "param": "updated_since"})},
+        {
+            "offerings": stream(
+                "/v2/offerings",
+                params={"limit": str(PAGE)},
+                records_path="items",
+                pagination={"style": "body_cursor", "cursor_path": "meta.next_cursor"},
+                incremental={"cursor_field": "updated_at", "param": "updated_since"},
+            )
+        },
         {"offerings": "id"},
         {},
     ),
@@ -104,8 +144,14 @@ SCENARIOS: dict[str, tuple[str, dict, dict, dict, dict, dict]] = {
         "offset",
         {"kind": "basic", "username": "npo", "password": "tok-offset"},
         {"kind": "basic", "username": "npo", "password": "tok-offset"},
-        {"offerings": stream("/rest/programs", records_path="results", record_id_path="program_id",
-                             pagination={"style": "offset", "limit": PAGE})},
+        {
+            "offerings": stream(
+                "/rest/programs",
+                records_path="results",
+                record_id_path="program_id",
+                pagination={"style": "offset", "limit": PAGE},
+            )
+        },
         {"offerings": "program_id"},
         {},
     ),
@@ -123,13 +169,20 @@ async def raw_ids(stack: Stack) -> dict[tuple[str, str], list[str]]:
 
 
 async def put_config(stack: Stack, body: dict) -> None:
-    status, answer = await admin(stack.worker.url, stack.deployment.admin_token, "PUT",
-                                 f"/admin/npos/{body['npo_id']}?wait=true", body)
+    status, answer = await admin(
+        stack.worker.url,
+        stack.deployment.admin_token,
+        "PUT",
+        f"/admin/npos/{body['npo_id']}?wait=true",
+        body,
+    )
     assert status == 200, answer
 
 
 async def pull_state(stack: Stack, npo_id: str) -> dict:
-    status, body = await admin(stack.worker.url, stack.deployment.admin_token, "GET", f"/admin/npos/{npo_id}/pulls")
+    status, body = await admin(
+        stack.worker.url, stack.deployment.admin_token, "GET", f"/admin/npos/{npo_id}/pulls"
+    )
     assert status == 200, body
     return body
 
@@ -138,23 +191,37 @@ async def test_every_pagination_style_and_auth_kind_pulls_every_record_once(stac
     sandbox = stack.sandbox
     expected: dict[tuple[str, str], set[str]] = {}
     for npo_id, (flavour, sandbox_auth, auth, streams, ids, extra) in SCENARIOS.items():
-        await sandbox.add_npo(npo_id, flavour=flavour, auth=sandbox_auth, offerings=9, progress=6,
-                              options={"page_size": PAGE, "relative_links": True})
+        await sandbox.add_npo(
+            npo_id,
+            flavour=flavour,
+            auth=sandbox_auth,
+            offerings=9,
+            progress=6,
+            options={"page_size": PAGE, "relative_links": True},
+        )
         await put_config(stack, config(npo_id, sandbox.npo_url(npo_id), auth, streams, **extra))
         for kind, id_field in ids.items():
             name = "offerings" if kind == "offerings" else "assignments"
-            expected[(npo_id, name)] = {str(r[id_field]) for r in await sandbox.records(npo_id, kind)}
+            expected[(npo_id, name)] = {
+                str(r[id_field]) for r in await sandbox.records(npo_id, kind)
+            }
 
     async def complete() -> dict | None:
         found = await raw_ids(stack)
         return found if all(set(found.get(k, [])) == v for k, v in expected.items()) else None
 
-    found = await eventually(complete, timeout=45, what="every record of every NPO on the raw topic")
+    found = await eventually(
+        complete, timeout=45, what="every record of every NPO on the raw topic"
+    )
     for key, ids in expected.items():
         assert len(found[key]) == len(ids), f"{key}: duplicates in a single pull"
     # Paginated for real: more than one page was requested of each paginated stream.
     for npo_id in ("p-simple", "p-canvas", "p-sf", "p-cursor", "p-offset"):
-        pages = [r for r in await sandbox.requests(npo_id) if r["endpoint"] == "offerings" and r["status"] == 200]
+        pages = [
+            r
+            for r in await sandbox.requests(npo_id)
+            if r["endpoint"] == "offerings" and r["status"] == 200
+        ]
         assert len(pages) >= 3, npo_id
     # The OAuth2 token was fetched once and reused across pages.
     assert (await sandbox.call("GET", "/_sandbox/stats"))["tokens_issued"]["p-sf"] == 1
@@ -168,7 +235,9 @@ async def test_incremental_cursor_brings_only_changes_on_the_next_run(stack: Sta
     sandbox = stack.sandbox
     npo_id = "inc-sf"
     _, sandbox_auth, auth, streams, _, extra = SCENARIOS["p-sf"]
-    await sandbox.add_npo(npo_id, flavour="salesforce", auth=sandbox_auth, offerings=10, options={"page_size": PAGE})
+    await sandbox.add_npo(
+        npo_id, flavour="salesforce", auth=sandbox_auth, offerings=10, options={"page_size": PAGE}
+    )
     await put_config(stack, config(npo_id, sandbox.npo_url(npo_id), auth, streams, **extra))
 
     async def first_run_done() -> dict | None:
@@ -181,7 +250,9 @@ async def test_incremental_cursor_brings_only_changes_on_the_next_run(stack: Sta
 
     changed = records[3]["Id"]
     await sandbox.upsert(npo_id, "offerings", {"Id": changed, "Name": "Renamed programme"})
-    triggered = await asyncio.to_thread(run_cli, stack, "fetch", npo_id, "--stream", "offerings")  # the operator's way
+    triggered = await asyncio.to_thread(
+        run_cli, stack, "fetch", npo_id, "--stream", "offerings"
+    )  # the operator's way
     assert triggered.returncode == 0, triggered.stderr
     assert [r["stream"] for r in json.loads(triggered.stdout)["requested"]] == ["offerings"]
 
@@ -193,7 +264,11 @@ async def test_incremental_cursor_brings_only_changes_on_the_next_run(stack: Sta
 
     ids = await eventually(second_run_done, timeout=30, what="the second pull")
     assert len(ids) == 10 + 1 and ids[-1] == changed  # the second run brought the one change only
-    queries = [r["query"].get("q", "") for r in await sandbox.requests(npo_id) if r["endpoint"] == "offerings"]
+    queries = [
+        r["query"].get("q", "")
+        for r in await sandbox.requests(npo_id)
+        if r["endpoint"] == "offerings"
+    ]
     assert "1970-01-01" not in queries[-1] and first["cursor"][:19] in queries[-1]
 
 
@@ -207,14 +282,26 @@ async def test_incremental_cursor_brings_only_changes_on_the_next_run(stack: Sta
     ],
     ids=["429-retry-after", "5xx-then-success", "timeout-then-success", "non-json"],
 )
-async def test_faults_are_retried_or_recorded_per_npo(stack: Stack, fault: list, expect_error: str | None) -> None:
+async def test_faults_are_retried_or_recorded_per_npo(
+    stack: Stack, fault: list, expect_error: str | None
+) -> None:
     sandbox = stack.sandbox
     npo_id = f"fault-{abs(hash(str(fault))) % 10_000}"
     _, sandbox_auth, auth, streams, _, _ = SCENARIOS["p-simple"]
-    await sandbox.add_npo(npo_id, flavour="simple", auth=sandbox_auth, offerings=3, options={"page_size": PAGE})
+    await sandbox.add_npo(
+        npo_id, flavour="simple", auth=sandbox_auth, offerings=3, options={"page_size": PAGE}
+    )
     await sandbox.set_faults(npo_id, endpoint="offerings", fail_next=fault)
-    await put_config(stack, config(npo_id, sandbox.npo_url(npo_id), auth, {"offerings": streams["offerings"]},
-                                   timeout_seconds=1.0))
+    await put_config(
+        stack,
+        config(
+            npo_id,
+            sandbox.npo_url(npo_id),
+            auth,
+            {"offerings": streams["offerings"]},
+            timeout_seconds=1.0,
+        ),
+    )
 
     async def finished() -> dict | None:
         state = (await pull_state(stack, npo_id))["streams"].get("offerings", {})
@@ -234,11 +321,15 @@ async def test_faults_are_retried_or_recorded_per_npo(stack: Stack, fault: list,
         assert state["consecutive_failures"] == 1
         # The worker is alive and the next pull succeeds once the NPO behaves.
         await sandbox.call("DELETE", f"/_sandbox/npos/{npo_id}/faults")
-        await admin(stack.worker.url, stack.deployment.admin_token, "POST", f"/admin/npos/{npo_id}/fetch")
+        await admin(
+            stack.worker.url, stack.deployment.admin_token, "POST", f"/admin/npos/{npo_id}/fetch"
+        )
 
         async def recovered() -> bool:
             again = (await pull_state(stack, npo_id))["streams"]["offerings"]
-            return bool(again["last_success_at"]) and again["last_success_at"] > again["last_error_at"]
+            return (
+                bool(again["last_success_at"]) and again["last_success_at"] > again["last_error_at"]
+            )
 
         await eventually(recovered, timeout=20, what="a good pull after the garbage")
 
@@ -251,7 +342,9 @@ async def test_an_npo_that_is_down_does_not_delay_the_others(stack: Stack) -> No
         await sandbox.add_npo(npo_id, flavour="simple", auth=sandbox_auth, offerings=2)
     await sandbox.set_faults("iso-down", endpoint="any", latency_ms=4000, down=True)
     for npo_id in ("iso-down", "iso-a", "iso-b"):
-        await put_config(stack, config(npo_id, sandbox.npo_url(npo_id), auth, every_2s, timeout_seconds=20))
+        await put_config(
+            stack, config(npo_id, sandbox.npo_url(npo_id), auth, every_2s, timeout_seconds=20)
+        )
 
     async def pulls_of(npo_id: str) -> int:
         return sum(1 for r in await sandbox.requests(npo_id) if r["status"] == 200)
@@ -263,7 +356,9 @@ async def test_an_npo_that_is_down_does_not_delay_the_others(stack: Stack) -> No
         return all(counts[n] >= start[n] + 3 for n in counts)
 
     began = time.monotonic()
-    await eventually(others_pulled_repeatedly, timeout=20, what="iso-a and iso-b pulled on schedule")
+    await eventually(
+        others_pulled_repeatedly, timeout=20, what="iso-a and iso-b pulled on schedule"
+    )
     # Three runs each at a 2 s interval, while iso-down hangs for 30 s on every request.
     assert time.monotonic() - began < 12
     assert await pulls_of("iso-down") == 0
@@ -273,14 +368,21 @@ async def test_metrics_count_pulls_and_show_circuits(stack: Stack) -> None:
     sandbox = stack.sandbox
     _, sandbox_auth, auth, streams, _, _ = SCENARIOS["p-simple"]
     await sandbox.add_npo("metrics-1", flavour="simple", auth=sandbox_auth, offerings=2)
-    await put_config(stack, config("metrics-1", sandbox.npo_url("metrics-1"), auth, {"offerings": streams["offerings"]}))
+    await put_config(
+        stack,
+        config(
+            "metrics-1", sandbox.npo_url("metrics-1"), auth, {"offerings": streams["offerings"]}
+        ),
+    )
 
     async def scrape() -> str | None:
         async with aiohttp.ClientSession() as session:
             async with session.get(f"{stack.worker.url}/metrics") as resp:
                 assert resp.status == 200 and resp.content_type == "text/plain"
                 text = await resp.text()
-        succeeded = re.search(r'npo_pulls_total\{outcome="succeeded",stream="offerings"\} (\d+)', text)
+        succeeded = re.search(
+            r'npo_pulls_total\{outcome="succeeded",stream="offerings"\} (\d+)', text
+        )
         return text if succeeded and int(succeeded[1]) >= 1 else None
 
     text = await eventually(scrape, timeout=20, what="a succeeded pull in the metrics")

@@ -38,8 +38,14 @@ async def test_each_npo_is_pulled_once_per_interval_and_moves_when_its_worker_st
     sandbox: SandboxProcess, deployment: Deployment
 ) -> None:
     auth = {"kind": "bearer", "token": "cl"}
-    streams = {"offerings": stream("/api/offerings", records_path="data", schedule_seconds=INTERVAL,
-                                   pagination={"style": "page_number", "page_size": 5})}
+    streams = {
+        "offerings": stream(
+            "/api/offerings",
+            records_path="data",
+            schedule_seconds=INTERVAL,
+            pagination={"style": "page_number", "page_size": 5},
+        )
+    }
     for npo_id in NPOS:
         await sandbox.add_npo(npo_id, flavour="simple", auth=auth, offerings=3)
     deployment.write_configs([config(n, sandbox.npo_url(n), auth, streams) for n in NPOS])
@@ -76,13 +82,19 @@ async def test_each_npo_is_pulled_once_per_interval_and_moves_when_its_worker_st
                 return False
         return owned_by_first <= pulled_by(second.output())
 
-    await eventually(second_took_over, timeout=45, what="the second worker pulling the first one's NPOs")
+    await eventually(
+        second_took_over, timeout=45, what="the second worker pulling the first one's NPOs"
+    )
     for npo_id in NPOS:
         times = await first_page_times(sandbox, npo_id)
         gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
-        assert min(gaps) >= INTERVAL * 0.9, f"{npo_id} pulled twice in one interval around the hand-over: {gaps}"
+        assert min(gaps) >= INTERVAL * 0.9, (
+            f"{npo_id} pulled twice in one interval around the hand-over: {gaps}"
+        )
     for npo_id in owned_by_first:
         before = [t for t in await first_page_times(sandbox, npo_id) if t <= stopped_at]
         after = [t for t in await first_page_times(sandbox, npo_id) if t > stopped_at]
         wait = (after[0] - max(before[-1], stopped_at)).total_seconds()
-        assert wait <= INTERVAL + REBALANCE_ALLOWANCE, f"{npo_id} waited {wait:.1f}s for its new owner"
+        assert wait <= INTERVAL + REBALANCE_ALLOWANCE, (
+            f"{npo_id} waited {wait:.1f}s for its new owner"
+        )

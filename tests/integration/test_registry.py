@@ -18,7 +18,13 @@ from tests.integration.support.processes import ROOT
 
 
 def npo_config(
-    npo_id: str, base_url: str, *, token: str = "tok", name: str = "Academy", page_size: int = 10, **extra: Any
+    npo_id: str,
+    base_url: str,
+    *,
+    token: str = "tok",
+    name: str = "Academy",
+    page_size: int = 10,
+    **extra: Any,
 ) -> dict:
     return {
         "npo_id": npo_id,
@@ -39,24 +45,35 @@ def npo_config(
 
 
 async def get_npo(stack: Stack, npo_id: str) -> tuple[int, Any]:
-    return await admin(stack.worker.url, stack.deployment.admin_token, "GET", f"/admin/npos/{npo_id}")
+    return await admin(
+        stack.worker.url, stack.deployment.admin_token, "GET", f"/admin/npos/{npo_id}"
+    )
 
 
 async def wait_for_version(stack: Stack, npo_id: str, version: int, url: str | None = None) -> dict:
     async def probe() -> dict | None:
-        status, body = await admin(url or stack.worker.url, stack.deployment.admin_token, "GET", f"/admin/npos/{npo_id}")
+        status, body = await admin(
+            url or stack.worker.url, stack.deployment.admin_token, "GET", f"/admin/npos/{npo_id}"
+        )
         return body if status == 200 and body["version"] >= version else None
 
     return await eventually(probe, timeout=15, what=f"{npo_id} at version {version}")
 
 
 async def test_an_assessed_npo_becomes_a_config_with_its_secret_sealed(stack: Stack) -> None:
-    config = npo_config("assessed-1", stack.sandbox.npo_url("assessed-1"), token="assessed-secret-1")
+    config = npo_config(
+        "assessed-1", stack.sandbox.npo_url("assessed-1"), token="assessed-secret-1"
+    )
     await produce(
         stack.deployment.topics["npo_assessed"],
         "assessed-1",
-        {"event_type": "npo.assessed", "event_id": "e1", "occurred_at": "2026-11-28T09:00:00Z",
-         "npo_id": "assessed-1", "integration": config},
+        {
+            "event_type": "npo.assessed",
+            "event_id": "e1",
+            "occurred_at": "2026-11-28T09:00:00Z",
+            "npo_id": "assessed-1",
+            "integration": config,
+        },
     )
     body = await wait_for_version(stack, "assessed-1", 1)
     assert body["source"] == "npo-assessed"
@@ -64,7 +81,9 @@ async def test_an_assessed_npo_becomes_a_config_with_its_secret_sealed(stack: St
     assert body["config"]["display_name"] == "Academy"
 
 
-async def test_create_update_deactivate_through_the_admin_api_keeps_every_version(stack: Stack) -> None:
+async def test_create_update_deactivate_through_the_admin_api_keeps_every_version(
+    stack: Stack,
+) -> None:
     url, token = stack.worker.url, stack.deployment.admin_token
     config = npo_config("api-1", stack.sandbox.npo_url("api-1"), name="First name")
     status, body = await admin(url, token, "POST", "/admin/npos?wait=true", config)
@@ -85,7 +104,11 @@ async def test_create_update_deactivate_through_the_admin_api_keeps_every_versio
     versions = body["versions"]
     assert [v["version"] for v in versions] == [1, 2, 3]
     assert [v["change"] for v in versions] == ["upsert", "upsert", "deactivate"]
-    assert [v["config"]["display_name"] for v in versions] == ["First name", "Second name", "Second name"]
+    assert [v["config"]["display_name"] for v in versions] == [
+        "First name",
+        "Second name",
+        "Second name",
+    ]
     assert [v["config"]["active"] for v in versions] == [True, True, False]
     assert versions[0]["updated_at"] <= versions[1]["updated_at"] <= versions[2]["updated_at"]
 
@@ -112,13 +135,20 @@ def run_cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
         "NPO_ADMIN_TOKEN": stack.deployment.admin_token,
     }
     return subprocess.run(
-        [sys.executable, "-m", "npo_integration.cli", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "npo_integration.cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
 async def test_the_cli_adds_lists_shows_and_deactivates(stack: Stack, tmp_path: Any) -> None:
     path = tmp_path / "cli-npo.json"
-    path.write_text(json.dumps(npo_config("cli-1", stack.sandbox.npo_url("cli-1"), token="cli-secret-1")))
+    path.write_text(
+        json.dumps(npo_config("cli-1", stack.sandbox.npo_url("cli-1"), token="cli-secret-1"))
+    )
     added = await asyncio.to_thread(run_cli, stack, "npos", "add", str(path))
     assert added.returncode == 0, added.stderr
     assert json.loads(added.stdout)["status"] == "applied"
@@ -139,10 +169,15 @@ async def test_the_cli_adds_lists_shows_and_deactivates(stack: Stack, tmp_path: 
 
 
 async def test_a_new_npo_takes_effect_on_a_running_worker_within_10_seconds(stack: Stack) -> None:
-    await stack.sandbox.add_npo("live-1", flavour="simple", auth={"kind": "bearer", "token": "live"}, offerings=2)
+    await stack.sandbox.add_npo(
+        "live-1", flavour="simple", auth={"kind": "bearer", "token": "live"}, offerings=2
+    )
     started = time.monotonic()
     status, _ = await admin(
-        stack.worker.url, stack.deployment.admin_token, "PUT", "/admin/npos/live-1",
+        stack.worker.url,
+        stack.deployment.admin_token,
+        "PUT",
+        "/admin/npos/live-1",
         npo_config("live-1", stack.sandbox.npo_url("live-1"), token="live"),
     )
     assert status == 202
@@ -166,7 +201,11 @@ async def test_bad_input_gets_a_clear_error_and_nothing_is_stored(stack: Stack) 
     url, token = stack.worker.url, stack.deployment.admin_token
     commands_before = len(await read_all(stack.deployment.topics["config_commands"]))
     for raw, change, expected_status, expected_text in BAD_INPUTS:
-        body = None if change is None else {**npo_config("bad-1", stack.sandbox.npo_url("bad-1")), **change}
+        body = (
+            None
+            if change is None
+            else {**npo_config("bad-1", stack.sandbox.npo_url("bad-1")), **change}
+        )
         status, answer = await admin(url, token, "PUT", "/admin/npos/bad-1", body, raw=raw)
         assert status == expected_status, answer
         assert expected_text in answer["error"]
@@ -176,7 +215,9 @@ async def test_bad_input_gets_a_clear_error_and_nothing_is_stored(stack: Stack) 
     status, answer = await admin(url, token, "PUT", "/admin/npos/bad-1", missing)
     assert status == 422 and "display_name" in answer["error"] and "transform" in answer["error"]
 
-    status, answer = await admin(url, token, "PUT", "/admin/npos/other-id", npo_config("bad-1", "https://x.example"))
+    status, answer = await admin(
+        url, token, "PUT", "/admin/npos/other-id", npo_config("bad-1", "https://x.example")
+    )
     assert status == 422 and "does not match" in answer["error"]
 
     assert (await admin(url, "wrong-token", "GET", "/admin/npos"))[0] == 401
@@ -189,14 +230,22 @@ async def test_bad_input_gets_a_clear_error_and_nothing_is_stored(stack: Stack) 
     assert len(await read_all(stack.deployment.topics["config_commands"])) == commands_before
 
 
-async def test_a_bad_npo_assessed_message_is_dead_lettered_redacted_and_the_agent_lives(stack: Stack) -> None:
+async def test_a_bad_npo_assessed_message_is_dead_lettered_redacted_and_the_agent_lives(
+    stack: Stack,
+) -> None:
     topic = stack.deployment.topics["npo_assessed"]
     await produce(topic, "broken-1", b"{not json")
     await produce(
         topic,
         "broken-2",
-        {"event_type": "npo.assessed", "npo_id": "broken-2",
-         "integration": {**npo_config("broken-2", "https://x.example", token="leaky-secret"), "auth": {"kind": "x", "token": "leaky-secret"}}},
+        {
+            "event_type": "npo.assessed",
+            "npo_id": "broken-2",
+            "integration": {
+                **npo_config("broken-2", "https://x.example", token="leaky-secret"),
+                "auth": {"kind": "x", "token": "leaky-secret"},
+            },
+        },
     )
     letters = await eventually(
         lambda: _letters_for(stack, {"broken-1", "broken-2"}), timeout=15, what="two dead letters"
@@ -205,11 +254,19 @@ async def test_a_bad_npo_assessed_message_is_dead_lettered_redacted_and_the_agen
     assert "leaky-secret" not in json.dumps(letters)
     # The agent is alive: a good message after the bad ones is applied.
     good = npo_config("after-bad", stack.sandbox.npo_url("after-bad"))
-    await produce(topic, "after-bad", {"event_type": "npo.assessed", "npo_id": "after-bad", "integration": good})
+    await produce(
+        topic,
+        "after-bad",
+        {"event_type": "npo.assessed", "npo_id": "after-bad", "integration": good},
+    )
     await wait_for_version(stack, "after-bad", 1)
     assert (await get_npo(stack, "broken-2"))[0] == 404
 
 
 async def _letters_for(stack: Stack, keys: set[str]) -> list[dict] | None:
-    letters = [m.value for m in await read_all(stack.deployment.topics["dead_letters"]) if m.value.get("key") in keys]
+    letters = [
+        m.value
+        for m in await read_all(stack.deployment.topics["dead_letters"])
+        if m.value.get("key") in keys
+    ]
     return letters if len(letters) == len(keys) else None

@@ -29,7 +29,9 @@ async def deployment_topics(deployment: Deployment) -> list[str]:
     finally:
         await consumer.stop()
     prefix = deployment.env["NPO_APP_ID"]
-    own = set(deployment.topics.values()) - {deployment.topics["npo_assessed"]}  # the platform writes that one
+    own = set(deployment.topics.values()) - {
+        deployment.topics["npo_assessed"]
+    }  # the platform writes that one
     return sorted(n for n in names if n in own or n.startswith(prefix))
 
 
@@ -46,30 +48,46 @@ async def test_restart_second_worker_rotation_and_no_secret_in_clear_anywhere(
 ) -> None:
     secrets = {name: f"s3cret-{name}-{uuid.uuid4().hex}" for name in ("topic", "api", "cli")}
     for name, secret in secrets.items():
-        await sandbox.add_npo(f"dur-{name}", flavour="simple", auth={"kind": "bearer", "token": secret}, offerings=2)
+        await sandbox.add_npo(
+            f"dur-{name}", flavour="simple", auth={"kind": "bearer", "token": secret}, offerings=2
+        )
     first = await deployment.start_worker("first")
     token = deployment.admin_token
 
     # One NPO from each source.
     config = npo_config("dur-topic", sandbox.npo_url("dur-topic"), token=secrets["topic"])
     await produce(
-        deployment.topics["npo_assessed"], "dur-topic",
+        deployment.topics["npo_assessed"],
+        "dur-topic",
         {"event_type": "npo.assessed", "npo_id": "dur-topic", "integration": config},
     )
-    status, _ = await admin(first.url, token, "PUT", "/admin/npos/dur-api?wait=true",
-                            npo_config("dur-api", sandbox.npo_url("dur-api"), token=secrets["api"]))
+    status, _ = await admin(
+        first.url,
+        token,
+        "PUT",
+        "/admin/npos/dur-api?wait=true",
+        npo_config("dur-api", sandbox.npo_url("dur-api"), token=secrets["api"]),
+    )
     assert status == 200
     path = tmp_path / "cli.json"
-    path.write_text(json.dumps(npo_config("dur-cli", sandbox.npo_url("dur-cli"), token=secrets["cli"])))
+    path.write_text(
+        json.dumps(npo_config("dur-cli", sandbox.npo_url("dur-cli"), token=secrets["cli"]))
+    )
 
     cli_outputs = []
-    added = await asyncio.to_thread(run_cli, Stack(sandbox, deployment, first), "npos", "add", str(path))
+    added = await asyncio.to_thread(
+        run_cli, Stack(sandbox, deployment, first), "npos", "add", str(path)
+    )
     assert added.returncode == 0, added.stderr
     cli_outputs.append(added.stdout + added.stderr)
 
     # The sealed secrets open: each NPO is pulled with its own token.
     for name in secrets:
-        await eventually(lambda n=name: authorized_pulls(sandbox, f"dur-{n}"), timeout=20, what=f"pull of dur-{name}")
+        await eventually(
+            lambda n=name: authorized_pulls(sandbox, f"dur-{n}"),
+            timeout=20,
+            what=f"pull of dur-{name}",
+        )
 
     # A second worker of the same deployment sees every config.
     second = await deployment.start_worker("second")
@@ -82,7 +100,9 @@ async def test_restart_second_worker_rotation_and_no_secret_in_clear_anywhere(
     first.kill()
     second.stop()
     new_key = SecretBox.generate_key()
-    rotated = await deployment.start_worker("rotated", NPO_SECRETS_KEYS=f"{new_key},{deployment.secrets_key}")
+    rotated = await deployment.start_worker(
+        "rotated", NPO_SECRETS_KEYS=f"{new_key},{deployment.secrets_key}"
+    )
     for name in secrets:
         status, body = await admin(rotated.url, token, "GET", f"/admin/npos/dur-{name}")
         assert (status, body["version"], body["config"]["auth"]["token"]) == (200, 1, "***")
@@ -93,13 +113,22 @@ async def test_restart_second_worker_rotation_and_no_secret_in_clear_anywhere(
     async def pulled_again() -> bool:
         return await authorized_pulls(sandbox, "dur-api") > before
 
-    await eventually(pulled_again, timeout=20, what="a pull with the secret sealed under the old key")
+    await eventually(
+        pulled_again, timeout=20, what="a pull with the secret sealed under the old key"
+    )
 
     # A config written after rotation is sealed with the new key alone.
-    status, _ = await admin(rotated.url, token, "PUT", "/admin/npos/dur-new?wait=true",
-                            npo_config("dur-new", sandbox.npo_url("dur-new"), token="after-rotation"))
+    status, _ = await admin(
+        rotated.url,
+        token,
+        "PUT",
+        "/admin/npos/dur-new?wait=true",
+        npo_config("dur-new", sandbox.npo_url("dur-new"), token="after-rotation"),
+    )
     assert status == 200
-    [command] = [m.value for m in await read_all(deployment.topics["config_commands"]) if m.key == "dur-new"]
+    [command] = [
+        m.value for m in await read_all(deployment.topics["config_commands"]) if m.key == "dur-new"
+    ]
     sealed = command["config"]["auth"]["token"]
     assert SecretBox([new_key]).open(sealed) == "after-rotation"
     with pytest.raises(SecretError):
@@ -108,8 +137,11 @@ async def test_restart_second_worker_rotation_and_no_secret_in_clear_anywhere(
     # Resealing moves the old NPOs to the new key too, so the old key can leave the ring.
     status, body = await admin(rotated.url, token, "POST", "/admin/secrets/reseal")
     assert status == 202 and "dur-api" in body["resealing"]
-    resealed = await eventually(lambda: _version_with_change(rotated.url, token, "dur-api", "reseal"), timeout=15,
-                                what="dur-api resealed")
+    resealed = await eventually(
+        lambda: _version_with_change(rotated.url, token, "dur-api", "reseal"),
+        timeout=15,
+        what="dur-api resealed",
+    )
     assert resealed["config"]["auth"]["token"] == "***"
     changelog = f"{deployment.env['NPO_APP_ID']}-npo-configs-changelog"
     latest = [m.value for m in await read_all(changelog) if m.key == "dur-api"][-1]
@@ -118,11 +150,17 @@ async def test_restart_second_worker_rotation_and_no_secret_in_clear_anywhere(
     rotated.stop()
 
     # Nothing the service wrote holds a secret in clear: logs, topics, table files, CLI output.
-    haystacks: list[tuple[str, bytes]] = [(w.log_path.name, w.log_path.read_bytes()) for w in deployment.workers]
+    haystacks: list[tuple[str, bytes]] = [
+        (w.log_path.name, w.log_path.read_bytes()) for w in deployment.workers
+    ]
     for topic in await deployment_topics(deployment):
         for message in await read_all(topic):
             haystacks.append((topic, json.dumps(message.value).encode()))
-    haystacks += [(str(p), p.read_bytes()) for p in files_under(tmp_path) if p.suffix != ".json" and "sandbox" not in p.name]
+    haystacks += [
+        (str(p), p.read_bytes())
+        for p in files_under(tmp_path)
+        if p.suffix != ".json" and "sandbox" not in p.name
+    ]
     haystacks += [("cli", out.encode()) for out in cli_outputs]
     assert len(haystacks) > 20
     for secret in [*secrets.values(), "after-rotation"]:
@@ -138,9 +176,22 @@ async def _version_with_change(url: str, token: str, npo_id: str, change: str) -
 async def test_private_addresses_are_refused_unless_allowed(deployment: Deployment) -> None:
     worker = await deployment.start_worker("strict", NPO_ALLOW_PRIVATE_NPO_URLS="false")
     token = deployment.admin_token
-    for url in ("http://10.1.2.3/api", "http://127.0.0.1:8900/npos/x", "http://localhost/api", "http://169.254.169.254/"):
-        status, body = await admin(worker.url, token, "PUT", "/admin/npos/private-1", npo_config("private-1", url))
+    for url in (
+        "http://10.1.2.3/api",
+        "http://127.0.0.1:8900/npos/x",
+        "http://localhost/api",
+        "http://169.254.169.254/",
+    ):
+        status, body = await admin(
+            worker.url, token, "PUT", "/admin/npos/private-1", npo_config("private-1", url)
+        )
         assert status == 422, body
-        assert "private" in body["error"] or "non-public" in body["error"] or "loopback" in body["error"]
+        assert (
+            "private" in body["error"]
+            or "non-public" in body["error"]
+            or "loopback" in body["error"]
+        )
     assert (await admin(worker.url, token, "GET", "/admin/npos/private-1"))[0] == 404
-    assert [m for m in await read_all(deployment.topics["config_commands"]) if m.key == "private-1"] == []
+    assert [
+        m for m in await read_all(deployment.topics["config_commands"]) if m.key == "private-1"
+    ] == []

@@ -12,8 +12,12 @@ from tests.integration.test_registry import npo_config
 async def test_offerings_of_a_configured_npo_reach_the_offerings_topic(
     sandbox: SandboxProcess, deployment: Deployment
 ) -> None:
-    await sandbox.add_npo("skel", flavour="simple", auth={"kind": "bearer", "token": "skel-token"}, offerings=7)
-    deployment.write_configs([npo_config("skel", sandbox.npo_url("skel"), token="skel-token", page_size=3)])
+    await sandbox.add_npo(
+        "skel", flavour="simple", auth={"kind": "bearer", "token": "skel-token"}, offerings=7
+    )
+    deployment.write_configs(
+        [npo_config("skel", sandbox.npo_url("skel"), token="skel-token", page_size=3)]
+    )
     await deployment.start_worker()
 
     topic = deployment.topics["offerings"]
@@ -25,7 +29,9 @@ async def test_offerings_of_a_configured_npo_reach_the_offerings_topic(
     messages = await eventually(seven_offerings, timeout=60, what="7 offering events")
 
     expected = await sandbox.call(
-        "GET", "/npos/skel/api/offerings?page=1&per_page=100", headers={"Authorization": "Bearer skel-token"}
+        "GET",
+        "/npos/skel/api/offerings?page=1&per_page=100",
+        headers={"Authorization": "Bearer skel-token"},
     )
     titles = {o["id"]: o["title"] for o in expected["data"]}
     assert len(messages) == 7

@@ -17,7 +17,9 @@ def test_the_contract_page_has_examples() -> None:
     assert len(EXAMPLES) >= 7
 
 
-@pytest.mark.parametrize(("dotted", "text"), EXAMPLES, ids=[d.rsplit(".", 1)[1] for d, _ in EXAMPLES])
+@pytest.mark.parametrize(
+    ("dotted", "text"), EXAMPLES, ids=[d.rsplit(".", 1)[1] for d, _ in EXAMPLES]
+)
 def test_example_matches_its_model(dotted: str, text: str) -> None:
     module, name = dotted.rsplit(".", 1)
     model = getattr(importlib.import_module(module), name)

@@ -33,7 +33,9 @@ def _start_worker_with(**env: str) -> subprocess.CompletedProcess[str]:
 def test_a_bad_broker_url_stops_the_worker_with_one_line_naming_it() -> None:
     from cryptography.fernet import Fernet
 
-    result = _start_worker_with(NPO_BROKER_URL="localhost:9092", NPO_SECRETS_KEYS=Fernet.generate_key().decode())
+    result = _start_worker_with(
+        NPO_BROKER_URL="localhost:9092", NPO_SECRETS_KEYS=Fernet.generate_key().decode()
+    )
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
         "npo-integration: invalid setting NPO_BROKER_URL: scheme must be kafka://, got 'localhost:9092'"
@@ -43,4 +45,6 @@ def test_a_bad_broker_url_stops_the_worker_with_one_line_naming_it() -> None:
 def test_a_missing_secrets_key_stops_the_worker_with_one_line_naming_it() -> None:
     result = _start_worker_with()
     assert result.returncode != 0
-    assert result.stderr.strip().splitlines() == ["npo-integration: invalid setting NPO_SECRETS_KEYS: Field required"]
+    assert result.stderr.strip().splitlines() == [
+        "npo-integration: invalid setting NPO_SECRETS_KEYS: Field required"
+    ]

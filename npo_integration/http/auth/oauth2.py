@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from npo_integration.http.auth.base import Authenticator, AuthContext, OutgoingRequest
+from npo_integration.http.auth.base import AuthContext, Authenticator, OutgoingRequest
 from npo_integration.http.errors import NpoResponseError
 from npo_integration.http.urls import join_base
 from npo_integration.models.npo_config import OAuth2ClientCredentialsAuth

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from npo_integration.models.npo_config import PaginationConfig
 from npo_integration.pull.pagination.base import (
     DEFAULT_MAX_PAGES,
     AnyPaginator,
@@ -20,7 +21,6 @@ from npo_integration.pull.pagination.numbered import (
     PageNumberPaginator,
     SinglePagePaginator,
 )
-from npo_integration.models.npo_config import PaginationConfig
 
 PAGINATORS: dict[str, type[AnyPaginator]] = {
     "none": SinglePagePaginator,

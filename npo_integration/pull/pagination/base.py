@@ -83,7 +83,9 @@ class Paginator(ABC, Generic[ConfigT]):
     def _check_repeated_content(self, records: Sequence[Any]) -> None:
         if not records:
             return
-        blob = json.dumps(records, separators=(",", ":"), default=str).encode()  # a repeated page repeats its order
+        blob = json.dumps(
+            records, separators=(",", ":"), default=str
+        ).encode()  # a repeated page repeats its order
         fingerprint = hashlib.blake2b(blob, digest_size=16).hexdigest()
         if fingerprint == self._last_fingerprint:
             raise PaginationLoopError(

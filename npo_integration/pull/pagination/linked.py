@@ -9,14 +9,14 @@ from yarl import URL
 
 from npo_integration.expressions import MISSING, parse_path
 from npo_integration.http.errors import NpoResponseError
-from npo_integration.pull.pagination.base import PageRequest, Paginator
-from npo_integration.pull.records import type_name
 from npo_integration.http.response import NpoResponse
 from npo_integration.models.npo_config import (
     BodyCursorPagination,
     LinkHeaderPagination,
     NextUrlPagination,
 )
+from npo_integration.pull.pagination.base import PageRequest, Paginator
+from npo_integration.pull.records import type_name
 
 
 class BodyCursorPaginator(Paginator[BodyCursorPagination]):

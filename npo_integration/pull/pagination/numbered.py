@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from npo_integration.pull.pagination.base import PageRequest, Paginator
 from npo_integration.http.response import NpoResponse
 from npo_integration.models.npo_config import NoPagination, OffsetPagination, PageNumberPagination
+from npo_integration.pull.pagination.base import PageRequest, Paginator
 
 
 class SinglePagePaginator(Paginator[NoPagination]):

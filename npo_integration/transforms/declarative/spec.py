@@ -42,7 +42,11 @@ class PlatformField:
 
 
 _KINDS: dict[Any, FieldKind] = {
-    str: "str", int: "int", float: "float", datetime: "datetime", AwareDatetime: "datetime"
+    str: "str",
+    int: "int",
+    float: "float",
+    datetime: "datetime",
+    AwareDatetime: "datetime",
 }
 
 
@@ -88,8 +92,17 @@ ASSIGNMENT_VALUES = template_values(CandidateAssignmentEvent)
 """What enrolment templates may substitute (``CandidateAssignmentEvent`` fields)."""
 
 _TRANSFORM_OPTIONS = (
-    "default", "required", "null_if", "strip_html", "map", "fallback", "type", "scale", "clamp",
-    "date", "timezone",
+    "default",
+    "required",
+    "null_if",
+    "strip_html",
+    "map",
+    "fallback",
+    "type",
+    "scale",
+    "clamp",
+    "date",
+    "timezone",
 )
 
 

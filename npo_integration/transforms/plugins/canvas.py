@@ -142,7 +142,5 @@ class CanvasPlugin:
             query={"task": self._options.unenrol_task},
         )
 
-    def enrolment_ref(
-        self, response_body: Any, assignment: CandidateAssignmentEvent
-    ) -> str | None:
+    def enrolment_ref(self, response_body: Any, assignment: CandidateAssignmentEvent) -> str | None:
         return text(as_object(response_body, "enrollment"), "id", "enrolment_ref")

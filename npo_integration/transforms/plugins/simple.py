@@ -90,7 +90,5 @@ class SimplePlugin:
     ) -> EnrolmentRequest:
         return EnrolmentRequest(path_vars={"enrolment_id": npo_enrolment_ref})
 
-    def enrolment_ref(
-        self, response_body: Any, assignment: CandidateAssignmentEvent
-    ) -> str | None:
+    def enrolment_ref(self, response_body: Any, assignment: CandidateAssignmentEvent) -> str | None:
         return text(as_object(response_body, "enrol response"), "enrolment_id", "enrolment_ref")

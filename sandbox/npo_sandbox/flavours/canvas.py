@@ -20,13 +20,24 @@ from typing import Any
 from aiohttp import web
 
 from ..datagen import (
-    USER_ID_BASE, candidate_external_id, offering_seeds, progress_seeds, user_id_for,
+    USER_ID_BASE,
+    candidate_external_id,
+    offering_seeds,
+    progress_seeds,
+    user_id_for,
 )
 from ..pipeline import npo_route
 from ..state import SimulatedNpo
 from ..timefmt import iso_z
 from .base import (
-    Flavour, IdFormat, Record, by_id, int_param, page_size, read_json_object, record_enrolment,
+    Flavour,
+    IdFormat,
+    Record,
+    by_id,
+    int_param,
+    page_size,
+    read_json_object,
+    record_enrolment,
 )
 
 NAME = "canvas"
@@ -35,7 +46,10 @@ ENROLLMENT_ID_BASE = 5000
 _STATES = {"enrolled": "invited", "in_progress": "active", "completed": "completed"}
 _ENROLLMENT_TYPES = {"StudentEnrollment", "TeacherEnrollment", "TaEnrollment", "ObserverEnrollment"}
 _TASK_STATES = {
-    "delete": "deleted", "conclude": "completed", "deactivate": "inactive", "inactivate": "inactive"
+    "delete": "deleted",
+    "conclude": "completed",
+    "deactivate": "inactive",
+    "inactivate": "inactive",
 }
 
 
@@ -65,16 +79,18 @@ def generate(npo_id: str, offerings: int, progress: int) -> tuple[list[Record], 
             state = "deleted"
         else:
             state = "available" if s.active else ("unpublished", "completed")[s.number % 2]
-        courses.append({
-            "id": COURSE_ID_BASE + s.number,
-            "name": s.title,
-            "course_code": f"{s.title.split()[-2][:4].upper()}-{s.number:03d}",
-            "public_description": s.description_html,
-            "start_at": f"{s.starts_on.isoformat()}T08:00:00Z",
-            "end_at": f"{s.ends_on.isoformat()}T17:00:00Z",
-            "workflow_state": state,
-            "updated_at": iso_z(s.updated_at),
-        })
+        courses.append(
+            {
+                "id": COURSE_ID_BASE + s.number,
+                "name": s.title,
+                "course_code": f"{s.title.split()[-2][:4].upper()}-{s.number:03d}",
+                "public_description": s.description_html,
+                "start_at": f"{s.starts_on.isoformat()}T08:00:00Z",
+                "end_at": f"{s.ends_on.isoformat()}T17:00:00Z",
+                "workflow_state": state,
+                "updated_at": iso_z(s.updated_at),
+            }
+        )
     live = [s.number for s in seeds if s.number not in deleted]
     enrollments = [
         {

@@ -25,8 +25,16 @@ from ..pipeline import BadRequest, json_error, npo_route
 from ..state import SimulatedNpo
 from ..timefmt import iso_offset
 from .base import (
-    Flavour, IdFormat, Record, by_modified, modified_since, natural, page_size, record_enrolment,
-    read_json_object, since_param,
+    Flavour,
+    IdFormat,
+    Record,
+    by_modified,
+    modified_since,
+    natural,
+    page_size,
+    read_json_object,
+    record_enrolment,
+    since_param,
 )
 
 NAME = "cursor"
@@ -122,7 +130,8 @@ async def create_participation(request: web.Request, npo: SimulatedNpo) -> web.R
         "id": ident,
         "offering_id": offering_id,
         "participant": {
-            "external_ref": participant["external_ref"], "email": participant.get("email")
+            "external_ref": participant["external_ref"],
+            "email": participant.get("email"),
         },
         "status": "registered",
         "completion": 0.0,

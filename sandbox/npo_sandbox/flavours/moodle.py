@@ -26,8 +26,13 @@ from typing import Any
 from aiohttp import web
 
 from ..datagen import (
-    GEN_START, USER_ID_BASE, candidate_email, candidate_external_id, candidate_number,
-    offering_seeds, progress_seeds,
+    GEN_START,
+    USER_ID_BASE,
+    candidate_email,
+    candidate_external_id,
+    candidate_number,
+    offering_seeds,
+    progress_seeds,
 )
 from ..idempotency import note_enrolment
 from ..pipeline import npo_route
@@ -73,8 +78,14 @@ def generate(npo_id: str, offerings: int, progress: int) -> tuple[list[Record], 
     """The site course (id 1) plus ``offerings`` real courses with ids 2.."""
     seeds = offering_seeds(npo_id, offerings)
     site = {
-        "id": SITE_COURSE_ID, "fullname": f"{npo_id} learning site", "shortname": "site",
-        "summary": "", "startdate": 0, "enddate": 0, "visible": 1, "format": "site",
+        "id": SITE_COURSE_ID,
+        "fullname": f"{npo_id} learning site",
+        "shortname": "site",
+        "summary": "",
+        "startdate": 0,
+        "enddate": 0,
+        "visible": 1,
+        "format": "site",
         "timemodified": epoch(GEN_START),
     }
     courses = [site] + [
@@ -145,8 +156,11 @@ def _ids(row: dict[str, str], *names: str) -> list[int]:
 
 def _find(npo: SimulatedNpo, userid: int, courseid: int) -> Record | None:
     return next(
-        (r for r in FLAVOUR.records(npo, "progress").values()
-         if r["userid"] == userid and r["courseid"] == courseid),
+        (
+            r
+            for r in FLAVOUR.records(npo, "progress").values()
+            if r["userid"] == userid and r["courseid"] == courseid
+        ),
         None,
     )
 
@@ -195,8 +209,12 @@ async def enrol_users(request: web.Request, npo: SimulatedNpo, params: Mapping[s
             continue
         enrolid = FLAVOUR.new_id(npo, "progress")
         FLAVOUR.records(npo, "progress")[str(enrolid)] = {
-            "userid": userid, "courseid": courseid, "enrolid": enrolid, "progress": "0.00",
-            "completed": 0, "timemodified": FLAVOUR.touch(request, npo),
+            "userid": userid,
+            "courseid": courseid,
+            "enrolid": enrolid,
+            "progress": "0.00",
+            "completed": 0,
+            "timemodified": FLAVOUR.touch(request, npo),
         }
         record_enrolment(request, npo, enrolid, courseid, {"userid": userid}, body)
     return None
@@ -228,15 +246,17 @@ async def get_users(request: web.Request, npo: SimulatedNpo, params: Mapping[str
             number = int(value[4:])
         else:
             number = candidate_number(value)
-        users.append({
-            "id": USER_ID_BASE + number,
-            "username": f"cand{number}",
-            "firstname": "Candidate",
-            "lastname": str(number),
-            "fullname": f"Candidate {number}",
-            "email": value if field == "email" else candidate_email(number),
-            "idnumber": value if field == "idnumber" else candidate_external_id(number),
-        })
+        users.append(
+            {
+                "id": USER_ID_BASE + number,
+                "username": f"cand{number}",
+                "firstname": "Candidate",
+                "lastname": str(number),
+                "fullname": f"Candidate {number}",
+                "email": value if field == "email" else candidate_email(number),
+                "idnumber": value if field == "idnumber" else candidate_external_id(number),
+            }
+        )
     return users
 
 
@@ -276,7 +296,8 @@ async def server_php(request: web.Request, npo: SimulatedNpo) -> web.Response:
     try:
         if function is None:
             raise MoodleError(
-                "dml_missing_record_exception", "invalidrecord",
+                "dml_missing_record_exception",
+                "invalidrecord",
                 "Can't find data record in database table external_functions.",
             )
         return web.json_response(await function(request, npo, params))

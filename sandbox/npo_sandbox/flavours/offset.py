@@ -19,7 +19,14 @@ from ..pipeline import BadRequest, json_error, npo_route
 from ..state import SimulatedNpo
 from ..timefmt import iso_z
 from .base import (
-    Flavour, IdFormat, Record, by_id, int_param, page_size, read_json_object, record_enrolment,
+    Flavour,
+    IdFormat,
+    Record,
+    by_id,
+    int_param,
+    page_size,
+    read_json_object,
+    record_enrolment,
 )
 
 NAME = "offset"

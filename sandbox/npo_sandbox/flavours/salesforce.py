@@ -73,29 +73,33 @@ def generate(npo_id: str, offerings: int, progress: int) -> tuple[list[Record], 
     programs = []
     for s in seeds:
         ident = str(_PROGRAM_ID.make(s.number))
-        programs.append({
-            "attributes": _attributes(PROGRAM, ident),
-            "Id": ident,
-            "Name": s.title,
-            "Description__c": s.description_html,
-            "Status__c": "Active" if s.active else "Inactive",
-            "StartDate__c": s.starts_on.isoformat(),
-            "Capacity__c": s.capacity,
-            "LastModifiedDate": salesforce_time(s.updated_at),
-        })
+        programs.append(
+            {
+                "attributes": _attributes(PROGRAM, ident),
+                "Id": ident,
+                "Name": s.title,
+                "Description__c": s.description_html,
+                "Status__c": "Active" if s.active else "Inactive",
+                "StartDate__c": s.starts_on.isoformat(),
+                "Capacity__c": s.capacity,
+                "LastModifiedDate": salesforce_time(s.updated_at),
+            }
+        )
     engagements = []
     for p in progress_seeds(npo_id, progress, [s.number for s in seeds]):
         ident = str(_ENGAGEMENT_ID.make(p.number))
-        engagements.append({
-            "attributes": _attributes(ENGAGEMENT, ident),
-            "Id": ident,
-            "Program__c": _PROGRAM_ID.make(p.offering_number),
-            "Contact__c": _CONTACT_ID.make(p.candidate_number),
-            "Contact__r": {"Email": candidate_email(p.candidate_number)},
-            "Stage__c": _STAGES[p.state],
-            "Progress__c": p.percent,
-            "LastModifiedDate": salesforce_time(p.updated_at),
-        })
+        engagements.append(
+            {
+                "attributes": _attributes(ENGAGEMENT, ident),
+                "Id": ident,
+                "Program__c": _PROGRAM_ID.make(p.offering_number),
+                "Contact__c": _CONTACT_ID.make(p.candidate_number),
+                "Contact__r": {"Email": candidate_email(p.candidate_number)},
+                "Stage__c": _STAGES[p.state],
+                "Progress__c": p.percent,
+                "LastModifiedDate": salesforce_time(p.updated_at),
+            }
+        )
     return programs, engagements
 
 

@@ -21,8 +21,16 @@ from ..pipeline import BadRequest, json_error, npo_route
 from ..state import SimulatedNpo
 from ..timefmt import iso_z
 from .base import (
-    Flavour, IdFormat, Record, by_id, int_param, modified_since, page_size, record_enrolment,
-    read_json_object, since_param,
+    Flavour,
+    IdFormat,
+    Record,
+    by_id,
+    int_param,
+    modified_since,
+    page_size,
+    read_json_object,
+    record_enrolment,
+    since_param,
 )
 
 NAME = "simple"
@@ -121,7 +129,8 @@ async def find_enrolments(request: web.Request, npo: SimulatedNpo) -> web.Respon
     candidate = request.query.get("candidate_external_id")
     offering = request.query.get("offering_id")
     found = [
-        r for r in FLAVOUR.records(npo, "progress").values()
+        r
+        for r in FLAVOUR.records(npo, "progress").values()
         if (candidate is None or r["candidate_external_id"] == candidate)
         and (offering is None or r["offering_id"] == offering)
     ]

@@ -9,7 +9,12 @@ import aiohttp
 
 
 async def admin(
-    base_url: str, token: str | None, method: str, path: str, body: Any = None, raw: str | None = None
+    base_url: str,
+    token: str | None,
+    method: str,
+    path: str,
+    body: Any = None,
+    raw: str | None = None,
 ) -> tuple[int, Any]:
     headers = {"Content-Type": "application/json"}
     if token is not None:

@@ -33,7 +33,9 @@ def _decode(raw: bytes | None) -> Any:
 
 async def read_all(topic: str, *, settle: float = 0.5) -> list[Message]:
     """Every message currently on ``topic`` (all partitions, from the beginning, up to the end offsets)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False, isolation_level="read_committed")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=BOOTSTRAP, enable_auto_commit=False, isolation_level="read_committed"
+    )
     await consumer.start()
     try:
         # consumer.topics() lists names but does not load partitions; fetch the cluster metadata itself.
@@ -54,7 +56,13 @@ async def read_all(topic: str, *, settle: float = 0.5) -> list[Message]:
             for tp, records in batch.items():
                 for r in records:
                     messages.append(
-                        Message(r.topic, r.partition, r.offset, r.key.decode() if r.key else None, _decode(r.value))
+                        Message(
+                            r.topic,
+                            r.partition,
+                            r.offset,
+                            r.key.decode() if r.key else None,
+                            _decode(r.value),
+                        )
                     )
         return messages
     finally:

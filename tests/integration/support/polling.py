@@ -25,5 +25,7 @@ async def eventually(
         if last:
             return last
         if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last value: {last!r}")
+            raise AssertionError(
+                f"timed out after {timeout:.0f}s waiting for {what}; last value: {last!r}"
+            )
         await asyncio.sleep(interval)

@@ -28,15 +28,19 @@ async def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout
     async with aiohttp.ClientSession() as session:
         while True:
             if proc.poll() is not None:
-                raise AssertionError(f"process exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+                raise AssertionError(
+                    f"process exited with {proc.returncode}:\n{log.read_text()[-4000:]}"
+                )
             try:
                 async with session.get(url, timeout=aiohttp.ClientTimeout(total=2)) as resp:
                     if resp.status == 200:
                         return
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 pass
             if time.monotonic() > deadline:
-                raise AssertionError(f"{url} not ready after {timeout}s:\n{log.read_text()[-4000:]}")
+                raise AssertionError(
+                    f"{url} not ready after {timeout}s:\n{log.read_text()[-4000:]}"
+                )
             await asyncio.sleep(0.25)
 
 
@@ -53,7 +57,12 @@ class Process:
     def spawn(self) -> None:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            self.argv, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            self.argv,
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def kill(self) -> None:
@@ -85,7 +94,7 @@ class SandboxProcess(Process):
             workdir,
         )
 
-    async def start(self) -> "SandboxProcess":
+    async def start(self) -> SandboxProcess:
         self.spawn()
         assert self.proc is not None
         await _wait_http(f"{self.url}/_sandbox/npos", self.proc, self.log_path, 30)
@@ -94,9 +103,13 @@ class SandboxProcess(Process):
     def npo_url(self, npo_id: str) -> str:
         return f"{self.url}/npos/{npo_id}"
 
-    async def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
+    async def call(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> Any:
         async with aiohttp.ClientSession() as session:
-            async with session.request(method, f"{self.url}{path}", json=body, headers=headers) as resp:
+            async with session.request(
+                method, f"{self.url}{path}", json=body, headers=headers
+            ) as resp:
                 resp.raise_for_status()
                 return await resp.json(content_type=None)
 
@@ -140,7 +153,7 @@ class WorkerProcess(Process):
             workdir,
         )
 
-    async def start(self, timeout: float = 90) -> "WorkerProcess":
+    async def start(self, timeout: float = 90) -> WorkerProcess:
         self.spawn()
         assert self.proc is not None
         await _wait_http(f"{self.url}/health", self.proc, self.log_path, timeout)

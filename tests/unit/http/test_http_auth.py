@@ -52,8 +52,10 @@ def test_every_config_kind_has_an_authenticator() -> None:
         ({"kind": "api_key_query", "key": SECRET}, lambda r: r.query.getall("wstoken") == [SECRET]),
         (
             {"kind": "basic", "username": "svc", "password": SECRET},
-            lambda r: r.headers.get("Authorization")
-            == "Basic " + base64.b64encode(f"svc:{SECRET}".encode()).decode(),
+            lambda r: (
+                r.headers.get("Authorization")
+                == "Basic " + base64.b64encode(f"svc:{SECRET}".encode()).decode()
+            ),
         ),
     ],
     ids=["none", "bearer", "api_key_header", "api_key_header_named", "api_key_query", "basic"],

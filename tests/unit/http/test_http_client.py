@@ -1,8 +1,8 @@
 """NpoHttpClient.request: retries, classification, timeouts, circuit, and what goes on the wire."""
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
 
 import pytest
 from aiohttp import web
@@ -43,7 +43,7 @@ OK = (200, {"ok": True}, {})
 
 
 async def test_429_with_retry_after_then_success(client, serve, config_factory, fake_sleep) -> None:
-    later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=20), usegmt=True)
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=20), usegmt=True)
     script = Script(
         (429, {"message": "slow down"}, {"Retry-After": "3"}),
         (429, "", {"Retry-After": later}),

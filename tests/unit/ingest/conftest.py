@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -63,7 +63,7 @@ class FakeStates:
         self.queued.clear()
         self.log.append("wait_acked")
 
-    def recovered_from_changelog(self) -> "FakeStates":
+    def recovered_from_changelog(self) -> FakeStates:
         """A fresh worker after a crash: only the acknowledged (durable) writes are there."""
         fresh = FakeStates()
         fresh.local = dict(self.durable)
@@ -84,13 +84,15 @@ class FakePending:
         return None if batch is None or batch.batch_id == finished_batch_id else batch
 
     def put(self, batch: PendingBatch) -> None:
-        self.local[batch.source_partition] = PendingBatch.model_validate_json(batch.model_dump_json())
+        self.local[batch.source_partition] = PendingBatch.model_validate_json(
+            batch.model_dump_json()
+        )
 
     async def wait_acked(self) -> None:
         self.durable_writes += sum(1 for p, b in self.local.items() if self.durable.get(p) is not b)
         self.durable.update(self.local)
 
-    def recovered_from_changelog(self) -> "FakePending":
+    def recovered_from_changelog(self) -> FakePending:
         fresh = FakePending()
         fresh.local = dict(self.durable)
         fresh.durable = dict(self.durable)
@@ -128,7 +130,9 @@ class FakeLog:
     async def partitions(self, topic: str) -> int:
         return self.n
 
-    async def end_offsets(self, partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    async def end_offsets(
+        self, partitions: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], int]:
         self.calls.append("end_offsets")
         return {(topic, p): len(self._parts(topic)[p]) for topic, p in partitions}
 
@@ -148,7 +152,9 @@ class FakeLog:
         if self.fail_send is not None:
             return [self.fail_send] * len(messages)
         for m in messages:
-            assert m.value is not None and m.partition == partition_for(m.key.decode(), self.n), "sent to the key's partition"
+            assert m.value is not None and m.partition == partition_for(m.key.decode(), self.n), (
+                "sent to the key's partition"
+            )
             self._parts(m.topic)[m.partition].append((m.key, m.value))
         if self.crash_after_send:
             raise Crash()
@@ -253,7 +259,9 @@ class Harness:
             by_partition.setdefault(self.partition_of(raw), []).append(raw)
         parts = [SourcePartition(p, records) for p, records in by_partition.items()]
         results = await self.ingestor.ingest(parts)
-        outcome_of = {id(r): o for part, outs in zip(parts, results) for r, o in zip(part.records, outs)}
+        outcome_of = {
+            id(r): o for part, outs in zip(parts, results) for r, o in zip(part.records, outs)
+        }
         return [outcome_of[id(r)] for r in raws]
 
     @staticmethod
@@ -266,7 +274,9 @@ class Harness:
         self.pending = self.pending.recovered_from_changelog()
         self.ingestor = self.build()
 
-    def raw(self, record: dict[str, Any], *, stream: str = "offerings", npo_id: str = "acme") -> RawRecord:
+    def raw(
+        self, record: dict[str, Any], *, stream: str = "offerings", npo_id: str = "acme"
+    ) -> RawRecord:
         self.clock.advance(1)
         made = raw_record(npo_id, stream, str(record["id"]), record, "trace")  # type: ignore[arg-type]
         return made.model_copy(update={"fetched_at": self.clock.now})

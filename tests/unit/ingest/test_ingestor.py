@@ -13,7 +13,9 @@ OFFERINGS = "offerings"
 UPDATES = "assignment-updated"
 
 
-async def test_first_sight_is_created_a_change_is_updated_and_a_refetch_is_nothing(harness: Harness) -> None:
+async def test_first_sight_is_created_a_change_is_updated_and_a_refetch_is_nothing(
+    harness: Harness,
+) -> None:
     h = harness
     first = await h.ingest(h.raw({"id": 101, "title": "Intro"}))
     again = await h.ingest(h.raw({"id": 101, "title": "Intro"}))
@@ -29,7 +31,9 @@ async def test_first_sight_is_created_a_change_is_updated_and_a_refetch_is_nothi
     assert h.pending.durable_writes == 2  # one durable batch of intents per publish
 
 
-async def test_a_record_that_is_not_an_offering_is_processed_without_an_event(harness: Harness) -> None:
+async def test_a_record_that_is_not_an_offering_is_processed_without_an_event(
+    harness: Harness,
+) -> None:
     outcome = await harness.ingest(harness.raw({"id": 1, "site": True}))
     assert outcome.status == "skipped" and harness.log.events(OFFERINGS) == []
     assert harness.states.get("acme/offerings/1").processed  # type: ignore[union-attr]
@@ -84,7 +88,10 @@ async def test_a_failure_of_a_changed_record_keeps_it_an_update(harness: Harness
     h.plugin.broken = None
     entry = h.unprocessed.get("acme/offerings/5")
     await h.ingest(entry.raw)  # type: ignore[union-attr]
-    assert [e["event_type"] for e in h.log.events(OFFERINGS)] == ["npo_offering.created", "npo_offering.updated"]
+    assert [e["event_type"] for e in h.log.events(OFFERINGS)] == [
+        "npo_offering.created",
+        "npo_offering.updated",
+    ]
 
 
 async def test_a_stale_redrive_overtaken_by_a_newer_fetch_is_ignored(harness: Harness) -> None:
@@ -100,16 +107,27 @@ async def test_a_stale_redrive_overtaken_by_a_newer_fetch_is_ignored(harness: Ha
 
 def linked(assignment: str, **refs: str) -> EnrolmentLink:
     return EnrolmentLink(
-        npo_id="acme", assignment_id=assignment, candidate_id="cand-1", npo_offering_ref=refs.pop("course"), **refs
+        npo_id="acme",
+        assignment_id=assignment,
+        candidate_id="cand-1",
+        npo_offering_ref=refs.pop("course"),
+        **refs,
     )
 
 
-async def test_progress_finds_its_assignment_by_enrolment_id_or_by_user_and_offering(harness: Harness) -> None:
+async def test_progress_finds_its_assignment_by_enrolment_id_or_by_user_and_offering(
+    harness: Harness,
+) -> None:
     h = harness
     h.links["acme/ref:enr-1"] = linked("asg-1", course="c-1", npo_enrolment_ref="enr-1")
     h.links["acme/user:u-2/offering:c-2"] = linked("asg-2", course="c-2", npo_user_ref="u-2")
-    by_ref = h.raw({"id": "p1", "enr": "enr-1", "user": "u-1", "course": "c-1", "progress": 0.5}, stream="assignments")
-    by_user = h.raw({"id": "p2", "user": "u-2", "course": "c-2", "state": "completed"}, stream="assignments")
+    by_ref = h.raw(
+        {"id": "p1", "enr": "enr-1", "user": "u-1", "course": "c-1", "progress": 0.5},
+        stream="assignments",
+    )
+    by_user = h.raw(
+        {"id": "p2", "user": "u-2", "course": "c-2", "state": "completed"}, stream="assignments"
+    )
     assert (await h.ingest(by_ref)).status == "published"
     assert (await h.ingest(by_user)).status == "published"
     events = h.log.events(UPDATES)
@@ -118,7 +136,9 @@ async def test_progress_finds_its_assignment_by_enrolment_id_or_by_user_and_offe
         ("asg-2", "completed", None),
     ]
     assert h.log.keys(UPDATES) == ["asg-1", "asg-2"]
-    assert all(e["event_type"] == "candidate_assignment.updated" and e["npo_id"] == "acme" for e in events)
+    assert all(
+        e["event_type"] == "candidate_assignment.updated" and e["npo_id"] == "acme" for e in events
+    )
 
 
 async def test_progress_without_a_link_waits_for_one(harness: Harness) -> None:
@@ -137,11 +157,15 @@ async def test_progress_of_a_cancelled_enrolment_is_no_event(harness: Harness) -
     h.links["acme/ref:enr-4"] = linked("asg-4", course="c", npo_enrolment_ref="enr-4").model_copy(
         update={"event_type": "enrolment.unlinked"}
     )
-    outcome = await h.ingest(h.raw({"id": "p4", "enr": "enr-4", "state": "withdrawn"}, stream="assignments"))
+    outcome = await h.ingest(
+        h.raw({"id": "p4", "enr": "enr-4", "state": "withdrawn"}, stream="assignments")
+    )
     assert outcome.status == "skipped" and h.log.events(UPDATES) == []
 
 
-async def test_an_unexpected_error_is_that_records_failure_not_the_streams(harness: Harness) -> None:
+async def test_an_unexpected_error_is_that_records_failure_not_the_streams(
+    harness: Harness,
+) -> None:
     h = harness
 
     def explode(keys: list[str]) -> None:
@@ -161,14 +185,20 @@ async def test_a_crash_after_the_send_does_not_publish_twice(harness: Harness) -
         await h.ingest(raw)
     h.log.crash_after_send = False
     h.restart()  # only the durable intents survive; the processed flag was never acknowledged
-    assert h.states.get(raw.record_key) is None and h.pending.unfinished(h.partition_of(raw), None) is not None
+    assert (
+        h.states.get(raw.record_key) is None
+        and h.pending.unfinished(h.partition_of(raw), None) is not None
+    )
     outcome = await h.ingest(raw)  # the source offset was not committed: delivered again
     assert outcome.status == "already_published"
     assert len(h.log.events(OFFERINGS)) == 1
     assert h.states.get(raw.record_key).processed  # type: ignore[union-attr]
     changed = await h.ingest(h.raw({"id": 9, "title": "Changed"}))
     assert changed.status == "published"
-    assert [e["event_type"] for e in h.log.events(OFFERINGS)] == ["npo_offering.created", "npo_offering.updated"]
+    assert [e["event_type"] for e in h.log.events(OFFERINGS)] == [
+        "npo_offering.created",
+        "npo_offering.updated",
+    ]
 
 
 async def test_a_crash_before_the_send_publishes_on_the_retry(harness: Harness) -> None:
@@ -183,7 +213,9 @@ async def test_a_crash_before_the_send_publishes_on_the_retry(harness: Harness) 
     assert [e["event_type"] for e in h.log.events(OFFERINGS)] == ["npo_offering.created"]
 
 
-async def test_a_crash_window_of_older_content_is_resolved_before_newer_content(harness: Harness) -> None:
+async def test_a_crash_window_of_older_content_is_resolved_before_newer_content(
+    harness: Harness,
+) -> None:
     h = harness
     h.log.crash_after_send = True
     with pytest.raises(Crash):
@@ -191,7 +223,10 @@ async def test_a_crash_window_of_older_content_is_resolved_before_newer_content(
     h.log.crash_after_send = False
     h.restart()
     await h.ingest(h.raw({"id": 9, "title": "B"}))  # the NPO changed it meanwhile
-    assert [e["event_type"] for e in h.log.events(OFFERINGS)] == ["npo_offering.created", "npo_offering.updated"]
+    assert [e["event_type"] for e in h.log.events(OFFERINGS)] == [
+        "npo_offering.created",
+        "npo_offering.updated",
+    ]
 
 
 async def test_a_failed_send_keeps_the_intent_and_the_retry_checks_it(harness: Harness) -> None:
@@ -206,7 +241,9 @@ async def test_a_failed_send_keeps_the_intent_and_the_retry_checks_it(harness: H
     assert h.log.calls.count("scan") == 1 and len(h.log.events(OFFERINGS)) == 1
 
 
-async def test_a_crash_window_that_cannot_be_checked_is_retried_not_published(harness: Harness) -> None:
+async def test_a_crash_window_that_cannot_be_checked_is_retried_not_published(
+    harness: Harness,
+) -> None:
     h = harness
     raw = h.raw({"id": 4, "title": "T"})
     h.log.crash_after_send = True
@@ -236,19 +273,31 @@ async def test_a_batch_of_several_npos_publishes_once_per_record_with_one_durabl
     harness: Harness,
 ) -> None:
     h = harness
-    raws = [h.raw({"id": n, "title": f"T{n}"}, npo_id=npo) for npo in ("acme", "beta", "gamma") for n in range(5)]
+    raws = [
+        h.raw({"id": n, "title": f"T{n}"}, npo_id=npo)
+        for npo in ("acme", "beta", "gamma")
+        for n in range(5)
+    ]
     outcomes = await h.ingest_all(raws)
     assert [o.status for o in outcomes] == ["published"] * 15
-    assert sorted(e["offering"]["title"] for e in h.log.events(OFFERINGS)) == sorted([f"T{n}" for n in range(5)] * 3)
+    assert sorted(e["offering"]["title"] for e in h.log.events(OFFERINGS)) == sorted(
+        [f"T{n}" for n in range(5)] * 3
+    )
     assert h.log.calls.count("send") == 1 and h.log.calls.count("end_offsets") == 1
-    again = await h.ingest_all([h.raw({"id": n, "title": f"T{n}"}, npo_id="beta") for n in range(5)])
+    again = await h.ingest_all(
+        [h.raw({"id": n, "title": f"T{n}"}, npo_id="beta") for n in range(5)]
+    )
     assert [o.status for o in again] == ["unchanged"] * 5 and h.log.calls.count("send") == 1
 
 
 async def test_copies_of_one_record_in_a_batch_are_processed_in_order(harness: Harness) -> None:
     h = harness
     outcomes = await h.ingest_all(
-        [h.raw({"id": 1, "title": "A"}), h.raw({"id": 1, "title": "A"}), h.raw({"id": 1, "title": "B"})]
+        [
+            h.raw({"id": 1, "title": "A"}),
+            h.raw({"id": 1, "title": "A"}),
+            h.raw({"id": 1, "title": "B"}),
+        ]
     )
     assert [o.status for o in outcomes] == ["published", "unchanged", "published"]
     events = h.log.events(OFFERINGS)
@@ -260,7 +309,9 @@ async def test_copies_of_one_record_in_a_batch_are_processed_in_order(harness: H
 
 async def test_a_crash_after_a_batch_was_sent_publishes_none_of_it_again(harness: Harness) -> None:
     h = harness
-    raws = [h.raw({"id": n, "title": f"T{n}"}, npo_id=npo) for npo in ("acme", "beta") for n in range(4)]
+    raws = [
+        h.raw({"id": n, "title": f"T{n}"}, npo_id=npo) for npo in ("acme", "beta") for n in range(4)
+    ]
     h.log.crash_after_send = True
     with pytest.raises(Crash):
         await h.ingest_all(raws)
@@ -272,7 +323,9 @@ async def test_a_crash_after_a_batch_was_sent_publishes_none_of_it_again(harness
     assert [o.status for o in await h.ingest_all(raws)] == ["unchanged"] * 8
 
 
-async def test_a_crash_before_a_batch_was_sent_publishes_all_of_it_on_the_retry(harness: Harness) -> None:
+async def test_a_crash_before_a_batch_was_sent_publishes_all_of_it_on_the_retry(
+    harness: Harness,
+) -> None:
     h = harness
     raws = [h.raw({"id": n, "title": f"T{n}"}) for n in range(4)]
     h.log.crash_before_send = True
@@ -284,9 +337,13 @@ async def test_a_crash_before_a_batch_was_sent_publishes_all_of_it_on_the_retry(
     assert len(h.log.events(OFFERINGS)) == 4
 
 
-async def test_states_of_a_batch_are_durable_before_the_next_batch_replaces_its_intents(harness: Harness) -> None:
+async def test_states_of_a_batch_are_durable_before_the_next_batch_replaces_its_intents(
+    harness: Harness,
+) -> None:
     h = harness
     await h.ingest_all([h.raw({"id": 1, "title": "A"})])
     assert h.states.durable == {}  # handed over, not yet known to be acknowledged
     await h.ingest_all([h.raw({"id": 2, "title": "B"})])
-    assert set(h.states.durable) == {"acme/offerings/1"}  # waited for before the second batch's intents
+    assert set(h.states.durable) == {
+        "acme/offerings/1"
+    }  # waited for before the second batch's intents

@@ -33,7 +33,9 @@ def test_a_link_is_stored_under_both_keys_when_both_are_known() -> None:
 
 
 def test_progress_looks_up_the_enrolment_id_first_then_user_and_offering() -> None:
-    full = Progress(status="in_progress", npo_enrolment_ref="enr-9", npo_user_ref="u-7", npo_offering_ref="c-1")
+    full = Progress(
+        status="in_progress", npo_enrolment_ref="enr-9", npo_user_ref="u-7", npo_offering_ref="c-1"
+    )
     assert links.lookup_keys("acme", full) == ["acme/ref:enr-9", "acme/user:u-7/offering:c-1"]
     no_offering = Progress(status="in_progress", npo_user_ref="u-7")
     assert links.lookup_keys("acme", no_offering) == []
@@ -47,4 +49,6 @@ def test_a_link_always_replaces_but_an_unlink_cancels_only_its_own_assignment() 
     assert links.replaces(old, new)
     assert links.replaces(None, link("enrolment.unlinked", npo_user_ref="u-7"))
     assert links.replaces(old, link("enrolment.unlinked", assignment="asg-1", npo_user_ref="u-7"))
-    assert not links.replaces(new, link("enrolment.unlinked", assignment="asg-1", npo_user_ref="u-7"))
+    assert not links.replaces(
+        new, link("enrolment.unlinked", assignment="asg-1", npo_user_ref="u-7")
+    )

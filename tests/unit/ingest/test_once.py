@@ -10,8 +10,12 @@ from tests.unit.ingest.conftest import T0, FakeLog
 
 def outgoing(event_id: str = "e-1", key: str = "acme/101") -> Outgoing:
     return Outgoing(
-        event_id=event_id, event_type="npo_offering.created", content_hash="h1",
-        topic="offerings", key=key, value=f'{{"event_id": "{event_id}"}}'.encode(),
+        event_id=event_id,
+        event_type="npo_offering.created",
+        content_hash="h1",
+        topic="offerings",
+        key=key,
+        value=f'{{"event_id": "{event_id}"}}'.encode(),
     )
 
 
@@ -20,7 +24,9 @@ async def test_the_intents_are_recorded_before_the_send_with_each_partitions_end
     keys = ["acme/101", "acme/102", "acme/103"]
     partition = partition_for(keys[0], 4)
     publisher = OncePublisher(log, log.send_all, lambda: T0)
-    await publisher.publish([outgoing(f"old-{n}", keys[0]) for n in range(3)], _ignore)  # earlier messages
+    await publisher.publish(
+        [outgoing(f"old-{n}", keys[0]) for n in range(3)], _ignore
+    )  # earlier messages
     recorded: list[list[DeliveryIntent]] = []
 
     async def record(intents: list[DeliveryIntent]) -> None:
@@ -48,14 +54,22 @@ async def test_delivered_reads_each_partition_once_from_the_recorded_offsets() -
     missing = recorded[0].model_copy(update={"event_id": "never-sent"})
     assert await publisher.delivered([*recorded, missing]) == {"e-1", "e-2"}
     assert log.calls.count("scan") == 1
-    later = recorded[0].model_copy(update={"offset": 1})  # e-1 is before this intent's offset: another publish
+    later = recorded[0].model_copy(
+        update={"offset": 1}
+    )  # e-1 is before this intent's offset: another publish
     assert await publisher.delivered([later]) == set()
 
 
 async def test_an_empty_partition_holds_nothing() -> None:
     log = FakeLog(partitions=2)
     intent = DeliveryIntent(
-        event_id="e", event_type="t", content_hash="h", topic="offerings", partition=1, offset=0, at=T0
+        event_id="e",
+        event_type="t",
+        content_hash="h",
+        topic="offerings",
+        partition=1,
+        offset=0,
+        at=T0,
     )
     assert await OncePublisher(log, log.send_all, lambda: T0).delivered([intent]) == set()
 
@@ -68,7 +82,9 @@ async def test_a_failed_send_is_reported_per_event_after_its_intent_was_recorded
     async def record(intents: list[DeliveryIntent]) -> None:
         recorded.extend(intents)
 
-    errors = await OncePublisher(log, log.send_all, lambda: T0).publish([outgoing("e-1"), outgoing("e-2", "x")], record)
+    errors = await OncePublisher(log, log.send_all, lambda: T0).publish(
+        [outgoing("e-1"), outgoing("e-2", "x")], record
+    )
     assert [type(e) for e in errors] == [TimeoutError, TimeoutError] and len(recorded) == 2
 
 

@@ -19,8 +19,13 @@ def raw(title: str, *, at: datetime = T0) -> RawRecord:
 
 def intent_for(record: RawRecord) -> DeliveryIntent:
     return DeliveryIntent(
-        event_id="e1", event_type="npo_offering.created", content_hash=record.content_hash,
-        topic="offerings", partition=2, offset=7, at=T0,
+        event_id="e1",
+        event_type="npo_offering.created",
+        content_hash=record.content_hash,
+        topic="offerings",
+        partition=2,
+        offset=7,
+        at=T0,
     )
 
 
@@ -52,7 +57,9 @@ def test_a_failure_keeps_the_processed_hash_and_counts_attempts_per_content() ->
     assert not once.processed and once.processed_hash == done.processed_hash and once.attempts == 1
     twice = processed_flag.failed(once, b, "TransformError: x", T0)
     assert twice.attempts == 2 and twice.last_error == "TransformError: x"
-    other = processed_flag.failed(twice, raw("C", at=T0 + timedelta(seconds=2)), "TransformError: x", T0)
+    other = processed_flag.failed(
+        twice, raw("C", at=T0 + timedelta(seconds=2)), "TransformError: x", T0
+    )
     assert other.attempts == 1
     assert processed_flag.needs_processing(twice, b)  # unprocessed: the same content is tried again
 

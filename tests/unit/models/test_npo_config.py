@@ -47,7 +47,12 @@ def test_a_complete_config_validates_with_defaults_filled_in() -> None:
         ({"kind": "api_key_query", "key": "x"}, "api_key_query"),
         ({"kind": "basic", "username": "u", "password": "p"}, "basic"),
         (
-            {"kind": "oauth2_client_credentials", "token_url": "/oauth/token", "client_id": "c", "client_secret": "s"},
+            {
+                "kind": "oauth2_client_credentials",
+                "token_url": "/oauth/token",
+                "client_id": "c",
+                "client_secret": "s",
+            },
             "oauth2_client_credentials",
         ),
     ],
@@ -69,7 +74,9 @@ def test_missing_required_fields_are_each_named() -> None:
     assert {path for path, _ in errors_of(document)} == {"base_url", "transform"}
 
 
-@pytest.mark.parametrize("url", ["ftp://example.org", "example.org/api", "http://", "https://user:pw@example.org"])
+@pytest.mark.parametrize(
+    "url", ["ftp://example.org", "example.org/api", "http://", "https://user:pw@example.org"]
+)
 def test_a_bad_base_url_is_refused_with_the_reason(url: str) -> None:
     [(path, message)] = errors_of(config(base_url=url))
     assert path == "base_url"
@@ -84,7 +91,9 @@ def test_a_typo_in_a_key_is_an_error_not_ignored() -> None:
 
 
 def test_an_unknown_pagination_style_is_refused() -> None:
-    [(path, _)] = errors_of(config(streams={"offerings": {"path": "/o", "pagination": {"style": "scroll"}}}))
+    [(path, _)] = errors_of(
+        config(streams={"offerings": {"path": "/o", "pagination": {"style": "scroll"}}})
+    )
     assert path == "streams.offerings.pagination"
 
 

@@ -10,7 +10,13 @@ from npo_integration.models.state import DeliveryIntent, PendingBatch, PendingDe
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 INTENT = dict(
-    event_id="e-1", event_type="npo_offering.created", content_hash="h", topic="t", partition=2, offset=7, at=NOW
+    event_id="e-1",
+    event_type="npo_offering.created",
+    content_hash="h",
+    topic="t",
+    partition=2,
+    offset=7,
+    at=NOW,
 )
 
 
@@ -20,15 +26,32 @@ def test_trusted_equals_validated_for_the_hot_path_models() -> None:
         (
             RawRecord,
             dict(
-                event_id="r/1", event_type="raw_record.fetched", occurred_at=NOW, npo_id="acme", stream="offerings",
-                record_key="acme/offerings/1", content_hash="h", fetched_at=NOW, trace_id="t", payload={"id": 1},
+                event_id="r/1",
+                event_type="raw_record.fetched",
+                occurred_at=NOW,
+                npo_id="acme",
+                stream="offerings",
+                record_key="acme/offerings/1",
+                content_hash="h",
+                fetched_at=NOW,
+                trace_id="t",
+                payload={"id": 1},
             ),
         ),
         (
             RecordState,
             dict(
-                record_key="acme/offerings/1", npo_id="acme", stream="offerings", content_hash="h", processed=True,
-                processed_hash="h", attempts=0, last_error=None, first_seen_at=NOW, updated_at=NOW, fetched_at=NOW,
+                record_key="acme/offerings/1",
+                npo_id="acme",
+                stream="offerings",
+                content_hash="h",
+                processed=True,
+                processed_hash="h",
+                attempts=0,
+                last_error=None,
+                first_seen_at=NOW,
+                updated_at=NOW,
+                fetched_at=NOW,
                 intent=None,
             ),
         ),
@@ -47,10 +70,16 @@ def test_nested_trusted_models_serialise_like_validated_ones() -> None:
         source_partition=1,
         items=[trusted(PendingDelivery, **item, intent=trusted(DeliveryIntent, **INTENT))],
     )
-    checked = PendingBatch(batch_id="b", source_partition=1, items=[PendingDelivery(**item, intent=DeliveryIntent(**INTENT))])
+    checked = PendingBatch(
+        batch_id="b",
+        source_partition=1,
+        items=[PendingDelivery(**item, intent=DeliveryIntent(**INTENT))],
+    )
     assert fast.model_dump_json() == checked.model_dump_json()
 
 
 def test_missing_fields_fall_back_to_defaults() -> None:
-    state = trusted(RecordState, record_key="k", npo_id="acme", stream="offerings", content_hash="h")
+    state = trusted(
+        RecordState, record_key="k", npo_id="acme", stream="offerings", content_hash="h"
+    )
     assert state.processed is False and state.attempts == 0 and state.intent is None

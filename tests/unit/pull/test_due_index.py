@@ -53,9 +53,13 @@ def test_due_at_follows_this_workers_run_and_the_next_run() -> None:
     idle = StreamPullState(next_run_at=T0)
     assert schedule.due_at(idle, "w1") == T0
     assert schedule.due_at(StreamPullState(), "w1") is None  # never pulled: due now
-    running = StreamPullState(running_since=T0, running_worker="w1", next_run_at=T0 - timedelta(minutes=1))
+    running = StreamPullState(
+        running_since=T0, running_worker="w1", next_run_at=T0 - timedelta(minutes=1)
+    )
     assert schedule.due_at(running, "w1") == T0 + schedule.LEASE  # this worker's run holds it
-    assert schedule.due_at(running, "w2") == T0 - timedelta(minutes=1)  # another worker's run is stale here
+    assert schedule.due_at(running, "w2") == T0 - timedelta(
+        minutes=1
+    )  # another worker's run is stale here
 
 
 def test_the_schedule_view_reads_only_what_the_scheduler_needs() -> None:
@@ -67,5 +71,7 @@ def test_the_schedule_view_reads_only_what_the_scheduler_needs() -> None:
     )
     view = schedule.ScheduleView.model_validate_json(raw)
     assert view.intervals() == {"offerings": 60}
-    inactive = schedule.ScheduleView.model_validate_json(raw.replace(b'"active": true', b'"active": false'))
+    inactive = schedule.ScheduleView.model_validate_json(
+        raw.replace(b'"active": true', b'"active": false')
+    )
     assert inactive.intervals() == {}

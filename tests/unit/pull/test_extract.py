@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from npo_integration.http.errors import NpoUnavailableError
-from npo_integration.pull.walker import Page
 from npo_integration.models.internal import RawPage, RawRecord
 from npo_integration.models.npo_config import NpoIntegrationConfig, StreamConfig
 from npo_integration.pull.extract import StreamPuller
+from npo_integration.pull.walker import Page
 
 CONFIG = NpoIntegrationConfig.model_validate(
     {
@@ -39,14 +39,23 @@ class FakeClient:
                 raise NpoUnavailableError("HTTP 503", status=503)
             self.served += 1
             updated = [r["updated"] for r in records if "updated" in r]
-            yield Page(records=records, page_number=number, url=path, next_cursor_candidate=max(updated, default=None))
+            yield Page(
+                records=records,
+                page_number=number,
+                url=path,
+                next_cursor_candidate=max(updated, default=None),
+            )
 
-    def pages(self, config: Any, stream: StreamConfig, *, cursor: str | None = None, parent: Any = None) -> Any:
+    def pages(
+        self, config: Any, stream: StreamConfig, *, cursor: str | None = None, parent: Any = None
+    ) -> Any:
         path = stream.path.replace("{parent.id}", str(parent["id"])) if parent else stream.path
         return self.pages_of(path)
 
 
-async def run(client: FakeClient, stream: str = "offerings") -> tuple[Any, list[list[RawRecord]], list[str], list[str]]:
+async def run(
+    client: FakeClient, stream: str = "offerings"
+) -> tuple[Any, list[list[RawRecord]], list[str], list[str]]:
     events: list[str] = []
     published: list[list[RawRecord]] = []
     cursors: list[str] = []
@@ -67,7 +76,14 @@ async def run(client: FakeClient, stream: str = "offerings") -> tuple[Any, list[
 
 
 async def test_each_page_is_published_before_its_cursor_is_committed() -> None:
-    client = FakeClient({"/o": [[{"id": 1, "updated": "a"}, {"id": 2, "updated": "b"}], [{"id": 3, "updated": "c"}]]})
+    client = FakeClient(
+        {
+            "/o": [
+                [{"id": 1, "updated": "a"}, {"id": 2, "updated": "b"}],
+                [{"id": 3, "updated": "c"}],
+            ]
+        }
+    )
     outcome, published, cursors, events = await run(client)
     assert events == ["publish 2", "commit b", "publish 1", "commit c"]
     assert (outcome.records, outcome.pages, outcome.error) == (3, 2, None)
@@ -77,16 +93,23 @@ async def test_each_page_is_published_before_its_cursor_is_committed() -> None:
 
 
 async def test_a_failure_part_way_keeps_the_pages_sent_and_the_cursor_committed() -> None:
-    client = FakeClient({"/o": [[{"id": 1, "updated": "a"}], [{"id": 2, "updated": "b"}]]}, fail_after=1)
+    client = FakeClient(
+        {"/o": [[{"id": 1, "updated": "a"}], [{"id": 2, "updated": "b"}]]}, fail_after=1
+    )
     outcome, published, cursors, _ = await run(client)
     assert cursors == ["a"] and len(published) == 1
     assert outcome.error is not None and "503" in outcome.error
 
 
 async def test_a_child_stream_walks_every_parent_and_commits_once_at_the_end() -> None:
-    client = FakeClient({"/o": [[{"id": 7}, {"id": 8}]], "/c/7/e": [[{"id": "e1"}]], "/c/8/e": [[{"id": "e2"}]]})
+    client = FakeClient(
+        {"/o": [[{"id": 7}, {"id": 8}]], "/c/7/e": [[{"id": "e1"}]], "/c/8/e": [[{"id": "e2"}]]}
+    )
     outcome, published, cursors, _ = await run(client, "assignments")
-    assert [r.record_key for batch in published for r in batch] == ["n1/assignments/e1", "n1/assignments/e2"]
+    assert [r.record_key for batch in published for r in batch] == [
+        "n1/assignments/e1",
+        "n1/assignments/e2",
+    ]
     assert cursors == []
 
 
@@ -102,6 +125,16 @@ def test_a_large_page_goes_out_in_messages_under_the_size_cap_in_order() -> None
     items = [raw_item("n1", "offerings", str(i), {"id": i, "text": "x" * 1000}) for i in range(50)]
     pages = raw_pages("n1", "offerings", items, "t", max_bytes=10_000)
     assert len(pages) > 1 and all(len(p.model_dump_json()) < 12_000 for p in pages)
-    assert [r.record_key for p in pages for r in p.unpacked()] == [f"n1/offerings/{i}" for i in range(50)]
-    huge = raw_pages("n1", "offerings", [raw_item("n1", "offerings", "big", {"text": "y" * 50_000})], "t", max_bytes=10_000)
-    assert len(huge) == 1 and len(huge[0].records) == 1  # a record above the cap is a page of its own
+    assert [r.record_key for p in pages for r in p.unpacked()] == [
+        f"n1/offerings/{i}" for i in range(50)
+    ]
+    huge = raw_pages(
+        "n1",
+        "offerings",
+        [raw_item("n1", "offerings", "big", {"text": "y" * 50_000})],
+        "t",
+        max_bytes=10_000,
+    )
+    assert (
+        len(huge) == 1 and len(huge[0].records) == 1
+    )  # a record above the cap is a page of its own

@@ -173,7 +173,7 @@ async def test_canvas_link_headers_relative_and_absolute(client, serve, config_f
     async def courses(request: web.Request) -> web.Response:
         seen.saw(request)
         page = int(request.query.get("page", "1"))
-        links = [f'</api/v1/courses?page=1&per_page=3>; rel="first"']
+        links = ['</api/v1/courses?page=1&per_page=3>; rel="first"']
         if page == 1:
             links.append('</api/v1/courses?page=2&per_page=3>; rel="next"')  # relative
         elif page == 2:

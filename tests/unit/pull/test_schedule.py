@@ -22,7 +22,9 @@ def test_a_running_pull_is_not_due_until_its_lease_expires() -> None:
 
 
 def test_a_run_left_by_a_killed_worker_does_not_block_its_successor() -> None:
-    left = schedule.started(StreamPullState(next_run_at=NOW - timedelta(minutes=1)), NOW, "t1", DEAD)
+    left = schedule.started(
+        StreamPullState(next_run_at=NOW - timedelta(minutes=1)), NOW, "t1", DEAD
+    )
     assert schedule.is_running(left, NOW, DEAD)
     assert not schedule.is_running(left, NOW, ME)
     assert schedule.is_due(left, NOW + timedelta(seconds=5), ME)
@@ -38,7 +40,9 @@ def test_missed_runs_after_downtime_are_caught_up_once() -> None:
 
 
 def test_a_failure_keeps_the_cursor_and_counts() -> None:
-    state = schedule.cursor_committed(schedule.started(StreamPullState(), NOW, "t", ME), "2026-11-20T10:00:00Z")
+    state = schedule.cursor_committed(
+        schedule.started(StreamPullState(), NOW, "t", ME), "2026-11-20T10:00:00Z"
+    )
     failed = schedule.failed(state, NOW, 60, "NpoUnavailableError: HTTP 503", records=10)
     assert failed.cursor == "2026-11-20T10:00:00Z"
     assert (failed.consecutive_failures, failed.running_since) == (1, None)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from npo_integration.errors import SkippableError
-from npo_integration.pull.stream_request import stream_request
 from npo_integration.models.npo_config import StreamConfig
+from npo_integration.pull.stream_request import stream_request
 
 
 def test_literal_braces_and_placeholders() -> None:

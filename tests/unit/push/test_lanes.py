@@ -49,7 +49,9 @@ async def test_a_slow_group_holds_only_its_own_slots() -> None:
     for n in range(5):
         await lanes.submit(f"slow-{n}", "slow-npo", slow_call)
     for n in range(5):
-        await lanes.submit(f"fast-{n}", "fast-npo", lambda n=n: asyncio.sleep(0, fast_done.append(n)))
+        await lanes.submit(
+            f"fast-{n}", "fast-npo", lambda n=n: asyncio.sleep(0, fast_done.append(n))
+        )
     await asyncio.wait_for(_until(lambda: len(fast_done) == 5), 2)
     assert most_slow == 2  # the slow NPO never had more than its group's slots
     slow.set()

@@ -70,5 +70,9 @@ async def test_an_unforeseen_error_is_an_unknown_outcome_not_a_crash() -> None:
 def test_retry_delay(
     attempt: int, fraction: float, retry_after: float | None, expected: float
 ) -> None:
-    policy = retry_policy(make_config(retry=RetryConfig(backoff_base_seconds=1, backoff_max_seconds=8)))
-    assert policy.delay(attempt, fraction=fraction, retry_after=retry_after) == pytest.approx(expected)
+    policy = retry_policy(
+        make_config(retry=RetryConfig(backoff_base_seconds=1, backoff_max_seconds=8))
+    )
+    assert policy.delay(attempt, fraction=fraction, retry_after=retry_after) == pytest.approx(
+        expected
+    )

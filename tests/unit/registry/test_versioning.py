@@ -32,7 +32,9 @@ def config(name: str = "N", token: str = "t") -> NpoIntegrationConfig:
 
 
 def upsert(c: NpoIntegrationConfig) -> ConfigCommand:
-    return ConfigCommand(event_type="npo_config.upsert", npo_id=c.npo_id, source="admin-api", config=c)
+    return ConfigCommand(
+        event_type="npo_config.upsert", npo_id=c.npo_id, source="admin-api", config=c
+    )
 
 
 def test_versions_count_up_and_a_replay_changes_nothing() -> None:
@@ -56,16 +58,22 @@ def test_reseal_moves_secrets_to_the_primary_key() -> None:
     assert v1 is not None
     new_key = SecretBox.generate_key()
     ring = SecretBox([new_key, KEY])
-    v2 = next_version(v1, ConfigCommand(event_type="npo_config.reseal", npo_id="n1", source="cli"), NOW, ring)
+    v2 = next_version(
+        v1, ConfigCommand(event_type="npo_config.reseal", npo_id="n1", source="cli"), NOW, ring
+    )
     assert v2 is not None and v2.change == "reseal" and v2.version == 2
     assert SecretBox([new_key]).open(v2.config.auth.token.get_secret_value()) == "t"  # type: ignore[union-attr]
 
 
 def test_an_unsealed_secret_is_refused() -> None:
     plain = NpoIntegrationConfig.model_validate(
-        {"npo_id": "n1", "display_name": "N", "base_url": "https://n.example",
-         "auth": {"kind": "bearer", "token": "clear"}, "transform": {"kind": "plugin", "name": "simple"}}
+        {
+            "npo_id": "n1",
+            "display_name": "N",
+            "base_url": "https://n.example",
+            "auth": {"kind": "bearer", "token": "clear"},
+            "transform": {"kind": "plugin", "name": "simple"},
+        }
     )
     with pytest.raises(ConfigError, match="not sealed"):
         next_version(None, upsert(plain), NOW, BOX)
-

@@ -15,8 +15,12 @@ from npo_sandbox import SandboxServer
 
 async def test_npo_lifecycle_over_http(sandbox: SandboxServer, http: aiohttp.ClientSession) -> None:
     admin = f"{sandbox.url}/_sandbox"
-    spec = {"flavour": "canvas", "auth": {"kind": "bearer", "token": "t"}, "offerings": 4,
-            "options": {"relative_links": True}}
+    spec = {
+        "flavour": "canvas",
+        "auth": {"kind": "bearer", "token": "t"},
+        "offerings": 4,
+        "options": {"relative_links": True},
+    }
     async with http.put(f"{admin}/npos/acme", json=spec) as response:
         assert response.status == 200
         info = await response.json()
@@ -103,8 +107,13 @@ async def test_bulk_creates_a_thousand_cheap_npos(
     sandbox: SandboxServer, http: aiohttp.ClientSession
 ) -> None:
     body = {
-        "count": 1000, "prefix": "bench-", "flavour": "simple", "offerings": 30, "page_size": 10,
-        "latency_ms": 5, "auth": {"kind": "bearer", "token": "b"},
+        "count": 1000,
+        "prefix": "bench-",
+        "flavour": "simple",
+        "offerings": 30,
+        "page_size": 10,
+        "latency_ms": 5,
+        "auth": {"kind": "bearer", "token": "b"},
     }
     started = time.perf_counter()
     async with http.post(f"{sandbox.url}/_sandbox/bulk", json=body) as response:
@@ -135,8 +144,14 @@ async def test_bulk_creates_a_thousand_cheap_npos(
 
 async def test_cli_runs_as_a_subprocess_and_stops_on_sigterm() -> None:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "npo_sandbox", "--port", "0", "--demo",
-        "--log-level", "WARNING",
+        sys.executable,
+        "-m",
+        "npo_sandbox",
+        "--port",
+        "0",
+        "--demo",
+        "--log-level",
+        "WARNING",
         stdout=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
@@ -146,8 +161,11 @@ async def test_cli_runs_as_a_subprocess_and_stops_on_sigterm() -> None:
         assert line.startswith("npo-sandbox listening on http://127.0.0.1:")
         url = line.split()[-1]
         async with aiohttp.ClientSession() as http:
-            async with http.get(f"{url}/npos/demo-npo/api/offerings", params={"per_page": 100},
-                                headers={"Authorization": "Bearer demo-token"}) as response:
+            async with http.get(
+                f"{url}/npos/demo-npo/api/offerings",
+                params={"per_page": 100},
+                headers={"Authorization": "Bearer demo-token"},
+            ) as response:
                 assert response.status == 200
                 assert len((await response.json())["data"]) == 12
         process.send_signal(signal.SIGTERM)

@@ -54,16 +54,31 @@ async def status_of(http: aiohttp.ClientSession, url: str, **kwargs: Any) -> int
 
 CASES: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = [
     ({"kind": "none"}, {}, {"headers": {"Authorization": "Bearer whatever"}}),
-    ({"kind": "bearer", "token": "t0k"}, {"headers": {"Authorization": "Bearer t0k"}},
-     {"headers": {"Authorization": "Bearer nope"}}),
-    ({"kind": "api_key_header", "api_key": "k1"}, {"headers": {"X-API-Key": "k1"}},
-     {"headers": {"X-API-Key": "k2"}}),
-    ({"kind": "api_key_header", "api_key": "k1", "header_name": "Api-Token"},
-     {"headers": {"Api-Token": "k1"}}, {"headers": {"X-API-Key": "k1"}}),
-    ({"kind": "api_key_query", "api_key": "q1"}, {"params": {"wstoken": "q1"}},
-     {"params": {"wstoken": "q2"}}),
-    ({"kind": "api_key_query", "api_key": "q1", "query_param": "key"}, {"params": {"key": "q1"}},
-     {"params": {"wstoken": "q1"}}),
+    (
+        {"kind": "bearer", "token": "t0k"},
+        {"headers": {"Authorization": "Bearer t0k"}},
+        {"headers": {"Authorization": "Bearer nope"}},
+    ),
+    (
+        {"kind": "api_key_header", "api_key": "k1"},
+        {"headers": {"X-API-Key": "k1"}},
+        {"headers": {"X-API-Key": "k2"}},
+    ),
+    (
+        {"kind": "api_key_header", "api_key": "k1", "header_name": "Api-Token"},
+        {"headers": {"Api-Token": "k1"}},
+        {"headers": {"X-API-Key": "k1"}},
+    ),
+    (
+        {"kind": "api_key_query", "api_key": "q1"},
+        {"params": {"wstoken": "q1"}},
+        {"params": {"wstoken": "q2"}},
+    ),
+    (
+        {"kind": "api_key_query", "api_key": "q1", "query_param": "key"},
+        {"params": {"key": "q1"}},
+        {"params": {"wstoken": "q1"}},
+    ),
     ({"kind": "basic", "username": "u", "password": "p"}, basic("u", "p"), basic("u", "wrong")),
 ]
 
@@ -167,9 +182,15 @@ async def test_request_log_never_holds_secret_values(
     await sandbox.add_npo("m", "moodle", auth={"kind": "api_key_query", "api_key": "ws-secret-1"})
     await sandbox.add_npo("b", auth={"kind": "bearer", "token": "bearer-secret-2"})
     await sandbox.add_npo("o", auth=OAUTH)
-    await status_of(http, f"{sandbox.npo_base_url('m')}/webservice/rest/server.php",
-                    params={"wstoken": "ws-secret-1", "wsfunction": "core_course_get_courses",
-                            "moodlewsrestformat": "json"})
+    await status_of(
+        http,
+        f"{sandbox.npo_base_url('m')}/webservice/rest/server.php",
+        params={
+            "wstoken": "ws-secret-1",
+            "wsfunction": "core_course_get_courses",
+            "moodlewsrestformat": "json",
+        },
+    )
     async with http.post(
         f"{sandbox.npo_base_url('m')}/webservice/rest/server.php",
         data={
@@ -182,11 +203,17 @@ async def test_request_log_never_holds_secret_values(
         },
     ) as response:
         assert await response.json() is None
-    await status_of(http, f"{sandbox.npo_base_url('b')}/api/offerings",
-                    headers={"Authorization": "Bearer bearer-secret-2"})
+    await status_of(
+        http,
+        f"{sandbox.npo_base_url('b')}/api/offerings",
+        headers={"Authorization": "Bearer bearer-secret-2"},
+    )
     _, token = await fetch_token(http, sandbox.npo_base_url("o"))
-    await status_of(http, f"{sandbox.npo_base_url('o')}/api/offerings",
-                    headers={"Authorization": f"Bearer {token['access_token']}"})
+    await status_of(
+        http,
+        f"{sandbox.npo_base_url('o')}/api/offerings",
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+    )
     dumped = json.dumps([await sandbox.requests(n) for n in ("m", "b", "o")])
     dumped += json.dumps(await sandbox.enrolments("m"))
     async with http.get(f"{sandbox.url}/_sandbox/npos/o") as response:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from npo_sandbox.datagen import (
-    GEN_END, GEN_START, candidate_number, offering_seeds, progress_seeds, user_id_for,
+    GEN_END,
+    GEN_START,
+    candidate_number,
+    offering_seeds,
+    progress_seeds,
+    user_id_for,
 )
 
 

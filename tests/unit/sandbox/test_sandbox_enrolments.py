@@ -30,12 +30,20 @@ async def test_simple_enrol_lookup_unenrol(
 ) -> None:
     await sandbox.add_npo("s", offerings=3)
     base = sandbox.npo_base_url("s")
-    status, body = await call(http, "POST", f"{base}/api/enrolments",
-                              json={"candidate": CANDIDATE, "offering_id": "off-0002"})
+    status, body = await call(
+        http,
+        "POST",
+        f"{base}/api/enrolments",
+        json={"candidate": CANDIDATE, "offering_id": "off-0002"},
+    )
     assert status == 201 and body["status"] == "enrolled"
     enrolment_id = body["enrolment_id"]
-    _, found = await call(http, "GET", f"{base}/api/enrolments",
-                          params={"candidate_external_id": "cand-00042", "offering_id": "off-0002"})
+    _, found = await call(
+        http,
+        "GET",
+        f"{base}/api/enrolments",
+        params={"candidate_external_id": "cand-00042", "offering_id": "off-0002"},
+    )
     assert [f["enrolment_id"] for f in found] == [enrolment_id]
     _, progress = await call(http, "GET", f"{base}/api/progress")
     states = [p["state"] for p in progress["data"] if p["enrolment_id"] == enrolment_id]
@@ -90,8 +98,11 @@ async def test_canvas_form_enrol_and_delete(
     courses = await sandbox.records("c", "offerings")
     course = next(c for c in courses if c["workflow_state"] != "deleted")
     url = f"{sandbox.npo_base_url('c')}/api/v1/courses/{course['id']}/enrollments"
-    form = {"enrollment[sis_user_id]": "cand-00042", "enrollment[type]": "StudentEnrollment",
-            "enrollment[enrollment_state]": "active"}
+    form = {
+        "enrollment[sis_user_id]": "cand-00042",
+        "enrollment[type]": "StudentEnrollment",
+        "enrollment[enrollment_state]": "active",
+    }
     key = {"Idempotency-Key": "c-1"}
     status, enrollment = await call(http, "POST", url, data=form, headers=key)
     assert status == 200 and enrollment["enrollment_state"] == "active"
@@ -124,8 +135,14 @@ async def test_moodle_enrol_unenrol_and_errors_in_200(
 ) -> None:
     await sandbox.add_npo("m", "moodle", offerings=2)
     url = f"{sandbox.npo_base_url('m')}/webservice/rest/server.php"
-    _, users = await call(http, "GET", url, params=moodle_form(
-        "core_user_get_users_by_field", field="idnumber", **{"values[0]": "cand-00042"}))
+    _, users = await call(
+        http,
+        "GET",
+        url,
+        params=moodle_form(
+            "core_user_get_users_by_field", field="idnumber", **{"values[0]": "cand-00042"}
+        ),
+    )
     userid = str(users[0]["id"])
     enrol = moodle_form(
         "enrol_manual_enrol_users", **enrolment_params(roleid="5", userid=userid, courseid="2")
@@ -147,10 +164,18 @@ async def test_moodle_enrol_unenrol_and_errors_in_200(
     errors = [
         (moodle_form("no_such_function"), "invalidrecord"),
         (moodle_form("enrol_manual_enrol_users"), "invalidparameter"),
-        (moodle_form("enrol_manual_enrol_users",
-                     **enrolment_params(roleid="5", userid="x", courseid="2")), "invalidparameter"),
-        (moodle_form("enrol_manual_enrol_users",
-                     **enrolment_params(roleid="5", userid="9", courseid="1")), "wsnoinstance"),
+        (
+            moodle_form(
+                "enrol_manual_enrol_users", **enrolment_params(roleid="5", userid="x", courseid="2")
+            ),
+            "invalidparameter",
+        ),
+        (
+            moodle_form(
+                "enrol_manual_enrol_users", **enrolment_params(roleid="5", userid="9", courseid="1")
+            ),
+            "wsnoinstance",
+        ),
         (moodle_form("local_spotlight_progress", offset="-1"), "invalidparameter"),
     ]
     for form, code in errors:
@@ -204,15 +229,29 @@ async def test_cursor_and_offset_enrol(sandbox: SandboxServer, http: aiohttp.Cli
     await sandbox.add_npo("cr", "cursor", offerings=2)
     await sandbox.add_npo("o", "offset", offerings=2)
     participant = {"external_ref": "cand-00042", "email": CANDIDATE["email"]}
-    status, created = await call(http, "POST", f"{sandbox.npo_base_url('cr')}/v2/participations",
-                                 json={"offering_id": "ofr_0001", "participant": participant})
+    status, created = await call(
+        http,
+        "POST",
+        f"{sandbox.npo_base_url('cr')}/v2/participations",
+        json={"offering_id": "ofr_0001", "participant": participant},
+    )
     assert status == 201 and created["status"] == "registered" and created["id"].startswith("par_")
     participation_url = f"{sandbox.npo_base_url('cr')}/v2/participations/{created['id']}"
     assert (await call(http, "DELETE", participation_url))[0] == 204
-    status, registered = await call(http, "POST", f"{sandbox.npo_base_url('o')}/rest/registrations",
-                                    json={"program_id": 2, "person": {"ref": "cand-00042"}})
+    status, registered = await call(
+        http,
+        "POST",
+        f"{sandbox.npo_base_url('o')}/rest/registrations",
+        json={"program_id": 2, "person": {"ref": "cand-00042"}},
+    )
     assert status == 201 and registered["status"] == "registered"
     _, progress = await call(http, "GET", f"{sandbox.npo_base_url('o')}/rest/progress")
     assert [p["registration_id"] for p in progress["results"]] == [registered["registration_id"]]
-    assert (await call(http, "POST", f"{sandbox.npo_base_url('o')}/rest/registrations",
-                       json={"program_id": 99, "person": {"ref": "x"}}))[0] == 422
+    assert (
+        await call(
+            http,
+            "POST",
+            f"{sandbox.npo_base_url('o')}/rest/registrations",
+            json={"program_id": 99, "person": {"ref": "x"}},
+        )
+    )[0] == 422

@@ -35,10 +35,17 @@ def offerings_url(sandbox: SandboxServer) -> str:
 async def test_fail_next_queue_is_consumed_in_order(
     sandbox: SandboxServer, http: aiohttp.ClientSession
 ) -> None:
-    await sandbox.set_faults("n", "offerings", fail_next=[
-        {"status": 500}, {"status": 429, "retry_after": 1}, {"malformed": True},
-        {"wrong_shape": True}, {"error_in_200": True},
-    ])
+    await sandbox.set_faults(
+        "n",
+        "offerings",
+        fail_next=[
+            {"status": 500},
+            {"status": 429, "retry_after": 1},
+            {"malformed": True},
+            {"wrong_shape": True},
+            {"error_in_200": True},
+        ],
+    )
     url = offerings_url(sandbox)
     async with http.get(url) as response:
         assert response.status == 500
@@ -62,10 +69,13 @@ async def test_fail_next_queue_is_consumed_in_order(
 async def test_malformed_can_claim_json(
     sandbox: SandboxServer, http: aiohttp.ClientSession
 ) -> None:
-    await sandbox.set_faults("n", fail_next=[
-        {"malformed": True, "content_type": "application/json"},
-        {"wrong_shape": True, "body": [1, 2]},
-    ])
+    await sandbox.set_faults(
+        "n",
+        fail_next=[
+            {"malformed": True, "content_type": "application/json"},
+            {"wrong_shape": True, "body": [1, 2]},
+        ],
+    )
     async with http.get(offerings_url(sandbox)) as response:
         with pytest.raises(ValueError):
             await response.json()

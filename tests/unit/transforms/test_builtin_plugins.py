@@ -17,20 +17,37 @@ from .conftest import example_config
 
 def test_simple_conforms_and_maps(recorded_factory, assignment: CandidateAssignmentEvent) -> None:
     report = assert_plugin_conforms(
-        SimplePlugin({}), assignment=assignment, config=example_config("simple"), **recorded_factory("simple")
+        SimplePlugin({}),
+        assignment=assignment,
+        config=example_config("simple"),
+        **recorded_factory("simple"),
     )
     python, mentoring = report.offerings
     assert python.description == "Learn Python & friends."
     assert python.starts_at == datetime(2027, 1, 10, tzinfo=UTC)
-    assert (python.capacity, python.kind, mentoring.npo_offering_ref, mentoring.kind) == (20, "course", "7", "mentoring")
+    assert (python.capacity, python.kind, mentoring.npo_offering_ref, mentoring.kind) == (
+        20,
+        "course",
+        "7",
+        "mentoring",
+    )
     assert [(p.status, p.progress) for p in report.progress] == [
-        ("enrolled", 0.0), ("in_progress", 0.45), ("completed", 1.0)
+        ("enrolled", 0.0),
+        ("in_progress", 0.45),
+        ("completed", 1.0),
     ]
     assert report.enrolment is not None and report.enrolment.body == {
-        "candidate": {"email": "ada@example.org", "first_name": "Ada", "last_name": "Lovelace", "external_id": "42"},
+        "candidate": {
+            "email": "ada@example.org",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "external_id": "42",
+        },
         "offering_id": "101",
     }
-    assert report.unenrol is not None and report.unenrol.path_vars == {"enrolment_id": "npo-enrolment-1"}
+    assert report.unenrol is not None and report.unenrol.path_vars == {
+        "enrolment_id": "npo-enrolment-1"
+    }
     assert report.enrolment_ref == "enr-9"
 
 
@@ -45,10 +62,19 @@ def test_simple_uses_the_platform_candidate_id_without_an_npo_ref() -> None:
 @pytest.mark.parametrize(
     ("record", "message"),
     [
-        ({"title": "x"}, "field 'offering.npo_offering_ref' (NPO path 'id'): required value is missing"),
+        (
+            {"title": "x"},
+            "field 'offering.npo_offering_ref' (NPO path 'id'): required value is missing",
+        ),
         ({"id": 1, "title": ""}, "field 'offering.title' (NPO path 'title'): required"),
-        ({"id": 1, "title": "x", "starts_on": "10/01/2027"}, "field 'offering.starts_at' (NPO path 'starts_on')"),
-        ({"id": 1, "title": "x", "capacity": -1}, "field 'offering.capacity' (NPO path 'capacity')"),
+        (
+            {"id": 1, "title": "x", "starts_on": "10/01/2027"},
+            "field 'offering.starts_at' (NPO path 'starts_on')",
+        ),
+        (
+            {"id": 1, "title": "x", "capacity": -1},
+            "field 'offering.capacity' (NPO path 'capacity')",
+        ),
         ("not an object", "expected the offering to be an object, found string"),
     ],
 )
@@ -61,7 +87,9 @@ def test_simple_offering_errors(record: object, message: str) -> None:
 def test_simple_progress_errors() -> None:
     with pytest.raises(TransformError, match="unknown state 'paused'"):
         SimplePlugin().progress({"enrolment_id": 1, "state": "paused"})
-    with pytest.raises(TransformError, match=r"'progress.progress' \(NPO path 'percent'\): expected a number"):
+    with pytest.raises(
+        TransformError, match=r"'progress.progress' \(NPO path 'percent'\): expected a number"
+    ):
         SimplePlugin().progress({"enrolment_id": 1, "state": "enrolled", "percent": "lots"})
 
 
@@ -83,7 +111,12 @@ def test_canvas_conforms_and_maps(recorded_factory, assignment: CandidateAssignm
     assert [o.status for o in report.offerings] == ["open", "draft", "closed"]
     assert draft.description == "" and done.kind == "course"
     active, invited, completed = report.progress
-    assert (active.status, active.score, active.progress, active.npo_user_ref) == ("in_progress", 72.5, None, "42")
+    assert (active.status, active.score, active.progress, active.npo_user_ref) == (
+        "in_progress",
+        72.5,
+        None,
+        "42",
+    )
     assert (invited.status, completed.status, completed.progress) == ("enrolled", "completed", 1.0)
     assert report.enrolment is not None
     assert report.enrolment.path_vars == {"course_id": "101"}
@@ -102,7 +135,9 @@ def test_canvas_without_npo_user_id_uses_the_sis_id() -> None:
     body = CanvasPlugin().enrolment_request(sample_assignment(npo_user_ref=None)).body
     assert body is not None and body["enrollment[user_id]"] == "sis_user_id:cand-0001"
     with pytest.raises(TransformError, match="Canvas enrols by user id"):
-        CanvasPlugin({"sis_fallback": False}).enrolment_request(sample_assignment(npo_user_ref=None))
+        CanvasPlugin({"sis_fallback": False}).enrolment_request(
+            sample_assignment(npo_user_ref=None)
+        )
 
 
 def test_canvas_errors_and_options() -> None:

@@ -9,7 +9,11 @@ import pytest
 
 from npo_integration.models.events import CandidateAssignmentEvent, Offering, Progress
 from npo_integration.transforms.contract import CONTRACT_VERSION, EnrolmentRequest, TransformError
-from npo_integration.transforms.testing import ConformanceError, assert_plugin_conforms, load_recorded
+from npo_integration.transforms.testing import (
+    ConformanceError,
+    assert_plugin_conforms,
+    load_recorded,
+)
 
 from .conftest import RECORDED, example_config
 
@@ -44,7 +48,9 @@ class Sloppy:
     def enrolment_request(self, assignment: CandidateAssignmentEvent) -> EnrolmentRequest:
         return EnrolmentRequest(body={"enrolments": [{"userid": "42"}]})
 
-    def unenrol_request(self, assignment: CandidateAssignmentEvent, npo_enrolment_ref: str) -> EnrolmentRequest:
+    def unenrol_request(
+        self, assignment: CandidateAssignmentEvent, npo_enrolment_ref: str
+    ) -> EnrolmentRequest:
         return EnrolmentRequest(body={"x": "y"})
 
     def enrolment_ref(self, response_body: Any, assignment: CandidateAssignmentEvent) -> str | None:
@@ -55,8 +61,15 @@ def test_kit_lists_every_problem(assignment: CandidateAssignmentEvent) -> None:
     with pytest.raises(ConformanceError) as info:
         assert_plugin_conforms(
             Sloppy(),
-            offerings=[{}, {"raise": "key"}, {"raise": "transform"}, {"mutate": True}, {"random": True},
-                       {"unvalidated": True}, {"skip": True}],
+            offerings=[
+                {},
+                {"raise": "key"},
+                {"raise": "transform"},
+                {"mutate": True},
+                {"random": True},
+                {"unvalidated": True},
+                {"skip": True},
+            ],
             filtered_offerings=[{"raise": "key"}, {}],
             progress=[{"keep": True}],
             filtered_progress=[{"keep": False}],
@@ -98,9 +111,11 @@ def test_kit_rejects_a_structurally_malformed_plugin() -> None:
 def test_kit_reports_a_config_that_does_not_load() -> None:
     config = example_config("moodle").model_copy(update={"npo_id": "moodle-x"})
     broken = config.model_copy(
-        update={"transform": config.transform.model_copy(
-            update={"mapping": config.transform.mapping.model_copy(update={"progress": None})}  # type: ignore[union-attr]
-        )}
+        update={
+            "transform": config.transform.model_copy(
+                update={"mapping": config.transform.mapping.model_copy(update={"progress": None})}  # type: ignore[union-attr]
+            )
+        }
     )
     with pytest.raises(ConformanceError, match="has no progress section"):
         assert_plugin_conforms(broken)

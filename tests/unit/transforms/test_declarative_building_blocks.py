@@ -99,8 +99,10 @@ def test_parse_template_rejects_malformed(text: str) -> None:
 
 
 def test_strip_html() -> None:
-    html = "<div><p>Build the <em>web</em> &amp; ship&nbsp;it.</p>\n<p>Twelve&#8203; weeks.</p><br/>" \
-           "<script>alert(1)</script><style>p{}</style>Done&lt;3</div>"
+    html = (
+        "<div><p>Build the <em>web</em> &amp; ship&nbsp;it.</p>\n<p>Twelve&#8203; weeks.</p><br/>"
+        "<script>alert(1)</script><style>p{}</style>Done&lt;3</div>"
+    )
     assert coerce.strip_html(html) == "Build the web & ship it. Twelve\u200b weeks. Done<3"
     assert coerce.strip_html("<li>a</li><li>b</li>") == "a b"
     assert coerce.strip_html("plain   text\n") == "plain text"

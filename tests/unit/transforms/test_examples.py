@@ -43,7 +43,9 @@ def test_declarative_examples_round_trip(name: str) -> None:
 
 
 def test_moodle_values(recorded_factory, assignment) -> None:
-    report = assert_plugin_conforms(example_config("moodle"), assignment=assignment, **recorded_factory("moodle"))
+    report = assert_plugin_conforms(
+        example_config("moodle"), assignment=assignment, **recorded_factory("moodle")
+    )
     web, hidden = report.offerings
     assert web.npo_offering_ref == "2"
     assert web.description == "Build the web & ship it. Twelve weeks."
@@ -74,11 +76,17 @@ def test_salesforce_values(recorded_factory, assignment) -> None:
     assert programme.description == "Twelve weeks of coaching."
     assert programme.starts_at == datetime(2027, 1, 10, tzinfo=UTC)
     engaged, completed = report.progress
-    assert (engaged.status, engaged.progress, engaged.npo_user_ref) == ("in_progress", 0.45, "ada@example.org")
+    assert (engaged.status, engaged.progress, engaged.npo_user_ref) == (
+        "in_progress",
+        0.45,
+        "ada@example.org",
+    )
     assert engaged.updated_at == datetime(2026, 11, 22, 10, tzinfo=UTC)
     assert completed.progress == 1.0
     assert report.enrolment is not None and report.enrolment.body == {
-        "Program__c": "101", "Contact__r": {"Email": "ada@example.org"}, "Stage__c": "Enrolled",
+        "Program__c": "101",
+        "Contact__r": {"Email": "ada@example.org"},
+        "Stage__c": "Enrolled",
     }
     assert report.enrolment_ref == "a0C000000000003AAA"
     assert report.unenrol is not None and report.unenrol.body is None

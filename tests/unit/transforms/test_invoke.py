@@ -74,7 +74,9 @@ def runner() -> Iterator[PluginRunner]:
     r.shutdown()
 
 
-async def offering(runner: PluginRunner, plugin: Misbehaving, record: str, timeout: float = 2.0, key: str = "npo-a") -> Any:
+async def offering(
+    runner: PluginRunner, plugin: Misbehaving, record: str, timeout: float = 2.0, key: str = "npo-a"
+) -> Any:
     return await runner.call(plugin_call(plugin, "offering", record, key=key), timeout=timeout)  # type: ignore[arg-type]
 
 
@@ -84,35 +86,48 @@ async def offering(runner: PluginRunner, plugin: Misbehaving, record: str, timeo
         ("raise", "plug-in 'misbehaving' offering() raised ValueError: boom"),
         ("exit", "plug-in 'misbehaving' offering() raised SystemExit: 3"),
         ("transform-error", "field 'offering.starts_at' (NPO path 'start'): bad date"),
-        ("build-invalid", "offering() built an invalid Offering: title: String should have at least 1 character"),
+        (
+            "build-invalid",
+            "offering() built an invalid Offering: title: String should have at least 1 character",
+        ),
         ("dict-invalid", "offering() returned an invalid Offering: title: Field required"),
         ("wrong-type", "offering() returned an invalid Offering"),
     ],
 )
-async def test_failures_become_transform_errors(runner: PluginRunner, plugin: Misbehaving, record: str, message: str) -> None:
+async def test_failures_become_transform_errors(
+    runner: PluginRunner, plugin: Misbehaving, record: str, message: str
+) -> None:
     with pytest.raises(TransformError) as info:
         await offering(runner, plugin, record)
     assert message in str(info.value)
 
 
-async def test_dict_output_is_validated_into_the_model(runner: PluginRunner, plugin: Misbehaving) -> None:
+async def test_dict_output_is_validated_into_the_model(
+    runner: PluginRunner, plugin: Misbehaving
+) -> None:
     result = await offering(runner, plugin, "dict-valid")
     assert isinstance(result, Offering) and result.title == "From a dict"
     assert await offering(runner, plugin, "filtered") is None
 
 
-async def test_wrong_output_types(runner: PluginRunner, plugin: Misbehaving, assignment: CandidateAssignmentEvent) -> None:
+async def test_wrong_output_types(
+    runner: PluginRunner, plugin: Misbehaving, assignment: CandidateAssignmentEvent
+) -> None:
     def call(method: str, *args: Any) -> Any:
         return runner.call(plugin_call(plugin, method, *args, key="npo-a"), timeout=1)  # type: ignore[arg-type]
 
-    with pytest.raises(TransformError, match=r"enrolment_request\(\) returned None, expected EnrolmentRequest"):
+    with pytest.raises(
+        TransformError, match=r"enrolment_request\(\) returned None, expected EnrolmentRequest"
+    ):
         await call("enrolment_request", assignment)
     with pytest.raises(TransformError, match=r"enrolment_ref\(\) returned int, expected str"):
         await call("enrolment_ref", {}, assignment)
     assert await call("unenrol_request", assignment, "1") == EnrolmentRequest()
 
 
-async def test_hanging_plugin_times_out_without_blocking_the_loop(runner: PluginRunner, plugin: Misbehaving) -> None:
+async def test_hanging_plugin_times_out_without_blocking_the_loop(
+    runner: PluginRunner, plugin: Misbehaving
+) -> None:
     ticks = 0
 
     async def ticker() -> None:
@@ -122,7 +137,9 @@ async def test_hanging_plugin_times_out_without_blocking_the_loop(runner: Plugin
             ticks += 1
 
     started = time.monotonic()
-    results = await asyncio.gather(offering(runner, plugin, "hang", timeout=0.1), ticker(), return_exceptions=True)
+    results = await asyncio.gather(
+        offering(runner, plugin, "hang", timeout=0.1), ticker(), return_exceptions=True
+    )
     assert time.monotonic() - started < 1.0
     assert isinstance(results[0], TransformError)
     assert "plug-in 'misbehaving' offering() timed out after 0.1s" in str(results[0])
@@ -143,7 +160,9 @@ async def test_hanging_plugin_times_out_without_blocking_the_loop(runner: Plugin
     assert await offering(runner, plugin, "filtered", key="npo-a") is None
 
 
-async def test_hung_calls_cannot_silently_exhaust_the_pool(plugin: Misbehaving, caplog: pytest.LogCaptureFixture) -> None:
+async def test_hung_calls_cannot_silently_exhaust_the_pool(
+    plugin: Misbehaving, caplog: pytest.LogCaptureFixture
+) -> None:
     runner = PluginRunner(max_workers=1, max_hung_per_key=3)
     try:
         with pytest.raises(TransformError, match="timed out"):
@@ -156,7 +175,9 @@ async def test_hung_calls_cannot_silently_exhaust_the_pool(plugin: Misbehaving, 
         runner.shutdown()
 
 
-async def test_a_call_queued_behind_a_busy_pool_times_out_and_never_runs(plugin: Misbehaving) -> None:
+async def test_a_call_queued_behind_a_busy_pool_times_out_and_never_runs(
+    plugin: Misbehaving,
+) -> None:
     runner = PluginRunner(max_workers=1, max_hung_per_key=3)
     second = Misbehaving()
     try:
@@ -209,7 +230,9 @@ def test_a_hung_plugin_does_not_hold_up_process_exit() -> None:
         "        print(exc)\n"
         "asyncio.run(main())\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=20)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=20
+    )
     assert done.returncode == 0, done.stderr
     assert "timed out after 0.05s" in done.stdout
 
@@ -222,13 +245,18 @@ async def test_shut_down_runner_refuses_calls(plugin: Misbehaving) -> None:
         await offering(runner, plugin, "filtered")
 
 
-async def test_a_batch_runs_in_order_and_a_hang_fails_only_its_own_call(plugin: Misbehaving) -> None:
+async def test_a_batch_runs_in_order_and_a_hang_fails_only_its_own_call(
+    plugin: Misbehaving,
+) -> None:
     runner = PluginRunner(max_workers=2, max_hung_per_key=3)
     records = ["dict-valid", "raise", "hang", "dict-valid", "filtered", "wrong-type"]
     try:
         started = time.monotonic()
         results = await runner.map(
-            [PluginCall(plugin.offering, (r,), key="npo-a", output=Offering, optional=True) for r in records],
+            [
+                PluginCall(plugin.offering, (r,), key="npo-a", output=Offering, optional=True)
+                for r in records
+            ],
             timeout=0.2,
         )
         assert time.monotonic() - started < 2.0  # the hung call did not hold up the ones after it
@@ -243,7 +271,9 @@ async def test_a_batch_runs_in_order_and_a_hang_fails_only_its_own_call(plugin: 
         runner.shutdown()
 
 
-async def test_a_batch_refuses_the_calls_of_a_key_with_too_many_hung_calls(plugin: Misbehaving) -> None:
+async def test_a_batch_refuses_the_calls_of_a_key_with_too_many_hung_calls(
+    plugin: Misbehaving,
+) -> None:
     runner = PluginRunner(max_workers=4, max_hung_per_key=1)
     try:
         results = await runner.map(

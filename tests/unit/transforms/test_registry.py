@@ -96,26 +96,33 @@ class FakeEntryPoints:
 
     def __call__(self) -> list[EntryPoint]:
         self.scans += 1
-        return [EntryPoint(name, f"{FAKE_MODULE}:{attr}", ENTRY_POINT_GROUP) for name, attr in self.targets.items()]
+        return [
+            EntryPoint(name, f"{FAKE_MODULE}:{attr}", ENTRY_POINT_GROUP)
+            for name, attr in self.targets.items()
+        ]
 
 
 def plugin_config(name: str, npo_id: str = "acme", **options: Any) -> NpoIntegrationConfig:
-    return NpoIntegrationConfig.model_validate({
-        "npo_id": npo_id,
-        "display_name": npo_id.title(),
-        "base_url": f"http://127.0.0.1:8900/npos/{npo_id}",
-        "transform": {"kind": "plugin", "name": name, "options": options},
-    })
+    return NpoIntegrationConfig.model_validate(
+        {
+            "npo_id": npo_id,
+            "display_name": npo_id.title(),
+            "base_url": f"http://127.0.0.1:8900/npos/{npo_id}",
+            "transform": {"kind": "plugin", "name": name, "options": options},
+        }
+    )
 
 
 def declarative_config(mapping: dict[str, Any], **extra: Any) -> NpoIntegrationConfig:
-    return NpoIntegrationConfig.model_validate({
-        "npo_id": "decl",
-        "display_name": "Decl",
-        "base_url": "http://127.0.0.1:8900/npos/decl",
-        "transform": {"kind": "declarative", "mapping": mapping},
-        **extra,
-    })
+    return NpoIntegrationConfig.model_validate(
+        {
+            "npo_id": "decl",
+            "display_name": "Decl",
+            "base_url": "http://127.0.0.1:8900/npos/decl",
+            "transform": {"kind": "declarative", "mapping": mapping},
+            **extra,
+        }
+    )
 
 
 OFFERING_MAPPING = {"offering": {"fields": {"npo_offering_ref": "id", "title": "name"}}}
@@ -128,13 +135,19 @@ def test_built_in_plugins() -> None:
 
 
 def test_built_in_with_bad_options_is_a_load_error() -> None:
-    with pytest.raises(PluginLoadError, match=r"'canvas' \(built-in .*\) failed to start with options \['colour'\]"):
-        PluginRegistry(entry_points=FakeEntryPoints()).for_config(plugin_config("canvas", colour="red"))
+    with pytest.raises(
+        PluginLoadError, match=r"'canvas' \(built-in .*\) failed to start with options \['colour'\]"
+    ):
+        PluginRegistry(entry_points=FakeEntryPoints()).for_config(
+            plugin_config("canvas", colour="red")
+        )
 
 
 def test_built_in_that_cannot_be_imported() -> None:
-    registry = PluginRegistry(builtins={"gone": "npo_integration.transforms.plugins.nope:Gone"},
-                              entry_points=FakeEntryPoints())
+    registry = PluginRegistry(
+        builtins={"gone": "npo_integration.transforms.plugins.nope:Gone"},
+        entry_points=FakeEntryPoints(),
+    )
     with pytest.raises(PluginLoadError, match="'gone' .* cannot be imported"):
         registry.for_config(plugin_config("gone"))
 
@@ -154,12 +167,16 @@ def test_entry_point_options_error(fake_package: types.ModuleType) -> None:
         registry.for_config(plugin_config("acme"))
 
 
-def test_malformed_entry_point_plugin_is_rejected_naming_every_problem(fake_package: types.ModuleType) -> None:
+def test_malformed_entry_point_plugin_is_rejected_naming_every_problem(
+    fake_package: types.ModuleType,
+) -> None:
     registry = PluginRegistry(entry_points=FakeEntryPoints(half="HalfPlugin"))
     with pytest.raises(PluginLoadError) as info:
         registry.for_config(plugin_config("half"))
     message = str(info.value)
-    assert f"transform plug-in 'half' (entry point {FAKE_MODULE}:HalfPlugin) is malformed" in message
+    assert (
+        f"transform plug-in 'half' (entry point {FAKE_MODULE}:HalfPlugin) is malformed" in message
+    )
     assert "contract_version 2 is not supported (supported: 1)" in message
     assert "method progress() is missing" in message
     assert "enrolment_request is not callable" in message
@@ -168,7 +185,9 @@ def test_malformed_entry_point_plugin_is_rejected_naming_every_problem(fake_pack
 
 def test_entry_point_that_is_not_a_factory(fake_package: types.ModuleType) -> None:
     registry = PluginRegistry(entry_points=FakeEntryPoints(num="NOT_A_FACTORY"))
-    with pytest.raises(PluginLoadError, match="must name a class or a factory taking options, found int"):
+    with pytest.raises(
+        PluginLoadError, match="must name a class or a factory taking options, found int"
+    ):
         registry.for_config(plugin_config("num"))
 
 
@@ -178,15 +197,21 @@ def test_entry_point_that_fails_to_import() -> None:
         PluginRegistry(entry_points=scan).for_config(plugin_config("broken"))
 
 
-def test_unknown_name_rescans_so_a_package_installed_later_is_found(fake_package: types.ModuleType) -> None:
+def test_unknown_name_rescans_so_a_package_installed_later_is_found(
+    fake_package: types.ModuleType,
+) -> None:
     scan = FakeEntryPoints()
     registry = PluginRegistry(entry_points=scan, min_rescan_seconds=0)
-    with pytest.raises(PluginLoadError, match=r"no transform plug-in named 'acme' \(known: canvas, simple\)"):
+    with pytest.raises(
+        PluginLoadError, match=r"no transform plug-in named 'acme' \(known: canvas, simple\)"
+    ):
         registry.for_config(plugin_config("acme", region="eu"))
     scan.targets["acme"] = "AcmePlugin"  # `pip install acme-npo` while running
     assert isinstance(registry.for_config(plugin_config("acme", region="eu")), AcmePlugin)
     scans = scan.scans
-    registry.for_config(plugin_config("acme", npo_id="acme-two", region="eu"))  # known now: no rescan
+    registry.for_config(
+        plugin_config("acme", npo_id="acme-two", region="eu")
+    )  # known now: no rescan
     assert scan.scans == scans
 
 
@@ -213,35 +238,65 @@ def test_declarative_config() -> None:
 @pytest.mark.parametrize(
     ("mapping", "extra", "message"),
     [
-        (OFFERING_MAPPING, {"streams": {"assignments": {"path": "/p"}}},
-         "streams.assignments is enabled but the mapping has no progress section"),
-        ({"progress": {"fields": {"status": {"const": "enrolled"}}}}, {"streams": {"offerings": {"path": "/o"}}},
-         "streams.offerings is enabled but the mapping has no offering section"),
-        (OFFERING_MAPPING, {"enrolment": {"enabled": True, "enrol": {"path": "/e"}}},
-         "enrolment.enrol is configured but the mapping has no enrolment section"),
-        ({"enrolment": {"body": {}}}, {"enrolment": {"enabled": True, "enrol": {"path": "/c/{course_id}/e"}}},
-         "endpoint path '/c/{course_id}/e' needs path_vars.course_id"),
-        ({"enrolment": {"body": {"a": {"b": "c"}}}},
-         {"enrolment": {"enabled": True, "enrol": {"path": "/e", "body_format": "form"}}},
-         "body fields must be flat; nested: ['a']"),
-        ({"enrolment": {"body": {"a": "b"}}},
-         {"enrolment": {"enabled": True, "enrol": {"path": "/e", "body_format": "none"}}},
-         "body_format is none but the mapping has a body"),
-        ({"enrolment": {"body": {}}},
-         {"enrolment": {"enabled": True, "enrol": {"path": "/e"}, "unenrol": {"path": "/u", "method": "DELETE"}}},
-         "enrolment.unenrol is configured but the mapping has no enrolment.unenrol"),
+        (
+            OFFERING_MAPPING,
+            {"streams": {"assignments": {"path": "/p"}}},
+            "streams.assignments is enabled but the mapping has no progress section",
+        ),
+        (
+            {"progress": {"fields": {"status": {"const": "enrolled"}}}},
+            {"streams": {"offerings": {"path": "/o"}}},
+            "streams.offerings is enabled but the mapping has no offering section",
+        ),
+        (
+            OFFERING_MAPPING,
+            {"enrolment": {"enabled": True, "enrol": {"path": "/e"}}},
+            "enrolment.enrol is configured but the mapping has no enrolment section",
+        ),
+        (
+            {"enrolment": {"body": {}}},
+            {"enrolment": {"enabled": True, "enrol": {"path": "/c/{course_id}/e"}}},
+            "endpoint path '/c/{course_id}/e' needs path_vars.course_id",
+        ),
+        (
+            {"enrolment": {"body": {"a": {"b": "c"}}}},
+            {"enrolment": {"enabled": True, "enrol": {"path": "/e", "body_format": "form"}}},
+            "body fields must be flat; nested: ['a']",
+        ),
+        (
+            {"enrolment": {"body": {"a": "b"}}},
+            {"enrolment": {"enabled": True, "enrol": {"path": "/e", "body_format": "none"}}},
+            "body_format is none but the mapping has a body",
+        ),
+        (
+            {"enrolment": {"body": {}}},
+            {
+                "enrolment": {
+                    "enabled": True,
+                    "enrol": {"path": "/e"},
+                    "unenrol": {"path": "/u", "method": "DELETE"},
+                }
+            },
+            "enrolment.unenrol is configured but the mapping has no enrolment.unenrol",
+        ),
     ],
 )
-def test_declarative_mapping_must_fit_its_config(mapping: dict[str, Any], extra: dict[str, Any], message: str) -> None:
+def test_declarative_mapping_must_fit_its_config(
+    mapping: dict[str, Any], extra: dict[str, Any], message: str
+) -> None:
     with pytest.raises(PluginLoadError) as info:
-        PluginRegistry(entry_points=FakeEntryPoints()).for_config(declarative_config(mapping, **extra))
+        PluginRegistry(entry_points=FakeEntryPoints()).for_config(
+            declarative_config(mapping, **extra)
+        )
     assert message in str(info.value)
 
 
 def test_cache_per_npo_and_config(fake_package: types.ModuleType) -> None:
     registry = PluginRegistry(entry_points=FakeEntryPoints(acme="AcmePlugin"))
     first = registry.for_config(plugin_config("acme", region="eu"))
-    assert registry.for_config(plugin_config("acme", region="eu")) is first  # equal config, new object
+    assert (
+        registry.for_config(plugin_config("acme", region="eu")) is first
+    )  # equal config, new object
     other_npo = registry.for_config(plugin_config("acme", npo_id="beta", region="eu"))
     assert other_npo is not first  # one instance per NPO: no shared state
     changed = registry.for_config(plugin_config("acme", region="us"))
@@ -254,9 +309,9 @@ def test_changed_declarative_mapping_takes_effect_immediately() -> None:
     record = {"id": 1, "name": "Course", "label": "Better title"}
     before = registry.for_config(declarative_config(OFFERING_MAPPING))
     assert before.offering(record).title == "Course"  # type: ignore[union-attr]
-    after = registry.for_config(declarative_config(
-        {"offering": {"fields": {"npo_offering_ref": "id", "title": "label"}}}
-    ))
+    after = registry.for_config(
+        declarative_config({"offering": {"fields": {"npo_offering_ref": "id", "title": "label"}}})
+    )
     assert after.offering(record).title == "Better title"  # type: ignore[union-attr]
 
 
