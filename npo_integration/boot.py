@@ -1,4 +1,5 @@
-"""Starting a worker: every topic declared, and visible in the cluster metadata, before the consumer joins.
+"""Starting a worker: every topic declared, and visible in the cluster
+metadata, before the consumer joins.
 
 Faust declares an agent's topics right before it subscribes, but the broker may
 answer a topic's creation before its metadata shows the topic (seen here on a

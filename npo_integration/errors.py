@@ -34,4 +34,5 @@ class ConfigError(FatalError):
 
 
 class SecretError(FatalError):
-    """A secret could not be sealed or opened (wrong key, tampered token, plaintext where sealed is required)."""
+    """A secret could not be sealed or opened (wrong key, tampered token,
+    plaintext where sealed is required)."""

@@ -1,5 +1,6 @@
-"""Every change this service makes to Faust, in one place: two fixes without which a restarted worker skips records (found by the
-SIGKILL test), and a cheaper hand-over of each message to the streams (3, below).
+"""Every change this service makes to Faust, in one place: two fixes without which a
+restarted worker skips records (found by the SIGKILL test), and a cheaper hand-over of each
+message to the streams (3, below).
 
 Table recovery resumes the flow before the stream partitions are resumed, so
 stream records are fetched, queued for the agents and marked read while the

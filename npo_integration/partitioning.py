@@ -1,4 +1,5 @@
-"""Which partition a key lands on: the same murmur2 rule as the Kafka producer's default partitioner.
+"""Which partition a key lands on: the same murmur2 rule as the Kafka
+producer's default partitioner.
 
 The hash is Kafka's ``Utils.murmur2`` (as in aiokafka's ``partitioner.murmur2``),
 written over 32-bit words unpacked at once: it runs for every event published,

@@ -114,13 +114,17 @@ class Settings(BaseSettings):
         1000,
         ge=1,
         le=10_000,
-        description="enrolments in progress at once per worker, waits for an NPO's rate limit included",
+        description=(
+            "enrolments in progress at once per worker, waits for an NPO's rate limit included"
+        ),
     )
     enrolment_concurrency_per_npo: int = Field(
         4,
         ge=1,
         le=1000,
-        description="enrolments in progress at once per NPO and worker (a slow NPO holds only these)",
+        description=(
+            "enrolments in progress at once per NPO and worker (a slow NPO holds only these)"
+        ),
     )
     enrolment_retry_tick_seconds: float = Field(
         1.0, gt=0, le=60, description="how often enrolments due for a retry are looked for"

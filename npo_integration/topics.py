@@ -14,7 +14,8 @@ from npo_integration.app import app, settings
 
 
 def raw_topic(*names: str, compacting: bool = False) -> TopicT:
-    """A topic (or one channel over several) of raw bytes, declared with the service's partition count."""
+    """A topic (or one channel over several) of raw bytes, declared with
+    the service's partition count."""
     return app.topic(
         *names,
         key_type=bytes,

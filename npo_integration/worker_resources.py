@@ -18,21 +18,24 @@ from npo_integration.sealing import SecretBox
 from npo_integration.transforms.invoke import PluginRunner
 from npo_integration.transforms.registry import PluginRegistry
 
-# The worker allocates many short-lived objects (records, models, futures) that are freed by reference
-# counting; CPython's default gen-0 threshold (700) runs the cycle collector every few hundred of them
-# and its full collections walk the whole heap. Rarer collections cut the ingestion path's CPU by about
-# a sixth (bench/ingest.py, profiled with py-spy); what is alive at start is frozen out of them.
+# The worker allocates many short-lived objects (records, models, futures) that are freed by
+# reference counting; CPython's default gen-0 threshold (700) runs the cycle collector every few
+# hundred of them and its full collections walk the whole heap. Rarer collections cut the
+# ingestion path's CPU by about a sixth (bench/ingest.py, profiled with py-spy); what is alive
+# at start is frozen out of them.
 GC_THRESHOLDS = (100_000, 50, 100)
 gc.set_threshold(*GC_THRESHOLDS)
 
 
 @app.task
 async def freeze_startup_objects() -> None:
-    """Modules, settings and configs loaded at start never become garbage: keep them out of collections."""
+    """Modules, settings and configs loaded at start never become garbage:
+    keep them out of collections."""
     gc.freeze()
 
 
-# This worker process, as opposed to an earlier incarnation with the same data dir (see pull/schedule).
+# This worker process, as opposed to an earlier incarnation with the
+# same data dir (see pull/schedule).
 worker_id = uuid.uuid4().hex
 secret_box = SecretBox.from_setting(settings.secrets_keys)
 http_client = NpoHttpClient(
@@ -76,7 +79,8 @@ class OutputLogService(Service):
         await output_log.stop()
 
 
-# The worker's one batch producer (delivery/producer.py): platform events, raw pages, batched changelogs.
+# The worker's one batch producer (delivery/producer.py): platform events,
+# raw pages, batched changelogs.
 batch_producer = BatchProducer(settings.bootstrap_servers, client_id=f"{settings.app_id}-batches")
 
 

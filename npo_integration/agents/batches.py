@@ -1,4 +1,5 @@
-"""Reading a stream in batches, one partition at a time, with table writes landing on that partition.
+"""Reading a stream in batches, one partition at a time, with table
+writes landing on that partition.
 
 Faust writes a table key to the changelog partition of the *current event*, a
 context variable its stream sets while an agent handles one event. A batch
@@ -30,7 +31,8 @@ async def partition_batches(
     app: AppT, stream: StreamT[bytes], *, size: int, within: float = DEFAULT_WITHIN_SECONDS
 ) -> AsyncIterator[list[tuple[int, list[EventT]]]]:
     """Up to ``size`` events at a time (or what arrived within ``within`` seconds), grouped by
-    partition in offset order. The events are acknowledged when the caller asks for the next batch."""
+    partition in offset order. The events are acknowledged when the
+    caller asks for the next batch."""
     async for events in stream.take_events(size, within=within):
         yield group_by_partition(app, events)
 
@@ -50,7 +52,8 @@ def group_by_partition(app: AppT, events: list[EventT]) -> list[tuple[int, list[
 
 @contextmanager
 def in_partition(event: EventT) -> Iterator[None]:
-    """Table reads and writes in the block belong to ``event``'s partition (see the module's doc)."""
+    """Table reads and writes in the block belong to ``event``'s
+    partition (see the module's doc)."""
     token = _current_event.set(weakref.ref(event))
     try:
         yield

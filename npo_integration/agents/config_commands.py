@@ -1,4 +1,5 @@
-"""Registry agent: applies config commands (from the topic, admin API, CLI, config file) to the config table.
+"""Registry agent: applies config commands (from the topic, admin API, CLI,
+config file) to the config table.
 
 Commands are taken in batches and applied one after another within each
 partition (a later command for an NPO sees the version the earlier one made);
@@ -35,7 +36,8 @@ BATCH = 500
 
 
 def _apply(event: EventT) -> Awaitable[None] | None:
-    """Apply one command (in its partition's context); a refused one returns its dead letter to send."""
+    """Apply one command (in its partition's context); a refused one
+    returns its dead letter to send."""
     try:
         command = decode(ConfigCommand, event.value)
         if command.config is not None:

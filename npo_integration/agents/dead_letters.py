@@ -15,7 +15,8 @@ log = logging.getLogger(__name__)
 
 
 def payload_of(raw: bytes | None) -> Any:
-    """The original message as JSON when it is JSON, else as text, so the dead letter stays readable."""
+    """The original message as JSON when it is JSON, else as text, so the
+    dead letter stays readable."""
     if raw is None:
         return None
     try:

@@ -62,7 +62,8 @@ async def _call_plugin(config: NpoIntegrationConfig, method: str, *args: Any) ->
 
 
 class FaustPorts:
-    """The processor's ports on this worker: tables, topics, the plug-in runner and the HTTP client."""
+    """The processor's ports on this worker: tables, topics, the plug-in
+    runner and the HTTP client."""
 
     def load(self, assignment_id: str) -> EnrolmentState | None:
         return enrolments.get(assignment_id)
@@ -136,7 +137,8 @@ class FaustPorts:
 
 
 processor = EnrolmentProcessor(FaustPorts())
-"""``processor.counters``: ignored, duplicate and stale inputs, outcomes (this worker, since start)."""
+"""``processor.counters``: ignored, duplicate and stale inputs, outcomes
+(this worker, since start)."""
 
 
 lanes = Lanes(

@@ -1,4 +1,5 @@
-"""Enrolment-links agent: keeps each link (or cancellation) the push path publishes, for progress ingestion.
+"""Enrolment-links agent: keeps each link (or cancellation) the push path
+publishes, for progress ingestion.
 
 The topic is keyed by npo_id with the raw-records topic's partition count, so a
 link is stored on its NPO's partition, where the ingestion agent reads it.
@@ -29,7 +30,10 @@ async def store_enrolment_links(stream: StreamT[bytes]) -> None:
         key = key_of(event.key) if event is not None else None
         reason: str | None = None
         if key != link.npo_id:
-            reason = f"key {key!r} is not the link's npo_id {link.npo_id!r}: it would sit on the wrong partition"
+            reason = (
+                f"key {key!r} is not the link's npo_id {link.npo_id!r}: "
+                "it would sit on the wrong partition"
+            )
         elif not link.npo_enrolment_ref and not link.npo_user_ref:
             reason = "a link needs npo_enrolment_ref or npo_user_ref to be found by progress"
         if reason is not None:

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 
 class RawPublishError(RetriableError):
-    """A fetched page did not reach the raw-records topic: the pull fails there, its cursor not committed."""
+    """A fetched page did not reach the raw-records topic: the pull fails
+    there, its cursor not committed."""
 
 
 async def _publish(pages: list[RawPage]) -> None:

@@ -57,7 +57,8 @@ def _plugin_for(npo_id: str) -> TransformPlugin:
 
 
 async def _run_plugins(calls: Sequence[PluginCall]) -> list[Any]:
-    """The batch's plug-in calls in the shared pool, each bounded in time, per-NPO hung-call accounting."""
+    """The batch's plug-in calls in the shared pool, each bounded in time,
+    per-NPO hung-call accounting."""
     return await plugin_runner.map(calls, timeout=settings.transform_timeout_seconds)
 
 
@@ -65,7 +66,9 @@ async def _send_all(messages: Sequence[Addressed]) -> list[BaseException | None]
     """Every event to its explicit partition, one wait for all (what is not acknowledged in
     time fails its record, which keeps its intent for the retry's check)."""
     errors = await batch_producer.send_all(messages, timeout=ACK_TIMEOUT_SECONDS)
-    sent = Counter(message.topic for message, error in zip(messages, errors) if error is None)
+    sent = Counter(
+        message.topic for message, error in zip(messages, errors, strict=True) if error is None
+    )
     for topic, count in sent.items():
         metrics.platform_events.labels(topic).inc(count)
     return errors
@@ -101,7 +104,8 @@ ingestor = Ingestor(
 
 
 async def _unpacked(events: Sequence[EventT]) -> list[RawRecord]:
-    """The records of a partition's messages, in order; a message that does not parse is dead-lettered."""
+    """The records of a partition's messages, in order; a message that does
+    not parse is dead-lettered."""
     messages = await decoded(events, _raw_messages, raw_records)
     records: list[RawRecord] = []
     for message in messages:
@@ -113,7 +117,8 @@ async def _unpacked(events: Sequence[EventT]) -> list[RawRecord]:
 
 
 async def republish(raw: RawRecord) -> None:
-    """Re-drive: the record again onto raw-records (a page of one), keyed by npo_id (so onto its own partition)."""
+    """Re-drive: the record again onto raw-records (a page of one), keyed by npo_id
+    (so onto its own partition)."""
     await raw_records.send(key=raw.npo_id.encode(), value=encode(RawPage.of(redriven(raw))))
 
 

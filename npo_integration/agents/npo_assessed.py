@@ -33,7 +33,8 @@ RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
 
 
 async def _command(event: EventT) -> ConfigCommand | None:
-    """The sealed upsert the message asks for; ``None`` when there is nothing to integrate or it is refused."""
+    """The sealed upsert the message asks for; ``None`` when there is nothing to
+    integrate or it is refused."""
     try:
         assessed = decode(NpoAssessed, event.value)
         if assessed.integration is None:
@@ -41,7 +42,8 @@ async def _command(event: EventT) -> ConfigCommand | None:
             return None
         if assessed.integration.npo_id != assessed.npo_id:
             raise NpoIntegrationError(
-                f"integration.npo_id {assessed.integration.npo_id!r} does not match npo_id {assessed.npo_id!r}"
+                f"integration.npo_id {assessed.integration.npo_id!r} "
+                f"does not match npo_id {assessed.npo_id!r}"
             )
         return config_submitter.upsert_command(assessed.integration, "npo-assessed")
     except NpoIntegrationError as exc:

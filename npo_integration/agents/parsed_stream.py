@@ -1,4 +1,5 @@
-"""Reading an agent's topic as models: what does not parse is dead-lettered and the stream goes on."""
+"""Reading an agent's topic as models: what does not parse is
+dead-lettered and the stream goes on."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ async def parsed(
 async def decoded(
     events: Sequence[EventT], model: type[M] | TypeAdapter[T], topic: TopicT
 ) -> list[Any]:
-    """A batch's messages as ``model`` (a model or a type adapter), in order; what does not parse is dead-lettered."""
+    """A batch's messages as ``model`` (a model or a type adapter), in order; what does
+    not parse is dead-lettered."""
     values: list[Any] = []
     letters = []
     for event in events:

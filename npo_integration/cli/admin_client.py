@@ -1,4 +1,5 @@
-"""The CLI's way in: the admin API of a running worker, so the CLI takes the exact path the API takes."""
+"""The CLI's way in: the admin API of a running worker, so the CLI takes
+the exact path the API takes."""
 
 from __future__ import annotations
 
@@ -36,16 +37,16 @@ class AdminClient:
             "X-Change-Source": "cli",
         }
         try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-                async with session.request(
-                    method, f"{self.url}{path}", data=body, headers=headers
-                ) as resp:
-                    text = await resp.text()
-                    payload = _json_or_text(text)
-                    if resp.status not in ok:
-                        detail = payload.get("error", text) if isinstance(payload, dict) else text
-                        raise click.ClickException(f"HTTP {resp.status}: {detail}")
-                    return payload
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session,
+                session.request(method, f"{self.url}{path}", data=body, headers=headers) as resp,
+            ):
+                text = await resp.text()
+                payload = _json_or_text(text)
+                if resp.status not in ok:
+                    detail = payload.get("error", text) if isinstance(payload, dict) else text
+                    raise click.ClickException(f"HTTP {resp.status}: {detail}")
+                return payload
         except aiohttp.ClientConnectionError:
             raise click.ClickException(
                 f"no worker answers at {self.url} (set NPO_ADMIN_URL)"

@@ -1,4 +1,5 @@
-"""``npo-integration enrolments list|redrive NPO_ID``: the push path from the shell, via the admin API."""
+"""``npo-integration enrolments list|redrive NPO_ID``: the push path from
+the shell, via the admin API."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def enrolments() -> None:
 @click.option("--status", default=None, help="only enrolments in this status (e.g. failed)")
 @admin_url
 def list_(npo_id: str, status: str | None, url: str | None) -> None:
-    """NPO_ID's enrolments held by the worker asked: assignment, status, attempts, NPO id, reason."""
+    """NPO_ID's enrolments held by the worker asked: assignment,
+    status, attempts, NPO id, reason."""
     query = f"?status={status}" if status else ""
     body = AdminClient(url).call("GET", f"/admin/npos/{npo_id}/enrolments{query}")
     for row in body["enrolments"]:

@@ -1,4 +1,5 @@
-"""``npo-integration``: the Faust CLI of this app (``worker``, ``tables``, ...) plus operator commands.
+"""``npo-integration``: the Faust CLI of this app (``worker``,
+``tables``, ...) plus operator commands.
 
 Operator commands talk to a running worker's admin API, so they take the exact
 path the API takes and need neither broker access nor the secrets key; they

@@ -40,7 +40,8 @@ def add(file: Path, no_wait: bool, url: str | None) -> None:
     client = AdminClient(url)
     query = "" if no_wait else "?wait=true"
     for config, original in zip(configs, documents, strict=True):
-        # The file's own JSON goes to the API, which seals the secrets; they never leave this host in clear.
+        # The file's own JSON goes to the API, which seals the secrets; they
+        # never leave this host in clear.
         _print(client.call("PUT", f"/admin/npos/{config.npo_id}{query}", json.dumps(original)))
 
 

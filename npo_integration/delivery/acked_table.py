@@ -1,4 +1,5 @@
-"""A Faust table whose changelog goes out in batches, and whose writes can be awaited until acknowledged.
+"""A Faust table whose changelog goes out in batches, and whose writes can
+be awaited until acknowledged.
 
 A plain Faust table sends one changelog record per write through Faust's
 producer buffer, one future and several callbacks each. The ingestion path
@@ -61,12 +62,14 @@ class BatchedChangelog(_Table):
     _flush_soon: asyncio.TimerHandle
 
     def get_raw(self, key: bytes) -> bytes | None:
-        """The stored value or ``None``, straight from the store (no sensors, no ``KeyError`` on a miss)."""
+        """The stored value or ``None``, straight from the store (no sensors,
+        no ``KeyError`` on a miss)."""
         value: bytes | None = self.data._get(key)  # type: ignore[attr-defined]
         return value
 
     def put_raw(self, key: bytes, value: bytes) -> None:
-        """``table[key] = value`` straight to the store and the changelog queue (no sensors, no wrappers)."""
+        """``table[key] = value`` straight to the store and the changelog
+        queue (no sensors, no wrappers)."""
         self.data._set(key, value)  # type: ignore[attr-defined]
         self._enqueue(key, value)
 
@@ -104,7 +107,8 @@ class BatchedChangelog(_Table):
             self._flusher = asyncio.ensure_future(self._send_queued())
 
     async def wait_acked(self, *, timeout: float = DEFAULT_ACK_TIMEOUT_SECONDS) -> None:
-        """Return once every write made before the call is acknowledged (``TimeoutError`` after ``timeout``)."""
+        """Return once every write made before the call is acknowledged
+        (``TimeoutError`` after ``timeout``)."""
         if self.__dict__.get("_queue"):
             waiter = self._queue_acked
             self.flush()
@@ -121,7 +125,8 @@ class BatchedChangelog(_Table):
         await self.wait_acked(timeout=timeout)
 
     async def on_stop(self) -> None:
-        """A graceful stop sends what is queued (a crash loses it; the publishing protocol covers that)."""
+        """A graceful stop sends what is queued (a crash loses it; the
+        publishing protocol covers that)."""
         try:
             await self.wait_acked(timeout=10.0)
         except Exception as exc:
@@ -154,7 +159,8 @@ class BatchedChangelog(_Table):
                 acked.exception()  # retrieved: nobody may be waiting
 
     async def _send(self, messages: list[Addressed]) -> bool:
-        """Send until the broker has them all (later writes must not overtake these); False at shutdown."""
+        """Send until the broker has them all (later writes must not
+        overtake these); False at shutdown."""
         attempt = 0
         while True:
             try:
@@ -195,7 +201,8 @@ class AckedGlobalTable(BatchedChangelog, faust.GlobalTable):
 def acked_bytes_table(
     app: AppT, name: str, *, help: str, producer: BatchProducer, options: Mapping[str, Any]
 ) -> AckedTable:
-    """Like ``tables.declare.bytes_table``, as an ``AckedTable`` whose changelog ``producer`` sends."""
+    """Like ``tables.declare.bytes_table``, as an ``AckedTable`` whose
+    changelog ``producer`` sends."""
     table = AckedTable(
         app,
         name=name,

@@ -34,7 +34,8 @@ IsolationLevel = Literal["read_committed", "read_uncommitted"]
 
 
 class OutputScanError(RetriableError):
-    """The output partition could not be read to its end in time: whether an event was sent is unknown."""
+    """The output partition could not be read to its end in time: whether
+    an event was sent is unknown."""
 
 
 def isolation_for(processing_guarantee: str) -> IsolationLevel:
@@ -113,7 +114,8 @@ class KafkaOutputLog:
             return self._consumer
 
     async def partitions(self, topic: str) -> int:
-        """Partition count from the cluster's metadata (cached: a topic's partitions never shrink)."""
+        """Partition count from the cluster's metadata (cached: a
+        topic's partitions never shrink)."""
         known = self._partitions.get(topic)
         if known is not None:
             return known
@@ -168,7 +170,8 @@ class KafkaOutputLog:
         while await asyncio.wait_for(consumer.position(tp), self._scan_timeout) < end:
             if time.monotonic() > deadline:
                 raise OutputScanError(
-                    f"could not read {tp.topic}[{tp.partition}] to offset {end} within {self._scan_timeout:g}s"
+                    f"could not read {tp.topic}[{tp.partition}] to offset {end} "
+                    f"within {self._scan_timeout:g}s"
                 )
             batch = await consumer.getmany(tp, timeout_ms=200, max_records=500)
             for record in batch.get(tp, []):

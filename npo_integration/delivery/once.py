@@ -42,7 +42,8 @@ class OutputLog(Protocol):
         """How many partitions ``topic`` has."""
 
     async def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
-        """The offset the next message on each partition will get (0 for an empty one), in one request."""
+        """The offset the next message on each partition will get (0 for an
+        empty one), in one request."""
 
     async def find(self, topic: str, partition: int, wanted: dict[str, int]) -> set[str]:
         """Which of the event ids in ``wanted`` are on ``topic[partition]`` at or after the offset
@@ -92,13 +93,14 @@ class OncePublisher:
         self._clock = clock
 
     async def intents(self, batch: Sequence[Outgoing]) -> list[DeliveryIntent]:
-        """Step 1's look-up: each event's partition and that partition's end offset (one request)."""
+        """Step 1's look-up: each event's partition and that
+        partition's end offset (one request)."""
         counts = {
             topic: await self._log.partitions(topic) for topic in {out.topic for out in batch}
         }
         partitions = [partition_for(out.key, counts[out.topic]) for out in batch]
         ends = await self._log.end_offsets(
-            sorted({(out.topic, p) for out, p in zip(batch, partitions)})
+            sorted({(out.topic, p) for out, p in zip(batch, partitions, strict=True)})
         )
         at = self._clock()
         return [
@@ -112,13 +114,14 @@ class OncePublisher:
                 offset=ends[(out.topic, partition)],
                 at=at,
             )
-            for out, partition in zip(batch, partitions)
+            for out, partition in zip(batch, partitions, strict=True)
         ]
 
     async def publish(
         self, batch: Sequence[Outgoing], record_intents: RecordIntents
     ) -> list[BaseException | None]:
-        """Record the batch's intents durably, then send it; per event ``None`` (acknowledged) or the error.
+        """Record the batch's intents durably, then send it; per event
+        ``None`` (acknowledged) or the error.
 
         A failed event's outcome is unknown (the broker may have it): keep its intent and
         check it with :meth:`delivered` before publishing it again.
@@ -130,7 +133,7 @@ class OncePublisher:
         return await self._send_all(
             [
                 Addressed(out.topic, i.partition, out.key.encode(), out.value)
-                for out, i in zip(batch, intents)
+                for out, i in zip(batch, intents, strict=True)
             ]
         )
 

@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH_BYTES = 512 * 1024
 SHARED_BATCH_AT_MOST = 8
-"""Messages for one partition up to which a send joins the producer's open batch instead of making its own."""
+"""Messages for one partition up to which a send joins the producer's open
+batch instead of making its own."""
 DEFAULT_TIMEOUT_SECONDS = 30.0
 
 
@@ -71,8 +72,9 @@ class BatchProducer:
     async def send_one(
         self, topic: str, key: bytes, value: bytes, *, timeout: float = DEFAULT_TIMEOUT_SECONDS
     ) -> None:
-        """One message to the partition its key hashes to; returns once acknowledged. Messages sent at
-        the same moment by concurrent callers travel in one request (the producer lingers a moment)."""
+        """One message to the partition its key hashes to; returns once acknowledged.
+        Messages sent at the same moment by concurrent callers travel in one request (the
+        producer lingers a moment)."""
         producer = await self._started()
         future = await producer.send(topic, value=value, key=key)
         await asyncio.wait_for(future, timeout)
@@ -127,8 +129,9 @@ class BatchProducer:
         sent: list[_Sent] = []
         for (topic, partition), indexes in by_partition.items():
             if len(indexes) <= SHARED_BATCH_AT_MOST:
-                # A few messages join the partition's open batch, shared with other senders: a batch of
-                # their own would wait for the one before it to be sent (one pending batch a partition).
+                # A few messages join the partition's open batch, shared with other
+                # senders: a batch of their own would wait for the one before it to be sent
+                # (one pending batch a partition).
                 for index in indexes:
                     message = messages[index]
                     future = await producer.send(
@@ -160,7 +163,8 @@ class BatchProducer:
 
 @dataclass(frozen=True, slots=True)
 class _Sent:
-    """A record batch handed to the producer: its partition, its delivery future, the messages in it."""
+    """A record batch handed to the producer: its partition, its delivery
+    future, the messages in it."""
 
     tp: tuple[str, int]
     future: asyncio.Future[Any]

@@ -72,7 +72,8 @@ class Path:
         return current
 
     def get_strict(self, data: Any) -> Any:
-        """The value at this path; :data:`MISSING` if absent or null; :class:`PathError` on a misfit."""
+        """The value at this path; :data:`MISSING` if absent or null;
+        :class:`PathError` on a misfit."""
         steps = self.steps
         current = data
         for position, step in enumerate(steps):

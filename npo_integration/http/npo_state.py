@@ -31,7 +31,8 @@ Sleep = Callable[[float], Awaitable[None]]
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """What the client needs of an NPO's config between calls: where, how to sign, how long to wait."""
+    """What the client needs of an NPO's config between calls: where,
+    how to sign, how long to wait."""
 
     npo_id: str
     base_url: str

@@ -1,1 +1,2 @@
-"""The ingestion path: raw NPO records become platform events through the NPO's transform plug-in."""
+"""The ingestion path: raw NPO records become platform events through
+the NPO's transform plug-in."""

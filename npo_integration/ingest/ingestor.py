@@ -1,4 +1,5 @@
-"""Raw records -> at most one platform event each, exactly once per content; failures stay for a re-drive.
+"""Raw records -> at most one platform event each, exactly once per
+content; failures stay for a re-drive.
 
 Faust-free: the agent (``agents/ingest.py``) hands in the tables, the plug-in
 runner, the publisher and the dead-letter sender, so the whole path is
@@ -64,7 +65,8 @@ log = logging.getLogger(__name__)
 ROUND_SIZE = 4000
 """Records published together at most: one durable write and one wait for all of them."""
 ROUND_PER_PARTITION = 1000
-"""Records of one partition in a round at most: their intents are one table value (about 0.4 KB each)."""
+"""Records of one partition in a round at most: their intents are one
+table value (about 0.4 KB each)."""
 
 
 class NoConfigError(SkippableError):
@@ -72,7 +74,8 @@ class NoConfigError(SkippableError):
 
 
 class NoLinkError(SkippableError):
-    """Progress for an enrolment the platform has not linked (yet): retried when the link may exist."""
+    """Progress for an enrolment the platform has not linked (yet):
+    retried when the link may exist."""
 
 
 class UnsupportedStreamError(SkippableError):
@@ -101,7 +104,8 @@ class UnprocessedStore(Protocol):
 
 class PendingStore(Protocol):
     def unfinished(self, partition: int, finished_batch_id: str | None) -> PendingBatch | None:
-        """The partition's pending batch, unless it is ``finished_batch_id`` (this process finished it)."""
+        """The partition's pending batch, unless it is ``finished_batch_id``
+        (this process finished it)."""
 
     def put(self, batch: PendingBatch) -> None: ...
     async def wait_acked(self) -> None: ...
@@ -111,7 +115,8 @@ PluginFor = Callable[[str], TransformPlugin]
 """The NPO's plug-in; raises (``NoConfigError``, ``PluginLoadError``) when it has none."""
 
 RunPlugins = Callable[[Sequence[PluginCall]], Awaitable[list[Any]]]
-"""Every call, isolated and time-bounded, in order: its result or its ``TransformError`` (``PluginRunner.map``)."""
+"""Every call, isolated and time-bounded, in order: its result or its
+``TransformError`` (``PluginRunner.map``)."""
 
 FindLink = Callable[[list[str]], EnrolmentLink | None]
 """The first link stored under one of the keys."""
@@ -135,12 +140,14 @@ class Outcome:
 
 
 Scope = Callable[[], AbstractContextManager[None]]
-"""Entered around every table read and write of one source partition (Faust: that partition's event)."""
+"""Entered around every table read and write of one source partition
+(Faust: that partition's event)."""
 
 
 @dataclass(frozen=True)
 class SourcePartition:
-    """Records of one raw-records partition, in offset order, and how to reach that partition's tables."""
+    """Records of one raw-records partition, in offset order, and how to
+    reach that partition's tables."""
 
     partition: int
     records: Sequence[RawRecord]
@@ -149,7 +156,8 @@ class SourcePartition:
 
 @dataclass(eq=False)
 class _Work:
-    """One record in a round: where it comes from, its state before, and what the round makes of it."""
+    """One record in a round: where it comes from, its state before, and
+    what the round makes of it."""
 
     part: SourcePartition
     index: int
@@ -358,8 +366,8 @@ class Ingestor:
     # --- the crash window of a whole batch -----------------------------------------------------
 
     async def _settle(self, partition: int) -> dict[str, str]:
-        """A batch of this partition that this process did not finish (the crash window): mark what it
-        sent as processed; returns those records' keys and event ids.
+        """A batch of this partition that this process did not finish (the crash window): mark what
+        it sent as processed; returns those records' keys and event ids.
 
         Its records whose events are not found are delivered again (their offsets were
         not committed) and processed as new. Call in the partition's scope.
@@ -384,7 +392,8 @@ class Ingestor:
             self._states.put(processed_flag.delivered_pending(state, item, now))
             self._forget_unprocessed(item.record_key, state)
         log.info(
-            "crash window: unfinished batch %s of partition %d: %d of %d event(s) had been sent; not published again",
+            "crash window: unfinished batch %s of partition %d: "
+            "%d of %d event(s) had been sent; not published again",
             pending.batch_id,
             partition,
             len(settled),
@@ -394,14 +403,15 @@ class Ingestor:
         return settled
 
     async def _publish(self, items: list[_Work]) -> None:
-        """Publish the round's events once (``delivery.once``); a failed one sets its record's error."""
+        """Publish the round's events once (``delivery.once``); a failed
+        one sets its record's error."""
         batch_id = uuid.uuid4().hex
         recorded: list[DeliveryIntent] = []
 
         async def record_intents(intents: list[DeliveryIntent]) -> None:
             # The states of the batch before must be durable before its intents are replaced.
             await self._states.wait_acked()
-            by_item = dict(zip(map(id, items), intents))
+            by_item = dict(zip(map(id, items), intents, strict=True))
             for part, group in _by_part(items):
                 with part.scope():
                     self._pending.put(
@@ -433,7 +443,7 @@ class Ingestor:
         for part, _ in _by_part(items):
             self._finished[part.partition] = batch_id
         failed = 0
-        for position, (item, error) in enumerate(zip(items, errors)):
+        for position, (item, error) in enumerate(zip(items, errors, strict=True)):
             if error is None:
                 continue
             failed += 1
@@ -466,7 +476,7 @@ class Ingestor:
             except Exception as exc:
                 item.error = exc
         results = await self._run_plugins(calls) if calls else []
-        for item, result in zip(called, results):
+        for item, result in zip(called, results, strict=True):
             if isinstance(result, Exception):
                 item.error = result
                 continue
@@ -542,7 +552,8 @@ class Ingestor:
 
     def _forget_unprocessed(self, record_key: str, before: RecordState | None) -> None:
         """Drop the record's unprocessed entry. Only a record whose state (``before`` this change)
-        says it failed, or holds an intent of a failed send, can have one: others cost no look-up."""
+        says it failed, or holds an intent of a failed send, can have
+        one: others cost no look-up."""
         if before is None or (before.last_error is None and before.intent is None):
             return
         if self._unprocessed.get(record_key) is not None:
@@ -554,7 +565,8 @@ def _rounds(
 ) -> list[list[_Work]]:
     """The records in rounds where each record key appears at most once per round, a key's copies in
     offset order. A round holds at most ``max_records``, and ``max_per_partition`` of one partition
-    (a partition's intents are one table value, which must stay well under a Kafka message's limit)."""
+    (a partition's intents are one table value, which must stay well
+    under a Kafka message's limit)."""
     rounds: list[list[_Work]] = []
     for part in parts:
         seen: dict[str, int] = {}  # record key -> the round its last copy is in

@@ -9,7 +9,8 @@ from npo_integration.models.state import RecordState
 
 
 def offering_event(raw: RawRecord, offering: Offering, state: RecordState | None) -> OfferingEvent:
-    """Created the first time an offering becomes an event, updated when its content changed since."""
+    """Created the first time an offering becomes an event, updated
+    when its content changed since."""
     first = state is None or state.processed_hash is None
     event_type = "npo_offering.created" if first else "npo_offering.updated"
     return OfferingEvent(

@@ -14,7 +14,8 @@ from npo_integration.models.state import DeliveryIntent, PendingDelivery, Record
 
 
 def is_stale(state: RecordState | None, raw: RawRecord) -> bool:
-    """Other content fetched before the content the state holds (a re-drive overtaken by a newer fetch)."""
+    """Other content fetched before the content the state holds (a re-drive
+    overtaken by a newer fetch)."""
     return (
         state is not None
         and state.content_hash != raw.content_hash
@@ -24,7 +25,8 @@ def is_stale(state: RecordState | None, raw: RawRecord) -> bool:
 
 
 def needs_processing(state: RecordState | None, raw: RawRecord) -> bool:
-    """False when this exact content already became an event (a re-fetch), or the record is stale."""
+    """False when this exact content already became an event (a
+    re-fetch), or the record is stale."""
     if state is None:
         return True
     if is_stale(state, raw):
@@ -60,7 +62,8 @@ def with_intent(
 
 
 def processed(state: RecordState | None, raw: RawRecord, now: datetime) -> RecordState:
-    return trusted(  # every value below is already checked: the hot path of ingestion skips validating them
+    # Every value below is already checked: the hot path of ingestion skips validating them
+    return trusted(
         RecordState,
         record_key=raw.record_key,
         npo_id=raw.npo_id,
@@ -78,7 +81,8 @@ def processed(state: RecordState | None, raw: RawRecord, now: datetime) -> Recor
 
 
 def delivered(state: RecordState, intent: DeliveryIntent, now: datetime) -> RecordState:
-    """The intent's event was found on its topic (sent before a crash): that content is processed."""
+    """The intent's event was found on its topic (sent before a
+    crash): that content is processed."""
     return state.model_copy(
         update={
             "content_hash": intent.content_hash,
@@ -112,7 +116,8 @@ def without_intent(state: RecordState) -> RecordState:
 
 
 def failed(state: RecordState | None, raw: RawRecord, reason: str, now: datetime) -> RecordState:
-    """Unprocessed, with the reason; the previous processed hash is kept so a later success is an update."""
+    """Unprocessed, with the reason; the previous processed hash is kept so a
+    later success is an update."""
     same_content = (
         state is not None and not state.processed and state.content_hash == raw.content_hash
     )
@@ -133,7 +138,8 @@ def failed(state: RecordState | None, raw: RawRecord, reason: str, now: datetime
 
 
 def is_new_failure(state: RecordState | None, raw: RawRecord, reason: str) -> bool:
-    """The first failure of this content, or a different reason: worth a dead letter (repeats are not)."""
+    """The first failure of this content, or a different reason: worth a
+    dead letter (repeats are not)."""
     return (
         state is None
         or state.processed

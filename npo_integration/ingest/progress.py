@@ -1,4 +1,5 @@
-"""Progress records -> ``candidate_assignment.updated`` events, tied to the platform's assignment."""
+"""Progress records -> ``candidate_assignment.updated`` events, tied
+to the platform's assignment."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The platform's assessment of an NPO (``spotlight.npo-assessed``): the one event that carries a config."""
+"""The platform's assessment of an NPO (``spotlight.npo-assessed``): the one
+event that carries a config."""
 
 from __future__ import annotations
 

@@ -26,7 +26,8 @@ def decode(model_type: type[M], raw: bytes | None) -> M: ...
 @overload
 def decode(model_type: TypeAdapter[T], raw: bytes | None) -> T: ...
 def decode(model_type: type[M] | TypeAdapter[T], raw: bytes | None) -> M | T:
-    """``raw`` as the model (or the type of a ``TypeAdapter``), or ``DecodeError`` saying what is wrong."""
+    """``raw`` as the model (or the type of a ``TypeAdapter``), or
+    ``DecodeError`` saying what is wrong."""
     name = model_type.__name__ if isinstance(model_type, type) else "message"
     if raw is None:
         raise DecodeError(f"{name}: empty value")
@@ -42,7 +43,8 @@ _set_attribute = object.__setattr__
 
 
 def trusted(model_type: type[M], **values: object) -> M:
-    """A model from values this service made itself and already checked, without validating them again.
+    """A model from values this service made itself and already checked,
+    without validating them again.
 
     For the hot paths (a page's records, a batch's intents and states): pydantic's
     ``model_construct`` skips validation too, but costs about five times as much.

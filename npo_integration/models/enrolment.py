@@ -51,7 +51,9 @@ class EnrolmentState(BaseModel):
     )
     maybe_applied: bool = Field(
         False,
-        description="an earlier attempt may have taken effect at the NPO: resolve before re-sending",
+        description=(
+            "an earlier attempt may have taken effect at the NPO: resolve before re-sending"
+        ),
     )
     cancel_requested: bool = Field(
         False, description="cancelled on the platform while the enrolment was unresolved"

@@ -1,4 +1,5 @@
-"""Events on the topics the platform sees. Every event has ``event_id``, ``event_type``, ``occurred_at``.
+"""Events on the topics the platform sees. Every event has ``event_id``,
+``event_type``, ``occurred_at``.
 
 Imports nothing else from ``npo_integration.models``: the transforms and the config's declarative
 spec build on these models (``NpoAssessed``, which carries a config, is in ``models.assessment``).
@@ -42,9 +43,10 @@ Email = Annotated[
     StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
     WithJsonSchema({"type": "string", "format": "email", "maxLength": 320}),
 ]
-"""An email address by its shape (one ``@``, a dotted domain, no spaces), kept as given: the NPO that
-receives it is the judge of the rest. A pattern, not ``EmailStr``: its full parse cost more than the
-rest of decoding an assignment (bench/enrolment.py), and quoted local parts are valid addresses."""
+"""An email address by its shape (one ``@``, a dotted domain, no spaces), kept as given:
+the NPO that receives it is the judge of the rest. A pattern, not ``EmailStr``: its full
+parse cost more than the rest of decoding an assignment (bench/enrolment.py), and quoted
+local parts are valid addresses."""
 
 
 class Candidate(BaseModel):

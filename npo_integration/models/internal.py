@@ -22,7 +22,8 @@ class ConfigCommand(Event):
 
 
 class FetchRequest(Event):
-    """``npo-integration.fetch-requests``, key npo_id: the owner of that partition pulls the stream."""
+    """``npo-integration.fetch-requests``, key npo_id: the owner of that
+    partition pulls the stream."""
 
     event_type: Literal["fetch.requested"] = "fetch.requested"
     npo_id: NpoId
@@ -48,7 +49,8 @@ class RawRecord(Event):
 
 
 class RawItem(BaseModel):
-    """One record of a ``RawPage``: the NPO's record exactly as sent, with its stable key and content hash."""
+    """One record of a ``RawPage``: the NPO's record exactly as sent, with its
+    stable key and content hash."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -58,8 +60,8 @@ class RawItem(BaseModel):
 
 
 class RawPage(Event):
-    """``npo-integration.raw-records``, key npo_id: records of one NPO stream fetched together (a page, or
-    part of a large one), kept exactly as the NPO sent them (the seed's integration store).
+    """``npo-integration.raw-records``, key npo_id: records of one NPO stream fetched together (a
+    page, or part of a large one), kept exactly as the NPO sent them (the seed's integration store).
 
     One message per page, not per record: Kafka and Faust cost per message, and a
     page is what the pull path has in hand. A re-drive is a page of one record.
@@ -114,7 +116,8 @@ RawMessage = Annotated[RawPage | RawRecord, Field(discriminator="event_type")]
 
 
 class DeadLetter(Event):
-    """``npo-integration.dead-letters``: what could not be handled, with the reason and the original."""
+    """``npo-integration.dead-letters``: what could not be handled, with
+    the reason and the original."""
 
     event_type: Literal["dead_letter"] = "dead_letter"
     source_topic: str
@@ -139,7 +142,8 @@ class EnrolmentResult(Event):
 
 
 class EnrolmentLink(Event):
-    """``npo-integration.enrolment-links``, key npo_id: ties what the NPO calls an enrolment to the platform's assignment.
+    """``npo-integration.enrolment-links``, key npo_id: ties what the NPO calls an
+    enrolment to the platform's assignment.
 
     Keyed by npo_id, so the links table sits on the same partition as that NPO's
     raw records and the ingestion agent looks progress up locally.
@@ -155,7 +159,8 @@ class EnrolmentLink(Event):
 
 
 class IngestCommand(Event):
-    """``npo-integration.ingest-commands``, key npo_id: an operator's request to the worker owning that NPO's records.
+    """``npo-integration.ingest-commands``, key npo_id: an operator's request to the
+    worker owning that NPO's records.
 
     ``ingest.redrive``: re-emit every unprocessed record of the NPO onto raw-records,
     whatever its attempts so far (after a mapping fix, say).

@@ -1,4 +1,5 @@
-"""The JSON form of one NPO's integration: where its API is, how to sign, what to pull, how to enrol.
+"""The JSON form of one NPO's integration: where its API is, how to
+sign, what to pull, how to enrol.
 
 Every model forbids unknown keys, so a typo in a config is an error naming the
 field rather than a silently ignored setting. Every path and template is parsed
@@ -176,7 +177,9 @@ class StreamConfig(_Strict):
     incremental: IncrementalConfig | None = None
     parent_stream: StreamName | None = Field(
         None,
-        description="fetch this stream once per record of the parent stream (Canvas enrolments per course)",
+        description=(
+            "fetch this stream once per record of the parent stream (Canvas enrolments per course)"
+        ),
     )
     schedule_seconds: int = Field(300, ge=1, le=86_400)
 
@@ -220,7 +223,9 @@ class StreamsConfig(_Strict):
 class EnrolmentEndpoint(_Strict):
     method: Literal["POST", "PUT", "DELETE", "GET"] = "POST"
     path: TemplateText = Field(
-        description="relative to base_url; {name} placeholders are filled from the plug-in's path_vars"
+        description=(
+            "relative to base_url; {name} placeholders are filled from the plug-in's path_vars"
+        )
     )
     body_format: Literal["json", "form", "none"] = "json"
     response_id_path: PathText | None = "id"

@@ -9,7 +9,8 @@ from npo_integration.models.npo_config import StreamName
 
 
 class StreamPullState(BaseModel):
-    """One NPO stream's schedule and cursor. Persisted so a restart neither skips nor doubles a run."""
+    """One NPO stream's schedule and cursor. Persisted so a restart
+    neither skips nor doubles a run."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -78,7 +79,9 @@ class RecordState(BaseModel):
     updated_at: AwareDatetime | None = None
     fetched_at: AwareDatetime | None = Field(
         None,
-        description="when the content in content_hash was fetched: an older fetch of other content is stale",
+        description=(
+            "when the content in content_hash was fetched: an older fetch of other content is stale"
+        ),
     )
     intent: DeliveryIntent | None = Field(
         None, description="an event being published, until processed"
@@ -86,7 +89,8 @@ class RecordState(BaseModel):
 
 
 class UnprocessedRecord(BaseModel):
-    """A record that could not become an event yet, with what the re-drive needs: the original and when to retry.
+    """A record that could not become an event yet, with what the re-drive needs:
+    the original and when to retry.
 
     Kept apart from ``RecordState`` so the re-drive timer reads only what is
     pending, and the payload is held only while it is needed.
@@ -103,7 +107,8 @@ class UnprocessedRecord(BaseModel):
 
 
 class PendingDelivery(BaseModel):
-    """One record's event in a batch being published: what the crash-window check needs to settle it."""
+    """One record's event in a batch being published: what the
+    crash-window check needs to settle it."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -115,7 +120,8 @@ class PendingDelivery(BaseModel):
 
 
 class PendingBatch(BaseModel):
-    """The intents of one batch of a raw-records partition, written durably before its events are sent.
+    """The intents of one batch of a raw-records partition, written
+    durably before its events are sent.
 
     Kept per source partition until the next batch replaces it. A worker that finds
     one it did not finish itself (after a crash or a rebalance) checks which of its

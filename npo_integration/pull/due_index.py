@@ -17,7 +17,8 @@ StreamKey = tuple[str, str]
 
 
 class DueIndex:
-    """NPO streams by due time (seconds on any monotonic-enough clock; callers use epoch seconds)."""
+    """NPO streams by due time (seconds on any monotonic-enough clock;
+    callers use epoch seconds)."""
 
     __slots__ = ("_by_npo", "_due", "_heap")
 

@@ -1,4 +1,5 @@
-"""Pulling one NPO stream: page by page onto the raw-records topic, cursor committed after each page.
+"""Pulling one NPO stream: page by page onto the raw-records topic,
+cursor committed after each page.
 
 Faust-free on purpose: the agent hands in how to publish and how to commit, so
 this logic is unit-testable and the agent stays a thin adapter.
@@ -22,7 +23,8 @@ from npo_integration.pull.walker import Page
 log = logging.getLogger(__name__)
 
 PublishPage = Callable[[list[RawPage]], Awaitable[None]]
-"""Sends a fetched page's records (one or more messages) and returns once the broker has them all."""
+"""Sends a fetched page's records (one or more messages) and returns
+once the broker has them all."""
 CommitCursor = Callable[[str], None]
 
 
@@ -102,7 +104,8 @@ class StreamPuller:
         return PullOutcome(records=records, pages=pages)
 
     def _id_of(self, record: Any) -> str:
-        """The NPO's id for the record; without one, its content hash (kept, but every change looks new)."""
+        """The NPO's id for the record; without one, its content hash (kept,
+        but every change looks new)."""
         found = record_id(record, self._record_id_path)
         if found is None:
             log.warning(

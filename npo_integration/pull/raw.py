@@ -1,4 +1,5 @@
-"""Wrapping fetched NPO records, unchanged, as raw pages: stable keys, content hashes, bounded message sizes."""
+"""Wrapping fetched NPO records, unchanged, as raw pages: stable keys, content
+hashes, bounded message sizes."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from npo_integration.models.internal import RawItem, RawPage, RawRecord
 from npo_integration.models.npo_config import StreamName
 
 MAX_PAGE_BYTES = 512 * 1024
-"""A page's records go out in messages of at most about this size (Kafka's default limit is 1 MB)."""
+"""A page's records go out in messages of at most about this size
+(Kafka's default limit is 1 MB)."""
 
 
 def canonical(record: Any) -> bytes:
@@ -48,7 +50,8 @@ def raw_pages(
     *,
     max_bytes: int = MAX_PAGE_BYTES,
 ) -> list[RawPage]:
-    """The items as pages in order, each at most ``max_bytes`` (a larger single record is a page of its own)."""
+    """The items as pages in order, each at most ``max_bytes`` (a larger single
+    record is a page of its own)."""
     pages: list[RawPage] = []
     chunk: list[RawItem] = []
     size = 0

@@ -70,7 +70,8 @@ def max_cursor(records: Iterable[Any], cursor_field: Path) -> str | None:
                 strings.append(value)
         else:
             raise NpoResponseError(
-                f"cursor_field {cursor_field.text!r} holds {type_name(value)}, not a number or string"
+                f"cursor_field {cursor_field.text!r} holds {type_name(value)}, "
+                "not a number or string"
             )
     if numbers and strings:
         raise NpoResponseError(f"cursor_field {cursor_field.text!r} mixes numbers and strings")

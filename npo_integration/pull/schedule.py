@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict
 
 from npo_integration.models.state import StreamPullState
 
-# A run of this worker that has not reported back after this long is presumed hung and may run again.
+# A run of this worker that has not reported back after this long is
+# presumed hung and may run again.
 LEASE = timedelta(minutes=10)
 
 
@@ -33,7 +34,8 @@ def is_due(state: StreamPullState, now: datetime, worker: str) -> bool:
 
 
 def due_at(state: StreamPullState, worker: str) -> datetime | None:
-    """When the stream is next due (``None``: now): after this worker's own run's lease, else at ``next_run_at``."""
+    """When the stream is next due (``None``: now): after this worker's own run's
+    lease, else at ``next_run_at``."""
     if state.running_since is not None and state.running_worker == worker:
         lease_end = state.running_since + LEASE
         return lease_end if state.next_run_at is None else max(lease_end, state.next_run_at)
@@ -111,7 +113,8 @@ def succeeded(
 def failed(
     state: StreamPullState, now: datetime, interval_s: int, reason: str, records: int
 ) -> StreamPullState:
-    """A failed run is retried at the next interval; the cursor stays where the last good page left it."""
+    """A failed run is retried at the next interval; the cursor stays where
+    the last good page left it."""
     return state.model_copy(
         update={
             "running_since": None,

@@ -1,4 +1,5 @@
-"""The HTTP call of an enrol/unenrol: the endpoint from the NPO's config, the values from its plug-in.
+"""The HTTP call of an enrol/unenrol: the endpoint from the NPO's
+config, the values from its plug-in.
 
 The config says where and how (method, path template, body format); the
 plug-in says what (``EnrolmentRequest``: path variables, body, query). Path
@@ -60,7 +61,8 @@ def fill_path(template: str, values: Mapping[str, str]) -> str:
 
 
 def form_fields(body: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Form fields in order; nested objects/lists become ``key[sub]``/``key[0]``; nulls are left out."""
+    """Form fields in order; nested objects/lists become
+    ``key[sub]``/``key[0]``; nulls are left out."""
     fields: list[tuple[str, str]] = []
 
     def add(key: str, value: Any) -> None:
@@ -85,7 +87,8 @@ def form_fields(body: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def build_call(endpoint: EnrolmentEndpoint, request: EnrolmentRequest) -> HttpCall:
-    """The call for ``request`` on ``endpoint``; a body is sent only as the endpoint's format says."""
+    """The call for ``request`` on ``endpoint``; a body is sent only as
+    the endpoint's format says."""
     path = fill_path(endpoint.path, request.path_vars)
     params = dict(request.query)
     if endpoint.body_format == "json" and request.body is not None:
@@ -96,7 +99,8 @@ def build_call(endpoint: EnrolmentEndpoint, request: EnrolmentRequest) -> HttpCa
 
 
 def ref_at(body: Any, path: str | None) -> str | None:
-    """The NPO's enrolment id at ``path`` in a response body, as text; ``None`` if absent or not a scalar."""
+    """The NPO's enrolment id at ``path`` in a response body, as text;
+    ``None`` if absent or not a scalar."""
     if path is None:
         return None
     value = parse_path(path).get(body)

@@ -1,4 +1,5 @@
-"""Resolving an unknown outcome by asking the NPO whether the enrolment exists (``enrolment.lookup``).
+"""Resolving an unknown outcome by asking the NPO whether the enrolment
+exists (``enrolment.lookup``).
 
 An enrol call that timed out may or may not have enrolled the candidate.
 Posting again is safe only if the NPO honours the Idempotency-Key; when the
@@ -35,7 +36,8 @@ class LookupAnswer:
 
 
 def _render(text: str, context: dict[str, Any], where: str, encode: Callable[[str], str]) -> str:
-    """A lookup template is filled like a mapping's enrolment template: a missing value is an error."""
+    """A lookup template is filled like a mapping's enrolment template:
+    a missing value is an error."""
     try:
         return render(text, context, field=f"enrolment.lookup.{where}", strict=True, encode=encode)
     except TransformError as exc:
@@ -45,7 +47,8 @@ def _render(text: str, context: dict[str, Any], where: str, encode: Callable[[st
 def lookup_call(
     config: EnrolmentLookup, assignment: CandidateAssignmentEvent, request: Any
 ) -> HttpCall:
-    """The GET that finds this assignment's enrolment; ``request`` is the enrol ``EnrolmentRequest``."""
+    """The GET that finds this assignment's enrolment; ``request`` is the
+    enrol ``EnrolmentRequest``."""
     context = {
         **assignment.model_dump(mode="json"),
         "request": request.model_dump(mode="json") if request is not None else {},

@@ -57,7 +57,8 @@ def resumed(state: EnrolmentState) -> EnrolmentState:
 
 
 def begin(state: EnrolmentState, now: datetime, call_timeout: float) -> EnrolmentState:
-    """Written before the call: the attempt number, and a watchdog in case the call is never answered."""
+    """Written before the call: the attempt number, and a watchdog in case
+    the call is never answered."""
     status = "sending" if state.operation == "enrol" else "cancelling"
     return state.model_copy(
         update={
@@ -143,7 +144,9 @@ def cancel_not_supported(state: EnrolmentState, now: datetime) -> EnrolmentState
     return state.model_copy(
         update={
             "status": "cancel_not_supported",
-            "reason": "the NPO's config has no unenrol endpoint; the candidate stays enrolled there",
+            "reason": (
+                "the NPO's config has no unenrol endpoint; the candidate stays enrolled there"
+            ),
             "due_at": None,
             "updated_at": now,
         }
@@ -151,7 +154,8 @@ def cancel_not_supported(state: EnrolmentState, now: datetime) -> EnrolmentState
 
 
 def redriven(state: EnrolmentState, now: datetime) -> EnrolmentState | None:
-    """A failed operation made due again with fresh attempts; ``None`` if there is nothing to re-drive.
+    """A failed operation made due again with fresh attempts; ``None``
+    if there is nothing to re-drive.
 
     ``maybe_applied`` is kept: a failure after an unknown outcome is resolved first.
     """

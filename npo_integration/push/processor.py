@@ -202,7 +202,8 @@ class EnrolmentProcessor:
             )
             await self._finish(machine.cancelled(state, reason, now))
         elif status == "pending":
-            # An earlier attempt may have enrolled the candidate: resolve at the next attempt, then undo.
+            # An earlier attempt may have enrolled the candidate: resolve
+            # at the next attempt, then undo.
             self._ports.save(machine.request_cancel(state, now))
         elif status == "failed":
             # Gave up with the outcome unknown: resolve now (lookup or same key), then undo.
@@ -437,7 +438,8 @@ class EnrolmentProcessor:
             await self._ports.dead_letter(final, reason)
 
     async def _finish(self, final: EnrolmentState, *, unlink: bool = False) -> None:
-        """Publish a final outcome, then store it (a crash in between re-publishes the same event)."""
+        """Publish a final outcome, then store it (a crash in between
+        re-publishes the same event)."""
         now = self._clock()
         if unlink:
             await self._ports.publish_link(link_of(final, linked=False, now=now))

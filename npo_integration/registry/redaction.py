@@ -1,4 +1,5 @@
-"""Scrubbing secrets out of an NPO document that failed validation, before it is dead-lettered or logged."""
+"""Scrubbing secrets out of an NPO document that failed validation, before it
+is dead-lettered or logged."""
 
 from __future__ import annotations
 

@@ -32,7 +32,8 @@ def reseal_command(npo_id: str, source: ConfigSource) -> ConfigCommand:
 
 
 class ConfigSubmitter:
-    """Builds upsert commands (checked and sealed) and sends commands to the config-commands topic."""
+    """Builds upsert commands (checked and sealed) and sends commands
+    to the config-commands topic."""
 
     def __init__(
         self,
@@ -52,7 +53,8 @@ class ConfigSubmitter:
         self._producer = producer
 
     def upsert_command(self, config: NpoIntegrationConfig, source: ConfigSource) -> ConfigCommand:
-        """Validate and seal; raises ConfigError naming the field when the config may not be stored."""
+        """Validate and seal; raises ConfigError naming the field when
+        the config may not be stored."""
         check_config(config, allow_private=self._allow_private)
         # an unknown or malformed plug-in is refused here, not at first use
         self._plugin_registry.load(config)
@@ -68,7 +70,8 @@ class ConfigSubmitter:
         await self.send_commands([command])
 
     async def send_commands(self, commands: Sequence[ConfigCommand]) -> None:
-        """Send many at once (keyed by npo_id) and wait until the broker has them all; raises if not."""
+        """Send many at once (keyed by npo_id) and wait until the broker
+        has them all; raises if not."""
         if not commands:
             return
         partitions = await self._output_log.partitions(self._topic)

@@ -58,7 +58,8 @@ def next_version(
             raise ConfigError("config: required for an upsert")
         if command.config.npo_id != command.npo_id:
             raise ConfigError(
-                f"config.npo_id {command.config.npo_id!r} does not match the command's npo_id {command.npo_id!r}"
+                f"config.npo_id {command.config.npo_id!r} "
+                f"does not match the command's npo_id {command.npo_id!r}"
             )
         assert_sealed(command.config)
         config = command.config

@@ -18,8 +18,9 @@ ROCKSDB_OPTIONS = {
     "block_cache_size": 8 * 1024 * 1024,
     "target_file_size_base": 16 * 1024 * 1024,
 }
-"""Per partition store (Faust's defaults are 64 MB write buffers, 3 of them, and a 2 GB block cache, for
-each partition of each table): a worker holds about ten tables' partitions, so memory is set here."""
+"""Per partition store (Faust's defaults are 64 MB write buffers, 3 of them, and a 2 GB
+block cache, for each partition of each table): a worker holds about ten tables'
+partitions, so memory is set here."""
 
 
 def bytes_table(name: str, *, help: str) -> Table:

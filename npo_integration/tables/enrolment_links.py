@@ -1,4 +1,5 @@
-"""Enrolment links: ``npo_id/ref:<npo_enrolment_ref>`` and ``npo_id/user:<u>/offering:<o>`` -> ``EnrolmentLink``.
+"""Enrolment links: ``npo_id/ref:<npo_enrolment_ref>`` and
+``npo_id/user:<u>/offering:<o>`` -> ``EnrolmentLink``.
 
 Written by ``agents/enrolment_links.py`` from the enrolment-links topic, which is
 keyed by npo_id with the raw-records topic's partition count: a link is on the
@@ -33,7 +34,8 @@ def find(keys: list[str]) -> EnrolmentLink | None:
 
 
 def apply(link: EnrolmentLink) -> list[str]:
-    """Store a link or an unlink under each of its keys; call only from the links agent. Returns the keys written."""
+    """Store a link or an unlink under each of its keys; call only from the links
+    agent. Returns the keys written."""
     written = []
     value = encode(link)
     for key in links.keys_of(link):

@@ -77,7 +77,8 @@ def of_npo(npo_id: str, partition: int | None = None) -> Iterator[EnrolmentState
 
 
 def due() -> Iterator[tuple[str, EnrolmentDue]]:
-    """Every enrolment waiting for a retry or watching a call, on this worker's active partitions."""
+    """Every enrolment waiting for a retry or watching a call, on this
+    worker's active partitions."""
     for key, raw in _due.items():
         try:
             yield key.decode(), decode(EnrolmentDue, raw)

@@ -21,15 +21,18 @@ from npo_integration.tables.declare import global_bytes_table
 from npo_integration.worker_resources import batch_producer
 
 CACHE_SIZE = 2_000
-"""Decoded configs kept (about 30 KB each for a declarative one): the NPOs being pulled and ingested now."""
+"""Decoded configs kept (about 30 KB each for a declarative one): the NPOs
+being pulled and ingested now."""
 
 ConfigListener = Callable[[str, bytes | None], None]
-"""Told ``(npo_id, stored bytes)`` whenever an NPO's current config changes, on any worker (``None``: gone)."""
+"""Told ``(npo_id, stored bytes)`` whenever an NPO's current config changes, on
+any worker (``None``: gone)."""
 _listeners: list[ConfigListener] = []
 
 
 def subscribe(listener: ConfigListener) -> None:
-    """Call ``listener`` on every change of a current config: this worker's writes and others' (changelog)."""
+    """Call ``listener`` on every change of a current config: this worker's
+    writes and others' (changelog)."""
     _listeners.append(listener)
 
 
@@ -118,7 +121,8 @@ def history(npo_id: str) -> list[NpoConfigVersion]:
 
 
 def store(version: NpoConfigVersion) -> None:
-    """Write a new version; call only from the config agent (stream context), then ``wait_acked``."""
+    """Write a new version; call only from the config agent (stream
+    context), then ``wait_acked``."""
     value = encode(version)
     _history.put_raw(f"{version.npo_id}/{version.version}".encode(), value)
     _current.put_raw(version.npo_id.encode(), value)

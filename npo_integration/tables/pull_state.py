@@ -18,7 +18,8 @@ _listeners: list[Callable[[PullState], None]] = []
 
 
 def subscribe(listener: Callable[[PullState], None]) -> None:
-    """Call ``listener`` with every pull state this worker writes (the scheduler's due times follow)."""
+    """Call ``listener`` with every pull state this worker writes (the
+    scheduler's due times follow)."""
     _listeners.append(listener)
 
 

@@ -1,4 +1,5 @@
-"""The integration store: per NPO record its processed flag (``states``), and what is still unprocessed.
+"""The integration store: per NPO record its processed flag (``states``),
+and what is still unprocessed.
 
 The tables are written while processing raw records (keyed by npo_id), so a
 record's entries sit on its NPO's partition and the ingestion agent reads them
@@ -72,7 +73,8 @@ class RecordStates:
 
 
 class UnprocessedRecords:
-    """Records waiting for a re-drive. Write only while processing an event of the record's NPO partition."""
+    """Records waiting for a re-drive. Write only while processing an event of
+    the record's NPO partition."""
 
     def get(self, record_key: str) -> UnprocessedRecord | None:
         raw = _unprocessed.get(record_key.encode())
@@ -85,7 +87,8 @@ class UnprocessedRecords:
         _unprocessed.pop(record_key.encode(), None)
 
     def items(self) -> Iterator[UnprocessedRecord]:
-        """Every entry on the partitions this worker actively owns (an unreadable one is logged and skipped)."""
+        """Every entry on the partitions this worker actively owns (an unreadable
+        one is logged and skipped)."""
         for key, raw in _unprocessed.items():
             try:
                 yield decode(UnprocessedRecord, raw)
@@ -99,7 +102,8 @@ class UnprocessedRecords:
 
 
 class PendingBatches:
-    """The intents of each partition's last published batch. Use while processing that partition's records.
+    """The intents of each partition's last published batch. Use while
+    processing that partition's records.
 
     Remembers what this process wrote last per partition, so asking whether that
     batch is unfinished costs a comparison of bytes, not a decoding.

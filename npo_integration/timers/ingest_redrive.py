@@ -1,4 +1,5 @@
-"""The Data Ingestion Scheduler: re-drives unprocessed records whose backoff is over, on the owning worker.
+"""The Data Ingestion Scheduler: re-drives unprocessed records whose backoff
+is over, on the owning worker.
 
 A timer cannot write tables (there is no current event), so a re-drive is the
 record again on raw-records, keyed by npo_id: the ingestion agent processes it

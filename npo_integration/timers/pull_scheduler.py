@@ -37,10 +37,12 @@ from npo_integration.worker_resources import worker_id
 log = logging.getLogger(__name__)
 
 RESEND_AFTER = schedule.LEASE
-"""A requested pull whose start this worker has not seen is requested again after this long: its request
-may wait in a long queue (100,000 NPOs due at once), and re-sending it sooner only lengthens the queue."""
+"""A requested pull whose start this worker has not seen is requested again after this
+long: its request may wait in a long queue (100,000 NPOs due at once), and re-sending it
+sooner only lengthens the queue."""
 REQUESTS_PER_TICK = 2000
-"""Pulls requested in one tick at most; the rest stay due for the next (a tick never holds the loop long)."""
+"""Pulls requested in one tick at most; the rest stay due for the next (a tick
+never holds the loop long)."""
 REBUILD_YIELD_EVERY = 2000
 """Configs read between two yields to the event loop while the index is rebuilt."""
 
@@ -60,14 +62,16 @@ class Scheduler:
         )
 
     def on_config(self, npo_id: str, raw: bytes | None) -> None:
-        """A config changed (here or on another worker): its streams join, leave or keep their due times."""
+        """A config changed (here or on another worker): its streams join,
+        leave or keep their due times."""
         if not self.owns(npo_id):
             return
         intervals = _intervals(npo_id, raw)
         self._schedule(npo_id, intervals, pull_state.get(npo_id) if intervals else None)
 
     def on_pull_state(self, state: PullState) -> None:
-        """The fetch agent wrote a pull state (a run started or ended): its streams' next due times."""
+        """The fetch agent wrote a pull state (a run started or ended):
+        its streams' next due times."""
         if not self.owns(state.npo_id):
             return
         self._schedule(state.npo_id, self.intervals.get(state.npo_id, {}), state)
@@ -102,7 +106,8 @@ class Scheduler:
             if intervals:
                 self._schedule(npo_id, intervals, pull_state.get(npo_id))
         log.info(
-            "pull schedule rebuilt for partitions %s: %d stream(s) of %d NPO(s) in %.2fs (%d configs read)",
+            "pull schedule rebuilt for partitions %s: "
+            "%d stream(s) of %d NPO(s) in %.2fs (%d configs read)",
             sorted(partitions),
             len(self.index),
             len(self.intervals),
@@ -111,8 +116,8 @@ class Scheduler:
         )
 
     def take_due(self, now: datetime, limit: int = REQUESTS_PER_TICK) -> list[tuple[str, str]]:
-        """The streams due now (at most ``limit``); each comes back after ``RESEND_AFTER`` unless its
-        pull state changes first (the fetch agent writes it when the pull starts)."""
+        """The streams due now (at most ``limit``); each comes back after ``RESEND_AFTER`` unless
+        its pull state changes first (the fetch agent writes it when the pull starts)."""
         due = self.index.pop_due(now.timestamp(), limit)
         again = (now + RESEND_AFTER).timestamp()
         for npo_id, stream in due:

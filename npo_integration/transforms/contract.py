@@ -108,7 +108,8 @@ METHODS: Mapping[str, MethodContract] = MappingProxyType(
 
 
 def check_plugin(plugin: object, origin: str) -> TransformPlugin:
-    """``plugin`` if it implements ``TransformPlugin``, else ``PluginLoadError`` listing every problem."""
+    """``plugin`` if it implements ``TransformPlugin``, else
+    ``PluginLoadError`` listing every problem."""
     problems: list[str] = []
     name = getattr(plugin, "name", None)
     if not isinstance(name, str) or not name:

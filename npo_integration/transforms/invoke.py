@@ -57,7 +57,8 @@ _Task = tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]
 
 @dataclass(frozen=True, slots=True)
 class PluginCall:
-    """One plug-in call: ``fn(*args)``, counted against ``key`` (the NPO) if it hangs, checked against ``output``.
+    """One plug-in call: ``fn(*args)``, counted against ``key`` (the NPO) if it
+    hangs, checked against ``output``.
 
     ``inline``: run it on the event loop, not in the pool: for the service's own code
     (built-in plug-ins, declarative mappings), whose work per record is bounded, a
@@ -73,7 +74,8 @@ class PluginCall:
 
 
 def plugin_call(plugin: TransformPlugin, method: str, *args: Any, key: str) -> PluginCall:
-    """The call of ``plugin.method(*args)`` for ``key``'s NPO, its output checked against the contract."""
+    """The call of ``plugin.method(*args)`` for ``key``'s NPO, its output
+    checked against the contract."""
     contract = METHODS[method]
     return PluginCall(
         getattr(plugin, method), args, key, contract.output, contract.optional, runs_inline(plugin)
@@ -212,7 +214,8 @@ class PluginRunner:
         return result
 
     async def map(self, calls: Sequence[PluginCall], *, timeout: float) -> list[Any]:
-        """Every call, in order, each within ``timeout`` seconds: its checked result or its ``TransformError``.
+        """Every call, in order, each within ``timeout`` seconds: its checked
+        result or its ``TransformError``.
 
         The calls run one after another in one worker thread, so a batch of records costs
         one hand-over to the pool, not one per record. The loop watches the call in
@@ -243,7 +246,8 @@ class PluginRunner:
     async def _run_job(
         self, calls: Sequence[PluginCall], indexes: list[int], results: list[Any], timeout: float
     ) -> list[int]:
-        """Run ``indexes`` in one worker; fill ``results``; return the indexes still to run (after a hang)."""
+        """Run ``indexes`` in one worker; fill ``results``; return the indexes
+        still to run (after a hang)."""
         job = _Job([calls[i] for i in indexes])
         future = self._pool.submit(job.run)
         waiting = asyncio.wrap_future(future)
@@ -253,7 +257,7 @@ class PluginRunner:
             done, _ = await asyncio.wait({waiting}, timeout=max(left, 0.0005))
             if done:
                 waiting.result()  # the job itself never raises; re-raise if the pool did
-                for index, result in zip(indexes, job.results):
+                for index, result in zip(indexes, job.results, strict=True):
                     results[index] = result
                 return []
             if job.started is None:  # still queued behind a busy pool
@@ -261,8 +265,8 @@ class PluginRunner:
                     self.timeouts_total += 1
                     for index in indexes:
                         results[index] = TransformError(
-                            f"{_label(calls[index].fn)} waited more than {timeout:g}s for a free worker "
-                            f"(pool of {self.max_workers} busy)"
+                            f"{_label(calls[index].fn)} waited more than {timeout:g}s "
+                            f"for a free worker (pool of {self.max_workers} busy)"
                         )
                     return []
                 continue
@@ -271,7 +275,8 @@ class PluginRunner:
                 continue
             job.stop = True  # the worker drops whatever it finishes from now on
             finished = list(job.results)
-            for index, result in zip(indexes, finished):
+            # results only for the calls done so far: fewer than ``indexes``
+            for index, result in zip(indexes, finished, strict=False):
                 results[index] = result
             if len(finished) > position:  # it finished just in time; only the next one was cut off
                 return indexes[len(finished) :]
@@ -283,7 +288,8 @@ class PluginRunner:
             return indexes[position + 1 :]
 
     def _refusal(self, key: str, label: str) -> TransformError | None:
-        """Refuse at once, without taking a thread, a key with too many hung calls, or a fully hung pool."""
+        """Refuse at once, without taking a thread, a key with too many hung
+        calls, or a fully hung pool."""
         with self._lock:
             mine, total = self._hung.get(key, 0), sum(self._hung.values())
         if mine >= self.max_hung_per_key:
@@ -328,7 +334,8 @@ class PluginRunner:
 
 
 def _run_inline(call: PluginCall, timeout: float) -> Any:
-    """One call on the loop: the same checks as in the pool; an overrun is logged (it cannot be cut short)."""
+    """One call on the loop: the same checks as in the pool; an overrun is
+    logged (it cannot be cut short)."""
     label = _label(call.fn)
     started = time.monotonic()
     outcome = _guarded(call.fn, call.args)
@@ -371,6 +378,7 @@ def _checked(result: Any, output: type[Any] | None, optional: bool, label: str) 
             return output.model_validate(result)
         except ValidationError as exc:
             raise TransformError(
-                f"{label} returned an invalid {output.__name__}: {describe_validation_error(exc, limit=3)}"
+                f"{label} returned an invalid {output.__name__}: "
+                f"{describe_validation_error(exc, limit=3)}"
             ) from None
     raise TransformError(f"{label} returned {type(result).__name__}, expected {output.__name__}")

@@ -55,8 +55,9 @@ def scan_entry_points() -> list[importlib.metadata.EntryPoint]:
 
 
 def runs_inline(plugin: object) -> bool:
-    """Whether the plug-in is the service's own code (a built-in, or a declarative mapping): called on the
-    event loop. Code from installed packages runs in the plug-in pool, where a hang costs a thread only."""
+    """Whether the plug-in is the service's own code (a built-in, or a declarative
+    mapping): called on the event loop. Code from installed packages runs in the plug-in
+    pool, where a hang costs a thread only."""
     return isinstance(plugin, DeclarativePlugin) or type(plugin).__module__.startswith(
         BUILTIN_PACKAGE
     )

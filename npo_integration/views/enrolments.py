@@ -73,7 +73,8 @@ class NpoEnrolments(web.View):
 class NpoEnrolmentRedrive(web.View):
     @admin_only
     async def post(self, request: web.Request, npo_id: str) -> web.Response:
-        """202 once a command is on every partition; ``?wait=true`` waits for this worker's share."""
+        """202 once a command is on every partition; ``?wait=true``
+        waits for this worker's share."""
         refusal = _unknown(self, npo_id)
         if refusal is not None:
             return refusal
@@ -98,7 +99,8 @@ class NpoEnrolmentRedrive(web.View):
 
 
 async def _wait_for_redrive(before: dict[str, int]) -> int:
-    """How many of ``before`` (assignment -> redrives) were re-driven, waiting up to WAIT_SECONDS."""
+    """How many of ``before`` (assignment -> redrives) were re-driven,
+    waiting up to WAIT_SECONDS."""
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
         done = 0

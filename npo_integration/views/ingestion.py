@@ -53,7 +53,8 @@ class NpoRecords(web.View):
     @admin_only
     @app.table_route(table=unprocessed_table, match_info="npo_id")
     async def get(self, request: web.Request, npo_id: str) -> web.Response:
-        """``?state=unprocessed``: the NPO's records that did not become events, with the reasons."""
+        """``?state=unprocessed``: the NPO's records that did not
+        become events, with the reasons."""
         if request.query.get("state", "unprocessed") != "unprocessed":
             return self.json({"error": "state must be 'unprocessed'"}, status=422)
         if npo_configs.current(npo_id) is None:
@@ -74,7 +75,8 @@ class NpoRecords(web.View):
 class NpoRedrive(web.View):
     @admin_only
     async def post(self, request: web.Request, npo_id: str) -> web.Response:
-        """Re-emit every unprocessed record of the NPO, whatever its attempts; 202 once the command is durable."""
+        """Re-emit every unprocessed record of the NPO, whatever its attempts; 202
+        once the command is durable."""
         if npo_configs.current(npo_id) is None:
             return unknown_npo(self, npo_id)
         command = IngestCommand(npo_id=npo_id, requested_by=change_source(request))

@@ -1,4 +1,5 @@
-"""``GET /metrics``: Prometheus text format, unauthenticated like any scrape endpoint (no secrets in it)."""
+"""``GET /metrics``: Prometheus text format, unauthenticated like any scrape
+endpoint (no secrets in it)."""
 
 from __future__ import annotations
 

@@ -111,8 +111,8 @@ class _Summary(BaseModel):
 class NpoCollection(web.View):
     @admin_only
     async def get(self, request: web.Request) -> web.Response:
-        """A page of NPOs in npo_id order: ``?limit=`` (1-1000, default 100) after ``?after=``; ``next``
-        is the ``after`` of the following page (``null`` on the last)."""
+        """A page of NPOs in npo_id order: ``?limit=`` (1-1000, default 100) after ``?after=``;
+        ``next`` is the ``after`` of the following page (``null`` on the last)."""
         try:
             limit = int(request.query.get("limit", str(LIST_LIMIT)))
         except ValueError:
@@ -188,7 +188,8 @@ class NpoDeactivation(web.View):
 class SecretsReseal(web.View):
     @admin_only
     async def post(self, request: web.Request) -> web.Response:
-        """After putting a new key first in NPO_SECRETS_KEYS: re-encrypt every NPO's secrets with it.
+        """After putting a new key first in NPO_SECRETS_KEYS:
+        re-encrypt every NPO's secrets with it.
 
         Once every NPO shows a ``reseal`` version, the old key can leave the ring
         (past versions sealed with it then stay unreadable; they are history).

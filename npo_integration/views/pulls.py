@@ -1,4 +1,5 @@
-"""Admin API of the pull path: run a pull now, and see an NPO's pull state (schedule, cursor, last error).
+"""Admin API of the pull path: run a pull now, and see an NPO's pull state
+(schedule, cursor, last error).
 
 The pull state lives on the worker that owns the NPO's partition; the read view
 is routed there (Faust ``table_route``), so any worker can be asked.

@@ -44,8 +44,9 @@ class AuthContext:
 
 
 class Authenticator(ABC, Generic[ConfigT]):
-    """Signs requests for one NPO. Secrets stay sealed in configs, tables and topics; an authenticator
-    opens them when it first signs and keeps them in memory only (never logged, never stored)."""
+    """Signs requests for one NPO. Secrets stay sealed in configs, tables and topics;
+    an authenticator opens them when it first signs and keeps them in memory only
+    (never logged, never stored)."""
 
     def __init__(self, config: ConfigT, context: AuthContext) -> None:
         self.config = config

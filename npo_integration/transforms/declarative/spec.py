@@ -51,7 +51,8 @@ _KINDS: dict[Any, FieldKind] = {
 
 
 def _types_of(annotation: Any) -> list[Any]:
-    """The types a field annotation admits, ``Annotated`` and unions unwrapped, ``None`` left out."""
+    """The types a field annotation admits, ``Annotated`` and unions
+    unwrapped, ``None`` left out."""
     origin = get_origin(annotation)
     if origin is Annotated:
         return _types_of(get_args(annotation)[0])
@@ -75,7 +76,8 @@ def platform_fields(model: type[BaseModel]) -> dict[str, PlatformField]:
 
 
 def template_values(model: type[BaseModel]) -> frozenset[str]:
-    """The values a template may substitute from ``model``: its fields, nested models' as ``a.b``."""
+    """The values a template may substitute from ``model``: its
+    fields, nested models' as ``a.b``."""
     found: set[str] = set()
     for name, info in model.model_fields.items():
         inner = info.annotation
