@@ -1,4 +1,5 @@
-"""Integration fixtures: the real broker (started by scripts/kafka.sh), simulator and worker processes.
+"""Integration fixtures: the real broker (started by scripts/kafka.sh),
+simulator and worker processes.
 
 Each test gets its own app id and topic names, so tests share one broker
 without seeing each other's messages, consumer groups or tables.
@@ -51,7 +52,8 @@ def kafka_broker() -> None:
 
 
 class Deployment:
-    """One isolated deployment of the service: its env (app id, topic names, keys) and its workers."""
+    """One isolated deployment of the service: its env (app id, topic
+    names, keys) and its workers."""
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir

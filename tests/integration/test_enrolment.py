@@ -152,7 +152,8 @@ async def enrol_requests(
 
 
 def same_partition_as(assignment_id: str, prefix: str) -> str:
-    """Another assignment id on the same partition: processed only after ``assignment_id``'s events."""
+    """Another assignment id on the same partition: processed only after
+    ``assignment_id``'s events."""
     target = partition_for(assignment_id, PARTITIONS)
     return next(
         f"{prefix}-{i}" for i in range(1000) if partition_for(f"{prefix}-{i}", PARTITIONS) == target
@@ -285,7 +286,8 @@ async def test_an_npo_that_is_down_fails_to_the_dead_letters_without_delaying_ot
 async def test_a_timeout_with_unknown_outcome_is_resolved_by_lookup_without_a_duplicate(
     stack: Stack,
 ) -> None:
-    # This NPO ignores Idempotency-Key: only the lookup stands between a retry and a second enrolment.
+    # This NPO ignores Idempotency-Key: only the lookup stands between
+    # a retry and a second enrolment.
     await add_stack_npo(
         stack, "enr-hang-lookup", honours_idempotency=False, lookup=True, timeout=1.0
     )
@@ -462,10 +464,12 @@ async def test_a_worker_killed_mid_call_leaves_exactly_one_enrolment_at_the_npo(
         return await sandbox.enrolments("enr-kill")
 
     await eventually(committed, timeout=30, what="the NPO committing the enrolment")
-    first.kill()  # mid-call (the call times out only after 3 s): the NPO has acted, the worker never learns it
+    # Mid-call (the call times out only after 3 s): the NPO has acted, the worker never learns it
+    first.kill()
 
     # A new data dir: the "sending" state comes back from the changelog, and is resolved when the
-    # interrupted event is redelivered or, at the latest, when the call's watchdog (3 x 3 s + 10 s) fires.
+    # interrupted event is redelivered or, at the latest, when the call's
+    # watchdog (3 x 3 s + 10 s) fires.
     await deployment.start_worker("recovered")
     (result,) = await wait_results(deployment, "asg-kill", timeout=60)
     (enrolment,) = await sandbox.enrolments("enr-kill")

@@ -1,4 +1,5 @@
-"""Ingestion over the real broker: raw NPO records become platform events once, failures are re-driven.
+"""Ingestion over the real broker: raw NPO records become platform
+events once, failures are re-driven.
 
 Every test reads what a plain aiokafka consumer reads. The SIGKILL test has its
 own deployment (it kills its worker); the others share one worker started with a
@@ -147,7 +148,8 @@ async def message_count(topic: str) -> int:
 
 
 async def committed_to_end(group: str, topic: str) -> bool:
-    """The consumer group has committed every raw record there is: nothing more will be processed."""
+    """The consumer group has committed every raw record there is:
+    nothing more will be processed."""
     admin_client = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
     consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP)
     await admin_client.start()
@@ -185,7 +187,8 @@ async def test_a_worker_killed_in_the_middle_of_a_batch_leaves_every_offering_ex
     raw_topic, out_topic = deployment.topics["raw_records"], deployment.topics["offerings"]
 
     async def flowing() -> int:
-        # Every page is on the raw topic (the pulls are done) and events are on their way, not all out.
+        # Every page is on the raw topic (the pulls are done) and events
+        # are on their way, not all out.
         if await message_count(raw_topic) < total // PAGE:
             return 0
         published = await message_count(out_topic)

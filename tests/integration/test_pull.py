@@ -376,10 +376,12 @@ async def test_metrics_count_pulls_and_show_circuits(stack: Stack) -> None:
     )
 
     async def scrape() -> str | None:
-        async with aiohttp.ClientSession() as session:
-            async with session.get(f"{stack.worker.url}/metrics") as resp:
-                assert resp.status == 200 and resp.content_type == "text/plain"
-                text = await resp.text()
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{stack.worker.url}/metrics") as resp,
+        ):
+            assert resp.status == 200 and resp.content_type == "text/plain"
+            text = await resp.text()
         succeeded = re.search(
             r'npo_pulls_total\{outcome="succeeded",stream="offerings"\} (\d+)', text
         )

@@ -1,4 +1,5 @@
-"""Two workers share the NPOs: each NPO is pulled once per interval, and pulls move when a worker stops.
+"""Two workers share the NPOs: each NPO is pulled once per interval, and
+pulls move when a worker stops.
 
 The scheduler keeps an in-memory due index of the partitions its worker owns
 (``timers/pull_scheduler.py``); the hand-over checks that the worker taking a
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from itertools import pairwise
 
 from tests.integration.conftest import Deployment
 from tests.integration.support.polling import eventually
@@ -67,7 +69,7 @@ async def test_each_npo_is_pulled_once_per_interval_and_moves_when_its_worker_st
     await eventually(four_runs_each, timeout=40, what="four steady-state runs of every NPO")
     for npo_id in NPOS:
         times = [t for t in await first_page_times(sandbox, npo_id) if t > steady_from]
-        gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
+        gaps = [(b - a).total_seconds() for a, b in pairwise(times)]
         assert min(gaps) >= INTERVAL * 0.9, f"{npo_id} pulled twice in one interval: {gaps}"
 
     # The first worker stops; the NPOs it owned go on being pulled by the second.
@@ -87,7 +89,7 @@ async def test_each_npo_is_pulled_once_per_interval_and_moves_when_its_worker_st
     )
     for npo_id in NPOS:
         times = await first_page_times(sandbox, npo_id)
-        gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
+        gaps = [(b - a).total_seconds() for a, b in pairwise(times)]
         assert min(gaps) >= INTERVAL * 0.9, (
             f"{npo_id} pulled twice in one interval around the hand-over: {gaps}"
         )

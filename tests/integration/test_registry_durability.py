@@ -1,4 +1,5 @@
-"""Registry state survives restarts and is shared by workers; secrets never leave in clear; keys rotate."""
+"""Registry state survives restarts and is shared by workers; secrets never
+leave in clear; keys rotate."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Fixtures for the unit tests that call NPOs: configs, a secret box, fake time, throw-away NPO servers."""
+"""Fixtures for the unit tests that call NPOs: configs, a secret box, fake
+time, throw-away NPO servers."""
 
 from __future__ import annotations
 

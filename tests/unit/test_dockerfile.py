@@ -1,4 +1,5 @@
-"""The Dockerfile cannot be built here; at least its entry point must name a real command of this package."""
+"""The Dockerfile cannot be built here; at least its entry point must name a
+real command of this package."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Every setting is in the README's table, and bad settings fail with one line naming the variable."""
+"""Every setting is in the README's table, and bad settings fail with
+one line naming the variable."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ def test_a_bad_broker_url_stops_the_worker_with_one_line_naming_it() -> None:
     )
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
-        "npo-integration: invalid setting NPO_BROKER_URL: scheme must be kafka://, got 'localhost:9092'"
+        "npo-integration: invalid setting NPO_BROKER_URL: "
+        "scheme must be kafka://, got 'localhost:9092'"
     ]
 
 

@@ -1,1 +1,2 @@
-"""Helpers for integration tests: real broker, worker and simulator processes, plain Kafka clients."""
+"""Helpers for integration tests: real broker, worker and simulator
+processes, plain Kafka clients."""

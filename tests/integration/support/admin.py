@@ -20,10 +20,12 @@ async def admin(
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     data = raw if raw is not None else (None if body is None else json.dumps(body))
-    async with aiohttp.ClientSession() as session:
-        async with session.request(method, f"{base_url}{path}", data=data, headers=headers) as resp:
-            text = await resp.text()
-            try:
-                return resp.status, json.loads(text)
-            except ValueError:
-                return resp.status, text
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, f"{base_url}{path}", data=data, headers=headers) as resp,
+    ):
+        text = await resp.text()
+        try:
+            return resp.status, json.loads(text)
+        except ValueError:
+            return resp.status, text

@@ -32,13 +32,15 @@ def _decode(raw: bytes | None) -> Any:
 
 
 async def read_all(topic: str, *, settle: float = 0.5) -> list[Message]:
-    """Every message currently on ``topic`` (all partitions, from the beginning, up to the end offsets)."""
+    """Every message currently on ``topic`` (all partitions, from the
+    beginning, up to the end offsets)."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=BOOTSTRAP, enable_auto_commit=False, isolation_level="read_committed"
     )
     await consumer.start()
     try:
-        # consumer.topics() lists names but does not load partitions; fetch the cluster metadata itself.
+        # consumer.topics() lists names but does not load partitions;
+        # fetch the cluster metadata itself.
         metadata = await consumer._client.fetch_all_metadata()
         partitions = metadata.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
@@ -53,7 +55,7 @@ async def read_all(topic: str, *, settle: float = 0.5) -> list[Message]:
             if time.monotonic() > deadline:
                 raise AssertionError(f"could not read {topic} to its end offsets")
             batch = await consumer.getmany(*tps, timeout_ms=200)
-            for tp, records in batch.items():
+            for records in batch.values():
                 for r in records:
                     messages.append(
                         Message(

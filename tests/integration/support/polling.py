@@ -17,7 +17,8 @@ async def eventually(
     interval: float = 0.2,
     what: str = "condition",
 ) -> T:
-    """Call ``probe`` until it returns a truthy value; fail with ``what`` after ``timeout`` seconds."""
+    """Call ``probe`` until it returns a truthy value; fail with
+    ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     last: T | None = None
     while True:

@@ -23,14 +23,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+async def _log_tail(log: Path) -> str:
+    """The end of a process's log, for a failure message (read off the event loop)."""
+    return (await asyncio.to_thread(log.read_text))[-4000:]
+
+
 async def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession() as session:
         while True:
             if proc.poll() is not None:
-                raise AssertionError(
-                    f"process exited with {proc.returncode}:\n{log.read_text()[-4000:]}"
-                )
+                tail = await _log_tail(log)
+                raise AssertionError(f"process exited with {proc.returncode}:\n{tail}")
             try:
                 async with session.get(url, timeout=aiohttp.ClientTimeout(total=2)) as resp:
                     if resp.status == 200:
@@ -38,9 +42,8 @@ async def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout
             except (TimeoutError, aiohttp.ClientError):
                 pass
             if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"{url} not ready after {timeout}s:\n{log.read_text()[-4000:]}"
-                )
+                tail = await _log_tail(log)
+                raise AssertionError(f"{url} not ready after {timeout}s:\n{tail}")
             await asyncio.sleep(0.25)
 
 
@@ -106,12 +109,12 @@ class SandboxProcess(Process):
     async def call(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
     ) -> Any:
-        async with aiohttp.ClientSession() as session:
-            async with session.request(
-                method, f"{self.url}{path}", json=body, headers=headers
-            ) as resp:
-                resp.raise_for_status()
-                return await resp.json(content_type=None)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(method, f"{self.url}{path}", json=body, headers=headers) as resp,
+        ):
+            resp.raise_for_status()
+            return await resp.json(content_type=None)
 
     async def add_npo(self, npo_id: str, **spec: Any) -> Any:
         return await self.call("PUT", f"/_sandbox/npos/{npo_id}", spec)

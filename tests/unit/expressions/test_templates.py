@@ -1,4 +1,5 @@
-"""The template language: literal text and ``{path}`` placeholders, rendered by the caller's values."""
+"""The template language: literal text and ``{path}`` placeholders,
+rendered by the caller's values."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """SSRF protection: non-public addresses are refused at connect time unless allowed."""
 
+import re
 import socket
 
 import pytest
@@ -54,7 +55,7 @@ def test_address_allowed(address: str, allowed: bool) -> None:
 
 async def test_refuses_a_name_resolving_to_loopback() -> None:
     resolver = GuardedResolver(allow_private=False, inner=FakeDns("127.0.0.1"))
-    with pytest.raises(UnsafeUrlError, match="non-public address 127.0.0.1"):
+    with pytest.raises(UnsafeUrlError, match=re.escape("non-public address 127.0.0.1")):
         await resolver.resolve("npo.example.org", 443)
 
 
@@ -109,7 +110,7 @@ async def test_dns_rebinding_is_caught_at_connect_time(serve, box, config_factor
     config = config_factory(f"http://npo.example.org:{port}")
     dns = FakeDns("127.0.0.1")  # ...and now resolves to loopback
     async with NpoHttpClient(box, allow_private=False, resolver=dns) as client:
-        with pytest.raises(UnsafeUrlError, match="npo.example.org"):
+        with pytest.raises(UnsafeUrlError, match=re.escape("npo.example.org")):
             await client.request(config, "GET", "/ping")
     assert dns.asked == ["npo.example.org"]
     async with NpoHttpClient(box, allow_private=True, resolver=FakeDns("127.0.0.1")) as allowed:

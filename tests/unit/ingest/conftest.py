@@ -72,7 +72,8 @@ class FakeStates:
 
 
 class FakePending:
-    """The per-partition intents of the last published batch, durable once ``wait_acked`` returns."""
+    """The per-partition intents of the last published batch, durable
+    once ``wait_acked`` returns."""
 
     def __init__(self) -> None:
         self.local: dict[int, PendingBatch] = {}
@@ -168,7 +169,8 @@ class FakeLog:
 
 
 class Plugin:
-    """A test plug-in: offerings are ``{"id", "title"}``; progress ``{"id", "enr", "user", "course", "state"}``."""
+    """A test plug-in: offerings are ``{"id", "title"}``; progress ``{"id", "enr",
+    "user", "course", "state"}``."""
 
     name = "test"
     contract_version = 1
@@ -253,14 +255,17 @@ class Harness:
         return outcome
 
     async def ingest_all(self, raws: list[RawRecord]) -> list[Outcome]:
-        """Records as one batch, grouped by partition like the agent does; outcomes in the given order."""
+        """Records as one batch, grouped by partition like the agent does;
+        outcomes in the given order."""
         by_partition: dict[int, list[RawRecord]] = {}
         for raw in raws:
             by_partition.setdefault(self.partition_of(raw), []).append(raw)
         parts = [SourcePartition(p, records) for p, records in by_partition.items()]
         results = await self.ingestor.ingest(parts)
         outcome_of = {
-            id(r): o for part, outs in zip(parts, results) for r, o in zip(part.records, outs)
+            id(r): o
+            for part, outs in zip(parts, results, strict=True)
+            for r, o in zip(part.records, outs, strict=True)
         }
         return [outcome_of[id(r)] for r in raws]
 

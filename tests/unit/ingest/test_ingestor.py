@@ -1,4 +1,5 @@
-"""Records through the ingestion path, with fakes: created/updated/unchanged, progress, failures, crashes, batches."""
+"""Records through the ingestion path, with fakes: created/updated/unchanged, progress,
+failures, crashes, batches."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The once-only protocol: durable intents before the batch is sent, and the crash-window check after."""
+"""The once-only protocol: durable intents before the batch is sent, and
+the crash-window check after."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ async def test_the_intents_are_recorded_before_the_send_with_each_partitions_end
     assert errors == [None, None, None]
     [intents] = recorded
     assert [i.event_id for i in intents] == ["e-0", "e-1", "e-2"]
-    assert [(i.partition, i.offset) for i in intents][0] == (partition, 3)
+    assert (intents[0].partition, intents[0].offset) == (partition, 3)
     assert all(i.offset == 0 for i in intents if i.partition != partition)
     assert log.calls[-2:] == ["end_offsets", "send"]  # one look-up, one send, for the whole batch
 

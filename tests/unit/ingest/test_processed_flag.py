@@ -1,4 +1,5 @@
-"""The processed flag: first sight, unchanged, changed, failed, stale, and the intent of the crash window."""
+"""The processed flag: first sight, unchanged, changed, failed, stale, and the
+intent of the crash window."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""``trusted`` builds the same models as validation does, for every model the hot paths build with it."""
+"""``trusted`` builds the same models as validation does, for every model
+the hot paths build with it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The scheduler's due index: streams come out when due, earliest first; changes replace, never double."""
+"""The scheduler's due index: streams come out when due, earliest first;
+changes replace, never double."""
 
 from __future__ import annotations
 
@@ -64,8 +65,10 @@ def test_due_at_follows_this_workers_run_and_the_next_run() -> None:
 
 def test_the_schedule_view_reads_only_what_the_scheduler_needs() -> None:
     raw = (
-        b'{"npo_id": "a", "version": 3, "updated_at": "2026-11-30T12:00:00Z", "source": "file", "change": "upsert",'
-        b' "config": {"npo_id": "a", "active": true, "base_url": "https://a.example", "transform": {"kind": "x"},'
+        b'{"npo_id": "a", "version": 3, "updated_at": "2026-11-30T12:00:00Z", "source": "file",'
+        b' "change": "upsert",'
+        b' "config": {"npo_id": "a", "active": true, "base_url": "https://a.example",'
+        b' "transform": {"kind": "x"},'
         b' "streams": {"offerings": {"path": "/o", "schedule_seconds": 60},'
         b' "assignments": {"path": "/p", "enabled": false}}}}'
     )

@@ -1,4 +1,5 @@
-"""Extracting one stream: pages go out before their cursor is committed; a failure keeps what was sent."""
+"""Extracting one stream: pages go out before their cursor is committed; a
+failure keeps what was sent."""
 
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ async def test_each_page_is_published_before_its_cursor_is_committed() -> None:
             ]
         }
     )
-    outcome, published, cursors, events = await run(client)
+    outcome, published, _, events = await run(client)
     assert events == ["publish 2", "commit b", "publish 1", "commit c"]
     assert (outcome.records, outcome.pages, outcome.error) == (3, 2, None)
     keys = [r.record_key for batch in published for r in batch]
@@ -105,7 +106,7 @@ async def test_a_child_stream_walks_every_parent_and_commits_once_at_the_end() -
     client = FakeClient(
         {"/o": [[{"id": 7}, {"id": 8}]], "/c/7/e": [[{"id": "e1"}]], "/c/8/e": [[{"id": "e2"}]]}
     )
-    outcome, published, cursors, _ = await run(client, "assignments")
+    _, published, cursors, _ = await run(client, "assignments")
     assert [r.record_key for batch in published for r in batch] == [
         "n1/assignments/e1",
         "n1/assignments/e2",

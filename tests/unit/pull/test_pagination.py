@@ -1,5 +1,6 @@
 """Walking streams against servers shaped like real NPO APIs, one page at a time."""
 
+import re
 from typing import Any
 
 import pytest
@@ -301,7 +302,7 @@ async def test_child_stream_templating_and_incremental_param(client, serve, conf
     await collect(client, config_factory(base), child, parent=parent, cursor="12")
     assert seen.queries[1]["updated_since"] == "12"
 
-    with pytest.raises(SkippableError, match="parent.course.sis_id"):
+    with pytest.raises(SkippableError, match=re.escape("parent.course.sis_id")):
         await collect(client, config_factory(base), child, parent={"course": {"id": 1}})
 
 
@@ -309,7 +310,7 @@ async def test_cursor_placeholder_without_cursor_or_initial_is_a_config_error(
     client, config_factory
 ) -> None:
     walk = stream(path="/changes/{cursor}", incremental={"cursor_field": "t"})
-    with pytest.raises(ConfigError, match="incremental.initial"):
+    with pytest.raises(ConfigError, match=re.escape("incremental.initial")):
         await collect(client, config_factory("https://npo.example.org"), walk)
 
 
@@ -345,5 +346,5 @@ async def test_next_link_to_another_host_is_refused(client, serve, config_factor
     walk = stream_pages(client, config, stream(path="/items", pagination={"style": "link_header"}))
     first = await walk.__anext__()
     assert first.records == [{"id": 1}]
-    with pytest.raises(UnsafeUrlError, match="attacker.example.net"):
+    with pytest.raises(UnsafeUrlError, match=re.escape("attacker.example.net")):
         await walk.__anext__()

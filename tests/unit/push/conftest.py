@@ -1,4 +1,5 @@
-"""Fixtures for the push-path tests: NPO configs with enrolment, assignments, fake ports and clock."""
+"""Fixtures for the push-path tests: NPO configs with enrolment,
+assignments, fake ports and clock."""
 
 from __future__ import annotations
 

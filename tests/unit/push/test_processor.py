@@ -1,4 +1,5 @@
-"""The push path's rules end to end, over fake ports: what is sent, saved and published, in which order."""
+"""The push path's rules end to end, over fake ports: what is sent, saved
+and published, in which order."""
 
 from __future__ import annotations
 

@@ -160,14 +160,16 @@ async def test_cli_runs_as_a_subprocess_and_stops_on_sigterm() -> None:
         line = (await asyncio.wait_for(process.stdout.readline(), timeout=10)).decode()
         assert line.startswith("npo-sandbox listening on http://127.0.0.1:")
         url = line.split()[-1]
-        async with aiohttp.ClientSession() as http:
-            async with http.get(
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(
                 f"{url}/npos/demo-npo/api/offerings",
                 params={"per_page": 100},
                 headers={"Authorization": "Bearer demo-token"},
-            ) as response:
-                assert response.status == 200
-                assert len((await response.json())["data"]) == 12
+            ) as response,
+        ):
+            assert response.status == 200
+            assert len((await response.json())["data"]) == 12
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), timeout=10) == 0
     finally:

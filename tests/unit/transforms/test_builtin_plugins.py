@@ -55,7 +55,7 @@ def test_simple_uses_the_platform_candidate_id_without_an_npo_ref() -> None:
     request = SimplePlugin().enrolment_request(sample_assignment(npo_user_ref=None))
     assert request.body is not None
     assert request.body["candidate"]["external_id"] == "cand-0001"  # type: ignore[index]
-    with pytest.raises(TransformError, match="field 'candidate.email'.*requires an email"):
+    with pytest.raises(TransformError, match=r"field 'candidate\.email'.*requires an email"):
         SimplePlugin().enrolment_request(sample_assignment(email=None))
 
 

@@ -80,16 +80,19 @@ def test_kit_lists_every_problem(assignment: CandidateAssignmentEvent) -> None:
     problems = info.value.problems
     expected = [
         "offering(records[1]): raised KeyError: 'missing' (plug-ins must raise TransformError)",
-        "offering(records[2]): raised TransformError: field 'offering.title' (NPO path 't'): no title",
+        "offering(records[2]): raised TransformError: "
+        "field 'offering.title' (NPO path 't'): no title",
         "offering(records[3]): modified its input",
         "offering(records[4]): gave different results for the same input",
         "offering(records[5]): returned an invalid Offering",
         "offering(records[6]): returned None; list filtered records separately",
         "offering(filtered[0]): raised KeyError",
         "offering(filtered[1]): expected None (filtered out), got Offering(",
-        "enrolment_request: endpoint path '/api/v1/courses/{course_id}/enrollments' needs path_vars['course_id']",
+        "enrolment_request: endpoint path '/api/v1/courses/{course_id}/enrollments' "
+        "needs path_vars['course_id']",
         "enrolment_request: form bodies must be flat; nested fields ['enrolments']",
-        "unenrol_request: endpoint path '/api/v1/courses/{course_id}/enrollments/{enrollment_id}' needs",
+        "unenrol_request: endpoint path '/api/v1/courses/{course_id}/enrollments/{enrollment_id}' "
+        "needs",
         "unenrol_request: body_format is none but a body was returned",
         "enrolment_ref: expected a non-empty str from the enrol response, got None",
     ]
@@ -139,7 +142,8 @@ def test_load_recorded_reads_an_assignment(tmp_path) -> None:
     path = tmp_path / "a.json"
     path.write_text(
         '{"assignment": {"event_type": "candidate_assignment.created", "assignment_id": "a1",'
-        ' "candidate": {"candidate_id": "c1"}, "offering": {"offering_id": "o1", "npo_id": "simple",'
+        ' "candidate": {"candidate_id": "c1"},'
+        ' "offering": {"offering_id": "o1", "npo_id": "simple",'
         ' "npo_offering_ref": "off-1"}}}'
     )
     assert isinstance(load_recorded(path)["assignment"], CandidateAssignmentEvent)

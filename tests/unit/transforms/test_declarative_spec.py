@@ -167,7 +167,8 @@ def test_shorthand_and_compact_round_trip() -> None:
     again = DeclarativeMapping.model_validate_json(mapping.model_dump_json())
     assert again == mapping
     assert mapping.model_dump(mode="json")["offering"]["filter"] == [{"path": "f", "in": ["a"]}]
-    # a verbose form with every option written out as null, as another writer might produce, validates too
+    # a verbose form with every option written out as null, as another
+    # writer might produce, validates too
     verbose = mapping.model_dump(mode="json")
     verbose["offering"]["filter"][0].update(equals=None, not_equals=None, not_in=None, exists=None)
     verbose["offering"]["fields"]["title"].update(

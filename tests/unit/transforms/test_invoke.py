@@ -1,8 +1,10 @@
-"""Isolation of plug-in calls: raising, hanging, slow and invalid-output plug-ins become TransformError."""
+"""Isolation of plug-in calls: raising, hanging, slow and invalid-output
+plug-ins become TransformError."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 import threading
@@ -183,7 +185,9 @@ async def test_a_call_queued_behind_a_busy_pool_times_out_and_never_runs(
     try:
         busy = asyncio.ensure_future(offering(runner, plugin, "hang", timeout=5))
         await asyncio.sleep(0.02)
-        with pytest.raises(TransformError, match="waited more than 0.05s for a free worker"):
+        with pytest.raises(
+            TransformError, match=re.escape("waited more than 0.05s for a free worker")
+        ):
             await offering(runner, second, "filtered", timeout=0.05, key="npo-b")
         assert runner.hung == 0
         plugin.release.set()

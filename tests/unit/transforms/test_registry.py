@@ -88,7 +88,8 @@ def fake_package(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
 
 
 class FakeEntryPoints:
-    """Stands in for importlib.metadata.entry_points(group=...); packages can be 'installed' later."""
+    """Stands in for importlib.metadata.entry_points(group=...);
+    packages can be 'installed' later."""
 
     def __init__(self, **targets: str) -> None:
         self.targets = dict(targets)
@@ -148,7 +149,7 @@ def test_built_in_that_cannot_be_imported() -> None:
         builtins={"gone": "npo_integration.transforms.plugins.nope:Gone"},
         entry_points=FakeEntryPoints(),
     )
-    with pytest.raises(PluginLoadError, match="'gone' .* cannot be imported"):
+    with pytest.raises(PluginLoadError, match=r"'gone' .* cannot be imported"):
         registry.for_config(plugin_config("gone"))
 
 
@@ -163,7 +164,7 @@ def test_entry_point_class_and_factory(fake_package: types.ModuleType) -> None:
 
 def test_entry_point_options_error(fake_package: types.ModuleType) -> None:
     registry = PluginRegistry(entry_points=FakeEntryPoints(acme="AcmePlugin"))
-    with pytest.raises(PluginLoadError, match="failed to start .* option 'region' is required"):
+    with pytest.raises(PluginLoadError, match=r"failed to start .* option 'region' is required"):
         registry.for_config(plugin_config("acme"))
 
 
@@ -193,7 +194,7 @@ def test_entry_point_that_is_not_a_factory(fake_package: types.ModuleType) -> No
 
 def test_entry_point_that_fails_to_import() -> None:
     scan = lambda: [EntryPoint("broken", "no_such_module_xyz:Plugin", ENTRY_POINT_GROUP)]  # noqa: E731
-    with pytest.raises(PluginLoadError, match="'broken' .* cannot be imported: No module named"):
+    with pytest.raises(PluginLoadError, match=r"'broken' .* cannot be imported: No module named"):
         PluginRegistry(entry_points=scan).for_config(plugin_config("broken"))
 
 
