@@ -1,5 +1,5 @@
-"""Enrolment benchmark: 10,000 assignments over 100 NPOs answering in 100 ms, against the rate-limit bound;
-then the same with one more NPO that answers after 30 s.
+"""Enrolment benchmark: 10,000 assignments over 100 NPOs answering in 100 ms, against the rate-limit
+bound; then the same with one more NPO that answers after 30 s.
 
 The bound is what the NPOs' own rate limits allow (each NPO: ``burst`` at once, then
 ``requests_per_second``), measured from the first outcome to the last on the
@@ -89,7 +89,8 @@ def assignments(npo_ids: list[str], count: int, run: str) -> list[tuple[bytes, b
 
 
 async def outcome_span(topic: str, prefix: str, expected: int, timeout: float) -> tuple[float, int]:
-    """Seconds from the first to the last confirmed outcome of assignments starting with ``prefix``."""
+    """Seconds from the first to the last confirmed outcome of
+    assignments starting with ``prefix``."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False)
@@ -128,7 +129,8 @@ async def outcome_span(topic: str, prefix: str, expected: int, timeout: float) -
 async def one_run(
     sandbox: SandboxProcess, tmp: Path, name: str, count: int, npo_count: int, slow: bool
 ) -> tuple[float, int, float]:
-    """A fresh deployment and fresh NPOs: the seconds from the first outcome to the last, failures, CPU s."""
+    """A fresh deployment and fresh NPOs: the seconds from the first outcome
+    to the last, failures, CPU s."""
     created = await sandbox.call(
         "POST",
         "/_sandbox/bulk",
@@ -162,7 +164,8 @@ async def one_run(
             return await metric(worker.url, "npo_config_changes_total") >= len(configs)
 
         await until(configs_applied, timeout=120, what="the NPO configs to be applied")
-        # The slow NPO's assignments go first: if it held the worker, the others would wait behind them.
+        # The slow NPO's assignments go first: if it held the worker, the
+        # others would wait behind them.
         messages = (assignments([f"{name}-slow"], 100, f"{name}-s") if slow else []) + assignments(
             npo_ids, count, f"{name}-x"
         )
@@ -202,7 +205,8 @@ async def run(count: int, npo_count: int) -> BenchResult:
                     sandbox, tmp, f"slow{run_number}", count, npo_count, True
                 )
                 print(
-                    f"beside an NPO answering after {SLOW_MS // 1000} s: {span_b:.2f} s, {failed_b} failed"
+                    f"beside an NPO answering after {SLOW_MS // 1000} s: "
+                    f"{span_b:.2f} s, {failed_b} failed"
                 )
                 rates_a.append(count / span_a)
                 rates_b.append(count / span_b)

@@ -1,4 +1,5 @@
-"""What every benchmark shares: an isolated deployment on the real broker, plain Kafka clients, figures.
+"""What every benchmark shares: an isolated deployment on the real
+broker, plain Kafka clients, figures.
 
 A benchmark script starts what it needs (the broker must answer; ``make bench``
 starts it), runs its baseline and the service in the same run, and calls
@@ -131,7 +132,7 @@ def report(result: BenchResult) -> None:
         print(f"   note: {note}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     document = {"machine": machine(), **asdict(result)}
-    for fig, raw in zip(result.figures, document["figures"]):
+    for fig, raw in zip(result.figures, document["figures"], strict=True):
         raw["ratio"] = fig.ratio
     (RESULTS / f"{result.bench}.json").write_text(json.dumps(document, indent=2))
 
@@ -164,7 +165,8 @@ class Deployment:
         self.env["NPO_CONFIG_FILE"] = str(path)
 
     async def create_topics(self, names: Iterable[str]) -> None:
-        """Declare topics (setting names, or full names) before the worker does, so records can wait on them."""
+        """Declare topics (setting names, or full names) before the worker does,
+        so records can wait on them."""
         admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
         await admin.start()
         try:
@@ -236,7 +238,8 @@ async def produce_many(topic: str, messages: Iterable[tuple[bytes, bytes]]) -> i
 
 
 async def message_times(topic: str, expected: int, *, timeout: float) -> list[float]:
-    """Broker-side timestamps (s) of the first ``expected`` messages on ``topic``, waiting up to ``timeout``."""
+    """Broker-side timestamps (s) of the first ``expected`` messages on
+    ``topic``, waiting up to ``timeout``."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=BOOTSTRAP, enable_auto_commit=False, auto_offset_reset="earliest"
     )
@@ -342,7 +345,8 @@ class profiled:
 
 
 class workdir:
-    """A scratch directory for logs and data; kept under ``var/bench/work-<name>`` with ``BENCH_KEEP=1``."""
+    """A scratch directory for logs and data; kept under
+    ``var/bench/work-<name>`` with ``BENCH_KEEP=1``."""
 
     def __init__(self, name: str) -> None:
         self._name = name

@@ -107,7 +107,8 @@ async def fresh_npos(sandbox: SandboxProcess, count: int, latency_ms: int) -> li
 
 
 async def sweep_span(sandbox: SandboxProcess, npo_ids: list[str], timeout: float) -> float:
-    """Wait until every NPO was pulled (3 requests each); seconds from the first request to the last."""
+    """Wait until every NPO was pulled (3 requests each); seconds from
+    the first request to the last."""
 
     async def done() -> bool:
         stats = await sandbox.call("GET", "/_sandbox/stats")
@@ -135,8 +136,9 @@ async def run(npo_count: int, latency_ms: int, concurrency: int) -> BenchResult:
             npo_ids = await fresh_npos(sandbox, npo_count, latency_ms)
             deployment.write_configs([config(sandbox, n) for n in npo_ids])
             deployment.env["NPO_FETCH_CONCURRENCY"] = str(concurrency)
-            # Every simulated NPO is on the simulator's one host: let the worker open as many connections
-            # to it as it runs pulls, as it would to as many NPO hosts (the baseline does the same).
+            # Every simulated NPO is on the simulator's one host: let the worker open
+            # as many connections to it as it runs pulls, as it would to as many NPO
+            # hosts (the baseline does the same).
             deployment.env["NPO_HTTP_MAX_CONNECTIONS_PER_HOST"] = str(concurrency)
             worker = await deployment.start_worker()
             pid = worker.proc.pid  # type: ignore[union-attr]

@@ -1,5 +1,6 @@
-"""Registry benchmark: N NPO configs arriving on spotlight.npo-assessed (the seed's three-year figure:
-100,000), applied by one worker; its memory; its restart after SIGKILL; the admin list, a page at a time.
+"""Registry benchmark: N NPO configs arriving on spotlight.npo-assessed (the seed's
+three-year figure: 100,000), applied by one worker; its memory; its restart after SIGKILL;
+the admin list, a page at a time.
 
 - apply rate: from the first config stored to the last, by the worker's
   ``npo_config_changes_total``; beside it a plain aiokafka loop over the same
@@ -78,7 +79,8 @@ def assessed(npo_ids: list[str]) -> list[tuple[bytes, bytes]]:
 
 
 async def plain_loop(source: str, target: str, expected: int) -> None:
-    """Validate and seal each config, produce a command: registering without the service's bookkeeping."""
+    """Validate and seal each config, produce a command: registering
+    without the service's bookkeeping."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
     from cryptography.fernet import Fernet
 
@@ -138,12 +140,12 @@ async def applied_rate(url: str, count: int, timeout: float) -> float:
 
 
 async def admin_get(url: str, token: str, path: str) -> Any:
-    async with aiohttp.ClientSession() as session:
-        async with session.get(
-            f"{url}{path}", headers={"Authorization": f"Bearer {token}"}
-        ) as resp:
-            resp.raise_for_status()
-            return await resp.json()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{url}{path}", headers={"Authorization": f"Bearer {token}"}) as resp,
+    ):
+        resp.raise_for_status()
+        return await resp.json()
 
 
 async def run(count: int) -> BenchResult:
@@ -156,7 +158,8 @@ async def run(count: int) -> BenchResult:
         messages = assessed(npo_ids)
         await produce_many(baseline_source, messages)
         started = time.monotonic()
-        plain = subprocess.run(
+        # Blocks the loop on purpose: the baseline is timed alone, with nothing else running.
+        plain = subprocess.run(  # noqa: ASYNC221
             [
                 sys.executable,
                 __file__,
@@ -178,7 +181,8 @@ async def run(count: int) -> BenchResult:
         finally:
             await empty.stop()
         try:
-            # Every config waits on the topic before the worker starts: the rate is the worker's alone.
+            # Every config waits on the topic before the worker starts:
+            # the rate is the worker's alone.
             await deployment.create_topics(["npo_assessed"])
             await produce_many(deployment.topics["npo_assessed"], messages)
             worker = await deployment.start_worker()
@@ -187,7 +191,8 @@ async def run(count: int) -> BenchResult:
                 apply_rate = await applied_rate(worker.url, count, timeout=1800)
             rss_full = rss_mb(pid)
             print(
-                f"applied {apply_rate:,.0f} configs/s; RSS {rss_empty:.0f} MB empty, {rss_full:.0f} MB full"
+                f"applied {apply_rate:,.0f} configs/s; "
+                f"RSS {rss_empty:.0f} MB empty, {rss_full:.0f} MB full"
             )
 
             token = deployment.admin_token
@@ -206,7 +211,8 @@ async def run(count: int) -> BenchResult:
             walk_seconds = time.monotonic() - walk_started
             assert seen == count, f"the pages listed {seen} of {count} NPOs"
             print(
-                f"admin list: a page of 100 in {page_seconds * 1000:.0f} ms; all {count} in {walk_seconds:.1f} s"
+                f"admin list: a page of 100 in {page_seconds * 1000:.0f} ms; "
+                f"all {count} in {walk_seconds:.1f} s"
             )
 
             worker.kill()

@@ -88,7 +88,7 @@ def section(result: dict[str, Any]) -> list[str]:
         lines.append(f"| {fig['name']} | {value} | {baseline} | {ratio} | {target} |")
     for note in result.get("notes", []):
         lines += ["", f"Note: {note}"]
-    return lines + [""]
+    return [*lines, ""]
 
 
 def machine_section(results: list[dict[str, Any]]) -> list[str]:
@@ -97,7 +97,8 @@ def machine_section(results: list[dict[str, Any]]) -> list[str]:
     return [
         "## Machine",
         "",
-        f"- {machine['cores']} cores ({machine['cpu']}), Python {machine['python']}, Kafka {machine['kafka']}"
+        f"- {machine['cores']} cores ({machine['cpu']}), "
+        f"Python {machine['python']}, Kafka {machine['kafka']}"
         " (one broker, on the same machine as the workers and the simulated NPOs)",
         f"- {versions}",
         f"- measured {', '.join(sorted({r['machine']['date'] for r in results}))}",

@@ -1,5 +1,5 @@
-"""Scheduler benchmark: an idle worker with N registered NPOs (the seed's three-year figure: 100,000),
-each pulled once and next due a day later; and how soon a newly due NPO is requested.
+"""Scheduler benchmark: an idle worker with N registered NPOs (the seed's three-year figure:
+100,000), each pulled once and next due a day later; and how soon a newly due NPO is requested.
 
 - idle CPU: the worker's CPU over a quiet window, as a share of one core, beside the same
   measure for a worker with no NPO at all (what Faust and the timers cost by themselves);
@@ -158,7 +158,8 @@ async def run(count: int) -> BenchResult:
             first = min(datetime.fromisoformat(r["time"]) for r in await sandbox.requests(new_npo))
             due_latency = (first - applied_at).total_seconds()
             print(
-                f"a newly due NPO requested {due_latency:.2f} s after its config was applied (tick {TICK:g} s)"
+                f"a newly due NPO requested {due_latency:.2f} s after its config was applied "
+                f"(tick {TICK:g} s)"
             )
         finally:
             await deployment.stop()

@@ -99,9 +99,11 @@ async def _body(request: web.Request, model: type[Model]) -> Model:
         raw = await request.json() if request.body_exists else {}
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise _json_error(web.HTTPBadRequest, "invalid", json.loads(exc.json(include_url=False)))
+        raise _json_error(
+            web.HTTPBadRequest, "invalid", json.loads(exc.json(include_url=False))
+        ) from exc
     except ValueError as exc:
-        raise _json_error(web.HTTPBadRequest, "invalid", f"body must be JSON: {exc}")
+        raise _json_error(web.HTTPBadRequest, "invalid", f"body must be JSON: {exc}") from exc
 
 
 def _state(request: web.Request) -> SandboxState:
@@ -136,7 +138,7 @@ async def put_npo(request: web.Request) -> web.Response:
     try:
         npo = create_npo(_state(request), request.match_info["npo_id"], spec)
     except ValueError as exc:
-        raise _json_error(web.HTTPBadRequest, "invalid", str(exc))
+        raise _json_error(web.HTTPBadRequest, "invalid", str(exc)) from exc
     log.info(
         "sandbox NPO %s created (%s, %d offerings)", npo.npo_id, npo.flavour, npo.offering_count
     )
@@ -279,7 +281,7 @@ async def bulk(request: web.Request) -> web.Response:
             if spec.latency_ms:
                 npo.faults["any"] = FaultSpec(latency_ms=spec.latency_ms)
     except ValueError as exc:
-        raise _json_error(web.HTTPBadRequest, "invalid", str(exc))
+        raise _json_error(web.HTTPBadRequest, "invalid", str(exc)) from exc
     log.info("sandbox bulk-created %d %s NPOs (%s...)", spec.count, spec.flavour, spec.prefix)
     return web.json_response(
         {
