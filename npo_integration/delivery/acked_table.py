@@ -44,7 +44,7 @@ FLUSH_AFTER_SECONDS = 0.02
 
 
 if TYPE_CHECKING:
-    _Table = faust.Table
+    _Table = faust.Table[bytes, bytes]
 else:
     _Table = object
 
@@ -105,6 +105,7 @@ class BatchedChangelog(_Table):
 
     async def wait_acked(self, *, timeout: float = DEFAULT_ACK_TIMEOUT_SECONDS) -> None:
         """Return once every write made before the call is acknowledged (``TimeoutError`` after ``timeout``)."""
+        waiter: asyncio.Future[None] | None
         if self.__dict__.get("_queue"):
             waiter = self._queue_acked
             self.flush()
@@ -180,11 +181,11 @@ class BatchedChangelog(_Table):
                 )
                 await asyncio.sleep(delay)
         for (topic, partition), offset in last.items():
-            self.data.set_persisted_offset(TP(topic, partition), offset)  # type: ignore[attr-defined]
+            self.data.set_persisted_offset(TP(topic, partition), offset)
         return True
 
 
-class AckedTable(BatchedChangelog, faust.Table):
+class AckedTable(BatchedChangelog, faust.Table[bytes, bytes]):
     """``faust.Table`` of bytes with a batched changelog, ``flush`` and ``wait_acked``."""
 
 
