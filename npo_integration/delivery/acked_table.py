@@ -60,6 +60,8 @@ class BatchedChangelog(_Table):
     _flusher: asyncio.Task[None]
     _flush_soon: asyncio.TimerHandle
 
+    # data._get/_set/_del: the RocksDB store's own methods, which its StoreT interface does not
+    # declare (the ignores below); called directly, as the hot paths' writes skip Faust's wrappers.
     def get_raw(self, key: bytes) -> bytes | None:
         """The stored value or ``None``, straight from the store (no sensors, no ``KeyError`` on a miss)."""
         value: bytes | None = self.data._get(key)  # type: ignore[attr-defined]
