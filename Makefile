@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: run test install broker stop-broker stop unit integration bench clean
+.PHONY: run test lint install broker stop-broker stop unit integration bench clean
 
 install: $(VENV)/.installed
 
@@ -23,9 +23,15 @@ stop-broker:
 run: install broker
 	scripts/run-demo.sh
 
-## The whole suite: unit tests, then integration tests against the real broker.
-test: install broker
+## Lint (ruff), formatting and types (mypy, strict), then the whole suite: unit tests, then
+## integration tests against the real broker.
+test: lint broker
 	$(BIN)/pytest -q -p no:cacheprovider tests
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 unit: install
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit

@@ -78,7 +78,7 @@ async def seek_to_committed(self: Any) -> Mapping[TP, int]:
     return committed
 
 
-AIOKafkaConsumer.seek_to_committed = seek_to_committed  # type: ignore[method-assign]
+AIOKafkaConsumer.seek_to_committed = seek_to_committed  # type: ignore[method-assign]  # the patch
 
 
 def keep_queues_on_resume(app: AppT) -> None:
@@ -96,7 +96,7 @@ def keep_queues_on_resume(app: AppT) -> None:
             return
         clear_all()
 
-    flow_control.clear = clear  # type: ignore[method-assign]
+    flow_control.clear = clear  # type: ignore[method-assign]  # the patch
 
 
 # --- 3. One message handed to the streams without four tasks ------------------------------------
@@ -129,4 +129,4 @@ async def wait_first(self: Any, *coros: Any, timeout: Any = None) -> WaitResults
     return await _wait_first(self, *coros, timeout=timeout)
 
 
-FaustConsumer.wait_first = wait_first  # type: ignore[method-assign]
+FaustConsumer.wait_first = wait_first  # type: ignore[method-assign]  # the patch

@@ -213,6 +213,6 @@ def _setting(location: Sequence[int | str]) -> str:
 def get_settings() -> Settings:
     """Read settings once; raise ConfigError with one line naming the bad setting."""
     try:
-        return Settings()  # type: ignore[call-arg]
+        return Settings()
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, limit=None, name=_setting)) from None

@@ -40,10 +40,11 @@ def is_public_address(address: str) -> bool:
 
 def resolve_host(host: str) -> list[str]:
     try:
+        # str(): the address of an IPv4 or IPv6 sockaddr is already a str; the stubs allow an int
         return (
             [host]
             if _is_ip(host)
-            else sorted({info[4][0] for info in socket.getaddrinfo(host, None)})
+            else sorted({str(info[4][0]) for info in socket.getaddrinfo(host, None)})
         )
     except socket.gaierror as exc:
         raise ConfigError(f"base_url host {host!r} does not resolve: {exc.strerror}") from None

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import weakref
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
+from typing import cast
 
-from faust import StreamT
+from faust import Stream, StreamT
 from faust.streams import _current_event
 from faust.types import AppT, EventT
 
@@ -29,19 +30,22 @@ DEFAULT_WITHIN_SECONDS = 0.05
 
 async def partition_batches(
     app: AppT, stream: StreamT[bytes], *, size: int, within: float = DEFAULT_WITHIN_SECONDS
-) -> AsyncIterator[list[tuple[int, list[EventT]]]]:
+) -> AsyncIterator[list[tuple[int, list[EventT[bytes]]]]]:
     """Up to ``size`` events at a time (or what arrived within ``within`` seconds), grouped by
     partition in offset order. The events are acknowledged when the
     caller asks for the next batch."""
-    async for events in stream.take_events(size, within=within):
+    # Agents are handed a faust.Stream: Faust's StreamT interface does not declare take_events.
+    async for events in cast(Stream[bytes], stream).take_events(size, within=within):
         yield group_by_partition(app, events)
 
 
-def group_by_partition(app: AppT, events: list[EventT]) -> list[tuple[int, list[EventT]]]:
+def group_by_partition(
+    app: AppT, events: Sequence[EventT[bytes]]
+) -> list[tuple[int, list[EventT[bytes]]]]:
     """The events this worker still owns, per partition, each group in offset order."""
     generation = app.consumer_generation_id
     actives = app.assignor.assigned_actives()
-    groups: dict[int, list[EventT]] = defaultdict(list)
+    groups: dict[int, list[EventT[bytes]]] = defaultdict(list)
     for event in events:
         message = event.message
         if message.generation_id != generation or message.tp not in actives:
@@ -51,7 +55,7 @@ def group_by_partition(app: AppT, events: list[EventT]) -> list[tuple[int, list[
 
 
 @contextmanager
-def in_partition(event: EventT) -> Iterator[None]:
+def in_partition(event: EventT[bytes]) -> Iterator[None]:
     """Table reads and writes in the block belong to ``event``'s
     partition (see the module's doc)."""
     token = _current_event.set(weakref.ref(event))

@@ -35,7 +35,7 @@ BATCH = 500
 """Config commands taken together."""
 
 
-def _apply(event: EventT) -> Awaitable[None] | None:
+def _apply(event: EventT[bytes]) -> Awaitable[None] | None:
     """Apply one command (in its partition's context); a refused one
     returns its dead letter to send."""
     try:

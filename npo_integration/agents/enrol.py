@@ -15,9 +15,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
-from faust import StreamT
+from faust import Stream, StreamT
 from faust.types import EventT
 
 from npo_integration.agents.dead_letters import dead_letter, payload_of
@@ -156,7 +156,8 @@ def _decoded(topic: str, value: bytes) -> EnrolmentCommand | CandidateAssignment
 
 @app.agent(enrolment_inputs)
 async def enrol_assignments(stream: StreamT[bytes]) -> None:
-    inputs = stream.noack()
+    # Agents are handed a faust.Stream: Faust's StreamT interface does not declare noack.
+    inputs = cast(Stream[bytes], stream).noack()
     async for event in inputs.events():
         topic, partition = event.message.topic, event.message.partition
         try:
@@ -185,7 +186,7 @@ async def enrol_assignments(stream: StreamT[bytes]) -> None:
 
 async def _handle(
     inputs: StreamT[bytes],
-    event: EventT,
+    event: EventT[bytes],
     message: EnrolmentCommand | CandidateAssignmentEvent,
     partition: int,
 ) -> None:

@@ -8,7 +8,8 @@ which is keyed by npo_id like the pull-state table.
 from __future__ import annotations
 
 import logging
-from functools import partial
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 from faust import StreamT
 
@@ -20,10 +21,11 @@ from npo_integration.errors import RetriableError
 from npo_integration.models.codec import encode
 from npo_integration.models.events import utc_now
 from npo_integration.models.internal import FetchRequest, RawPage
+from npo_integration.models.npo_config import NpoIntegrationConfig, StreamConfig
 from npo_integration.partitioning import partition_for
 from npo_integration.pull import schedule
 from npo_integration.pull.extract import StreamPuller
-from npo_integration.pull.walker import stream_pages
+from npo_integration.pull.walker import Page, stream_pages
 from npo_integration.tables import npo_configs, pull_state
 from npo_integration.topics import fetch_requests, raw_records
 from npo_integration.worker_resources import batch_producer, http_client, output_log, worker_id
@@ -49,6 +51,18 @@ async def _publish(pages: list[RawPage]) -> None:
         raise RawPublishError(
             f"{len(errors)} of {len(messages)} raw page message(s) not acknowledged: {errors[0]!r}"
         )
+
+
+def _walk(
+    config: NpoIntegrationConfig,
+    stream: StreamConfig,
+    *,
+    cursor: str | None = None,
+    parent: Mapping[str, Any] | None = None,
+) -> AsyncIterator[Page]:
+    """The worker's :class:`~npo_integration.pull.extract.WalkStream`: a def, not a ``partial``,
+    so mypy checks it against the protocol's signature."""
+    return stream_pages(http_client, config, stream, cursor=cursor, parent=parent)
 
 
 @app.agent(fetch_requests, concurrency=settings.fetch_concurrency)
@@ -88,7 +102,7 @@ async def _run(request: FetchRequest) -> None:
             )
         )
 
-    outcome = await StreamPuller(partial(stream_pages, http_client), config, request.stream).run(
+    outcome = await StreamPuller(_walk, config, request.stream).run(
         cursor=current.cursor,
         trace_id=request.trace_id,
         publish=_publish,

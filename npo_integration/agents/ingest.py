@@ -103,7 +103,7 @@ ingestor = Ingestor(
 )
 
 
-async def _unpacked(events: Sequence[EventT]) -> list[RawRecord]:
+async def _unpacked(events: Sequence[EventT[bytes]]) -> list[RawRecord]:
     """The records of a partition's messages, in order; a message that does
     not parse is dead-lettered."""
     messages = await decoded(events, _raw_messages, raw_records)

@@ -32,7 +32,7 @@ BATCH = 500
 RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
 
 
-async def _command(event: EventT) -> ConfigCommand | None:
+async def _command(event: EventT[bytes]) -> ConfigCommand | None:
     """The sealed upsert the message asks for; ``None`` when there is nothing to
     integrate or it is refused."""
     try:

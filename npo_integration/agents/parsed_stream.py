@@ -41,7 +41,7 @@ async def parsed(
 
 
 async def decoded(
-    events: Sequence[EventT], model: type[M] | TypeAdapter[T], topic: TopicT
+    events: Sequence[EventT[bytes]], model: type[M] | TypeAdapter[T], topic: TopicT
 ) -> list[Any]:
     """A batch's messages as ``model`` (a model or a type adapter), in order; what does
     not parse is dead-lettered."""

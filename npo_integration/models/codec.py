@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeVar, overload
+from typing import Any, TypeVar, overload
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -42,7 +42,7 @@ def decode(model_type: type[M] | TypeAdapter[T], raw: bytes | None) -> M | T:
 _set_attribute = object.__setattr__
 
 
-def trusted(model_type: type[M], **values: object) -> M:
+def trusted(model_type: type[M], **values: Any) -> M:
     """A model from values this service made itself and already checked,
     without validating them again.
 
@@ -53,7 +53,7 @@ def trusted(model_type: type[M], **values: object) -> M:
     holds the result equal to a validated model for each model used this way.
     """
     if values.keys() != model_type.__pydantic_fields__.keys():
-        return model_type.model_construct(**values)  # type: ignore[arg-type]
+        return model_type.model_construct(**values)
     model = model_type.__new__(model_type)
     _set_attribute(model, "__dict__", values)
     _set_attribute(model, "__pydantic_fields_set__", set(values))

@@ -9,6 +9,7 @@ stale entries outnumber live ones. Faust-free, so the rules are unit-tested.
 
 from __future__ import annotations
 
+import builtins
 import heapq
 from collections.abc import Iterable, Iterator
 
@@ -54,7 +55,7 @@ class DueIndex:
             self._due.pop((npo_id, stream), None)
             self._forget_stream(npo_id, stream)
 
-    def streams_of(self, npo_id: str) -> set[str]:
+    def streams_of(self, npo_id: str) -> builtins.set[str]:  # ``set`` is the method above
         return set(self._by_npo.get(npo_id, ()))
 
     def pop_due(self, now: float, limit: int | None = None) -> list[StreamKey]:

@@ -86,8 +86,9 @@ class StreamPuller:
                     await publish(raw_pages(npo_id, self._name, items, trace_id))
                 records += len(items)
                 pages += 1
-                if newer_cursor(best_cursor, page_cursor) != best_cursor:
-                    best_cursor = page_cursor
+                newer = newer_cursor(best_cursor, page_cursor)
+                if newer is not None and newer != best_cursor:  # page_cursor is the later
+                    best_cursor = newer
                     if per_page:
                         commit_cursor(best_cursor)
             if not per_page and best_cursor is not None and best_cursor != cursor:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
+from npo_integration.models.npo_config import StreamName
 from npo_integration.models.state import StreamPullState
 
 # A run of this worker that has not reported back after this long is
@@ -73,12 +74,15 @@ class ScheduleView(BaseModel):
     version: int
     config: _ConfigSchedule
 
-    def intervals(self) -> dict[str, int]:
+    def intervals(self) -> dict[StreamName, int]:
         """The pulled streams and their intervals in seconds (none when the NPO is inactive)."""
         if not self.config.active:
             return {}
         streams = self.config.streams
-        found = {"offerings": streams.offerings, "assignments": streams.assignments}
+        found: dict[StreamName, _StreamSchedule | None] = {
+            "offerings": streams.offerings,
+            "assignments": streams.assignments,
+        }
         return {
             name: s.schedule_seconds for name, s in found.items() if s is not None and s.enabled
         }

@@ -18,7 +18,12 @@ from npo_integration.http.errors import NpoResponseError
 from npo_integration.http.response import NpoResponse
 from npo_integration.http.urls import without_params
 from npo_integration.models.npo_config import NpoIntegrationConfig, StreamConfig
-from npo_integration.pull.pagination import DEFAULT_MAX_PAGES, AnyPaginator, build_paginator
+from npo_integration.pull.pagination import (
+    DEFAULT_MAX_PAGES,
+    AnyPaginator,
+    PageRequest,
+    build_paginator,
+)
 from npo_integration.pull.records import extract_records, max_cursor
 from npo_integration.pull.stream_request import stream_request
 
@@ -59,7 +64,7 @@ async def walk_pages(
     records_path = parse_path(stream.records_path, empty_is_root=True)
     incremental = stream.incremental
     cursor_field = parse_path(incremental.cursor_field) if incremental else None
-    page_request = paginator.first()
+    page_request: PageRequest | None = paginator.first()
     number = 0
     while page_request is not None:
         if page_request.url is not None:

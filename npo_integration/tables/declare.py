@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import cast
 
-from faust import Table
-from faust.types import EventT
+from faust.types import EventT, TableT
 
 from npo_integration.app import app
 from npo_integration.delivery.acked_table import AckedGlobalTable
@@ -23,7 +22,7 @@ block cache, for each partition of each table): a worker holds about ten tables'
 partitions, so memory is set here."""
 
 
-def bytes_table(name: str, *, help: str) -> Table:
+def bytes_table(name: str, *, help: str) -> TableT[bytes, bytes]:
     return app.Table(name, key_type=bytes, value_type=bytes, options=ROCKSDB_OPTIONS, help=help)
 
 
@@ -32,7 +31,7 @@ def global_bytes_table(
     *,
     help: str,
     producer: BatchProducer,
-    on_changelog_event: Callable[[EventT], Awaitable[None]] | None = None,
+    on_changelog_event: Callable[[EventT[bytes]], Awaitable[None]] | None = None,
 ) -> AckedGlobalTable:
     """Every worker holds every partition, including the ones other workers write
     (``synchronize_all_active_partitions``; plain GlobalTables miss those, faust-streaming #283).

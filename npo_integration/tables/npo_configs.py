@@ -41,7 +41,7 @@ def _notify(npo_id: str, raw: bytes | None) -> None:
         listener(npo_id, raw)
 
 
-async def _changelog_event(event: EventT) -> None:
+async def _changelog_event(event: EventT[bytes]) -> None:
     key = event.key
     if isinstance(key, bytes):
         value = event.value

@@ -16,7 +16,7 @@ from typing import Any
 from faust import Table
 
 
-def items_after(table: Table, after: bytes | None) -> Iterator[tuple[bytes, bytes]]:
+def items_after(table: Table[bytes, bytes], after: bytes | None) -> Iterator[tuple[bytes, bytes]]:
     """``(key, value)`` of every partition, in key order, keys strictly after ``after``."""
     store: Any = table.data
     offset_key: bytes = store.offset_key
@@ -29,5 +29,5 @@ def items_after(table: Table, after: bytes | None) -> Iterator[tuple[bytes, byte
         yield key, value
 
 
-def page(table: Table, after: bytes | None, limit: int) -> list[tuple[bytes, bytes]]:
+def page(table: Table[bytes, bytes], after: bytes | None, limit: int) -> list[tuple[bytes, bytes]]:
     return list(islice(items_after(table, after), limit))

@@ -25,6 +25,7 @@ from npo_integration.app import settings
 from npo_integration.models.codec import DecodeError, decode, encode
 from npo_integration.models.events import utc_now
 from npo_integration.models.internal import FetchRequest
+from npo_integration.models.npo_config import StreamName
 from npo_integration.models.state import PullState
 from npo_integration.partitioning import partition_for
 from npo_integration.pull import schedule
@@ -53,7 +54,7 @@ class Scheduler:
     def __init__(self) -> None:
         self.index = DueIndex()
         self.partitions: frozenset[int] | None = None  # None: not built yet
-        self.intervals: dict[str, dict[str, int]] = {}  # npo_id -> stream -> seconds
+        self.intervals: dict[str, dict[StreamName, int]] = {}  # npo_id -> stream -> seconds
 
     def owns(self, npo_id: str) -> bool:
         return (
@@ -76,7 +77,9 @@ class Scheduler:
             return
         self._schedule(state.npo_id, self.intervals.get(state.npo_id, {}), state)
 
-    def _schedule(self, npo_id: str, intervals: dict[str, int], state: PullState | None) -> None:
+    def _schedule(
+        self, npo_id: str, intervals: dict[StreamName, int], state: PullState | None
+    ) -> None:
         if intervals:
             self.intervals[npo_id] = intervals
         else:
@@ -125,7 +128,7 @@ class Scheduler:
         return due
 
 
-def _intervals(npo_id: str, raw: bytes | None) -> dict[str, int]:
+def _intervals(npo_id: str, raw: bytes | None) -> dict[StreamName, int]:
     if raw is None:
         return {}
     try:
@@ -141,7 +144,7 @@ pull_state.subscribe(scheduler.on_pull_state)
 
 
 async def request_pull(npo_id: str, stream: str, reason: str = "schedule") -> FetchRequest:
-    request = FetchRequest(npo_id=npo_id, stream=stream, reason=reason, trace_id=uuid.uuid4().hex)  # type: ignore[arg-type]
+    request = FetchRequest(npo_id=npo_id, stream=stream, reason=reason, trace_id=uuid.uuid4().hex)
     await fetch_requests.send(key=npo_id.encode(), value=encode(request))
     return request
 

@@ -131,7 +131,7 @@ def check_plugin(plugin: object, origin: str) -> TransformPlugin:
                 problems.append(f"{method.name}{problem}")
     if problems:
         raise PluginLoadError(f"transform plug-in {origin} is malformed: {'; '.join(problems)}")
-    return plugin  # type: ignore[return-value]
+    return plugin  # type: ignore[return-value]  # an object, its members checked one by one above
 
 
 @lru_cache(maxsize=1024)

@@ -277,4 +277,4 @@ def _import(target: str, origin: str) -> PluginFactory:
             obj = getattr(obj, part)
     except (ImportError, AttributeError) as exc:
         raise PluginLoadError(f"transform plug-in {origin} cannot be imported: {exc}") from exc
-    return obj  # type: ignore[no-any-return]
+    return obj  # type: ignore[no-any-return]  # an imported name: Any until it is called

@@ -115,7 +115,7 @@ def load_recorded(path: str | Path) -> dict[str, Any]:
     Keys: offerings, filtered_offerings, progress, filtered_progress (lists of records),
     enrol_response, npo_enrolment_ref, and assignment (a CandidateAssignmentEvent as JSON).
     """
-    data = json.loads(Path(path).read_text())
+    data: dict[str, Any] = json.loads(Path(path).read_text())
     unknown = set(data) - RECORDED_KEYS
     if unknown:
         expected = sorted(RECORDED_KEYS)
@@ -250,6 +250,7 @@ class _Checker:
         ok, result = self.call(method, fn, args)
         if not ok or not self.valid(method, result, EnrolmentRequest):
             return None
+        assert isinstance(result, EnrolmentRequest)  # what valid() just checked
         try:
             json.dumps(result.body)
         except (TypeError, ValueError) as exc:
@@ -258,7 +259,7 @@ class _Checker:
             self.problems += endpoint_problems(
                 method, endpoint, result.path_vars, result.body, source="plug-in"
             )
-        return result  # type: ignore[no-any-return]
+        return result
 
     def enrolment_ref(
         self, plugin: TransformPlugin, response: Any, assignment: CandidateAssignmentEvent

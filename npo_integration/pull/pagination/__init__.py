@@ -43,6 +43,7 @@ def build_paginator(
 
 
 __all__ = [
+    "DEFAULT_MAX_PAGES",
     "PAGINATORS",
     "AnyPaginator",
     "BodyCursorPaginator",

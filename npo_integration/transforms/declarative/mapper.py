@@ -7,6 +7,7 @@ Every failure is a ``TransformError`` naming the platform field, the NPO path an
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC
 from typing import Any, Literal, TypeVar, overload
 from zoneinfo import ZoneInfo
 
@@ -139,7 +140,7 @@ def _convert(rule: FieldRule, value: Any) -> Any:
     if rule.clamp is not None:
         value = min(max(coerce.to_float(value), rule.clamp[0]), rule.clamp[1])
     if rule.date is not None:
-        zone = ZoneInfo(rule.timezone) if rule.timezone else coerce.UTC
+        zone = ZoneInfo(rule.timezone) if rule.timezone else UTC
         value = coerce.parse_date(value, rule.date, zone)
     return value
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from multidict import MultiDictProxy
+from multidict import MultiDict, MultiDictProxy, MultiMapping
 
 from ..idempotency import idempotency_key, note_enrolment
 from ..pipeline import BadRequest
@@ -182,12 +182,12 @@ async def read_json_object(request: web.Request) -> Record:
     return body
 
 
-async def read_params(request: web.Request) -> MultiDictProxy[str]:
+async def read_params(request: web.Request) -> MultiMapping[str]:
     """Query parameters merged with a urlencoded/multipart body (body wins)."""
     if request.method != "POST" or not request.body_exists:
         return request.query
     form = await request.post()
-    merged = request.query.copy()
+    merged = MultiDict(request.query)
     merged.update({k: v for k, v in form.items() if isinstance(v, str)})
     return MultiDictProxy(merged)
 

@@ -273,7 +273,8 @@ _FUNCTIONS: dict[str, Function] = {
 async def _params(request: web.Request) -> Mapping[str, str]:
     if MOODLE_PARAMS not in request:
         request[MOODLE_PARAMS] = await read_params(request)
-    return request[MOODLE_PARAMS]
+    params: Mapping[str, str] = request[MOODLE_PARAMS]  # what read_params returned
+    return params
 
 
 async def _kind(request: web.Request, npo: SimulatedNpo) -> str:

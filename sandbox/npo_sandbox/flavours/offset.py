@@ -11,6 +11,7 @@ No incremental filter: clients re-read everything each poll.
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 from aiohttp import web
 
@@ -88,7 +89,7 @@ async def list_progress(request: web.Request, npo: SimulatedNpo) -> web.Response
 async def register_person(request: web.Request, npo: SimulatedNpo) -> web.Response:
     body = await read_json_object(request)
     person = body.get("person")
-    program_id = body.get("program_id")
+    program_id: Any = body.get("program_id")  # any JSON value; unknown ones get a 422 below
     if not isinstance(person, dict) or not person.get("ref"):
         raise BadRequest("person.ref is required")
     if str(program_id) not in FLAVOUR.records(npo, "offerings"):
