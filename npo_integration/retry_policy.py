@@ -16,6 +16,10 @@ from typing import Literal
 
 Jitter = Literal["full", "equal", "none"]
 
+UNTIL_DONE = 2**62
+"""``max_attempts`` of a policy that never gives up: sends that must become durable before their
+source is acknowledged (config commands, a table's changelog) wait and try again, forever."""
+
 _MAX_DOUBLINGS = 64
 """Keeps ``2 ** n`` a number a float can hold; every configured cap is reached long before."""
 

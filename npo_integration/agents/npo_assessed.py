@@ -22,6 +22,7 @@ from npo_integration.models.assessment import NpoAssessed
 from npo_integration.models.codec import decode, key_of
 from npo_integration.models.internal import ConfigCommand
 from npo_integration.registry.redaction import redact_document
+from npo_integration.retry_policy import UNTIL_DONE, RetryPolicy
 from npo_integration.topics import npo_assessed
 from npo_integration.worker_resources import config_submitter
 
@@ -29,7 +30,8 @@ log = logging.getLogger(__name__)
 
 BATCH = 500
 """npo-assessed messages taken together."""
-RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
+SEND_RETRY = RetryPolicy(max_attempts=UNTIL_DONE, base_seconds=0.5, max_seconds=5.0, jitter="none")
+"""A batch's commands are sent again until the broker has them all (its messages stay unacked)."""
 
 
 async def _command(event: EventT[bytes]) -> ConfigCommand | None:
@@ -71,8 +73,8 @@ async def register_assessed_npos(stream: StreamT[bytes]) -> None:
                 await config_submitter.send_commands(commands)
                 break
             except Exception as exc:
-                delay = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
                 attempt += 1
+                delay = SEND_RETRY.delay(attempt)
                 log.warning(
                     "%d config command(s) not sent (%r); again in %.1fs", len(commands), exc, delay
                 )

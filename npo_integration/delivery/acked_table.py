@@ -33,11 +33,13 @@ from faust.types import TP, AppT
 
 from npo_integration.delivery.once import Addressed
 from npo_integration.delivery.producer import BatchProducer
+from npo_integration.retry_policy import UNTIL_DONE, RetryPolicy
 
 log = logging.getLogger(__name__)
 
 DEFAULT_ACK_TIMEOUT_SECONDS = 30.0
-RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
+SEND_RETRY = RetryPolicy(max_attempts=UNTIL_DONE, base_seconds=0.2, max_seconds=5.0, jitter="none")
+"""A changelog batch is sent again until acknowledged; later writes wait behind it (see above)."""
 FLUSH_AT = 5000
 """Queued changelog records that trigger a flush on their own."""
 FLUSH_AFTER_SECONDS = 0.02
@@ -178,8 +180,8 @@ class BatchedChangelog(_Table):
                         exc,
                     )
                     return False
-                delay = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
                 attempt += 1
+                delay = SEND_RETRY.delay(attempt)
                 log.warning(
                     "changelog of %s: %d record(s) not acknowledged (%r); retrying in %.1fs",
                     self.name,

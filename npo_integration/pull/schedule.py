@@ -98,14 +98,20 @@ def cursor_committed(state: StreamPullState, cursor: str) -> StreamPullState:
     return state.model_copy(update={"cursor": cursor})
 
 
+_NOT_RUNNING: dict[str, None] = {
+    "running_since": None,
+    "running_trace_id": None,
+    "running_worker": None,
+}
+"""What a finished run (succeeded or failed) clears: no worker holds the stream any more."""
+
+
 def succeeded(
     state: StreamPullState, now: datetime, interval_s: int, records: int
 ) -> StreamPullState:
     return state.model_copy(
         update={
-            "running_since": None,
-            "running_trace_id": None,
-            "running_worker": None,
+            **_NOT_RUNNING,
             "last_success_at": now,
             "next_run_at": now + timedelta(seconds=interval_s),
             "consecutive_failures": 0,
@@ -121,9 +127,7 @@ def failed(
     the last good page left it."""
     return state.model_copy(
         update={
-            "running_since": None,
-            "running_trace_id": None,
-            "running_worker": None,
+            **_NOT_RUNNING,
             "last_error": reason,
             "last_error_at": now,
             "next_run_at": now + timedelta(seconds=interval_s),
