@@ -42,9 +42,8 @@ from tests.integration.support.processes import SandboxProcess
 
 PAGES = 3
 PAGE_SIZE = 10
-RECORDS = (
-    PAGE_SIZE * (PAGES - 1) + PAGE_SIZE // 2
-)  # the third page is short: exactly 3 requests per pull
+# the third page is short: exactly 3 requests per pull
+RECORDS = PAGE_SIZE * (PAGES - 1) + PAGE_SIZE // 2
 TOKEN = "bench"
 
 
@@ -151,9 +150,8 @@ async def run(npo_count: int, latency_ms: int, concurrency: int) -> BenchResult:
             first_cpu = cpu_seconds(pid) - cpu0
             print(f"first sweep: {first:.2f} s; every record ingested")
 
-            npo_ids = await fresh_npos(
-                sandbox, npo_count, latency_ms
-            )  # same data: unchanged records
+            # same data: unchanged records
+            npo_ids = await fresh_npos(sandbox, npo_count, latency_ms)
             requests = [
                 FetchRequest(
                     npo_id=n, stream="offerings", reason="manual", trace_id=uuid.uuid4().hex

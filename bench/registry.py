@@ -171,9 +171,8 @@ async def run(count: int) -> BenchResult:
             cwd=ROOT,
             check=True,
         )
-        plain_rate = count / (
-            time.monotonic() - started
-        )  # includes the loop's start: a lower bound for it
+        # includes the loop's start: a lower bound for it
+        plain_rate = count / (time.monotonic() - started)
         print(f"plain loop: {plain_rate:,.0f} configs/s ({plain.returncode})")
         empty = Deployment(tmp, "registry-empty")
         try:
@@ -217,9 +216,8 @@ async def run(count: int) -> BenchResult:
 
             worker.kill()
             restart_started = time.monotonic()
-            restarted = await deployment.start_worker(
-                timeout=600
-            )  # same name: the same data directory
+            # same name: the same data directory
+            restarted = await deployment.start_worker(timeout=600)
             restart_seconds = time.monotonic() - restart_started
             last = await admin_get(restarted.url, token, f"/admin/npos/{npo_ids[-1]}")
             assert last["npo_id"] == npo_ids[-1] and "token-of" not in json.dumps(last)

@@ -77,8 +77,7 @@ async def apply_config_commands(stream: StreamT[bytes]) -> None:
                     letter = _apply(event)
                     if letter is not None:
                         letters.append(letter)
-        await (
-            npo_configs.wait_acked()
-        )  # the versions are durable before the commands are acknowledged
+        # the versions are durable before the commands are acknowledged
+        await npo_configs.wait_acked()
         if letters:
             await asyncio.gather(*letters)

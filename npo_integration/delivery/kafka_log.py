@@ -154,9 +154,8 @@ class KafkaOutputLog:
                 return set()
             consumer.assign([tp])
             try:
-                consumer.seek(
-                    tp, start
-                )  # below the log start (retention): reset to the earliest offset
+                # below the log start (retention): reset to the earliest offset
+                consumer.seek(tp, start)
                 return await self._scan(consumer, tp, end, wanted)
             finally:
                 consumer.unsubscribe()

@@ -72,9 +72,8 @@ class Lanes:
         self, before: asyncio.Task[None] | None, group: str, slot: _Group, work: Work
     ) -> None:
         if before is not None:
-            await asyncio.wait(
-                [before]
-            )  # in order within the key, whatever became of the one before
+            # in order within the key, whatever became of the one before
+            await asyncio.wait([before])
         async with slot.slots, self._total:
             try:
                 await work()

@@ -319,9 +319,8 @@ async def test_a_timeout_with_unknown_outcome_is_resent_under_the_same_key_and_r
     assert (
         result["status"] == "confirmed" and result["npo_enrolment_ref"] == enrolment["enrolment_id"]
     )
-    assert (
-        enrolment["count"] == 2
-    )  # the second request was answered from the NPO's idempotency store
+    # the second request was answered from the NPO's idempotency store
+    assert enrolment["count"] == 2
     assert enrolment["idempotency_key"] == idempotency_key("enrol", "asg-hang-key")
 
 
@@ -334,9 +333,8 @@ async def test_duplicate_input_events_enrol_once_and_decide_once(stack: Stack) -
     marker = same_partition_as("asg-dup", "asg-dup-marker")
     await send(stack.deployment, assignment(marker, "enr-dup", offering="off-0002"))
 
-    await wait_results(
-        stack.deployment, marker
-    )  # same partition: the duplicates were processed before it
+    # same partition: the duplicates were processed before it
+    await wait_results(stack.deployment, marker)
     assert len(await results_for(stack.deployment, "asg-dup")) == 1
     enrolments = await stack.sandbox.enrolments("enr-dup")
     assert sorted(e["offering_id"] for e in enrolments) == ["off-0001", "off-0002"]

@@ -359,9 +359,8 @@ async def test_progress_reaches_the_platform_under_the_assignment_its_enrolment_
         and letter["payload"] == late
     )
 
-    await produce(
-        links_topic, "prog", link(late, "asg-late", ref=True)
-    )  # the push path confirms it later
+    # the push path confirms it later
+    await produce(links_topic, "prog", link(late, "asg-late", ref=True))
 
     async def three_updates() -> list[Message]:
         events = await events_of(s.deployment, "prog", "assignment_updated")
@@ -400,9 +399,8 @@ async def test_dead_letters_then_a_config_fix_on_the_running_worker_redrives_the
     assert listed["count"] == 4 and listed["partition_held"]
     assert all("title" in r["reason"] for r in listed["records"])
 
-    await s.put_config(
-        cursor_config("fixme", s.sandbox.npo_url("fixme"))
-    )  # the mapping fixed; no new pull
+    # the mapping fixed; no new pull
+    await s.put_config(cursor_config("fixme", s.sandbox.npo_url("fixme")))
 
     async def created() -> list[Message]:
         events = await events_of(s.deployment, "fixme")
@@ -413,9 +411,8 @@ async def test_dead_letters_then_a_config_fix_on_the_running_worker_redrives_the
     assert {
         m.value["offering"]["npo_offering_ref"]: m.value["offering"]["title"] for m in events
     } == names
-    assert (
-        await s.pulls("fixme") == 1
-    )  # the timer re-drove the kept records; nothing was fetched again
+    # the timer re-drove the kept records; nothing was fetched again
+    assert await s.pulls("fixme") == 1
     assert (await s.unprocessed("fixme"))["count"] == 0
 
 

@@ -250,9 +250,8 @@ async def test_incremental_cursor_brings_only_changes_on_the_next_run(stack: Sta
 
     changed = records[3]["Id"]
     await sandbox.upsert(npo_id, "offerings", {"Id": changed, "Name": "Renamed programme"})
-    triggered = await asyncio.to_thread(
-        run_cli, stack, "fetch", npo_id, "--stream", "offerings"
-    )  # the operator's way
+    # the operator's way
+    triggered = await asyncio.to_thread(run_cli, stack, "fetch", npo_id, "--stream", "offerings")
     assert triggered.returncode == 0, triggered.stderr
     assert [r["stream"] for r in json.loads(triggered.stdout)["requested"]] == ["offerings"]
 

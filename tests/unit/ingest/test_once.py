@@ -25,9 +25,8 @@ async def test_the_intents_are_recorded_before_the_send_with_each_partitions_end
     keys = ["acme/101", "acme/102", "acme/103"]
     partition = partition_for(keys[0], 4)
     publisher = OncePublisher(log, log.send_all, lambda: T0)
-    await publisher.publish(
-        [outgoing(f"old-{n}", keys[0]) for n in range(3)], _ignore
-    )  # earlier messages
+    # earlier messages
+    await publisher.publish([outgoing(f"old-{n}", keys[0]) for n in range(3)], _ignore)
     recorded: list[list[DeliveryIntent]] = []
 
     async def record(intents: list[DeliveryIntent]) -> None:
@@ -55,9 +54,8 @@ async def test_delivered_reads_each_partition_once_from_the_recorded_offsets() -
     missing = recorded[0].model_copy(update={"event_id": "never-sent"})
     assert await publisher.delivered([*recorded, missing]) == {"e-1", "e-2"}
     assert log.calls.count("scan") == 1
-    later = recorded[0].model_copy(
-        update={"offset": 1}
-    )  # e-1 is before this intent's offset: another publish
+    # e-1 is before this intent's offset: another publish
+    later = recorded[0].model_copy(update={"offset": 1})
     assert await publisher.delivered([later]) == set()
 
 

@@ -58,9 +58,8 @@ def test_due_at_follows_this_workers_run_and_the_next_run() -> None:
         running_since=T0, running_worker="w1", next_run_at=T0 - timedelta(minutes=1)
     )
     assert schedule.due_at(running, "w1") == T0 + schedule.LEASE  # this worker's run holds it
-    assert schedule.due_at(running, "w2") == T0 - timedelta(
-        minutes=1
-    )  # another worker's run is stale here
+    # another worker's run is stale here
+    assert schedule.due_at(running, "w2") == T0 - timedelta(minutes=1)
 
 
 def test_the_schedule_view_reads_only_what_the_scheduler_needs() -> None:

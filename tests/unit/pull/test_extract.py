@@ -136,6 +136,5 @@ def test_a_large_page_goes_out_in_messages_under_the_size_cap_in_order() -> None
         "t",
         max_bytes=10_000,
     )
-    assert (
-        len(huge) == 1 and len(huge[0].records) == 1
-    )  # a record above the cap is a page of its own
+    # a record above the cap is a page of its own
+    assert len(huge) == 1 and len(huge[0].records) == 1

@@ -210,9 +210,8 @@ def test_unknown_name_rescans_so_a_package_installed_later_is_found(
     scan.targets["acme"] = "AcmePlugin"  # `pip install acme-npo` while running
     assert isinstance(registry.for_config(plugin_config("acme", region="eu")), AcmePlugin)
     scans = scan.scans
-    registry.for_config(
-        plugin_config("acme", npo_id="acme-two", region="eu")
-    )  # known now: no rescan
+    # known now: no rescan
+    registry.for_config(plugin_config("acme", npo_id="acme-two", region="eu"))
     assert scan.scans == scans
 
 
@@ -295,9 +294,8 @@ def test_declarative_mapping_must_fit_its_config(
 def test_cache_per_npo_and_config(fake_package: types.ModuleType) -> None:
     registry = PluginRegistry(entry_points=FakeEntryPoints(acme="AcmePlugin"))
     first = registry.for_config(plugin_config("acme", region="eu"))
-    assert (
-        registry.for_config(plugin_config("acme", region="eu")) is first
-    )  # equal config, new object
+    # equal config, new object
+    assert registry.for_config(plugin_config("acme", region="eu")) is first
     other_npo = registry.for_config(plugin_config("acme", npo_id="beta", region="eu"))
     assert other_npo is not first  # one instance per NPO: no shared state
     changed = registry.for_config(plugin_config("acme", region="us"))
