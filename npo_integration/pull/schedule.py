@@ -7,6 +7,7 @@ the end of the catch-up run, not from the missed slots.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -76,16 +77,31 @@ class ScheduleView(BaseModel):
 
     def intervals(self) -> dict[StreamName, int]:
         """The pulled streams and their intervals in seconds (none when the NPO is inactive)."""
-        if not self.config.active:
-            return {}
         streams = self.config.streams
-        found: dict[StreamName, _StreamSchedule | None] = {
-            "offerings": streams.offerings,
-            "assignments": streams.assignments,
-        }
-        return {
-            name: s.schedule_seconds for name, s in found.items() if s is not None and s.enabled
-        }
+        return pulled_streams(self.config.active, streams.offerings, streams.assignments)
+
+
+class Scheduled(Protocol):
+    """A stream's schedule, as a full config or a :class:`ScheduleView` holds it."""
+
+    @property
+    def enabled(self) -> bool: ...
+
+    @property
+    def schedule_seconds(self) -> int: ...
+
+
+def pulled_streams(
+    active: bool, offerings: Scheduled | None, assignments: Scheduled | None
+) -> dict[StreamName, int]:
+    """The pulled streams and their intervals in seconds (none when the NPO is inactive)."""
+    if not active:
+        return {}
+    found: dict[StreamName, Scheduled | None] = {
+        "offerings": offerings,
+        "assignments": assignments,
+    }
+    return {name: s.schedule_seconds for name, s in found.items() if s is not None and s.enabled}
 
 
 def started(state: StreamPullState, now: datetime, trace_id: str, worker: str) -> StreamPullState:

@@ -24,9 +24,10 @@ CACHE_SIZE = 2_000
 """Decoded configs kept (about 30 KB each for a declarative one): the NPOs
 being pulled and ingested now."""
 
-ConfigListener = Callable[[str, bytes | None], None]
-"""Told ``(npo_id, stored bytes)`` whenever an NPO's current config changes, on
-any worker (``None``: gone)."""
+ConfigListener = Callable[[str, bytes | None, NpoConfigVersion | None], None]
+"""Told ``(npo_id, stored bytes, decoded)`` whenever an NPO's current config changes, on any
+worker (bytes ``None``: gone). ``decoded`` is given for this worker's own writes, which have it
+at hand, and ``None`` for another worker's (read from the changelog): decode what you need."""
 _listeners: list[ConfigListener] = []
 
 
@@ -36,9 +37,9 @@ def subscribe(listener: ConfigListener) -> None:
     _listeners.append(listener)
 
 
-def _notify(npo_id: str, raw: bytes | None) -> None:
+def _notify(npo_id: str, raw: bytes | None, decoded: NpoConfigVersion | None = None) -> None:
     for listener in _listeners:
-        listener(npo_id, raw)
+        listener(npo_id, raw, decoded)
 
 
 async def _changelog_event(event: EventT[bytes]) -> None:
@@ -74,11 +75,14 @@ class DecodedCache:
             self._entries.move_to_end(npo_id)
             return entry[1]
         version = decode(NpoConfigVersion, raw)
+        self.put(npo_id, raw, version)
+        return version
+
+    def put(self, npo_id: str, raw: bytes, version: NpoConfigVersion) -> None:
         self._entries[npo_id] = (raw, version)
         self._entries.move_to_end(npo_id)
         if len(self._entries) > self._size:
             self._entries.popitem(last=False)
-        return version
 
 
 _decoded = DecodedCache(CACHE_SIZE)
@@ -126,7 +130,8 @@ def store(version: NpoConfigVersion) -> None:
     value = encode(version)
     _history.put_raw(f"{version.npo_id}/{version.version}".encode(), value)
     _current.put_raw(version.npo_id.encode(), value)
-    _notify(version.npo_id, value)
+    _decoded.put(version.npo_id, value, version)  # the next command for this NPO reads it as is
+    _notify(version.npo_id, value, version)
 
 
 async def wait_acked() -> None:

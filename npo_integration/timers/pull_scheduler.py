@@ -25,7 +25,7 @@ from npo_integration.app import settings
 from npo_integration.models.codec import DecodeError, decode, encode
 from npo_integration.models.events import utc_now
 from npo_integration.models.internal import FetchRequest
-from npo_integration.models.npo_config import StreamName
+from npo_integration.models.npo_config import NpoConfigVersion, StreamName
 from npo_integration.models.state import PullState
 from npo_integration.partitioning import partition_for
 from npo_integration.pull import schedule
@@ -62,12 +62,19 @@ class Scheduler:
             and partition_for(npo_id, settings.topic_partitions) in self.partitions
         )
 
-    def on_config(self, npo_id: str, raw: bytes | None) -> None:
+    def on_config(
+        self, npo_id: str, raw: bytes | None, decoded: NpoConfigVersion | None = None
+    ) -> None:
         """A config changed (here or on another worker): its streams join,
         leave or keep their due times."""
         if not self.owns(npo_id):
             return
-        intervals = _intervals(npo_id, raw)
+        if decoded is not None:  # this worker's write: no need to read its bytes again
+            streams = decoded.config.streams
+            active = decoded.config.active
+            intervals = schedule.pulled_streams(active, streams.offerings, streams.assignments)
+        else:
+            intervals = _intervals(npo_id, raw)
         self._schedule(npo_id, intervals, pull_state.get(npo_id) if intervals else None)
 
     def on_pull_state(self, state: PullState) -> None:

@@ -4,10 +4,17 @@ changes replace, never double."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from npo_integration.models.codec import encode
+from npo_integration.models.npo_config import NpoConfigVersion, NpoIntegrationConfig
 from npo_integration.models.state import StreamPullState
 from npo_integration.pull import schedule
 from npo_integration.pull.due_index import DueIndex
+from npo_integration.registry.sealed_config import seal_config
+from npo_integration.sealing import SecretBox
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "npos"
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -77,3 +84,24 @@ def test_the_schedule_view_reads_only_what_the_scheduler_needs() -> None:
         raw.replace(b'"active": true', b'"active": false')
     )
     assert inactive.intervals() == {}
+
+
+def test_a_full_config_and_the_schedule_view_of_its_bytes_give_the_same_streams(
+    box: SecretBox,
+) -> None:
+    """The scheduler reads its own writes from the decoded config and others' from the bytes."""
+    for name in ("simple", "canvas", "moodle", "salesforce"):
+        config = NpoIntegrationConfig.model_validate_json((EXAMPLES / f"{name}.json").read_bytes())
+        for changed in (config, config.model_copy(update={"active": False})):
+            version = NpoConfigVersion(
+                npo_id=changed.npo_id,
+                version=1,
+                updated_at=T0,
+                source="file",
+                change="upsert",
+                config=seal_config(changed, box),
+            )
+            streams = changed.streams
+            full = schedule.pulled_streams(changed.active, streams.offerings, streams.assignments)
+            view = schedule.ScheduleView.model_validate_json(encode(version))
+            assert full == view.intervals(), name
