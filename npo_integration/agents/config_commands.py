@@ -27,7 +27,7 @@ from npo_integration.registry.validation import check_config
 from npo_integration.registry.versioning import next_version
 from npo_integration.tables import npo_configs
 from npo_integration.topics import config_commands
-from npo_integration.worker_resources import secret_box
+from npo_integration.worker_resources import config_submitter, secret_box
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,8 @@ def _apply(event: EventT[bytes]) -> Awaitable[None] | None:
     """Apply one command (in its partition's context); a refused one
     returns its dead letter to send."""
     try:
-        command = decode(ConfigCommand, event.value)
+        sent = config_submitter.sent.take(event.value) if isinstance(event.value, bytes) else None
+        command = sent if sent is not None else decode(ConfigCommand, event.value)
         if command.config is not None:
             check_config(command.config, allow_private=settings.allow_private_npo_urls)
         version = next_version(npo_configs.current(command.npo_id), command, utc_now(), secret_box)

@@ -7,6 +7,7 @@ source gets the same checks and the same sealing.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 
 from npo_integration.delivery.kafka_log import KafkaOutputLog
@@ -20,6 +21,32 @@ from npo_integration.registry.sealed_config import seal_config
 from npo_integration.registry.validation import check_config
 from npo_integration.sealing import SecretBox
 from npo_integration.transforms.registry import PluginRegistry
+
+SENT_KEPT = 4_096
+"""Commands kept between their send and their apply on this worker (a few batches' worth)."""
+
+
+class SentCommands:
+    """The commands this worker sent, by their bytes, until it applies them.
+
+    A config is validated in full when its command is made; the config agent reading the command
+    back from the topic would validate it in full again, the dearest step of applying it (bench/
+    registry.py). For a command this worker sent, the agent takes the object instead: the same
+    bytes decode to an equal command. Another worker's commands, or one evicted here, are decoded.
+    """
+
+    def __init__(self, size: int = SENT_KEPT) -> None:
+        self._size = size
+        self._by_bytes: OrderedDict[bytes, ConfigCommand] = OrderedDict()
+
+    def remember(self, value: bytes, command: ConfigCommand) -> None:
+        self._by_bytes[value] = command
+        if len(self._by_bytes) > self._size:
+            self._by_bytes.popitem(last=False)
+
+    def take(self, value: bytes) -> ConfigCommand | None:
+        """The command sent as ``value`` (once: a redelivered message is decoded), else ``None``."""
+        return self._by_bytes.pop(value, None)
 
 
 def deactivate_command(npo_id: str, source: ConfigSource) -> ConfigCommand:
@@ -51,6 +78,7 @@ class ConfigSubmitter:
         self._secret_box = secret_box
         self._output_log = output_log
         self._producer = producer
+        self.sent = SentCommands()
 
     def upsert_command(self, config: NpoIntegrationConfig, source: ConfigSource) -> ConfigCommand:
         """Validate and seal; raises ConfigError naming the field when
@@ -75,11 +103,12 @@ class ConfigSubmitter:
         if not commands:
             return
         partitions = await self._output_log.partitions(self._topic)
-        await self._producer.send_all_or_raise(
-            [
-                Addressed(
-                    self._topic, partition_for(c.npo_id, partitions), c.npo_id.encode(), encode(c)
-                )
-                for c in commands
-            ]
-        )
+        messages = []
+        for command in commands:
+            value = encode(command)
+            self.sent.remember(value, command)
+            key = command.npo_id.encode()
+            messages.append(
+                Addressed(self._topic, partition_for(command.npo_id, partitions), key, value)
+            )
+        await self._producer.send_all_or_raise(messages)
