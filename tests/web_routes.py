@@ -14,7 +14,15 @@ from aiohttp import web
 PUBLIC_PATHS = frozenset({"/health", "/metrics"})
 """The only routes that answer without the admin token."""
 
-FAUST_BUILT_IN_PATHS = ("/", "/router/", "/router/topics", "/stats/", "/graph/", "/performance/")
+FAUST_BUILT_IN_PATHS = (
+    "/",
+    "/router/",
+    "/router/topics",
+    "/stats/",
+    "/assignment/",
+    "/graph/",
+    "/performance/",
+)
 """Where Faust mounts its own views (``faust.web.apps``); ``/table/...`` is walked per table."""
 
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::[^}]*)?\}")

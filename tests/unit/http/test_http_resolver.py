@@ -101,6 +101,17 @@ async def test_real_resolver_refuses_localhost() -> None:
         await GuardedResolver(allow_private=False).resolve("localhost", 80)
 
 
+@pytest.mark.parametrize("host", ["2130706433", "127.1", "0x7f000001"])
+async def test_numeric_forms_of_loopback_are_judged_by_what_they_resolve_to(host: str) -> None:
+    """Not IP literals to ``ipaddress`` (nor to aiohttp): names, which resolve to 127.0.0.1."""
+    resolver = GuardedResolver(allow_private=False)
+    try:
+        with pytest.raises(UnsafeUrlError, match=re.escape("non-public address 127.0.0.1")):
+            await resolver.resolve(host, 80)
+    finally:
+        await resolver.close()
+
+
 def test_ip_literals_are_checked_before_sending() -> None:
     with pytest.raises(UnsafeUrlError):
         check_literal_host("http://127.0.0.1:8080/x", allow_private=False)
