@@ -10,8 +10,11 @@ from __future__ import annotations
 import uuid
 
 from npo_integration.app import app as built_app
-from tests.integration.conftest import Stack
+from npo_integration.partitioning import partition_for
+from tests.integration.conftest import Deployment, Stack
 from tests.integration.support.admin import admin
+from tests.integration.support.polling import eventually
+from tests.integration.support.processes import SandboxProcess
 from tests.integration.test_registry import npo_config
 from tests.web_routes import FAUST_BUILT_IN_PATHS, head_without_get, worker_routes
 
@@ -88,3 +91,44 @@ async def test_faust_built_in_views_are_not_served(stack: Stack) -> None:
         for credentials in (None, token):
             status, body = await admin(url, credentials, "GET", path)
             assert status == 404, (path, status, body)
+
+
+async def test_a_routed_admin_view_answers_from_the_worker_that_owns_the_key(
+    sandbox: SandboxProcess, deployment: Deployment
+) -> None:
+    """``@app.table_route`` needs no ``/router/`` view. One NPO on each partition, two workers:
+    asked of either worker, the records view of every NPO answers from the worker that holds its
+    partition (``partition_held``), so each worker forwarded some requests, token and all."""
+    partitions = int(deployment.env["NPO_TOPIC_PARTITIONS"])
+    by_partition: dict[int, str] = {}
+    while len(by_partition) < partitions:
+        npo_id = f"routed-{uuid.uuid4().hex[:8]}"
+        by_partition.setdefault(partition_for(npo_id, partitions), npo_id)
+    npo_ids = sorted(by_partition.values())
+    for npo_id in npo_ids:
+        await sandbox.add_npo(
+            npo_id, flavour="simple", auth={"kind": "bearer", "token": "tok"}, offerings=1
+        )
+    deployment.write_configs([npo_config(n, sandbox.npo_url(n)) for n in npo_ids])
+    workers = [await deployment.start_worker("first"), await deployment.start_worker("second")]
+    token = deployment.admin_token
+
+    async def both_hold_partitions() -> bool:
+        for worker in workers:
+            status, body = await admin(worker.url, None, "GET", "/health")
+            if status != 200 or body["rebalancing"] or not body["active_partitions"]:
+                return False
+        return True
+
+    await eventually(both_hold_partitions, timeout=60, what="both workers holding partitions")
+    for npo_id in npo_ids:
+        path = f"/admin/npos/{npo_id}/records?state=unprocessed"
+        for worker in workers:
+            assert (await admin(worker.url, None, "GET", path))[0] == 401
+
+            async def from_owner(url: str = worker.url, path: str = path) -> dict | None:
+                status, body = await admin(url, token, "GET", path)
+                return body if status == 200 and body["partition_held"] else None
+
+            body = await eventually(from_owner, timeout=30, what=f"{path} from its owner")
+            assert body["npo_id"] == npo_id
