@@ -10,12 +10,14 @@ import logging
 import sys
 
 import faust
+from mode.utils.objects import cached_property
 
 from npo_integration import faust_patches
 from npo_integration.boot import TopicsFirst
 from npo_integration.errors import ConfigError
 from npo_integration.sensors import QuietMonitor
 from npo_integration.settings import Settings, get_settings
+from npo_integration.web_server import OwnViewsOnly
 
 
 def _load_settings() -> Settings:
@@ -30,9 +32,14 @@ logging.getLogger("npo_integration").setLevel(settings.log_level.upper())
 
 
 class NpoApp(faust.App):
-    """``faust.App`` that declares its topics before its consumer joins the group (``boot.py``)."""
+    """``faust.App`` that declares its topics before its consumer joins the group (``boot.py``)
+    and serves only its own views (``web_server.py``)."""
 
     BootStrategy = TopicsFirst
+
+    @cached_property
+    def web(self) -> OwnViewsOnly:
+        return OwnViewsOnly(self)
 
 
 app = NpoApp(

@@ -18,6 +18,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from npo_integration.errors import ConfigError
 from npo_integration.validation_errors import describe_validation_error
 
+MIN_ADMIN_TOKEN_LENGTH = 32
+"""A shorter admin token is refused at start: it guards candidates' personal data."""
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NPO_", frozen=True, extra="ignore")
@@ -50,7 +53,11 @@ class Settings(BaseSettings):
         description="comma-separated Fernet keys; the first seals, all open (rotation). Required."
     )
     admin_token: SecretStr | None = Field(
-        None, description="bearer token of the admin API; unset disables it"
+        None,
+        description=(
+            f"bearer token of the admin API, at least {MIN_ADMIN_TOKEN_LENGTH} characters; "
+            "unset or empty disables it"
+        ),
     )
     allow_private_npo_urls: bool = Field(
         False, description="allow NPO base URLs on private/loopback addresses (tests, demo)"
@@ -196,6 +203,25 @@ class Settings(BaseSettings):
             SecretBox.from_setting(value)
         except SecretError as exc:
             raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("admin_token", mode="before")
+    @classmethod
+    def _admin_token(cls, value: object) -> object:
+        """Empty means disabled (as unset); a set token must be long and sendable in a header."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            return value  # pydantic refuses it with its own message
+        if len(value) < MIN_ADMIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"must be at least {MIN_ADMIN_TOKEN_LENGTH} characters, got {len(value)} "
+                "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        if not (value.isascii() and value.isprintable()) or any(c.isspace() for c in value):
+            raise ValueError("must be printable ASCII without spaces (it is sent in a header)")
         return value
 
     @property

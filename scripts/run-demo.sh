@@ -10,7 +10,7 @@ if [ ! -f var/demo.env ]; then
   umask 077
   {
     echo "NPO_SECRETS_KEYS=$("$bin/python" -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
-    echo "NPO_ADMIN_TOKEN=$("$bin/python" -c 'import secrets; print(secrets.token_urlsafe(24))')"
+    echo "NPO_ADMIN_TOKEN=$("$bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))')"
   } > var/demo.env
 fi
 set -a

@@ -37,7 +37,7 @@ from npo_integration.http.npo_state import Endpoint, NpoState, NpoStates
 from npo_integration.http.resolver import GuardedResolver, check_literal_host
 from npo_integration.http.response import NpoResponse
 from npo_integration.http.transport import DEFAULT_MAX_BODY_BYTES, send
-from npo_integration.http.urls import join_base, require_same_host, same_host, without_params
+from npo_integration.http.urls import join_base, require_same_origin, same_origin, without_params
 from npo_integration.models.npo_config import NpoIntegrationConfig
 from npo_integration.sealing import SecretBox
 
@@ -180,7 +180,7 @@ class NpoHttpClient:
         if (
             url is url_or_path
         ):  # absolute (a next link, say): a path joined to base_url cannot leave its host
-            require_same_host(url, config.base_url)
+            require_same_origin(url, config.base_url)
         call = _Call(
             method=method.upper(),
             url=without_params(url, npo.auth.secret_params),
@@ -279,7 +279,8 @@ class NpoHttpClient:
                 breaker.release(probe=probe)
 
     async def _exchange(self, npo: NpoState, call: _Call) -> NpoResponse:
-        """Send, following at most :data:`MAX_REDIRECTS` same-host redirects of a GET/HEAD."""
+        """Send, following at most :data:`MAX_REDIRECTS` redirects of a GET/HEAD to base_url's
+        host and port."""
         hops = 0
         while True:
             response = await self._signed_send(npo, call)
@@ -293,10 +294,10 @@ class NpoHttpClient:
                     status=response.status,
                 )
             target = without_params(str(URL(call.url).join(URL(location))), npo.auth.secret_params)
-            if not same_host(target, npo.endpoint.base_url):
+            if not same_origin(target, npo.endpoint.base_url):
                 raise NpoRequestError(
-                    f"{call.method} {response.url} -> HTTP {response.status}: "
-                    f"redirect to another host not followed: {URL(target).with_query(None)}",
+                    f"{call.method} {response.url} -> HTTP {response.status}: redirect to "
+                    f"another host or port not followed: {URL(target).with_query(None)}",
                     status=response.status,
                 )
             if call.method not in _FOLLOWABLE_METHODS:

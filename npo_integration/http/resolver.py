@@ -4,29 +4,20 @@ A config-time check of ``base_url`` cannot see DNS rebinding: a name that
 resolved to a public address when the config was saved may resolve to
 127.0.0.1 or 169.254.169.254 at request time. The connector's resolver is the
 last place every connection passes through, so it refuses non-public
-addresses there. aiohttp skips the resolver for IP literals, so
+addresses there (resolving on a thread through ``loop.getaddrinfo``, never
+blocking the event loop). aiohttp skips the resolver for IP literals, so
 :func:`check_literal_host` covers those before a request is sent.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
-from yarl import URL
 
 from npo_integration.http.errors import UnsafeUrlError
-from npo_integration.url_policy import is_public_address
-
-
-def address_allowed(address: str) -> bool:
-    """Public addresses only; an IPv4-mapped IPv6 address is judged by its IPv4 part."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return is_public_address(str(ip))
+from npo_integration.url_policy import is_public_address, non_public_host
 
 
 class GuardedResolver(AbstractResolver):
@@ -47,7 +38,7 @@ class GuardedResolver(AbstractResolver):
         results = await self._inner.resolve(host, port, family)
         if not self._allow_private:
             for result in results:
-                if not address_allowed(result["host"]):
+                if not is_public_address(result["host"]):
                     raise UnsafeUrlError(
                         f"host {host!r} resolves to non-public address {result['host']}; "
                         "private addresses are not allowed"
@@ -60,15 +51,10 @@ class GuardedResolver(AbstractResolver):
 
 
 def check_literal_host(url: str, *, allow_private: bool) -> None:
-    """Refuse a URL whose host is a non-public IP literal (those never reach the resolver)."""
+    """Refuse a URL whose host is a non-public IP literal (those never reach the resolver)
+    or a loopback name."""
     if allow_private:
         return
-    host = URL(url).raw_host or ""
-    try:
-        allowed = address_allowed(host.strip("[]"))
-    except ValueError:
-        return  # a name: the resolver judges it
-    if not allowed:
-        raise UnsafeUrlError(
-            f"host {host!r} is a non-public address; private addresses are not allowed"
-        )
+    reason = non_public_host(url)
+    if reason is not None:
+        raise UnsafeUrlError(f"{reason}; private addresses are not allowed")

@@ -22,20 +22,24 @@ def join_base(base_url: str, url_or_path: str) -> str:
     return base_url.rstrip("/") + "/" + url_or_path.lstrip("/")
 
 
-def same_host(url: str, base_url: str) -> bool:
-    """Same host, and no downgrade from https to http."""
+def same_origin(url: str, base_url: str) -> bool:
+    """Same host and port (another port is another service), and no downgrade from https to http.
+
+    Ports are compared as used: ``https://h`` and ``https://h:443`` are the same origin,
+    ``http://h`` (80) and ``https://h`` (443) are not.
+    """
     target, base = URL(url), URL(base_url)
-    if (target.host or "").lower() != (base.host or "").lower():
+    if (target.host or "").lower() != (base.host or "").lower() or target.port != base.port:
         return False
     return not (base.scheme == "https" and target.scheme != "https")
 
 
-def require_same_host(url: str, base_url: str) -> None:
-    """NPO credentials are only ever sent to the NPO's own host."""
-    if not same_host(url, base_url):
+def require_same_origin(url: str, base_url: str) -> None:
+    """NPO credentials are only ever sent to the NPO's own host and port."""
+    if not same_origin(url, base_url):
         raise UnsafeUrlError(
             f"refusing to send NPO credentials to {URL(url).with_query(None)}: "
-            f"not the host of base_url {base_url}"
+            f"not the host and port of base_url {base_url}"
         )
 
 

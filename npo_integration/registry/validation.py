@@ -11,4 +11,4 @@ def check_config(config: NpoIntegrationConfig, *, allow_private: bool) -> None:
     check_url_allowed(config.base_url, allow_private=allow_private)
     token_url = getattr(config.auth, "token_url", None)
     if token_url and token_url.startswith(("http://", "https://")):
-        check_url_allowed(token_url, allow_private=allow_private)
+        check_url_allowed(token_url, allow_private=allow_private, field="auth.token_url")

@@ -1,4 +1,8 @@
-"""Bearer-token check for the admin API: disabled without a token, 401 on a wrong one."""
+"""Bearer-token check for the admin API: 503 when disabled (no token), 401 on a wrong one.
+
+Every route but ``/health`` and ``/metrics`` is an admin view behind this check
+(the route-walk test enforces it); see docs/security.md.
+"""
 
 from __future__ import annotations
 

@@ -59,7 +59,7 @@ class Deployment:
         self.workdir = workdir
         suffix = uuid.uuid4().hex[:8]
         self.topics = {name: f"it-{suffix}.{name.replace('_', '-')}" for name in TOPIC_SETTINGS}
-        self.admin_token = f"admin-{suffix}"
+        self.admin_token = f"admin-{suffix}-{uuid.uuid4().hex}"  # 47 characters: at least 32
         self.secrets_key = Fernet.generate_key().decode()
         self.env: dict[str, str] = {
             "NPO_APP_ID": f"npo-it-{suffix}",

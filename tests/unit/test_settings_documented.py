@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from npo_integration.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,3 +52,38 @@ def test_a_missing_secrets_key_stops_the_worker_with_one_line_naming_it() -> Non
     assert result.stderr.strip().splitlines() == [
         "npo-integration: invalid setting NPO_SECRETS_KEYS: Field required"
     ]
+
+
+def test_a_short_admin_token_stops_the_worker_with_one_line_naming_it() -> None:
+    from cryptography.fernet import Fernet
+
+    result = _start_worker_with(
+        NPO_ADMIN_TOKEN="admin-secret", NPO_SECRETS_KEYS=Fernet.generate_key().decode()
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "npo-integration: invalid setting NPO_ADMIN_TOKEN: must be at least 32 characters, got 12 "
+        "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+    ]
+    assert "admin-secret" not in result.stderr + result.stdout
+
+
+def _with_admin_token(value: str) -> Settings:
+    from cryptography.fernet import Fernet
+
+    return Settings(secrets_keys=Fernet.generate_key().decode(), admin_token=value)  # type: ignore[arg-type]
+
+
+def test_an_empty_admin_token_disables_the_admin_api() -> None:
+    """``NPO_ADMIN_TOKEN=`` (as a compose file sets it) is unset: no token ``Bearer `` matches."""
+    assert _with_admin_token("").admin_token is None
+
+
+def test_an_admin_token_must_be_sendable_in_a_header() -> None:
+    from pydantic import ValidationError
+
+    long_enough = "x" * 40
+    assert _with_admin_token(long_enough).admin_token is not None
+    for bad in (long_enough + " y", long_enough + "\n", long_enough + "é"):
+        with pytest.raises(ValidationError, match="printable ASCII without spaces"):
+            _with_admin_token(bad)
