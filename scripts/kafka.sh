@@ -138,7 +138,7 @@ make_certificates() {
   openssl pkcs12 -export -name broker -in "$tls/broker.pem" -inkey "$tls/broker.key" \
     -certfile "$tls/ca.pem" -out "$tls/broker.p12" -passout "pass:$store"
   keytool -importcert -noprompt -alias ca -file "$tls/ca.pem" -storetype PKCS12 \
-    -keystore "$tls/truststore.p12" -storepass "$store" >/dev/null
+    -keystore "$tls/truststore.p12" -storepass "$store" >/dev/null 2>&1
   rm -f "$tls/ca.key"  # nothing more is signed with it
   cp "$tls/ca.pem" "$data/client/ca.pem"
 }
