@@ -9,6 +9,7 @@ SCRAM user made by the script) and stops it afterwards if it started it.
 from __future__ import annotations
 
 import os
+import secrets
 import ssl
 import subprocess
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ from tests.integration.conftest import Deployment
 from tests.integration.support.admin import admin
 from tests.integration.support.kafka import Broker, read_all
 from tests.integration.support.polling import eventually
-from tests.integration.support.processes import ROOT, SandboxProcess
+from tests.integration.support.processes import ROOT, SandboxProcess, WorkerProcess
 from tests.integration.test_registry import npo_config
 
 PORT = int(os.environ.get("KAFKA_SECURE_PORT", "19094"))
@@ -115,7 +116,8 @@ async def test_the_walking_skeleton_runs_over_sasl_ssl_and_never_logs_the_passwo
     status, body = await admin(
         worker.url, deployment.admin_token, "POST", "/admin/npos?wait=true", config
     )
-    assert (status, body.get("status")) == (200, "applied"), body
+    assert status == 200, body
+    assert body["status"] == "applied"
 
     broker = Broker(BOOTSTRAP, secure_broker.security())
 
@@ -130,6 +132,26 @@ async def test_the_walking_skeleton_runs_over_sasl_ssl_and_never_logs_the_passwo
     log = worker.output()
     assert "topics declared and visible" in log  # the worker's whole start is in it
     assert secure_broker.password not in log
+
+
+async def test_a_worker_with_a_wrong_password_stops_with_the_reason_and_not_the_password(
+    secure_broker: SecureBroker, deployment: Deployment
+) -> None:
+    wrong = f"wrong-{secrets.token_hex(8)}"
+    env = {**deployment.env, **secure_broker.worker_env(), "NPO_KAFKA_SASL_PASSWORD": wrong}
+    worker = WorkerProcess("wrong-password", env, deployment.workdir)
+    deployment.workers.append(worker)
+    worker.spawn()
+    assert worker.proc is not None
+    proc = worker.proc
+
+    async def exited() -> int | None:
+        return proc.poll()
+
+    assert await eventually(exited, timeout=90, what="the worker to stop") != 0
+    log = worker.output()
+    assert "SaslAuthenticationFailed" in log
+    assert wrong not in log
 
 
 @pytest.mark.parametrize(
