@@ -16,8 +16,10 @@ $(VENV)/.installed: pyproject.toml sandbox/pyproject.toml
 broker:
 	scripts/kafka.sh start
 
+## Both brokers: the shared plaintext one and the SASL_SSL one the security test starts.
 stop-broker:
 	scripts/kafka.sh stop
+	KAFKA_SECURE=1 scripts/kafka.sh stop
 
 ## Broker + simulated NPO + worker in the foreground; Ctrl-C stops the worker and the simulator.
 run: install broker

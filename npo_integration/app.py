@@ -10,9 +10,10 @@ import logging
 import sys
 
 import faust
+from faust.types.auth import CredentialsT
 from mode.utils.objects import cached_property
 
-from npo_integration import faust_patches
+from npo_integration import faust_patches, kafka_auth
 from npo_integration.boot import TopicsFirst
 from npo_integration.errors import ConfigError
 from npo_integration.sensors import QuietMonitor
@@ -20,14 +21,15 @@ from npo_integration.settings import Settings, get_settings
 from npo_integration.web_server import OwnViewsOnly
 
 
-def _load_settings() -> Settings:
+def _load_settings() -> tuple[Settings, CredentialsT | None]:
     try:
-        return get_settings()
+        settings = get_settings()
+        return settings, kafka_auth.broker_credentials(settings)
     except ConfigError as exc:
         sys.exit(f"npo-integration: {exc}")
 
 
-settings = _load_settings()
+settings, broker_credentials = _load_settings()
 logging.getLogger("npo_integration").setLevel(settings.log_level.upper())
 
 
@@ -45,6 +47,9 @@ class NpoApp(faust.App):
 app = NpoApp(
     settings.app_id,
     broker=settings.broker_url,
+    # TLS/SASL of Faust's consumer, producer and topic admin; the service's own
+    # clients take the same (kafka_auth.client_options(app.conf.broker_credentials)).
+    broker_credentials=broker_credentials,
     store="rocksdb://",
     datadir=str(settings.data_dir),
     web_host=settings.web_host,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from npo_integration.errors import ConfigError
@@ -20,6 +20,10 @@ from npo_integration.validation_errors import describe_validation_error
 
 MIN_ADMIN_TOKEN_LENGTH = 32
 """A shorter admin token is refused at start: it guards candidates' personal data."""
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+TLS_PROTOCOLS = ("SSL", "SASL_SSL")
+SASL_PROTOCOLS = ("SASL_PLAINTEXT", "SASL_SSL")
 
 
 class Settings(BaseSettings):
@@ -30,6 +34,34 @@ class Settings(BaseSettings):
     )
     broker_url: str = Field(
         "kafka://127.0.0.1:19092", description="Kafka bootstrap, kafka://host:port[;host:port]"
+    )
+    kafka_security_protocol: KafkaSecurityProtocol = Field(
+        "PLAINTEXT",
+        description="how every Kafka client connects: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
+    )
+    kafka_sasl_mechanism: SaslMechanism | None = Field(
+        None,
+        validate_default=True,
+        description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; required with SASL_*",
+    )
+    kafka_sasl_username: str | None = Field(
+        None, validate_default=True, description="SASL user; required with SASL_*"
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        None,
+        validate_default=True,
+        description="SASL password (a secret: never logged); required with SASL_*",
+    )
+    kafka_ssl_ca_file: Path | None = Field(
+        None,
+        description="PEM file of the CAs that signed the brokers' certificates (SSL, SASL_SSL); "
+        "default: the system's CAs",
+    )
+    kafka_ssl_cert_file: Path | None = Field(
+        None, description="PEM client certificate, for brokers that authenticate clients by TLS"
+    )
+    kafka_ssl_key_file: Path | None = Field(
+        None, description="PEM private key of the client certificate, unless in the same file"
     )
     data_dir: Path = Field(Path("var/data"), description="where RocksDB tables live")
     web_host: str = Field(
@@ -191,6 +223,45 @@ class Settings(BaseSettings):
                 raise ValueError(f"port is not a number in {url!r}") from None
             if not parts.hostname or port is None:
                 raise ValueError(f"expected kafka://host:port, got {url!r}")
+        return value
+
+    @field_validator("kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password")
+    @classmethod
+    def _sasl(cls, value: str | SecretStr | None, info: ValidationInfo) -> str | SecretStr | None:
+        """SASL settings go with a SASL protocol, all of them, and only with one."""
+        given = bool(value.get_secret_value() if isinstance(value, SecretStr) else value)
+        protocol = info.data.get("kafka_security_protocol")  # absent: its own error is reported
+        if protocol in SASL_PROTOCOLS and not given:
+            raise ValueError(f"required when NPO_KAFKA_SECURITY_PROTOCOL is {protocol}")
+        if protocol is not None and protocol not in SASL_PROTOCOLS and given:
+            raise ValueError(
+                f"set, but NPO_KAFKA_SECURITY_PROTOCOL is {protocol} (SASL_PLAINTEXT or SASL_SSL?)"
+            )
+        return value if given else None
+
+    @field_validator("kafka_ssl_ca_file", "kafka_ssl_cert_file", "kafka_ssl_key_file")
+    @classmethod
+    def _tls_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        """A TLS file goes with a TLS protocol and is read at start, so a wrong path stops the
+        worker here rather than at its first connection."""
+        if value is None:
+            return None
+        protocol = info.data.get("kafka_security_protocol")
+        if protocol is not None and protocol not in TLS_PROTOCOLS:
+            raise ValueError(
+                f"set, but NPO_KAFKA_SECURITY_PROTOCOL is {protocol} (SSL or SASL_SSL?)"
+            )
+        if info.field_name == "kafka_ssl_key_file" and (
+            "kafka_ssl_cert_file" in info.data and info.data["kafka_ssl_cert_file"] is None
+        ):
+            raise ValueError("set without NPO_KAFKA_SSL_CERT_FILE")
+        if not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        try:
+            with value.open("rb"):
+                pass
+        except OSError as exc:
+            raise ValueError(f"cannot read {value}: {exc.strerror}") from None
         return value
 
     @field_validator("secrets_keys")

@@ -8,7 +8,7 @@ import uuid
 
 from mode import Service
 
-from npo_integration import metrics
+from npo_integration import kafka_auth, metrics
 from npo_integration.app import app, settings
 from npo_integration.delivery.kafka_log import KafkaOutputLog, isolation_for
 from npo_integration.delivery.producer import BatchProducer
@@ -57,6 +57,9 @@ class HttpClientService(Service):
         await http_client.close()
 
 
+# TLS/SASL of the service's own Kafka clients: what Faust's clients use (kafka_auth).
+kafka_security = kafka_auth.client_options(app.conf.broker_credentials)
+
 plugin_registry = PluginRegistry()
 plugin_runner = PluginRunner(max_workers=settings.transform_workers)
 
@@ -65,6 +68,7 @@ output_log = KafkaOutputLog(
     settings.bootstrap_servers,
     isolation_level=isolation_for(settings.processing_guarantee),
     client_id=f"{settings.app_id}-output-log",
+    client_options=kafka_security,
 )
 
 
@@ -81,7 +85,9 @@ class OutputLogService(Service):
 
 # The worker's one batch producer (delivery/producer.py): platform events,
 # raw pages, batched changelogs.
-batch_producer = BatchProducer(settings.bootstrap_servers, client_id=f"{settings.app_id}-batches")
+batch_producer = BatchProducer(
+    settings.bootstrap_servers, client_id=f"{settings.app_id}-batches", **kafka_security
+)
 
 
 @app.service

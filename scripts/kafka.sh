@@ -9,13 +9,31 @@
 # Idempotent: a second start reuses the cached jars and a running broker.
 # Knobs: KAFKA_PORT (19092), KAFKA_CONTROLLER_PORT (19093), KAFKA_HOME (.cache/kafka),
 #        KAFKA_DATA (var/kafka), KAFKA_HEAP (512m).
+#
+# KAFKA_SECURE=1: a second broker that runs beside the plaintext one (port 19094, controller
+# 19095, data var/kafka-secure), whose only client listener is SASL_SSL with SCRAM-SHA-512:
+#   - a CA and a broker certificate (for 127.0.0.1 and localhost) are made at each start
+#     (openssl; keytool makes the broker's Java trust store);
+#   - at the first start, a SCRAM user with a random password is written into the metadata
+#     log by Kafka's own storage tool (kafka-storage format --add-scram);
+#   - clients find what they need in $KAFKA_DATA/client/: ca.pem (the CA, PEM) and sasl.env
+#     (KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD; mode 0600).
+# The controller listener stays plaintext on 127.0.0.1 (SCRAM is not available to KRaft
+# controllers); no client is given its port.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-port="${KAFKA_PORT:-19092}"
-controller_port="${KAFKA_CONTROLLER_PORT:-19093}"
+secure="${KAFKA_SECURE:-0}"
+if [ "$secure" = 1 ]; then
+  port="${KAFKA_PORT:-19094}"
+  controller_port="${KAFKA_CONTROLLER_PORT:-19095}"
+  data="${KAFKA_DATA:-$root/var/kafka-secure}"
+else
+  port="${KAFKA_PORT:-19092}"
+  controller_port="${KAFKA_CONTROLLER_PORT:-19093}"
+  data="${KAFKA_DATA:-$root/var/kafka}"
+fi
 home="${KAFKA_HOME:-$root/.cache/kafka}"
-data="${KAFKA_DATA:-$root/var/kafka}"
 heap="${KAFKA_HEAP:-512m}"
 version="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$root/scripts/kafka/pom.xml")"
 libs="$home/$version/libs"
@@ -40,15 +58,14 @@ fetch() {
 
 write_config() {
   mkdir -p "$data/logs" "$data/log-dirs"
-  cat > "$data/server.properties" <<PROPS
+  # umask: the secure broker's properties hold its store and SCRAM passwords.
+  (umask 077 && if [ "$secure" = 1 ]; then listener_config; else plaintext_listener_config; fi \
+    > "$data/server.properties")
+  cat >> "$data/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$controller_port
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-inter.broker.listener.name=PLAINTEXT
 log.dirs=$data/log-dirs
 num.partitions=1
 auto.create.topics.enable=false
@@ -64,6 +81,77 @@ log.retention.hours=168
 PROPS
 }
 
+plaintext_listener_config() {
+  cat <<PROPS
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+PROPS
+}
+
+# The secure broker's secrets, made once (with its data): a user for the broker itself
+# (inter-broker SCRAM), the clients' user, the Java stores' password.
+secret() {
+  local file="$data/secrets/$1"
+  if [ ! -s "$file" ]; then
+    mkdir -p "$data/secrets"
+    (umask 077 && openssl rand -hex 24 > "$file")
+  fi
+  cat "$file"
+}
+
+sasl_user=npo-integration
+
+listener_config() {
+  cat <<PROPS
+listeners=SASL_SSL://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=SASL_SSL://127.0.0.1:$port
+listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=SASL_SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" password="$(secret broker)";
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$data/tls/broker.p12
+ssl.keystore.password=$(secret store)
+ssl.truststore.type=PKCS12
+ssl.truststore.location=$data/tls/truststore.p12
+ssl.truststore.password=$(secret store)
+ssl.client.auth=none
+PROPS
+}
+
+# A fresh CA and broker certificate (valid 30 days) at each start of the secure broker; the CA
+# is also left for clients, as PEM, in $data/client/ca.pem.
+make_certificates() {
+  local tls="$data/tls" store; store="$(secret store)"
+  rm -rf "$tls" && mkdir -p "$tls" "$data/client"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=npo-integration test CA" \
+    -keyout "$tls/ca.key" -out "$tls/ca.pem" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+    -keyout "$tls/broker.key" -out "$tls/broker.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' \
+    > "$tls/broker.ext"
+  openssl x509 -req -days 30 -in "$tls/broker.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" \
+    -CAcreateserial -extfile "$tls/broker.ext" -out "$tls/broker.pem" 2>/dev/null
+  openssl pkcs12 -export -name broker -in "$tls/broker.pem" -inkey "$tls/broker.key" \
+    -certfile "$tls/ca.pem" -out "$tls/broker.p12" -passout "pass:$store"
+  keytool -importcert -noprompt -alias ca -file "$tls/ca.pem" -storetype PKCS12 \
+    -keystore "$tls/truststore.p12" -storepass "$store" >/dev/null 2>&1
+  rm -f "$tls/ca.key"  # nothing more is signed with it
+  cp "$tls/ca.pem" "$data/client/ca.pem"
+}
+
+write_client_credentials() {
+  (umask 077 && cat > "$data/client/sasl.env" <<ENV
+KAFKA_SASL_MECHANISM=SCRAM-SHA-512
+KAFKA_SASL_USERNAME=$sasl_user
+KAFKA_SASL_PASSWORD=$(secret user)
+ENV
+  )
+}
+
 jvm_opts=(-Xmx"$heap" -Xms128m -XX:+UseG1GC -Djava.awt.headless=true
   "-Dkafka.logs.dir=$data/logs" "-Dlog4j2.configurationFile=$root/scripts/kafka/log4j2.properties"
   -cp "$libs/*")
@@ -74,9 +162,17 @@ start() {
   command -v java >/dev/null || { log "java not found (Java 17+ is needed)"; exit 1; }
   fetch
   write_config
+  local users=()
+  if [ "$secure" = 1 ]; then
+    make_certificates
+    write_client_credentials
+    # The SCRAM users, written into the metadata log when the storage is formatted.
+    users=(--add-scram "SCRAM-SHA-512=[name=broker,password=$(secret broker)]"
+      --add-scram "SCRAM-SHA-512=[name=$sasl_user,password=$(secret user)]")
+  fi
   if [ ! -f "$data/log-dirs/meta.properties" ]; then
     java "${jvm_opts[@]}" kafka.tools.StorageTool format -c "$data/server.properties" \
-      -t "$(java "${jvm_opts[@]}" kafka.tools.StorageTool random-uuid)" >/dev/null
+      -t "$(java "${jvm_opts[@]}" kafka.tools.StorageTool random-uuid)" "${users[@]}" >/dev/null
   fi
   rm -f "$data/logs/server.log"
   # setsid: the broker outlives the shell that started it and is not hit by its signals.
@@ -95,7 +191,7 @@ wait_ready() {
     if [ $SECONDS -ge $deadline ]; then log "broker did not answer in time; see $data/logs/"; exit 1; fi
     sleep 0.5
   done
-  log "broker ready on 127.0.0.1:$port (Kafka $version, data $data)"
+  log "broker ready on 127.0.0.1:$port$([ "$secure" = 1 ] && echo " (SASL_SSL)") (Kafka $version, data $data)"
 }
 
 stop() {

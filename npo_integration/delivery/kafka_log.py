@@ -20,8 +20,8 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -63,9 +63,11 @@ class KafkaOutputLog:
         *,
         isolation_level: IsolationLevel,
         client_id: str,
+        client_options: Mapping[str, Any] | None = None,
         scan_timeout: float = 30.0,
     ) -> None:
         self._bootstrap = bootstrap_servers
+        self._client_options = dict(client_options or {})  # TLS/SASL (kafka_auth)
         self._isolation = isolation_level
         self._client_id = client_id
         self._scan_timeout = scan_timeout
@@ -96,9 +98,12 @@ class KafkaOutputLog:
                     enable_auto_commit=False,
                     auto_offset_reset="earliest",
                     isolation_level=self._isolation,
+                    **self._client_options,
                 )
                 admin = AIOKafkaAdminClient(
-                    bootstrap_servers=self._bootstrap, client_id=self._client_id
+                    bootstrap_servers=self._bootstrap,
+                    client_id=self._client_id,
+                    **self._client_options,
                 )
                 try:
                     await asyncio.wait_for(consumer.start(), self._scan_timeout)

@@ -5,12 +5,25 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", f"127.0.0.1:{os.environ.get('KAFKA_PORT', '19092')}")
+
+
+@dataclass(frozen=True)
+class Broker:
+    """Where a plain client connects, and how: aiokafka's security arguments (TLS, SASL)."""
+
+    bootstrap: str
+    security: Mapping[str, Any] = field(default_factory=dict)
+
+
+SHARED = Broker(BOOTSTRAP)
+"""The plaintext broker every integration test shares (``scripts/kafka.sh start``)."""
 
 
 @dataclass(frozen=True)
@@ -31,11 +44,14 @@ def _decode(raw: bytes | None) -> Any:
         return raw.decode(errors="replace")
 
 
-async def read_all(topic: str, *, settle: float = 0.5) -> list[Message]:
+async def read_all(topic: str, *, settle: float = 0.5, broker: Broker = SHARED) -> list[Message]:
     """Every message currently on ``topic`` (all partitions, from the
     beginning, up to the end offsets)."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=BOOTSTRAP, enable_auto_commit=False, isolation_level="read_committed"
+        bootstrap_servers=broker.bootstrap,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        **broker.security,
     )
     await consumer.start()
     try:
@@ -71,8 +87,8 @@ async def read_all(topic: str, *, settle: float = 0.5) -> list[Message]:
         await consumer.stop()
 
 
-async def produce(topic: str, key: str, value: Any) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP)
+async def produce(topic: str, key: str, value: Any, *, broker: Broker = SHARED) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, **broker.security)
     await producer.start()
     try:
         raw = value if isinstance(value, bytes) else json.dumps(value).encode()
