@@ -29,6 +29,7 @@ SIMPLE_ENROLMENT: dict[str, Any] = {
         "path": "/api/enrolments/{enrolment_id}",
         "body_format": "none",
     },
+    "idempotency_key": "honoured",
     "max_attempts": 3,
 }
 SIMPLE_LOOKUP: dict[str, Any] = {
