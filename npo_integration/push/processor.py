@@ -519,7 +519,7 @@ class EnrolmentProcessor:
         await self._finish(machine.unknown(state, why, self._clock()))
         log.warning(
             "assignment %s at %s: outcome unknown, waiting for an operator "
-            "(npo-integration enrolments confirm|resend)",
+            "(npo-integration enrolments confirm|retry)",
             state.assignment_id,
             state.npo_id,
         )

@@ -40,6 +40,12 @@ SIMPLE_LOOKUP: dict[str, Any] = {
     },
     "id_path": "enrolment_id",
 }
+LOOKUP_ENROLMENT: dict[str, Any] = {
+    **SIMPLE_ENROLMENT,
+    "idempotency_key": None,
+    "lookup": SIMPLE_LOOKUP,
+}
+"""An NPO that ignores Idempotency-Key: its lookup alone resolves an unknown outcome."""
 
 
 def make_config(npo_id: str = "acme", **changes: Any) -> NpoIntegrationConfig:
