@@ -7,6 +7,7 @@ Each test counts what the NPO received and the outcome events a platform consume
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tests.integration.conftest import Stack
@@ -18,6 +19,7 @@ from tests.integration.test_enrolment import (
     assignment,
     enrol_requests,
     results_for,
+    run_cli,
     same_partition_as,
     send,
     wait_results,
@@ -108,6 +110,32 @@ async def test_neither_key_nor_lookup_makes_the_outcome_unknown_until_an_operato
         "/admin/npos/out-unknown/enrolments/asg-unknown/retry",
     )
     assert status == 409  # settled already: a second decision is refused
+
+
+async def test_an_operator_retries_from_the_cli_an_unknown_enrolment_the_npo_does_not_have(
+    stack: Stack,
+) -> None:
+    await add_stack_npo(stack, "out-retry", honours_idempotency=False)
+    # A gateway's 504 before the NPO committed: the service cannot tell, the operator can.
+    await stack.sandbox.set_faults("out-retry", endpoint="enrol", fail_next=[{"status": 504}])
+    await send(stack.deployment, assignment("asg-retry", "out-retry"))
+    (unknown,) = await wait_results(stack.deployment, "asg-retry")
+    assert unknown["status"] == "unknown"
+    assert await stack.sandbox.enrolments("out-retry") == []
+
+    retried = await asyncio.to_thread(
+        run_cli, stack, "enrolments", "retry", "out-retry", "asg-retry"
+    )
+    assert retried.returncode == 0, retried.stderr
+    assert '"status": "applied"' in retried.stdout
+
+    _, confirmed = await wait_results(stack.deployment, "asg-retry", count=2)
+    (enrolment,) = await stack.sandbox.enrolments("out-retry")
+    assert (confirmed["status"], confirmed["npo_enrolment_ref"]) == (
+        "confirmed",
+        enrolment["enrolment_id"],
+    )
+    assert [r["status"] for r in await enrol_requests(stack.sandbox, "out-retry")] == [504, 201]
 
 
 async def test_a_409_on_resend_is_confirmed_through_the_lookup_linked_and_progress_flows(
