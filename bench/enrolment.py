@@ -59,7 +59,7 @@ def config(sandbox: SandboxProcess, npo_id: str, timeout: float) -> dict[str, An
         "streams": {
             "offerings": {"path": "/api/offerings", "records_path": "data", "enabled": False}
         },
-        "enrolment": {"enabled": True, "enrol": ENROL},
+        "enrolment": {"enabled": True, "enrol": ENROL, "idempotency_key": "honoured"},
         "transform": {"kind": "plugin", "name": "simple"},
         "rate_limit": {"requests_per_second": RATE, "burst": BURST},
         "timeout_seconds": timeout,

@@ -31,7 +31,7 @@ from npo_integration.models.internal import EnrolmentLink, EnrolmentResult
 from npo_integration.models.npo_config import NpoConfigVersion, NpoIntegrationConfig
 from npo_integration.push.calls import HttpCall
 from npo_integration.push.lanes import Lanes
-from npo_integration.push.processor import EnrolmentProcessor
+from npo_integration.push.processor import EnrolmentProcessor, wrong_key
 from npo_integration.tables import enrolments, npo_configs
 from npo_integration.topics import enrolment_links, enrolment_results, raw_topic
 from npo_integration.transforms.contract import EnrolmentRequest
@@ -171,6 +171,18 @@ async def enrol_assignments(stream: StreamT[bytes]) -> None:
             )
             await inputs.ack(event)
             continue
+        if isinstance(message, CandidateAssignmentEvent):
+            misplaced = wrong_key(key_of(event.key), message.assignment_id)
+            if misplaced is not None:  # its state lives on another partition: not ours to touch
+                await dead_letter(
+                    source_topic=topic,
+                    reason=misplaced,
+                    payload=payload_of(event.value),
+                    key=key_of(event.key),
+                    npo_id=message.offering.npo_id,
+                )
+                await inputs.ack(event)
+                continue
         if isinstance(message, EnrolmentCommand) and message.event_type == "enrolment.redrive_npo":
             # Re-marks failed enrolments of a partition: after what is running there, not beside it.
             await lanes.drain()

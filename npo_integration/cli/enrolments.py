@@ -1,5 +1,5 @@
-"""``npo-integration enrolments list|redrive NPO_ID``: the push path from
-the shell, via the admin API."""
+"""``npo-integration enrolments list|redrive NPO_ID``, ``confirm|retry NPO_ID ASSIGNMENT_ID``:
+the push path from the shell, via the admin API."""
 
 from __future__ import annotations
 
@@ -51,3 +51,31 @@ def redrive(npo_id: str, no_wait: bool, url: str | None) -> None:
     query = "" if no_wait else "?wait=true"
     body = AdminClient(url).call("POST", f"/admin/npos/{npo_id}/enrolments/redrive{query}")
     click.echo(json.dumps(body, indent=2, sort_keys=True))
+
+
+@enrolments.command("confirm")
+@click.argument("npo_id")
+@click.argument("assignment_id")
+@click.option("--ref", "npo_enrolment_ref", default=None, help="the NPO's id of the enrolment")
+@click.option("--no-wait", is_flag=True, help="return once requested, not once applied")
+@admin_url
+def confirm(
+    npo_id: str, assignment_id: str, npo_enrolment_ref: str | None, no_wait: bool, url: str | None
+) -> None:
+    """The NPO has ASSIGNMENT_ID's enrolment (its outcome was unknown): confirm and link it."""
+    query = "" if no_wait else "?wait=true"
+    body = json.dumps({"npo_enrolment_ref": npo_enrolment_ref})
+    path = f"/admin/npos/{npo_id}/enrolments/{assignment_id}/confirm{query}"
+    click.echo(json.dumps(AdminClient(url).call("POST", path, body), indent=2, sort_keys=True))
+
+
+@enrolments.command("retry")
+@click.argument("npo_id")
+@click.argument("assignment_id")
+@click.option("--no-wait", is_flag=True, help="return once requested, not once applied")
+@admin_url
+def retry(npo_id: str, assignment_id: str, no_wait: bool, url: str | None) -> None:
+    """The NPO does not have ASSIGNMENT_ID's enrolment (its outcome was unknown): send it again."""
+    query = "" if no_wait else "?wait=true"
+    path = f"/admin/npos/{npo_id}/enrolments/{assignment_id}/retry{query}"
+    click.echo(json.dumps(AdminClient(url).call("POST", path), indent=2, sort_keys=True))

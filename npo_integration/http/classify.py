@@ -69,6 +69,7 @@ def classify(
         url=response.url,
         reason=scrub(reason_text(response)),
         retry_after=response.headers.get("Retry-After"),
+        body=scrub(response.text) if 400 <= response.status < 500 else "",
     )
 
 

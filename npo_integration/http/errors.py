@@ -24,6 +24,7 @@ from email.utils import parsedate_to_datetime
 from npo_integration.errors import FatalError, NpoIntegrationError, RetriableError
 
 REASON_LIMIT = 200
+BODY_LIMIT = 2000
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _RETRIABLE_4XX = frozenset({408, 429})
 _WHITESPACE = re.compile(r"\s+")
@@ -38,10 +39,11 @@ def truncate(text: str, limit: int = REASON_LIMIT) -> str:
 class NpoRequestError(FatalError):
     """The NPO refused this request for good (4xx other than 408/429, or an unfollowed redirect)."""
 
-    def __init__(self, message: str, *, status: int, reason: str = "") -> None:
+    def __init__(self, message: str, *, status: int, reason: str = "", body: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.reason = reason
+        self.body = body  # the answer's text, scrubbed and cut: error codes the reason omits
 
 
 class NpoUnavailableError(RetriableError):
@@ -118,12 +120,13 @@ def error_for_status(
     reason: str = "",
     retry_after: str | None = None,
     now: datetime | None = None,
+    body: str = "",
 ) -> NpoIntegrationError | None:
     """The one place a status becomes an error class; ``None`` for 2xx.
 
     408, 429 and 5xx are retriable (with ``Retry-After`` parsed); any other
     4xx or an unfollowed 3xx is fatal; anything else (1xx) is an unusable answer.
-    ``reason`` must already be scrubbed of secrets.
+    ``reason`` and ``body`` must already be scrubbed of secrets.
     """
     if 200 <= status < 300:
         return None
@@ -134,5 +137,5 @@ def error_for_status(
             message, status=status, retry_after=parse_retry_after(retry_after, now=now)
         )
     if 300 <= status < 500:
-        return NpoRequestError(message, status=status, reason=text)
+        return NpoRequestError(message, status=status, reason=text, body=truncate(body, BODY_LIMIT))
     return NpoResponseError(message, status=status)

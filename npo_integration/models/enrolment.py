@@ -18,12 +18,15 @@ EnrolmentStatus = Literal[
     "sending",  # enrol: an attempt is in flight (written before the call)
     "confirmed",  # the NPO enrolled the candidate (npo_enrolment_ref)
     "failed",  # enrol failed for good (reason); an operator may re-drive it
+    "unknown",  # enrol outcome unknown; no replay, no lookup: an operator confirms or re-sends
     "cancel_pending",  # unenrol: waiting for its next attempt
     "cancelling",  # unenrol: an attempt is in flight
     "cancelled",  # unenrolled at the NPO, or nothing was enrolled there
     "cancel_not_supported",  # cancelled on the platform; the NPO's config has no unenrol endpoint
     "cancel_failed",  # unenrol failed for good; an operator may re-drive it
 ]
+"""``cancelled`` also stands for a cancel that came before its ``created``: the tombstone
+that keeps a late ``created`` from enrolling the candidate."""
 Operation = Literal["enrol", "unenrol"]
 
 IN_FLIGHT: frozenset[str] = frozenset({"sending", "cancelling"})
@@ -93,9 +96,16 @@ class EnrolmentCommand(Event):
     ``enrolment.retry`` (key assignment_id, sent to the state's partition): look
     at an enrolment whose ``due_at`` has passed. ``enrolment.redrive_npo`` (one per
     partition): re-drive the failed enrolments of ``npo_id`` held on that partition.
+    ``enrolment.confirm`` / ``enrolment.resend`` (key assignment_id): an operator's
+    decision on an ``unknown`` enrolment: the NPO has it (``npo_enrolment_ref`` when
+    known), or it has not and the enrolment is sent again.
     """
 
-    event_type: Literal["enrolment.retry", "enrolment.redrive_npo"]
+    event_type: Literal[
+        "enrolment.retry", "enrolment.redrive_npo", "enrolment.confirm", "enrolment.resend"
+    ]
     npo_id: NpoId
     assignment_id: str | None = None
     due_at: AwareDatetime | None = None
+    npo_enrolment_ref: str | None = Field(None, min_length=1, max_length=500)
+    requested_by: str | None = Field(None, max_length=100)

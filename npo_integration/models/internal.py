@@ -134,7 +134,7 @@ class EnrolmentResult(Event):
     event_type: Literal["enrolment.result"] = "enrolment.result"
     assignment_id: str
     npo_id: NpoId
-    status: Literal["confirmed", "failed", "cancelled", "cancel_not_supported"]
+    status: Literal["confirmed", "failed", "cancelled", "cancel_not_supported", "unknown"]
     npo_enrolment_ref: str | None = None
     reason: str | None = None
     attempts: int = 0

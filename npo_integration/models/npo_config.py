@@ -240,12 +240,42 @@ class EnrolmentLookup(_Strict):
     id_path: PathText = "id"
 
 
+class AlreadyEnrolledConfig(_Strict):
+    """How the NPO says "this candidate is already enrolled": an answer that means success.
+
+    An error answer is "already enrolled" when its status is one of ``statuses``, or
+    when its body (or error code) contains one of ``body_contains`` (Salesforce answers
+    a duplicate with HTTP 400 ``[{"errorCode": "DUPLICATE_VALUE", ...}]``).
+    """
+
+    statuses: list[Annotated[int, Field(ge=400, le=499)]] = Field(
+        default_factory=lambda: [409], description="4xx statuses that mean already enrolled"
+    )
+    body_contains: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list,
+        description="texts (error codes or messages) whose presence in an error answer means it",
+    )
+
+
 class EnrolmentConfig(_Strict):
     enabled: bool = False
     enrol: EnrolmentEndpoint | None = None
     unenrol: EnrolmentEndpoint | None = None
     lookup: EnrolmentLookup | None = None
+    idempotency_key: Literal["honoured", "ignored"] | None = Field(
+        None,
+        description=(
+            "whether the NPO answers a repeated Idempotency-Key with its first answer; "
+            "with neither this nor a lookup, an unknown outcome waits for an operator"
+        ),
+    )
+    already_enrolled: AlreadyEnrolledConfig = Field(default_factory=AlreadyEnrolledConfig)
     max_attempts: int = Field(5, ge=1, le=50)
+
+    @property
+    def resolves_unknown_outcomes(self) -> bool:
+        """An unknown outcome can be settled without an operator: re-sent safely or looked up."""
+        return self.idempotency_key == "honoured" or self.lookup is not None
 
 
 # --- transform -----------------------------------------------------------------

@@ -3,8 +3,11 @@
 Enrol:   pending -begin-> sending -answer-> confirmed
                   ^          | transient: retry_later (back to pending, due_at set)
                   |          | refused, or out of attempts -> failed -re-drive-> pending
+                             | outcome unknown, NPO neither replays nor can be asked -> unknown
+         unknown -operator confirms-> confirmed;  unknown -operator re-sends-> pending
 Unenrol: confirmed -cancel-> cancel_pending -begin-> cancelling -answer-> cancelled
          (no unenrol endpoint: cancel_not_supported; refused/out of attempts: cancel_failed)
+A cancel before any created is stored as ``cancelled`` (a tombstone): a late created sends nothing.
 
 ``sending``/``cancelling`` are written *before* the NPO call, so finding one
 later means a crash mid-call: the outcome is unknown and must be resolved
@@ -41,6 +44,14 @@ def new(assignment: CandidateAssignmentEvent, partition: int, now: datetime) -> 
         created_at=now,
         updated_at=now,
     )
+
+
+def cancelled_first(
+    cancel: CandidateAssignmentEvent, partition: int, now: datetime
+) -> EnrolmentState:
+    """The tombstone of an assignment cancelled before its created arrived: nothing to enrol."""
+    reason = "cancelled before its created event arrived; nothing was sent to the NPO"
+    return cancelled(new(cancel, partition, now), reason, now)
 
 
 def is_due(state: EnrolmentState, now: datetime) -> bool:
@@ -95,6 +106,34 @@ def failed(state: EnrolmentState, reason: str, now: datetime) -> EnrolmentState:
     status = "failed" if state.operation == "enrol" else "cancel_failed"
     return state.model_copy(
         update={"status": status, "reason": reason, "due_at": None, "updated_at": now}
+    )
+
+
+def unknown(state: EnrolmentState, reason: str, now: datetime) -> EnrolmentState:
+    """The enrol call may have taken effect and nothing can tell: an operator decides."""
+    return state.model_copy(
+        update={
+            "status": "unknown",
+            "maybe_applied": True,
+            "reason": reason,
+            "due_at": None,
+            "updated_at": now,
+        }
+    )
+
+
+def resent_by_operator(state: EnrolmentState, now: datetime) -> EnrolmentState:
+    """An operator found the NPO has no such enrolment: send again, with fresh attempts."""
+    return state.model_copy(
+        update={
+            "status": "pending",
+            "attempts": 0,
+            "maybe_applied": False,
+            "reason": None,
+            "due_at": now,
+            "redrives": state.redrives + 1,
+            "updated_at": now,
+        }
     )
 
 

@@ -13,9 +13,10 @@ from npo_integration.models.enrolment import EnrolmentState
 from npo_integration.models.internal import EnrolmentLink, EnrolmentResult
 from npo_integration.push.identity import link_event_id, result_event_id
 
-ResultStatus = Literal["confirmed", "failed", "cancelled", "cancel_not_supported"]
+ResultStatus = Literal["confirmed", "failed", "cancelled", "cancel_not_supported", "unknown"]
 RESULT_STATUS: dict[str, ResultStatus] = {
     "confirmed": "confirmed",
+    "unknown": "unknown",  # not final: an operator's confirm or re-send follows
     "failed": "failed",
     "cancelled": "cancelled",
     "cancel_not_supported": "cancel_not_supported",

@@ -1,8 +1,12 @@
 """What an NPO call ended with, in the three shapes the push path reacts to, and when to try again.
 
 ``Answered``: a 2xx. ``Refused``: the NPO (or our own checks) said no for good;
-fail at once with the reason. ``Unavailable``: transient; retry later, and if
-``outcome_unknown`` the NPO may have acted, so resolve before sending again.
+fail at once with the reason, unless the NPO said the candidate is enrolled
+already (:func:`already_enrolled`). ``Unavailable``: transient; retry later, and
+if ``outcome_unknown`` the NPO may have acted, so resolve before sending again.
+
+A 5xx answer to a POST is an unknown outcome too: a gateway's 504 (or an
+application's 500 after its commit) says nothing about whether the NPO acted.
 """
 
 from __future__ import annotations
@@ -13,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from npo_integration.errors import FatalError, RetriableError
-from npo_integration.http.errors import CircuitOpenError, NpoUnavailableError
+from npo_integration.http.errors import IDEMPOTENT_METHODS, CircuitOpenError, NpoUnavailableError
 from npo_integration.http.response import NpoResponse
-from npo_integration.models.npo_config import NpoIntegrationConfig
+from npo_integration.models.npo_config import AlreadyEnrolledConfig, NpoIntegrationConfig
 from npo_integration.retry_policy import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -31,6 +35,10 @@ class Answered:
 class Refused:
     reason: str
     status: int | None = None
+    body: str = (
+        ""  # the NPO's answer (scrubbed, cut), where error codes such as DUPLICATE_VALUE are
+    )
+    code: str | None = None  # an error code read from an error inside a 200 (Moodle)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,24 +52,40 @@ class Unavailable:
 Outcome = Answered | Refused | Unavailable
 
 
-async def perform(send: Callable[[], Awaitable[NpoResponse]]) -> Outcome:
-    """Await one call and classify how it ended; nothing it raises escapes (the agent must live)."""
+async def perform(send: Callable[[], Awaitable[NpoResponse]], *, method: str = "GET") -> Outcome:
+    """Await one ``method`` call and classify how it ended; nothing it raises escapes (the
+    agent must live)."""
     try:
         response = await send()
     except CircuitOpenError as exc:
         return Unavailable(str(exc), retry_after=exc.retry_after, counted=False)
     except NpoUnavailableError as exc:
+        server_error = exc.status is not None and exc.status >= 500
+        acted = server_error and method.upper() not in IDEMPOTENT_METHODS
         return Unavailable(
-            str(exc), retry_after=exc.retry_after, outcome_unknown=exc.outcome_unknown
+            str(exc), retry_after=exc.retry_after, outcome_unknown=exc.outcome_unknown or acted
         )
     except RetriableError as exc:
         return Unavailable(str(exc), retry_after=exc.retry_after)
     except FatalError as exc:
-        return Refused(str(exc), status=getattr(exc, "status", None))
+        return Refused(
+            str(exc),
+            status=getattr(exc, "status", None),
+            body=getattr(exc, "body", "") or "",
+            code=getattr(exc, "code", None),
+        )
     except Exception as exc:
         log.exception("unexpected error calling the NPO; treating the outcome as unknown")
         return Unavailable(f"{type(exc).__name__}: {exc}", outcome_unknown=True)
     return Answered(response.status, response.json if response.is_json else None)
+
+
+def already_enrolled(outcome: Refused, config: AlreadyEnrolledConfig) -> bool:
+    """The NPO refused because the candidate is enrolled already: the goal holds."""
+    if outcome.status is not None and outcome.status in config.statuses:
+        return True
+    said = " ".join(text for text in (outcome.code, outcome.body or outcome.reason) if text)
+    return any(marker in said for marker in config.body_contains)
 
 
 def retry_policy(config: NpoIntegrationConfig) -> RetryPolicy:

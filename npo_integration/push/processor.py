@@ -4,12 +4,19 @@ Faust-free: the agent hands in ports (the tables, the topics, the plug-in
 runner, the HTTP client), tests hand in fakes. The rules that make an
 enrolment happen exactly once:
 
-- the state is saved as ``sending`` and made durable *before* each call, so a
-  crash mid-call is seen on redelivery and resolved instead of posted blindly;
+- the state is saved as ``sending`` and acknowledged by the broker *before* each
+  call, so a crash mid-call is seen on redelivery and resolved instead of posted
+  blindly; when the broker does not acknowledge it, nothing is sent (retried later);
 - every attempt carries the same ``Idempotency-Key`` (derived from the assignment);
-- an outcome that may have taken effect (timeout, crash) is resolved first:
-  by the config's ``lookup`` when there is one, else by re-sending under the
-  same key, which an idempotent NPO answers with the first response;
+- an outcome that may have taken effect (timeout, crash, 5xx to a POST) is
+  resolved first, as the NPO's config declares: by re-sending under the same key
+  (``idempotency_key: honoured``: the NPO answers with the first response), else
+  by the ``lookup``; with neither, the enrolment becomes ``unknown`` and waits
+  for an operator's confirm or re-send, never a blind second POST;
+- "already enrolled" (``enrolment.already_enrolled``: a 409 by default) is a
+  success: the lookup finds the NPO's enrolment id and the link is published;
+- a cancel before its created leaves a ``cancelled`` tombstone, so the late
+  created enrols nobody;
 - results are published before the final state is saved, so a crash in
   between re-publishes the same decision (same event id) rather than losing it;
 - a retriable failure never blocks the stream: the state records when to try
@@ -40,6 +47,7 @@ from npo_integration.push.outcomes import (
     Answered,
     Refused,
     Unavailable,
+    already_enrolled,
     perform,
     retry_policy,
 )
@@ -60,7 +68,8 @@ class EnrolmentPorts(Protocol):
         """Store with the current event (changelog partition = the event's partition)."""
 
     async def persist(self) -> None:
-        """Make saved states durable now: called before every NPO call."""
+        """Return once the saved states are acknowledged by the broker; raise if they are not
+        (then no call is made). Called before every NPO call."""
 
     def held(self, npo_id: str, partition: int) -> Iterable[EnrolmentState]:
         """The NPO's enrolments stored on ``partition`` of this worker."""
@@ -104,6 +113,18 @@ def not_enrolling(version: NpoConfigVersion | None) -> str | None:
     return None
 
 
+def wrong_key(key: str | None, assignment_id: str) -> str | None:
+    """Why an assignment message may not be processed under its Kafka key, or ``None``.
+
+    The key decides the partition, and the enrolment state lives on the partition
+    of its assignment_id: a message keyed otherwise would be handled beside, not
+    after, that assignment's other events (and its state written elsewhere).
+    """
+    if key == assignment_id:
+        return None
+    return f"message key {key!r} is not its assignment_id {assignment_id!r}"
+
+
 def unavailable(version: NpoConfigVersion | None, operation: Operation) -> str | None:
     """Why the operation cannot run now; the operation then fails with this reason (re-drivable)."""
     if version is None:
@@ -140,11 +161,14 @@ class EnrolmentProcessor:
         if event.event_type == "candidate_assignment.created":
             await self._on_created(event, partition)
         else:
-            await self._on_cancelled(event)
+            await self._on_cancelled(event, partition)
 
     async def on_command(self, command: EnrolmentCommand, partition: int) -> None:
         if command.event_type == "enrolment.redrive_npo":
             self._redrive(command.npo_id, partition)
+            return
+        if command.event_type in ("enrolment.confirm", "enrolment.resend"):
+            await self._operator_decision(command)
             return
         state = self._ports.load(command.assignment_id or "")
         if state is None or not machine.is_due(state, self._clock()):
@@ -175,22 +199,28 @@ class EnrolmentProcessor:
             )
             await self._work(machine.resumed(state))
         else:
-            self.counters["duplicates"] += 1
+            late = state.status == "cancelled" and state.attempts == 0
+            self.counters["created_after_cancel" if late else "duplicates"] += 1
             log.info(
                 "assignment %s created again; it is %s already: nothing sent",
                 state.assignment_id,
                 state.status,
             )
 
-    async def _on_cancelled(self, event: CandidateAssignmentEvent) -> None:
+    async def _on_cancelled(self, event: CandidateAssignmentEvent, partition: int) -> None:
         state = self._ports.load(event.assignment_id)
         now = self._clock()
         if state is None:
-            self.counters["ignored_cancel_unknown"] += 1
-            log.info(
-                "assignment %s cancelled; it was never enrolled by this service",
-                event.assignment_id,
-            )
+            if not_enrolling(self._ports.config(event.offering.npo_id)) is not None:
+                self.counters["ignored_cancel_unknown"] += 1
+                log.info(
+                    "assignment %s cancelled; it was never enrolled by this service",
+                    event.assignment_id,
+                )
+                return
+            # Before its created (or the created was lost): remember the cancel, so a late
+            # created enrols nobody.
+            await self._finish(machine.cancelled_first(event, partition, now))
             return
         status = state.status
         if status in ("pending", "failed") and not state.maybe_applied:
@@ -214,6 +244,13 @@ class EnrolmentProcessor:
             await self._work(machine.resumed(machine.request_cancel(state, now)))
         elif status == "confirmed":
             await self._cancel_confirmed(state)
+        elif status == "unknown":
+            # Only an operator can tell whether the candidate is enrolled: undo after a confirm.
+            self._ports.save(machine.request_cancel(state, now))
+            log.warning(
+                "assignment %s cancelled while its enrolment is unknown: an operator decides",
+                state.assignment_id,
+            )
         else:
             self.counters["duplicates"] += 1
             log.info("assignment %s cancelled again; it is %s already", state.assignment_id, status)
@@ -233,6 +270,29 @@ class EnrolmentProcessor:
             partition,
             count,
         )
+
+    async def _operator_decision(self, command: EnrolmentCommand) -> None:
+        """An operator settles an ``unknown`` enrolment: confirmed at the NPO, or not there."""
+        state = self._ports.load(command.assignment_id or "")
+        if state is None or state.status != "unknown":
+            self.counters["stale_commands"] += 1
+            log.info(
+                "%s of assignment %s ignored: it is %s, not unknown",
+                command.event_type,
+                command.assignment_id,
+                "not held" if state is None else state.status,
+            )
+            return
+        self.counters[command.event_type.replace(".", "_")] += 1
+        if command.event_type == "enrolment.confirm":
+            await self._confirmed(state, command.npo_enrolment_ref)
+            return
+        again = machine.resent_by_operator(state, self._clock())
+        if again.cancel_requested:
+            reason = "cancelled; an operator found the NPO had not enrolled the candidate"
+            await self._finish(machine.cancelled(again, reason, self._clock()))
+            return
+        await self._work(again)
 
     # --- the work of one operation ----------------------------------------------
 
@@ -257,21 +317,33 @@ class EnrolmentProcessor:
         except NpoIntegrationError as exc:  # the plug-in failed (or failed to load), or misfits
             await self._fail(state, f"cannot build the enrol request: {exc}", dead_letter=True)
             return
-        state = await self._begin(state, config)
+        if state.maybe_applied and not config.enrolment.resolves_unknown_outcomes:
+            await self._unknown(state, state.reason or "an earlier attempt's outcome is unknown")
+            return
+        begun = await self._begin(state, config)
+        if begun is None:
+            return  # not durable: nothing sent
+        state = begun
         if state.maybe_applied:
             resolved = await self._resolve_first(state, config, request)
             if resolved is None:
                 return  # decided without posting
             state = resolved
         key = idempotency_key("enrol", state.assignment_id)
-        outcome = await perform(lambda: self._ports.send(config, call, key))
+        outcome = await perform(lambda: self._ports.send(config, call, key), method=call.method)
         if isinstance(outcome, Answered):
             ref = ref_at(outcome.body, endpoint.response_id_path) or await self._plugin_ref(
                 config, outcome.body, state
             )
             await self._confirmed(state, ref)
+        elif isinstance(outcome, Refused) and already_enrolled(
+            outcome, config.enrolment.already_enrolled
+        ):
+            await self._already_enrolled(state, config, request, outcome)
         elif isinstance(outcome, Refused):
             await self._fail(state, outcome.reason, dead_letter=False)
+        elif outcome.outcome_unknown and not config.enrolment.resolves_unknown_outcomes:
+            await self._unknown(state, outcome.reason)
         else:
             await self._retry(state, config, outcome)
 
@@ -288,9 +360,12 @@ class EnrolmentProcessor:
         except NpoIntegrationError as exc:
             await self._fail(state, f"cannot build the unenrol request: {exc}", dead_letter=True)
             return
-        state = await self._begin(state, config)
+        begun = await self._begin(state, config)
+        if begun is None:
+            return  # not durable: nothing sent
+        state = begun
         key = idempotency_key("unenrol", state.assignment_id)
-        outcome = await perform(lambda: self._ports.send(config, call, key))
+        outcome = await perform(lambda: self._ports.send(config, call, key), method=call.method)
         if isinstance(outcome, Answered):
             await self._finish(
                 machine.cancelled(state, "unenrolled at the NPO", self._clock()), unlink=True
@@ -303,21 +378,34 @@ class EnrolmentProcessor:
         else:
             await self._retry(state, config, outcome)
 
-    async def _begin(self, state: EnrolmentState, config: NpoIntegrationConfig) -> EnrolmentState:
-        """Record the attempt durably before the NPO can act on it."""
-        state = machine.begin(state, self._clock(), config.timeout_seconds)
-        self._ports.save(state)
-        await self._ports.persist()
-        return state
+    async def _begin(
+        self, state: EnrolmentState, config: NpoIntegrationConfig
+    ) -> EnrolmentState | None:
+        """Record the attempt durably before the NPO can act on it; ``None`` (and no call) when
+        the broker does not acknowledge it: the attempt is put back, to be retried later."""
+        begun = machine.begin(state, self._clock(), config.timeout_seconds)
+        self._ports.save(begun)
+        try:
+            await self._ports.persist()
+        except Exception as exc:
+            self.counters["not_durable"] += 1
+            reason = f"the {begun.status} state was not acknowledged by the broker: {exc!r}"
+            await self._retry(begun, config, Unavailable(reason, counted=False))
+            return None
+        return begun
 
     async def _resolve_first(
         self, state: EnrolmentState, config: NpoIntegrationConfig, request: EnrolmentRequest
     ) -> EnrolmentState | None:
         """Before posting again after an unknown outcome: the state to post with, or ``None``
         when the lookup decided (found it, must retry, or cannot tell)."""
+        if config.enrolment.idempotency_key == "honoured":
+            return state  # the NPO answers the same key with its first answer: the post is safe
         resolution = await self._resolve(state, config, request)
         if resolution is None:
-            return state  # no lookup: the same Idempotency-Key makes the post safe
+            # Neither key nor lookup (the config changed since): an operator decides.
+            await self._unknown(state, state.reason or "an earlier attempt's outcome is unknown")
+            return None
         if isinstance(resolution, LookupAnswer) and resolution.found:
             log.info(
                 "assignment %s: lookup found the enrolment at %s", state.assignment_id, state.npo_id
@@ -339,6 +427,39 @@ class EnrolmentProcessor:
         )
         await self._fail(state, reason, dead_letter=True)
         return None
+
+    async def _already_enrolled(
+        self,
+        state: EnrolmentState,
+        config: NpoIntegrationConfig,
+        request: EnrolmentRequest,
+        refusal: Refused,
+    ) -> None:
+        """The NPO says the candidate is enrolled already: confirmed, with the enrolment's id
+        from the lookup (without a lookup, linked by the candidate's and offering's NPO ids)."""
+        self.counters["already_enrolled"] += 1
+        log.info(
+            "assignment %s: %s says already enrolled: %s",
+            state.assignment_id,
+            state.npo_id,
+            refusal.reason,
+        )
+        resolution = await self._resolve(state, config, request)
+        if resolution is None:
+            await self._confirmed(state, None)
+        elif isinstance(resolution, LookupAnswer) and resolution.found:
+            await self._confirmed(state, resolution.npo_enrolment_ref)
+        elif isinstance(resolution, LookupAnswer):
+            reason = (
+                "the NPO says already enrolled, but its lookup finds no enrolment: "
+                f"{refusal.reason}"
+            )
+            await self._fail(state, reason, dead_letter=True)
+        elif isinstance(resolution, Unavailable):
+            await self._retry(state, config, resolution)
+        else:
+            reason = f"the NPO says already enrolled, and the lookup failed: {resolution.reason}"
+            await self._fail(state, reason, dead_letter=True)
 
     async def _resolve(
         self, state: EnrolmentState, config: NpoIntegrationConfig, request: EnrolmentRequest
@@ -391,6 +512,17 @@ class EnrolmentProcessor:
             await self._cancel_confirmed(final)  # saves the unenrol's own states
         else:
             self._ports.save(final)
+
+    async def _unknown(self, state: EnrolmentState, reason: str) -> None:
+        """No re-send, no lookup: the outcome event says ``unknown``; an operator decides."""
+        why = f"outcome unknown (no honoured Idempotency-Key, no lookup): {reason}"
+        await self._finish(machine.unknown(state, why, self._clock()))
+        log.warning(
+            "assignment %s at %s: outcome unknown, waiting for an operator "
+            "(npo-integration enrolments confirm|retry)",
+            state.assignment_id,
+            state.npo_id,
+        )
 
     async def _cancel_confirmed(self, state: EnrolmentState) -> None:
         version = self._ports.config(state.npo_id)

@@ -1,28 +1,35 @@
-"""Admin API of the push path: list an NPO's enrolments, re-drive the failed ones.
+"""Admin API of the push path: list an NPO's enrolments, re-drive the failed ones, settle an
+``unknown`` one (the operator confirms it, with the NPO's enrolment id, or has it sent again).
 
 Enrolment states live on the worker that owns each assignment's partition. The
 list shows this worker's partitions (named in the answer). A re-drive reaches
 every partition: one ``enrolment.redrive_npo`` command per partition, and the
 owner of each re-drives the failed enrolments it holds, writing their states
-while processing that partition's command, as the tables require.
+while processing that partition's command, as the tables require. A decision on
+one enrolment is one command keyed by its assignment_id, on the assignment's
+partition, applied by its owner the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import Counter
-from typing import Any
+from typing import Any, Literal
 
 from faust import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from npo_integration.app import app, settings
 from npo_integration.models.codec import encode
 from npo_integration.models.enrolment import REDRIVABLE, EnrolmentCommand, EnrolmentState
+from npo_integration.partitioning import partition_for
 from npo_integration.tables import enrolments, npo_configs
 from npo_integration.timers.periodic import owned_partitions
 from npo_integration.topics import enrolment_commands
-from npo_integration.views.admin_answers import unknown_npo
+from npo_integration.validation_errors import describe_validation_error
+from npo_integration.views.admin_answers import change_source, unknown_npo
 from npo_integration.views.admin_auth import admin_only
 
 WAIT_SECONDS = 10.0
@@ -110,3 +117,106 @@ async def _wait_for_redrive(before: dict[str, int]) -> int:
         if done == len(before) or time.monotonic() >= deadline:
             return done
         await asyncio.sleep(0.1)
+
+
+class OperatorConfirm(BaseModel):
+    """Body of a confirm: the NPO's id of the enrolment, when the operator found it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    npo_enrolment_ref: str | None = Field(None, min_length=1, max_length=500)
+
+
+async def _confirm_body(request: web.Request) -> OperatorConfirm:
+    text = await request.text()
+    if not text.strip():
+        return OperatorConfirm()
+    try:
+        return OperatorConfirm.model_validate(json.loads(text))
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
+    except ValidationError as exc:
+        raise ValueError(describe_validation_error(exc)) from None
+
+
+async def _decide(
+    view: web.View,
+    request: web.Request,
+    npo_id: str,
+    assignment_id: str,
+    decision: Literal["enrolment.confirm", "enrolment.resend"],
+    npo_enrolment_ref: str | None = None,
+) -> web.Response:
+    """Send the operator's decision to the assignment's partition; ``?wait=true`` waits for it
+    when this worker holds the enrolment. 409 when this worker holds it and it is not unknown."""
+    refusal = _unknown(view, npo_id)
+    if refusal is not None:
+        return refusal
+    held = enrolments.get(assignment_id)
+    if held is not None and held.npo_id != npo_id:
+        return view.json({"error": f"assignment {assignment_id!r} is not {npo_id!r}'s"}, status=404)
+    if held is not None and held.status != "unknown":
+        return view.json(
+            {"error": f"assignment {assignment_id!r} is {held.status}, not unknown"}, status=409
+        )
+    command = EnrolmentCommand(
+        event_type=decision,
+        npo_id=npo_id,
+        assignment_id=assignment_id,
+        npo_enrolment_ref=npo_enrolment_ref,
+        requested_by=change_source(request),
+    )
+    partition = (
+        held.partition
+        if held is not None
+        else partition_for(assignment_id, settings.topic_partitions)
+    )
+    await enrolment_commands.send(
+        key=assignment_id.encode(), value=encode(command), partition=partition
+    )
+    body: dict[str, Any] = {
+        "npo_id": npo_id,
+        "assignment_id": assignment_id,
+        "command_id": command.event_id,
+        "status": "accepted",
+    }
+    if held is not None and request.query.get("wait") == "true":
+        after = await _wait_for_change(assignment_id, held)
+        if after is not None:
+            body.update(status="applied", enrolment=summary(after))
+    return view.json(body, status=202 if body["status"] == "accepted" else 200)
+
+
+async def _wait_for_change(assignment_id: str, before: EnrolmentState) -> EnrolmentState | None:
+    """The enrolment once it left ``unknown``, waiting up to WAIT_SECONDS."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        state = enrolments.get(assignment_id)
+        if state is not None and state.updated_at != before.updated_at:
+            return state
+        await asyncio.sleep(0.1)
+    return None
+
+
+@app.page("/admin/npos/{npo_id}/enrolments/{assignment_id}/confirm")
+class EnrolmentConfirm(web.View):
+    @admin_only
+    async def post(self, request: web.Request, npo_id: str, assignment_id: str) -> web.Response:
+        """The NPO has this enrolment: ``{"npo_enrolment_ref": "..."}`` (optional) is its id."""
+        try:
+            decision = await _confirm_body(request)
+        except ValueError as exc:
+            return self.json({"error": str(exc)}, status=422)
+        return await _decide(
+            self, request, npo_id, assignment_id, "enrolment.confirm", decision.npo_enrolment_ref
+        )
+
+
+@app.page("/admin/npos/{npo_id}/enrolments/{assignment_id}/retry")
+class EnrolmentRetry(web.View):
+    @admin_only
+    async def post(self, request: web.Request, npo_id: str, assignment_id: str) -> web.Response:
+        """The NPO does not have this enrolment: send it again, with fresh attempts."""
+        return await _decide(self, request, npo_id, assignment_id, "enrolment.resend")

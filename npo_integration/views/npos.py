@@ -20,6 +20,7 @@ from npo_integration.errors import ConfigError
 from npo_integration.models.internal import ConfigCommand
 from npo_integration.models.npo_config import NpoConfigVersion, NpoIntegrationConfig
 from npo_integration.registry.submit import deactivate_command, reseal_command
+from npo_integration.registry.warnings import config_warnings
 from npo_integration.tables import npo_configs
 from npo_integration.validation_errors import describe_validation_error
 from npo_integration.views.admin_answers import change_source, unknown_npo
@@ -33,6 +34,11 @@ MAX_LIST_LIMIT = 1000
 
 def redacted(version: NpoConfigVersion) -> dict[str, Any]:
     return version.model_dump(mode="json", context={"redact": True})
+
+
+def with_warnings(version: NpoConfigVersion) -> dict[str, Any]:
+    """A version of the history, with what its config implies that an operator should know."""
+    return {**redacted(version), "warnings": config_warnings(version.config)}
 
 
 class InvalidJsonError(ConfigError):
@@ -71,6 +77,8 @@ async def _accept(view: web.View, request: web.Request, command: ConfigCommand) 
     before = npo_configs.current(npo_id)
     await config_submitter.send_command(command)
     body: dict[str, Any] = {"npo_id": npo_id, "command_id": command.event_id, "status": "accepted"}
+    if command.config is not None:
+        body["warnings"] = config_warnings(command.config)
     if request.query.get("wait") == "true":
         version = await _wait_for_version(npo_id, before.version if before else 0)
         if version is not None:
@@ -172,7 +180,7 @@ class NpoVersions(web.View):
         versions = npo_configs.history(npo_id)
         if not versions:
             return unknown_npo(self, npo_id)
-        return self.json({"npo_id": npo_id, "versions": [redacted(v) for v in versions]})
+        return self.json({"npo_id": npo_id, "versions": [with_warnings(v) for v in versions]})
 
 
 @app.page("/admin/npos/{npo_id}/deactivate")

@@ -52,6 +52,7 @@ class FaultAction(BaseModel):
     hang_ms: int | None = Field(default=None, ge=0)
     error_in_200: bool = False
     commit_then_hang_ms: int | None = Field(default=None, ge=0)
+    commit_then_status: int | None = Field(default=None, ge=500, le=599)
 
     @model_validator(mode="after")
     def _one_trigger(self) -> FaultAction:
@@ -62,11 +63,12 @@ class FaultAction(BaseModel):
             self.hang_ms is not None,
             self.error_in_200,
             self.commit_then_hang_ms is not None,
+            self.commit_then_status is not None,
         ]
         if sum(triggers) != 1:
             raise ValueError(
                 "a fault needs exactly one of status, malformed, wrong_shape, hang_ms, "
-                "error_in_200, commit_then_hang_ms"
+                "error_in_200, commit_then_hang_ms, commit_then_status"
             )
         return self
 
@@ -164,5 +166,10 @@ async def perform(action: FaultAction, proceed: Proceed) -> web.StreamResponse:
         await asyncio.sleep(action.hang_ms / 1000)
         return await proceed()
     response = await proceed()
+    if action.commit_then_status is not None:
+        # A gateway gave up on the application, which went on and committed (a 504's HTML page).
+        status = action.commit_then_status
+        page = f"<html><body><h1>{status} Gateway Error</h1></body></html>"
+        return web.Response(text=page, status=status, content_type="text/html")
     await asyncio.sleep((action.commit_then_hang_ms or 0) / 1000)
     return response

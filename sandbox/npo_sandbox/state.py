@@ -50,6 +50,9 @@ class NpoOptions(BaseModel):
     max_page_size: int = Field(default=100, ge=1)
     relative_links: bool = False
     honours_idempotency: bool = True
+    rejects_duplicates: bool = False
+    """An enrol of a candidate already enrolled in the offering is refused the flavour's way
+    (simple: 409 ``already_enrolled``; salesforce: 400 ``DUPLICATE_VALUE``)."""
     request_log_limit: int = Field(default=500, ge=0)
 
 

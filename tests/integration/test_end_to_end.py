@@ -40,7 +40,7 @@ async def test_progress_of_an_enrolment_reaches_the_platform_under_its_assignmen
                 "schedule_seconds": 2,
             },
         },
-        "enrolment": {"enabled": True, "enrol": ENROL},
+        "enrolment": {"enabled": True, "enrol": ENROL, "idempotency_key": "honoured"},
         "transform": {"kind": "plugin", "name": "simple"},
     }
     status, body = await admin(

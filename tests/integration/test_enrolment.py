@@ -51,6 +51,8 @@ def enrol_config(
     lookup: bool = False,
     timeout: float = 5.0,
     max_attempts: int = 4,
+    idempotency_key: str | None = "honoured",
+    streams: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "npo_id": npo_id,
@@ -62,8 +64,10 @@ def enrol_config(
             "enrol": ENROL,
             "unenrol": UNENROL if unenrol else None,
             "lookup": LOOKUP if lookup else None,
+            "idempotency_key": idempotency_key,
             "max_attempts": max_attempts,
         },
+        "streams": streams or {},
         "transform": {"kind": "plugin", "name": "simple"},
         "timeout_seconds": timeout,
         "retry": {"backoff_base_seconds": 0.2, "backoff_max_seconds": 1.0},
@@ -98,15 +102,22 @@ async def add_npo(
     npo_id: str,
     *,
     honours_idempotency: bool = True,
+    rejects_duplicates: bool = False,
     **config: Any,
-) -> None:
+) -> dict[str, Any]:
+    """The NPO at the simulator and its config (declaring an Idempotency-Key honoured as the
+    simulated NPO does, unless ``idempotency_key`` says otherwise); the registry's answer."""
     await sandbox.add_npo(
         npo_id,
         flavour="simple",
         auth={"kind": "bearer", "token": TOKEN},
         offerings=3,
-        options={"honours_idempotency": honours_idempotency},
+        options={
+            "honours_idempotency": honours_idempotency,
+            "rejects_duplicates": rejects_duplicates,
+        },
     )
+    config.setdefault("idempotency_key", "honoured" if honours_idempotency else None)
     status, body = await admin(
         url,
         token,
@@ -115,10 +126,14 @@ async def add_npo(
         enrol_config(npo_id, sandbox.npo_url(npo_id), **config),
     )
     assert status == 200, body
+    answer: dict[str, Any] = body
+    return answer
 
 
-async def add_stack_npo(stack: Stack, npo_id: str, **kwargs: Any) -> None:
-    await add_npo(stack.sandbox, stack.worker.url, stack.deployment.admin_token, npo_id, **kwargs)
+async def add_stack_npo(stack: Stack, npo_id: str, **kwargs: Any) -> dict[str, Any]:
+    return await add_npo(
+        stack.sandbox, stack.worker.url, stack.deployment.admin_token, npo_id, **kwargs
+    )
 
 
 async def send(deployment: Deployment, event: dict[str, Any]) -> None:

@@ -195,6 +195,12 @@ async def create_engagement(request: web.Request, npo: SimulatedNpo) -> web.Resp
         contact = _CONTACT_ID.make(candidate_number(email))
     if not contact:
         return _missing("Contact__c")
+    if npo.options.rejects_duplicates and any(
+        e.get("Contact__c") == contact and str(e.get("Program__c")) == str(program)
+        for e in FLAVOUR.records(npo, "progress").values()
+    ):
+        message = "duplicate value found: Contact_Program__c duplicates value on record"
+        return _error(400, "DUPLICATE_VALUE", message, ["Contact__c", "Program__c"])
     ident = str(FLAVOUR.new_id(npo, "progress"))
     engagement = {
         **body,

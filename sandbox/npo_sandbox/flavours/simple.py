@@ -101,6 +101,12 @@ async def enrol(request: web.Request, npo: SimulatedNpo) -> web.Response:
         raise BadRequest("candidate.external_id and candidate.email are required")
     if str(offering_id) not in FLAVOUR.records(npo, "offerings"):
         return json_error(422, "unknown_offering", f"no offering {offering_id!r}")
+    if npo.options.rejects_duplicates and any(
+        r["candidate_external_id"] == candidate["external_id"] and r["offering_id"] == offering_id
+        for r in FLAVOUR.records(npo, "progress").values()
+    ):
+        message = f"{candidate['external_id']!r} is already enrolled in {offering_id!r}"
+        return json_error(409, "already_enrolled", message)
     enrolment_id = FLAVOUR.new_id(npo, "progress")
     FLAVOUR.records(npo, "progress")[enrolment_id] = {
         "enrolment_id": enrolment_id,

@@ -29,6 +29,7 @@ SIMPLE_ENROLMENT: dict[str, Any] = {
         "path": "/api/enrolments/{enrolment_id}",
         "body_format": "none",
     },
+    "idempotency_key": "honoured",
     "max_attempts": 3,
 }
 SIMPLE_LOOKUP: dict[str, Any] = {
@@ -39,6 +40,12 @@ SIMPLE_LOOKUP: dict[str, Any] = {
     },
     "id_path": "enrolment_id",
 }
+LOOKUP_ENROLMENT: dict[str, Any] = {
+    **SIMPLE_ENROLMENT,
+    "idempotency_key": None,
+    "lookup": SIMPLE_LOOKUP,
+}
+"""An NPO that ignores Idempotency-Key: its lookup alone resolves an unknown outcome."""
 
 
 def make_config(npo_id: str = "acme", **changes: Any) -> NpoIntegrationConfig:

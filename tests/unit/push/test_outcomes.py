@@ -76,3 +76,31 @@ def test_retry_delay(
     assert policy.delay(attempt, fraction=fraction, retry_after=retry_after) == pytest.approx(
         expected
     )
+
+
+@pytest.mark.parametrize(
+    ("method", "status", "unknown"),
+    [
+        ("POST", 504, True),
+        ("POST", 500, True),
+        ("POST", 503, True),
+        ("POST", 429, False),
+        ("GET", 504, False),
+        ("DELETE", 500, False),
+        ("PUT", 502, False),
+    ],
+)
+async def test_a_5xx_answer_to_a_post_is_an_unknown_outcome(
+    method: str, status: int, unknown: bool
+) -> None:
+    async def send():  # type: ignore[no-untyped-def]
+        raise NpoUnavailableError(f"HTTP {status}", status=status)
+
+    outcome = await perform(send, method=method)
+    assert isinstance(outcome, Unavailable) and outcome.outcome_unknown is unknown
+
+
+async def test_a_refusal_keeps_the_npo_answer_for_already_enrolled_codes() -> None:
+    body = '[{"errorCode": "DUPLICATE_VALUE"}]'
+    outcome = await outcome_of(NpoRequestError("HTTP 400", status=400, body=body))
+    assert outcome == Refused("HTTP 400", status=400, body=body)

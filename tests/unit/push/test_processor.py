@@ -18,8 +18,8 @@ from npo_integration.push import machine
 from npo_integration.push.identity import idempotency_key
 from npo_integration.push.processor import EnrolmentProcessor
 from tests.unit.push.conftest import (
+    LOOKUP_ENROLMENT,
     SIMPLE_ENROLMENT,
-    SIMPLE_LOOKUP,
     FakeClock,
     FakePorts,
     make_assignment,
@@ -174,7 +174,7 @@ async def test_an_open_circuit_is_not_an_attempt(
 async def test_an_unknown_outcome_is_looked_up_not_posted_again(
     processor: EnrolmentProcessor, ports: FakePorts, clock: FakeClock
 ) -> None:
-    ports.add_config(make_config(enrolment={**SIMPLE_ENROLMENT, "lookup": SIMPLE_LOOKUP}))
+    ports.add_config(make_config(enrolment=LOOKUP_ENROLMENT))
     ports.reply(NpoTimeoutError("no answer within 1s", outcome_unknown=True))
     await processor.on_assignment(make_assignment(), 0)
     assert ports.states["asg-1"].maybe_applied
@@ -191,7 +191,7 @@ async def test_an_unknown_outcome_is_looked_up_not_posted_again(
 async def test_a_lookup_that_finds_nothing_makes_the_post_safe(
     processor: EnrolmentProcessor, ports: FakePorts, clock: FakeClock
 ) -> None:
-    ports.add_config(make_config(enrolment={**SIMPLE_ENROLMENT, "lookup": SIMPLE_LOOKUP}))
+    ports.add_config(make_config(enrolment=LOOKUP_ENROLMENT))
     ports.reply(
         NpoTimeoutError("no answer", outcome_unknown=True),
         response(200, []),
@@ -222,7 +222,7 @@ async def test_without_a_lookup_an_unknown_outcome_is_resent_under_the_same_key(
 async def test_a_failing_lookup_fails_the_enrolment_rather_than_risk_a_duplicate(
     processor: EnrolmentProcessor, ports: FakePorts, clock: FakeClock
 ) -> None:
-    ports.add_config(make_config(enrolment={**SIMPLE_ENROLMENT, "lookup": SIMPLE_LOOKUP}))
+    ports.add_config(make_config(enrolment=LOOKUP_ENROLMENT))
     ports.reply(
         NpoTimeoutError("no answer", outcome_unknown=True), NpoRequestError("HTTP 404", status=404)
     )
@@ -238,7 +238,7 @@ async def test_a_failing_lookup_fails_the_enrolment_rather_than_risk_a_duplicate
 async def test_a_call_interrupted_by_a_crash_is_resolved_when_the_event_comes_again(
     processor: EnrolmentProcessor, ports: FakePorts
 ) -> None:
-    ports.add_config(make_config(enrolment={**SIMPLE_ENROLMENT, "lookup": SIMPLE_LOOKUP}))
+    ports.add_config(make_config(enrolment=LOOKUP_ENROLMENT))
     crashed = machine.begin(machine.new(make_assignment(), 0, ports.clock()), ports.clock(), 10)
     ports.states["asg-1"] = crashed  # recovered from the changelog: "sending", attempt 1
     ports.reply(response(200, [{"enrolment_id": "enr-1"}]))
@@ -339,7 +339,7 @@ async def test_cancel_without_an_unenrol_endpoint_is_recorded_as_not_supported(
 async def test_cancel_before_any_attempt_took_effect_needs_no_npo_call(
     processor: EnrolmentProcessor, ports: FakePorts
 ) -> None:
-    ports.reply(NpoUnavailableError("HTTP 500", status=500))
+    ports.reply(NpoUnavailableError("HTTP 429", status=429))
     await processor.on_assignment(make_assignment(), 0)
     await processor.on_assignment(make_assignment(event_type="candidate_assignment.cancelled"), 0)
     assert len(ports.sent) == 1
@@ -360,11 +360,25 @@ async def test_cancel_after_an_unknown_outcome_resolves_first_then_undoes(
     assert [r.status for r in ports.results] == ["confirmed", "cancelled"]
 
 
-async def test_cancel_of_an_assignment_never_handled_is_ignored(
+async def test_a_cancel_before_its_created_leaves_a_tombstone_so_the_late_created_sends_nothing(
     processor: EnrolmentProcessor, ports: FakePorts
 ) -> None:
     await processor.on_assignment(make_assignment(event_type="candidate_assignment.cancelled"), 0)
-    assert ports.results == [] and processor.counters["ignored_cancel_unknown"] == 1
+    await processor.on_assignment(make_assignment(), 0)
+    await processor.on_assignment(make_assignment(), 0)
+    assert ports.sent == []
+    assert [r.status for r in ports.results] == ["cancelled"]
+    assert ports.states["asg-1"].status == "cancelled"
+    assert processor.counters["created_after_cancel"] == 2
+
+
+async def test_a_cancel_for_an_npo_this_service_does_not_enrol_is_ignored(
+    processor: EnrolmentProcessor, ports: FakePorts
+) -> None:
+    cancel = make_assignment(npo_id="elsewhere", event_type="candidate_assignment.cancelled")
+    await processor.on_assignment(cancel, 0)
+    assert ports.results == [] and ports.states == {}
+    assert processor.counters["ignored_cancel_unknown"] == 1
 
 
 async def test_redrive_makes_the_npos_failed_enrolments_on_that_partition_due(
@@ -400,7 +414,7 @@ async def test_a_call_lost_with_its_worker_is_resolved_by_the_watchdog_retry(
 async def test_cancel_after_a_failure_known_to_have_enrolled_nobody_calls_nothing(
     processor: EnrolmentProcessor, ports: FakePorts, clock: FakeClock
 ) -> None:
-    ports.add_config(make_config(enrolment={**SIMPLE_ENROLMENT, "lookup": SIMPLE_LOOKUP}))
+    ports.add_config(make_config(enrolment=LOOKUP_ENROLMENT))
     ports.reply(
         NpoTimeoutError("no answer", outcome_unknown=True),  # attempt 1: POST, outcome unknown
         NpoUnavailableError("lookup 503"),  # attempt 2: the lookup fails
@@ -419,7 +433,7 @@ async def test_cancel_after_a_failure_known_to_have_enrolled_nobody_calls_nothin
 async def test_cancel_after_giving_up_with_the_outcome_still_unknown_looks_it_up_first(
     processor: EnrolmentProcessor, ports: FakePorts, clock: FakeClock
 ) -> None:
-    ports.add_config(make_config(enrolment={**SIMPLE_ENROLMENT, "lookup": SIMPLE_LOOKUP}))
+    ports.add_config(make_config(enrolment=LOOKUP_ENROLMENT))
     ports.reply(
         *[NpoTimeoutError("no answer", outcome_unknown=True)]
         + [NpoUnavailableError("lookup 503")] * 2

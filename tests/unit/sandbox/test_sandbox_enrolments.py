@@ -255,3 +255,26 @@ async def test_cursor_and_offset_enrol(sandbox: SandboxServer, http: aiohttp.Cli
             json={"program_id": 99, "person": {"ref": "x"}},
         )
     )[0] == 422
+
+
+async def test_an_npo_that_rejects_duplicates_answers_already_enrolled_its_own_way(
+    sandbox: SandboxServer, http: aiohttp.ClientSession
+) -> None:
+    options = {"honours_idempotency": False, "rejects_duplicates": True}
+    await sandbox.add_npo("dup", offerings=2, options=options)
+    url = f"{sandbox.npo_base_url('dup')}/api/enrolments"
+    body = {"candidate": CANDIDATE, "offering_id": "off-0001"}
+    assert (await call(http, "POST", url, json=body))[0] == 201
+    status, error = await call(http, "POST", url, json=body)
+    assert status == 409 and error["error"] == "already_enrolled"
+    other = {"candidate": CANDIDATE, "offering_id": "off-0002"}
+    assert (await call(http, "POST", url, json=other))[0] == 201
+    assert len(await sandbox.enrolments("dup")) == 2
+
+    await sandbox.add_npo("sfdup", "salesforce", offerings=2, options=options)
+    program = (await sandbox.records("sfdup", "offerings"))[0]["Id"]
+    base = f"{sandbox.npo_base_url('sfdup')}/services/data/v60.0/sobjects/ProgramEngagement__c"
+    engagement = {"Program__c": program, "Contact__r": {"Email": "x@y.z"}}
+    assert (await call(http, "POST", base, json=engagement))[0] == 201
+    status, errors = await call(http, "POST", base, json=engagement)
+    assert status == 400 and errors[0]["errorCode"] == "DUPLICATE_VALUE"

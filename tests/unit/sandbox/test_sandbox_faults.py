@@ -198,3 +198,18 @@ async def test_faults_via_admin_http(sandbox: SandboxServer, http: aiohttp.Clien
         assert response.status == 204
     async with http.get(offerings_url(sandbox)) as response:
         assert response.status == 200
+
+
+async def test_commit_then_status_records_the_enrolment_and_answers_a_gateway_error(
+    sandbox: SandboxServer, http: aiohttp.ClientSession
+) -> None:
+    await sandbox.set_faults("n", "enrol", fail_next=[{"commit_then_status": 504}])
+    candidate = {"email": "a@x.org", "first_name": "A", "last_name": "B", "external_id": "c-1"}
+    body = {"candidate": candidate, "offering_id": "off-0001"}
+    url = f"{sandbox.npo_base_url('n')}/api/enrolments"
+    async with http.post(url, json=body, headers={"Idempotency-Key": "k-1"}) as response:
+        assert response.status == 504 and "Gateway" in await response.text()
+    (enrolment,) = await sandbox.enrolments("n")
+    assert enrolment["idempotency_key"] == "k-1"
+    async with http.post(url, json=body, headers={"Idempotency-Key": "k-1"}) as response:
+        assert response.status == 201 and response.headers["Idempotent-Replayed"] == "true"

@@ -1,0 +1,26 @@
+"""What a config may declare but an operator should know about: stored, yet worth a warning.
+
+Shown in the admin API's answer to a create or replace and beside each version in
+the history, so whoever stores such a config sees what it implies.
+"""
+
+from __future__ import annotations
+
+from npo_integration.models.npo_config import NpoIntegrationConfig
+
+NO_UNKNOWN_OUTCOME_POLICY = (
+    "enrolment: neither idempotency_key: honoured nor a lookup is declared, so an enrolment "
+    "whose outcome is unknown (a timeout, a connection reset, a 5xx answer) is not sent again: "
+    "it becomes 'unknown' until an operator confirms or retries it "
+    "(npo-integration enrolments confirm|retry)"
+)
+
+
+def config_warnings(config: NpoIntegrationConfig) -> list[str]:
+    """The warnings of ``config``, in a fixed order; empty when there is nothing to say."""
+    warnings: list[str] = []
+    enrolment = config.enrolment
+    enrolling = enrolment.enabled and enrolment.enrol is not None
+    if enrolling and not enrolment.resolves_unknown_outcomes:
+        warnings.append(NO_UNKNOWN_OUTCOME_POLICY)
+    return warnings
