@@ -12,7 +12,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from npo_integration.expressions import (
     PathOrRootText,
@@ -287,6 +295,11 @@ class LookupParam(_Strict):
             return data
         parse_template(data)  # a malformed one is refused at params.NAME, as written
         return {"template": data}
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Stored and shown compactly: an unquoted param is its template."""
+        return self.template if self.quote is None else handler(self)
 
     @model_validator(mode="after")
     def _quotable(self) -> LookupParam:

@@ -109,3 +109,7 @@ def test_a_good_lookup_validates_and_a_plain_param_is_an_unquoted_template() -> 
     assert lookup.params["offering"] == LookupParam(template="{offering.npo_offering_ref}")
     assert lookup.params["q"].quote == "soql"
     assert list(lookup.match) == ["offering_id", "['user.ref']", "state"]
+    dumped = lookup.model_dump(mode="json")  # stored and shown as written
+    assert dumped["params"]["offering"] == "{offering.npo_offering_ref}"
+    assert dumped["params"]["q"]["quote"] == "soql"
+    assert EnrolmentLookup.model_validate_json(lookup.model_dump_json()) == lookup
