@@ -2,8 +2,10 @@
 
 No expressions and no eval: a placeholder is a path (see :mod:`.paths`), nothing
 more. A template is parsed once into a :class:`Template`; where each
-placeholder's value comes from, how it is written and what a missing value
-means is the caller's, given to :meth:`Template.render` as one function.
+placeholder's value comes from and what a missing value means is the caller's,
+given to :meth:`Template.render` as one function; how a value is escaped for
+where the text goes (a URL path segment, a SOQL literal: :mod:`.escapes`) is
+the render's ``escape``, applied to values only, never to the template's own text.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import overload
 
+from npo_integration.expressions.escapes import Escape, EscapeError
 from npo_integration.expressions.missing import MISSING, Missing
 from npo_integration.expressions.paths import Path, PathSyntaxError, parse_path
 
@@ -38,16 +41,22 @@ class Template:
         return tuple(part.text for part in self.parts if isinstance(part, Path))
 
     @overload
-    def render(self, value_of: Callable[[Path], str]) -> str: ...
+    def render(self, value_of: Callable[[Path], str], *, escape: Escape | None = None) -> str: ...
 
     @overload
-    def render(self, value_of: Callable[[Path], str | Missing]) -> str | Missing: ...
+    def render(
+        self, value_of: Callable[[Path], str | Missing], *, escape: Escape | None = None
+    ) -> str | Missing: ...
 
-    def render(self, value_of: Callable[[Path], str | Missing]) -> str | Missing:
-        """The text with each placeholder replaced by ``value_of(placeholder)``.
+    def render(
+        self, value_of: Callable[[Path], str | Missing], *, escape: Escape | None = None
+    ) -> str | Missing:
+        """The text with each placeholder replaced by ``escape(value_of(placeholder))``.
 
         ``value_of`` raises its caller's error for a value it cannot give, or
-        returns :data:`MISSING` to make the whole text ``MISSING``.
+        returns :data:`MISSING` to make the whole text ``MISSING``; ``escape``
+        (none: as is) may raise :class:`~.escapes.EscapeError` for a value that
+        has no safe form where the text goes.
         """
         out: list[str] = []
         for part in self.parts:
@@ -57,6 +66,11 @@ class Template:
             value = value_of(part)
             if isinstance(value, Missing):
                 return MISSING
+            if escape is not None:
+                try:
+                    value = escape(value)
+                except EscapeError as exc:
+                    raise EscapeError(f"{{{part.text}}}: {exc}") from None
             out.append(value)
         return "".join(out)
 

@@ -12,10 +12,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
-from npo_integration.expressions import PathOrRootText, PathText, TemplateText, parse_template
-from npo_integration.models.events import NpoId
+from npo_integration.expressions import (
+    PathOrRootText,
+    PathText,
+    QuoteKind,
+    TemplateText,
+    check_quoted_template,
+    parse_template,
+)
+from npo_integration.models.events import Candidate, CandidateAssignmentEvent, NpoId, OfferingRef
 from npo_integration.models.secret import Secret
 from npo_integration.transforms.declarative.spec import DeclarativeMapping
 
@@ -231,13 +246,95 @@ class EnrolmentEndpoint(_Strict):
     response_id_path: PathText | None = "id"
 
 
+_LOOKUP_RECORDS: dict[str, type[BaseModel]] = {"candidate": Candidate, "offering": OfferingRef}
+"""The assignment's objects a lookup template may name a field of (``{candidate.email}``)."""
+_LOOKUP_VALUES = frozenset(CandidateAssignmentEvent.model_fields) - set(_LOOKUP_RECORDS)
+
+
+def _lookup_placeholders(where: str, text: str) -> None:
+    """A lookup template names the assignment's fields, or ``request.*`` (the plug-in's output,
+    whose shape only the plug-in knows): a typo is a config error, not an empty search."""
+    for placeholder in parse_template(text).placeholders:
+        root, rest = placeholder.steps[0], placeholder.steps[1:]
+        record = _LOOKUP_RECORDS.get(root) if isinstance(root, str) else None
+        if root == "request" and rest:
+            continue
+        if record is not None and len(rest) == 1 and rest[0] in record.model_fields:
+            continue
+        if root in _LOOKUP_VALUES and not rest:
+            continue
+        fields = ", ".join(
+            [
+                f"{{{name}.{field}}}"
+                for name, model in _LOOKUP_RECORDS.items()
+                for field in model.model_fields
+            ]
+        )
+        raise ValueError(
+            f"{where}: unknown value {{{placeholder.text}}}; use {{assignment_id}}, {fields} "
+            "or {request.PATH} (the enrol request as built)"
+        )
+
+
+class LookupParam(_Strict):
+    """One query parameter of a lookup; a plain string in a config is ``{"template": ...}``."""
+
+    template: TemplateText
+    quote: QuoteKind | None = Field(
+        None,
+        description=(
+            "write each value as a literal of this query language (soql: 'O\\'Brien'); "
+            "the template then has no quotes around its placeholders"
+        ),
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, data: Any) -> Any:
+        if not isinstance(data, str):
+            return data
+        parse_template(data)  # a malformed one is refused at params.NAME, as written
+        return {"template": data}
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Stored and shown compactly: an unquoted param is its template."""
+        return self.template if self.quote is None else handler(self)
+
+    @model_validator(mode="after")
+    def _quotable(self) -> LookupParam:
+        if self.quote is not None:
+            check_quoted_template(parse_template(self.template), self.quote)
+        return self
+
+
 class EnrolmentLookup(_Strict):
-    """How to ask the NPO whether an enrolment already exists (resolving an unknown outcome)."""
+    """How to ask the NPO whether an enrolment already exists (resolving an unknown outcome).
+
+    ``match`` says which found record is this assignment's: NPO record path ->
+    template over the assignment; a record counts only if every value equals.
+    Without it the NPO's own filter is trusted for one record at most.
+    """
 
     path: TemplateText
-    params: dict[str, TemplateText] = Field(default_factory=dict)
+    params: dict[str, LookupParam] = Field(default_factory=dict)
     records_path: PathOrRootText = ""
     id_path: PathText = "id"
+    match: dict[PathText, TemplateText] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_placeholders(self) -> EnrolmentLookup:
+        _lookup_placeholders("path", self.path)
+        for name, param in self.params.items():
+            _lookup_placeholders(f"params.{name}", param.template)
+        for path, text in self.match.items():
+            _lookup_placeholders(f"match.{path}", text)
+        if self.match and not any(parse_template(t).placeholders for t in self.match.values()):
+            raise ValueError(
+                "match: no value comes from the assignment (no {placeholder}), "
+                "so it cannot tell this assignment's enrolment from another's"
+            )
+        return self
 
 
 class AlreadyEnrolledConfig(_Strict):

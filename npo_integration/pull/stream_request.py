@@ -6,12 +6,12 @@ and were checked when the config was validated; here they only get their values.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 from npo_integration.errors import ConfigError, SkippableError
-from npo_integration.expressions import MISSING, Path, parse_template
+from npo_integration.expressions import MISSING, Escape, Path, parse_template
 from npo_integration.models.npo_config import StreamConfig
 from npo_integration.pull.records import format_cursor
 
@@ -45,11 +45,8 @@ class _StreamValues:
             return format_cursor(value)
         return str(value)
 
-    def render(self, text: str, *, encode: Callable[[str], str] = lambda value: value) -> str:
-        def encoded(placeholder: Path) -> str:
-            return encode(self.value_of(placeholder))
-
-        return parse_template(text).render(encoded)
+    def render(self, text: str, *, escape: Escape | None = None) -> str:
+        return parse_template(text).render(self.value_of, escape=escape)
 
 
 def stream_request(
@@ -63,7 +60,7 @@ def stream_request(
     incremental = stream.incremental
     effective = cursor if cursor is not None else (incremental.initial if incremental else None)
     values = _StreamValues(cursor=effective, parent=parent)
-    path = values.render(stream.path, encode=lambda value: quote(value, safe=""))
+    path = values.render(stream.path, escape=lambda value: quote(value, safe=""))
     params = {name: values.render(value) for name, value in stream.params.items()}
     if incremental is not None and incremental.param and effective is not None:
         params[incremental.param] = effective

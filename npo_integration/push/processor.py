@@ -476,7 +476,7 @@ class EnrolmentProcessor:
         if not isinstance(outcome, Answered):
             return outcome
         try:
-            return read_answer(outcome.body, lookup)
+            return read_answer(outcome.body, lookup, state.assignment, request)
         except EnrolmentLookupError as exc:
             return Refused(str(exc))
 

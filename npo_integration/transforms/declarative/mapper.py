@@ -6,7 +6,6 @@ Every failure is a ``TransformError`` naming the platform field, the NPO path an
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC
 from typing import Any, Literal, TypeVar, overload
 from zoneinfo import ZoneInfo
@@ -15,6 +14,8 @@ from pydantic import BaseModel, JsonValue, ValidationError
 
 from npo_integration.expressions import (
     MISSING,
+    Escape,
+    EscapeError,
     Missing,
     Path,
     PathError,
@@ -44,10 +45,6 @@ def _source(rule: FieldRule) -> str | None:
     return rule.path if rule.path is not None else rule.template
 
 
-def _as_is(text: str) -> str:
-    return text
-
-
 @overload
 def render(
     text: str,
@@ -55,7 +52,7 @@ def render(
     *,
     field: str,
     strict: Literal[True],
-    encode: Callable[[str], str] = _as_is,
+    escape: Escape | None = None,
 ) -> str: ...
 
 
@@ -66,7 +63,7 @@ def render(
     *,
     field: str,
     strict: bool,
-    encode: Callable[[str], str] = _as_is,
+    escape: Escape | None = None,
 ) -> str | Missing: ...
 
 
@@ -76,11 +73,13 @@ def render(
     *,
     field: str,
     strict: bool,
-    encode: Callable[[str], str] = _as_is,
+    escape: Escape | None = None,
 ) -> str | Missing:
-    """``text`` with each ``{path}`` replaced by its value in ``context``, written as text.
+    """``text`` with each ``{path}`` replaced by its value in ``context``, written as text
+    and escaped by ``escape`` for where the text goes.
 
-    A missing value makes the result ``MISSING``, or, when ``strict``, a ``TransformError``.
+    A missing value makes the result ``MISSING``, or, when ``strict``, a ``TransformError``;
+    so is a value ``escape`` refuses.
     """
 
     def value_of(placeholder: Path) -> str | Missing:
@@ -91,11 +90,14 @@ def render(
                     reason = f"{{{placeholder.text}}} has no value"
                     raise TransformError(reason, field=field, path=placeholder.text)
                 return value
-            return encode(coerce.to_str(value))
+            return coerce.to_str(value)
         except (PathError, coerce.CoercionError) as exc:
             raise TransformError(str(exc), field=field, path=placeholder.text) from None
 
-    return parse_template(text).render(value_of)
+    try:
+        return parse_template(text).render(value_of, escape=escape)
+    except EscapeError as exc:
+        raise TransformError(str(exc), field=field) from None
 
 
 def apply_rule(rule: FieldRule, record: Any, *, field: str, spec: PlatformField) -> Any:

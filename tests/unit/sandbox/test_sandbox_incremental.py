@@ -7,6 +7,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from npo_integration.expressions import soql_literal
 from npo_sandbox import SandboxServer
 from npo_sandbox.flavours import soql
 
@@ -90,8 +91,60 @@ def test_soql_parser_subset() -> None:
     assert query.matches(record)
     assert not query.matches({**record, "Progress__c": 49})
     assert not query.matches({**record, "Contact__r": {"Email": None}})
-    with pytest.raises(soql.SoqlError):
-        soql.parse("SELECT Id FROM X WHERE a = 1 OR b = 2")
+    with pytest.raises(soql.SoqlError, match="AND and OR mixed without parentheses"):
+        soql.parse("SELECT Id FROM X WHERE a = 1 AND b = 2 OR c = 3")
+
+
+def test_soql_or_not_and_parentheses() -> None:
+    query = soql.parse("SELECT Id FROM X WHERE (a = 1 OR b = 'x') AND NOT c = null")
+    assert query.matches({"a": 1, "c": 0}) and query.matches({"b": "x", "c": 0})
+    assert not query.matches({"a": 2, "b": "y", "c": 0})
+    assert not query.matches({"a": 1, "c": None})
+
+
+@pytest.mark.parametrize(
+    ("literal", "text"),
+    [
+        (r"'O\'Brien'", "O'Brien"),
+        (r"'back\\slash'", "back\\slash"),
+        (r"'a\nb\tc\Nd'", "a\nb\tc\nd"),
+        (r"'say \"hi\"'", 'say "hi"'),
+        (r"'caf\u00e9'", "café"),
+        ("'it''s'", None),  # two literals, not SQL's doubled quote: malformed
+    ],
+)
+def test_soql_string_literals_decode_salesforce_escapes(literal: str, text: str | None) -> None:
+    query = f"SELECT Id FROM X WHERE Name = {literal}"
+    if text is None:
+        with pytest.raises(soql.SoqlError):
+            soql.parse(query)
+        return
+    assert soql.parse(query).matches({"Name": text})
+
+
+@pytest.mark.parametrize(
+    ("where", "error"),
+    [
+        (r"Name = 'a\qb'", "invalid escape sequence"),
+        ("Name = 'open", "unterminated string literal"),
+        (r"Name = 'open\'", "unterminated string literal"),
+    ],
+)
+def test_soql_bad_literals_are_malformed(where: str, error: str) -> None:
+    with pytest.raises(soql.SoqlError, match=error):
+        soql.parse(f"SELECT Id FROM X WHERE {where}")
+
+
+def test_an_unescaped_quote_ends_the_literal_as_in_salesforce() -> None:
+    email = "x'OR'1'='1@example.org"
+    with pytest.raises(soql.SoqlError):  # 'x' OR '1' = ...: a literal where a field must be
+        soql.parse(f"SELECT Id FROM X WHERE Email = '{email}'")
+    escaped = email.replace("'", "\\'")
+    query = soql.parse(f"SELECT Id FROM X WHERE Email = '{escaped}' LIMIT 1")
+    assert query.matches({"Email": email}) and not query.matches({"Email": "x"})
+    assert query.limit == 1
+    words = soql.parse("SELECT Id FROM X WHERE Name = ' LIMIT 5 ORDER BY x' AND b = 1")
+    assert words.limit is None and words.matches({"Name": " LIMIT 5 ORDER BY x", "b": 1})
 
 
 async def test_cursor_updated_since_is_inclusive(
@@ -155,3 +208,13 @@ async def test_simple_updated_since_and_delete(
     sandbox.npo("s").offerings.pop("off-0005")  # type: ignore[union-attr]
     again = await sandbox.upsert("s", "offerings", {"title": "Another"})
     assert again["id"] == "off-0006"  # ids are never reused
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["x'OR'1'='1@example.org", "o\\'b@example.org", "\\", "'", 'a"b', "l1\nl2\r\tx\x07", "é'"],
+)
+def test_the_services_soql_literal_reads_back_as_the_value(value: str) -> None:
+    query = soql.parse(f"SELECT Id FROM X WHERE Email = {soql_literal(value)} AND b = 1")
+    assert query.matches({"Email": value, "b": 1})
+    assert not query.matches({"Email": value + "x", "b": 1})
