@@ -62,7 +62,9 @@ async def add_lookup_npo(stack: Stack, npo_id: str, lookup: dict[str, Any]) -> N
         offerings=3,
         options={"honours_idempotency": False},
     )
-    config = enrol_config(npo_id, stack.sandbox.npo_url(npo_id), timeout=1.0)
+    config = enrol_config(
+        npo_id, stack.sandbox.npo_url(npo_id), timeout=1.0, idempotency_key="ignored"
+    )
     await put_config(stack, {**config, "enrolment": {**config["enrolment"], "lookup": lookup}})
 
 
