@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     http_max_call_timeout_seconds: float = Field(
         30.0,
         gt=0,
-        le=120,
+        le=60,
         description=(
             "cap on an NPO config's timeout_seconds (a longer one is clamped, with a warning); "
             "also bounds how long a rebalance waits for enrolment calls in flight"
@@ -226,6 +226,12 @@ class Settings(BaseSettings):
         except SecretError as exc:
             raise ValueError(str(exc)) from None
         return value
+
+    @property
+    def hand_over_seconds(self) -> float:
+        """How long a revocation waits for enrolment calls in flight before it cancels them:
+        one call at the longest timeout allowed, plus the publish and save of its outcome."""
+        return self.http_max_call_timeout_seconds + 5.0
 
     @property
     def bootstrap_servers(self) -> list[str]:
