@@ -82,14 +82,10 @@ async def test_a_worker_joining_mid_call_leaves_one_post_and_one_outcome_per_ass
 
     await eventually(all_decided, timeout=150, what="an outcome for every assignment")
 
-    handed_over = [
-        (int(waited), int(cancelled))
-        for worker in (first, second)
-        for waited, cancelled in HAND_OVER.findall(worker.output())
-    ]
-    assert any(waited for waited, _ in handed_over), (
-        f"the third worker joined when no call was in flight: {handed_over}"
-    )
+    async def npo_idle() -> bool:  # no call left in flight that could still enrol or decide
+        return all(r["status"] is not None for r in await enrol_requests(sandbox, npo_id))
+
+    await eventually(npo_idle, timeout=30, what="every call at the NPO answered")
 
     outcomes = Counter(
         r["assignment_id"] for r in await results(deployment) if r["assignment_id"] in ids
@@ -102,6 +98,16 @@ async def test_a_worker_joining_mid_call_leaves_one_post_and_one_outcome_per_ass
     per_assignment = Counter(e["idempotency_key"] for e in enrolments)
     assert per_assignment == Counter(idempotency_key("enrol", i) for i in ids), per_assignment
     assert len(await enrol_requests(sandbox, npo_id)) == len(ids)  # one POST each, none cut off
+
+    # ... and the rebalance did happen mid-call:
+    handed_over = [
+        (int(waited), int(cancelled))
+        for worker in (first, second)
+        for waited, cancelled in HAND_OVER.findall(worker.output())
+    ]
+    assert any(waited for waited, _ in handed_over), (
+        f"the third worker joined when no call was in flight: {handed_over}"
+    )
 
 
 async def test_an_npo_answering_after_30_s_delays_only_its_own_enrolments(
