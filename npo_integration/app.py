@@ -43,6 +43,14 @@ class NpoApp(faust.App):
     def web(self) -> OwnViewsOnly:
         return OwnViewsOnly(self)
 
+    revoking_generation: int | None = None
+    """The consumer generation whose partitions the rebalance under way revokes: set as the
+    rebalance starts, before Faust forgets their acknowledgements (``ownership.py``)."""
+
+    def on_rebalance_start(self) -> None:
+        self.revoking_generation = self.consumer_generation_id
+        super().on_rebalance_start()
+
 
 app = NpoApp(
     settings.app_id,
@@ -64,6 +72,9 @@ app = NpoApp(
     # A restarted worker rejoins quickly; the broker is single-node in tests.
     broker_session_timeout=10.0,
     broker_heartbeat_interval=1.0,
+    # A revocation waits up to hand_over_seconds for enrolment calls in flight (agents/enrol.py);
+    # the broker waits this long for every member to rejoin (below the 90 s request timeout).
+    broker_rebalance_timeout=max(60.0, settings.hand_over_seconds + 20.0),
     stream_wait_empty=False,
     consumer_auto_offset_reset="earliest",
     table_standby_replicas=0,

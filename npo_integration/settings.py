@@ -115,6 +115,35 @@ class Settings(BaseSettings):
         le=1000,
         description="open connections to one NPO host per worker (NPOs may share a host)",
     )
+    http_max_call_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=60,
+        description=(
+            "cap on an NPO config's timeout_seconds (a longer one is clamped, with a warning); "
+            "also bounds how long a rebalance waits for enrolment calls in flight"
+        ),
+    )
+    http_max_retry_attempts: int = Field(
+        5,
+        ge=1,
+        le=20,
+        description="cap on an NPO config's retry.max_attempts (tries of one call, waits between)",
+    )
+    http_max_retry_backoff_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=600,
+        description="cap on an NPO config's retry.backoff_max_seconds (longest wait between tries)",
+    )
+    http_max_circuit_failure_threshold: int = Field(
+        20,
+        ge=1,
+        le=1000,
+        description=(
+            "cap on an NPO config's circuit_breaker.failure_threshold (failures before it opens)"
+        ),
+    )
     transform_timeout_seconds: float = Field(
         2.0,
         gt=0,
@@ -294,6 +323,12 @@ class Settings(BaseSettings):
         if not (value.isascii() and value.isprintable()) or any(c.isspace() for c in value):
             raise ValueError("must be printable ASCII without spaces (it is sent in a header)")
         return value
+
+    @property
+    def hand_over_seconds(self) -> float:
+        """How long a revocation waits for enrolment calls in flight before it cancels them:
+        one call at the longest timeout allowed, plus the publish and save of its outcome."""
+        return self.http_max_call_timeout_seconds + 5.0
 
     @property
     def bootstrap_servers(self) -> list[str]:

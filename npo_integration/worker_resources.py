@@ -13,6 +13,7 @@ from npo_integration.app import app, settings
 from npo_integration.delivery.kafka_log import KafkaOutputLog, isolation_for
 from npo_integration.delivery.producer import BatchProducer
 from npo_integration.http import NpoHttpClient
+from npo_integration.http.npo_state import CallCaps
 from npo_integration.registry.submit import ConfigSubmitter
 from npo_integration.sealing import SecretBox
 from npo_integration.transforms.invoke import PluginRunner
@@ -38,11 +39,18 @@ async def freeze_startup_objects() -> None:
 # same data dir (see pull/schedule).
 worker_id = uuid.uuid4().hex
 secret_box = SecretBox.from_setting(settings.secrets_keys)
+call_caps = CallCaps(
+    timeout_seconds=settings.http_max_call_timeout_seconds,
+    retry_attempts=settings.http_max_retry_attempts,
+    retry_backoff_seconds=settings.http_max_retry_backoff_seconds,
+    failure_threshold=settings.http_max_circuit_failure_threshold,
+)
 http_client = NpoHttpClient(
     secret_box,
     allow_private=settings.allow_private_npo_urls,
     pool_limit=settings.http_max_connections,
     pool_limit_per_host=settings.http_max_connections_per_host,
+    caps=call_caps,
 )
 
 

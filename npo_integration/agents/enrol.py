@@ -8,27 +8,43 @@ assignments concurrently, at most ``NPO_ENROLMENT_CONCURRENCY_PER_NPO`` calls
 per NPO and ``NPO_ENROLMENT_CONCURRENCY`` per worker, so an NPO that answers
 slowly holds only its own slots. A message is acknowledged when its work is
 done. Retries are messages, not sleeps. The rules live in ``push.processor``.
+
+Rebalances: work in a lane can outlive its partition's ownership, and the new
+owner reads the same uncommitted message. So the ports fence each step
+(``ownership.py``): no NPO call starts (nor its ``sending`` state is
+written) once a rebalance is under way or the partition is not this worker's in
+the generation the message was read in; an outcome is published and saved only
+until the revocation has released the partition. A revocation cancels the lanes
+of revoked partitions that have not started and waits up to
+``settings.hand_over_seconds`` (the capped call timeout, plus the outcome's
+sends) for calls in flight, then cancels them and waits for the states written
+to be acknowledged. Abandoned work is not acknowledged: the new owner redoes it
+from the durable state (a ``sending`` left behind is resolved by lookup or key).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable
 from functools import partial
 from typing import Any, cast
 
 from faust import Stream, StreamT
-from faust.types import EventT
+from faust.streams import current_event
+from faust.types import TP, AppT, EventT
+from mode.types.signals import BaseSignalT
 
 from npo_integration.agents.dead_letters import dead_letter, payload_of
 from npo_integration.app import app, settings
 from npo_integration.errors import NpoIntegrationError
 from npo_integration.http.response import NpoResponse
 from npo_integration.models.codec import decode, encode, key_of
-from npo_integration.models.enrolment import EnrolmentCommand, EnrolmentState
+from npo_integration.models.enrolment import IN_FLIGHT, EnrolmentCommand, EnrolmentState
 from npo_integration.models.events import CandidateAssignmentEvent
 from npo_integration.models.internal import EnrolmentLink, EnrolmentResult
 from npo_integration.models.npo_config import NpoConfigVersion, NpoIntegrationConfig
+from npo_integration.ownership import Ownership
 from npo_integration.push.calls import HttpCall
 from npo_integration.push.lanes import Lanes
 from npo_integration.push.processor import EnrolmentProcessor, wrong_key
@@ -53,6 +69,26 @@ MAX_PENDING = 20_000
 """Messages read and not yet done at most; past it the agent stops reading until some finish."""
 
 enrolment_inputs = raw_topic(ASSIGNMENTS_TOPIC, COMMANDS_TOPIC)
+ownership = Ownership(app)
+
+
+class NotOwner(BaseException):
+    """Raised by a port when this worker may no longer act on the current message.
+
+    A ``BaseException``, like a cancellation: the processor and ``outcomes.perform``
+    turn every ``Exception`` into an outcome, and this is none, the work is abandoned."""
+
+
+def _fence(*, finishing: bool) -> None:
+    """Raise :class:`NotOwner` unless the current message may still start an NPO call
+    (``finishing=False``) or send and save an outcome (``finishing=True``)."""
+    event = current_event()
+    if event is None:
+        return  # not called for a message: nothing to fence (no port writes without one)
+    message = event.message
+    allowed = ownership.may_finish(message) if finishing else ownership.may_start(message)
+    if not allowed:
+        raise NotOwner(f"{message.tp.topic}[{message.tp.partition}]@{message.offset}")
 
 
 async def _call_plugin(config: NpoIntegrationConfig, method: str, *args: Any) -> Any:
@@ -69,6 +105,8 @@ class FaustPorts:
         return enrolments.get(assignment_id)
 
     def save(self, state: EnrolmentState) -> None:
+        # A call about to begin writes its in-flight state first: fenced like the call itself.
+        _fence(finishing=state.status not in IN_FLIGHT)
         enrolments.put(state)
 
     async def persist(self) -> None:
@@ -83,12 +121,15 @@ class FaustPorts:
         return npo_configs.current(npo_id)
 
     async def publish_result(self, result: EnrolmentResult) -> None:
+        _fence(finishing=True)
         await batch_producer.send_one(RESULTS_TOPIC, result.assignment_id.encode(), encode(result))
 
     async def publish_link(self, link: EnrolmentLink) -> None:
+        _fence(finishing=True)
         await batch_producer.send_one(LINKS_TOPIC, link.npo_id.encode(), encode(link))
 
     async def dead_letter(self, state: EnrolmentState, reason: str) -> None:
+        _fence(finishing=True)
         await dead_letter(
             source_topic=ASSIGNMENTS_TOPIC,
             reason=reason,
@@ -124,6 +165,7 @@ class FaustPorts:
     async def send(
         self, config: NpoIntegrationConfig, call: HttpCall, idempotency_key: str | None
     ) -> NpoResponse:
+        _fence(finishing=False)
         return await http_client.request(
             config,
             call.method,
@@ -193,7 +235,9 @@ async def enrol_assignments(stream: StreamT[bytes]) -> None:
         else:
             key, npo_id = message.assignment_id, message.offering.npo_id
         # The task copies this context: its table writes land on this event's partition.
-        await lanes.submit(key, npo_id, partial(_handle, inputs, event, message, partition))
+        await lanes.submit(
+            key, npo_id, partial(_handle, inputs, event, message, partition), tag=event.message.tp
+        )
 
 
 async def _handle(
@@ -202,18 +246,73 @@ async def _handle(
     message: EnrolmentCommand | CandidateAssignmentEvent,
     partition: int,
 ) -> None:
+    if not ownership.may_start(event.message):
+        _abandoned(event, "before it started")
+        return
     try:
         if isinstance(message, EnrolmentCommand):
             await processor.on_command(message, partition)
         else:
             await processor.on_assignment(message, partition)
+    except NotOwner:
+        _abandoned(event, "midway")
+        return
     except Exception as exc:
         log.exception("enrolment of key %s failed unexpectedly", key_of(event.key))
+        try:
+            _fence(finishing=True)
+        except NotOwner:
+            _abandoned(event, "failed")
+            return
         await dead_letter(
             source_topic=event.message.topic,
             reason=f"unexpected {type(exc).__name__}: {exc}",
             payload=payload_of(event.value),
             key=key_of(event.key),
         )
-    finally:
+    # Faust forgot the partition's acknowledgements when its revocation began; an ack now would
+    # count in the next generation. Not acknowledged, the message is read again and found done.
+    if ownership.may_start(event.message):
         await inputs.ack(event)
+
+
+def _abandoned(event: EventT[bytes], when: str) -> None:
+    abandoned[when] += 1
+    log.info(
+        "enrolment message %s[%d]@%d (key %s) abandoned %s: its partition is being handed over",
+        event.message.topic,
+        event.message.partition,
+        event.message.offset,
+        key_of(event.key),
+        when,
+    )
+
+
+abandoned: Counter[str] = Counter()
+"""Messages whose work this worker gave up in a rebalance, by when (since start)."""
+
+
+@app.on_partitions_revoked.connect
+async def _hand_over(sender: AppT, /, *args: Any, signal: BaseSignalT[Any], **_: Any) -> None:
+    """Before this worker rejoins the group (nobody else owns the partitions meanwhile): give
+    up what has not started, let calls in flight end within the grace, make their states
+    durable, then fence off everything read before."""
+    revoked: set[TP] = args[0]  # the signal's one argument: the partitions revoked
+    mine = {tp for tp in revoked if tp.topic in (ASSIGNMENTS_TOPIC, COMMANDS_TOPIC)}
+    if not mine:
+        return
+    released = await lanes.release(mine, grace=settings.hand_over_seconds)
+    try:
+        await enrolments.wait_acked()
+    except Exception as exc:  # the rebalance must go on; the new owner resolves what is left
+        log.warning("enrolment states not acknowledged at hand-over: %r", exc)
+    ownership.released(mine)
+    if released.waiting or released.running:
+        log.info(
+            "hand-over: %d enrolment call(s) in flight waited for (%d cancelled after %.0fs), "
+            "%d queued message(s) abandoned",
+            released.running,
+            released.cancelled,
+            settings.hand_over_seconds,
+            released.waiting,
+        )

@@ -33,7 +33,7 @@ from npo_integration.http.auth import (
 from npo_integration.http.circuit import CircuitState
 from npo_integration.http.classify import classify
 from npo_integration.http.errors import CircuitOpenError, NpoRequestError, NpoResponseError
-from npo_integration.http.npo_state import Endpoint, NpoState, NpoStates
+from npo_integration.http.npo_state import UNCAPPED, CallCaps, Endpoint, NpoState, NpoStates
 from npo_integration.http.resolver import GuardedResolver, check_literal_host
 from npo_integration.http.response import NpoResponse
 from npo_integration.http.transport import DEFAULT_MAX_BODY_BYTES, send
@@ -71,6 +71,8 @@ class NpoHttpClient:
     refuses them at connect time. ``clock``, ``sleep`` and ``random_fraction``
     are injectable so tests need no real waiting; ``resolver`` replaces the
     system resolver underneath the address guard.
+    ``caps`` clamp each NPO config's timeout, retries and breaker threshold
+    (the worker's ``NPO_HTTP_MAX_*`` settings).
     """
 
     def __init__(
@@ -86,6 +88,7 @@ class NpoHttpClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         random_fraction: Callable[[], float] = random.random,
         resolver: AbstractResolver | None = None,
+        caps: CallCaps = UNCAPPED,
     ) -> None:
         self._box = box
         self._allow_private = allow_private
@@ -98,7 +101,11 @@ class NpoHttpClient:
         self._session: aiohttp.ClientSession | None = None
         self._guard: GuardedResolver | None = None
         self._states = NpoStates(
-            make_auth=self._make_auth, clock=clock, sleep=sleep, random_fraction=random_fraction
+            make_auth=self._make_auth,
+            clock=clock,
+            sleep=sleep,
+            random_fraction=random_fraction,
+            caps=caps,
         )
 
     # --- lifecycle -------------------------------------------------------------

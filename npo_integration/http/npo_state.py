@@ -4,10 +4,16 @@ Each part is rebuilt only when its own settings change, so editing a stream
 does not drop a cached OAuth token or reset an open circuit. A state keeps the
 ``Endpoint`` part of the NPO's config, not the config: with 100,000 NPOs on a
 worker, their mappings (about 30 KB each, decoded) must not stay in memory.
+
+The worker's :class:`CallCaps` clamp what a config may ask for (call timeout,
+tries and waits of one call, failures before the circuit opens), so one NPO's
+config cannot hold a worker's slots for minutes. A config above a cap is still
+accepted: clamping happens here, where the state is built, with a warning.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,8 +31,74 @@ from npo_integration.models.npo_config import (
     RetryConfig,
 )
 
+log = logging.getLogger(__name__)
+
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class CallCaps:
+    """The worker's bounds on an NPO config's call settings (``NPO_HTTP_MAX_*``); the defaults
+    are the config schema's own maxima, i.e. no clamping."""
+
+    timeout_seconds: float = 300.0
+    retry_attempts: int = 20
+    retry_backoff_seconds: float = 3600.0
+    failure_threshold: int = 1000
+
+    def exceeded(self, config: NpoIntegrationConfig) -> list[str]:
+        """One line per config value above its cap, naming the value used instead."""
+        asked = (
+            (
+                "timeout_seconds",
+                config.timeout_seconds,
+                self.timeout_seconds,
+                "NPO_HTTP_MAX_CALL_TIMEOUT_SECONDS",
+            ),
+            (
+                "retry.max_attempts",
+                config.retry.max_attempts,
+                self.retry_attempts,
+                "NPO_HTTP_MAX_RETRY_ATTEMPTS",
+            ),
+            (
+                "retry.backoff_max_seconds",
+                config.retry.backoff_max_seconds,
+                self.retry_backoff_seconds,
+                "NPO_HTTP_MAX_RETRY_BACKOFF_SECONDS",
+            ),
+            (
+                "circuit_breaker.failure_threshold",
+                config.circuit_breaker.failure_threshold,
+                self.failure_threshold,
+                "NPO_HTTP_MAX_CIRCUIT_FAILURE_THRESHOLD",
+            ),
+        )
+        return [
+            f"{field} {value:g} is above the worker's cap {setting}={cap:g}: {cap:g} is used"
+            for field, value, cap, setting in asked
+            if value > cap
+        ]
+
+    def retry(self, config: RetryConfig) -> RetryConfig:
+        return config.model_copy(
+            update={
+                "max_attempts": min(config.max_attempts, self.retry_attempts),
+                "backoff_max_seconds": min(config.backoff_max_seconds, self.retry_backoff_seconds),
+                "backoff_base_seconds": min(
+                    config.backoff_base_seconds, self.retry_backoff_seconds
+                ),
+            }
+        )
+
+    def circuit_breaker(self, config: CircuitBreakerConfig) -> CircuitBreakerConfig:
+        return config.model_copy(
+            update={"failure_threshold": min(config.failure_threshold, self.failure_threshold)}
+        )
+
+
+UNCAPPED = CallCaps()
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,17 +117,18 @@ class Endpoint:
     retry: RetryConfig
 
     @classmethod
-    def of(cls, config: NpoIntegrationConfig) -> Endpoint:
+    def of(cls, config: NpoIntegrationConfig, caps: CallCaps = UNCAPPED) -> Endpoint:
+        """The config's call settings, clamped by ``caps``."""
         return cls(
             npo_id=config.npo_id,
             base_url=config.base_url,
             auth=config.auth,
             headers=config.headers,
-            timeout_seconds=config.timeout_seconds,
+            timeout_seconds=min(config.timeout_seconds, caps.timeout_seconds),
             error_in_body=config.error_in_body,
             rate_limit=config.rate_limit,
-            circuit_breaker=config.circuit_breaker,
-            retry=config.retry,
+            circuit_breaker=caps.circuit_breaker(config.circuit_breaker),
+            retry=caps.retry(config.retry),
         )
 
 
@@ -78,21 +151,30 @@ class NpoStates:
         clock: Clock,
         sleep: Sleep,
         random_fraction: Callable[[], float],
+        caps: CallCaps = UNCAPPED,
     ) -> None:
         self._make_auth = make_auth
+        self._caps = caps
         self._clock = clock
         self._sleep = sleep
         self._random = random_fraction
         self._states: dict[str, NpoState] = {}
 
     def get(self, config: NpoIntegrationConfig) -> NpoState:
-        endpoint = Endpoint.of(config)
+        endpoint = Endpoint.of(config, self._caps)
         state = self._states.get(config.npo_id)
         if state is None:
             state = self._states[config.npo_id] = self._build(endpoint)
+            self._warn_capped(config)
         elif state.endpoint != endpoint:
             self._update(state, endpoint)
+            self._warn_capped(config)
         return state
+
+    def _warn_capped(self, config: NpoIntegrationConfig) -> None:
+        """Once per change of the NPO's call settings, not per call."""
+        for line in self._caps.exceeded(config):
+            log.warning("npo=%s config: %s", config.npo_id, line)
 
     def all(self) -> list[NpoState]:
         return list(self._states.values())

@@ -6,6 +6,7 @@ the history, so whoever stores such a config sees what it implies.
 
 from __future__ import annotations
 
+from npo_integration.http.npo_state import CallCaps
 from npo_integration.models.npo_config import NpoIntegrationConfig
 
 NO_UNKNOWN_OUTCOME_POLICY = (
@@ -16,11 +17,14 @@ NO_UNKNOWN_OUTCOME_POLICY = (
 )
 
 
-def config_warnings(config: NpoIntegrationConfig) -> list[str]:
-    """The warnings of ``config``, in a fixed order; empty when there is nothing to say."""
+def config_warnings(config: NpoIntegrationConfig, caps: CallCaps | None = None) -> list[str]:
+    """The warnings of ``config``, in a fixed order; empty when there is nothing to say.
+    With the worker's ``caps``, also each value the worker will clamp (timeout, retries...)."""
     warnings: list[str] = []
     enrolment = config.enrolment
     enrolling = enrolment.enabled and enrolment.enrol is not None
     if enrolling and not enrolment.resolves_unknown_outcomes:
         warnings.append(NO_UNKNOWN_OUTCOME_POLICY)
+    if caps is not None:
+        warnings += caps.exceeded(config)
     return warnings

@@ -25,7 +25,7 @@ from npo_integration.tables import npo_configs
 from npo_integration.validation_errors import describe_validation_error
 from npo_integration.views.admin_answers import change_source, unknown_npo
 from npo_integration.views.admin_auth import admin_only
-from npo_integration.worker_resources import config_submitter
+from npo_integration.worker_resources import call_caps, config_submitter
 
 WAIT_SECONDS = 10.0
 LIST_LIMIT = 100
@@ -38,7 +38,7 @@ def redacted(version: NpoConfigVersion) -> dict[str, Any]:
 
 def with_warnings(version: NpoConfigVersion) -> dict[str, Any]:
     """A version of the history, with what its config implies that an operator should know."""
-    return {**redacted(version), "warnings": config_warnings(version.config)}
+    return {**redacted(version), "warnings": config_warnings(version.config, call_caps)}
 
 
 class InvalidJsonError(ConfigError):
@@ -78,7 +78,7 @@ async def _accept(view: web.View, request: web.Request, command: ConfigCommand) 
     await config_submitter.send_command(command)
     body: dict[str, Any] = {"npo_id": npo_id, "command_id": command.event_id, "status": "accepted"}
     if command.config is not None:
-        body["warnings"] = config_warnings(command.config)
+        body["warnings"] = config_warnings(command.config, call_caps)
     if request.query.get("wait") == "true":
         version = await _wait_for_version(npo_id, before.version if before else 0)
         if version is not None:

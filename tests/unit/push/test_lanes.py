@@ -93,3 +93,46 @@ async def _until(condition: object) -> None:
     # Polls: the condition is any state of the code under test, with no event to wait on.
     while not condition():  # type: ignore[operator]  # noqa: ASYNC110
         await asyncio.sleep(0.001)
+
+
+async def test_release_cancels_waiting_work_and_waits_for_running_work_within_the_grace() -> None:
+    lanes = Lanes(per_group=1, total=10, max_pending=100)
+    finish = asyncio.Event()
+    log: list[str] = []
+
+    async def call(name: str) -> None:
+        log.append(f"{name} start")
+        await finish.wait()
+        log.append(f"{name} end")
+
+    await lanes.submit("a", "npo", lambda: call("a1"), tag=0)
+    await lanes.submit("a", "npo", lambda: call("a2"), tag=0)  # after a1 in its lane
+    await lanes.submit("b", "npo", lambda: call("b1"), tag=0)  # waits for the NPO's one slot
+    await lanes.submit("c", "other", lambda: call("c1"), tag=1)  # another partition
+    await asyncio.sleep(0.01)
+    releasing = asyncio.ensure_future(lanes.release({0}, grace=5))
+    await asyncio.sleep(0.01)
+    assert not releasing.done()  # a1 is running: it gets its grace
+    finish.set()
+    released = await asyncio.wait_for(releasing, 1)
+    assert (released.waiting, released.running, released.cancelled) == (2, 1, 0)
+    await lanes.drain()
+    assert sorted(log) == ["a1 end", "a1 start", "c1 end", "c1 start"]
+    assert lanes.pending == 0
+
+
+async def test_release_cancels_running_work_after_the_grace() -> None:
+    lanes = Lanes(per_group=4, total=4, max_pending=100)
+    cancelled: list[str] = []
+
+    async def hangs() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append("a")
+            raise
+
+    await lanes.submit("a", "npo", hangs, tag=3)
+    await asyncio.sleep(0.01)
+    released = await asyncio.wait_for(lanes.release([3], grace=0.05), 1)
+    assert released.cancelled == 1 and cancelled == ["a"] and lanes.pending == 0
