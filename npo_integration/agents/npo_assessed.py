@@ -9,7 +9,6 @@ platform onboarding thousands of NPOs at once is not one broker round trip each.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -56,10 +55,9 @@ async def _command(event: EventT[bytes]) -> ConfigCommand | None:
             )
         return config_submitter.upsert_command(assessed.integration, "npo-assessed")
     except NpoIntegrationError as exc:
-        # Parsed, then refused: its fields are known, the credential-looking ones are masked.
-        await _dead_letter(
-            event, str(exc), redact_document(json.loads(event.value)), npo_id=assessed.npo_id
-        )
+        # Parsed, then refused: kept as sent, secrets and credential-looking values masked.
+        shown = assessed.model_dump(mode="json", context={"redact": True}, exclude_unset=True)
+        await _dead_letter(event, str(exc), redact_document(shown), npo_id=assessed.npo_id)
         return None
 
 
