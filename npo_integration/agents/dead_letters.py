@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from npo_integration import metrics
 from npo_integration.models.codec import encode
 from npo_integration.models.internal import DeadLetter
+from npo_integration.registry.redaction import describe_unparsed
 from npo_integration.topics import dead_letters
 
 log = logging.getLogger(__name__)
 
 
 def payload_of(raw: bytes | None) -> Any:
-    """The original message as JSON when it is JSON, else as text, so the
-    dead letter stays readable."""
-    if raw is None:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw.decode("utf-8", errors="replace")
+    """What a dead letter keeps of a message that did not parse: its length, sha256 and a masked
+    prefix, never the message (a secret or a candidate's email could be anywhere in it)."""
+    return None if raw is None else describe_unparsed(raw)
 
 
 async def dead_letter(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from faust import StreamT
 from faust.types import EventT
@@ -39,6 +40,11 @@ async def _command(event: EventT[bytes]) -> ConfigCommand | None:
     integrate or it is refused."""
     try:
         assessed = decode(NpoAssessed, event.value)
+    except NpoIntegrationError as exc:
+        # Unparsed: where its secrets are is unknown, so it is kept only as a masked summary.
+        await _dead_letter(event, str(exc), payload_of(event.value))
+        return None
+    try:
         if assessed.integration is None:
             log.info("NPO %s assessed without an API; nothing to integrate", assessed.npo_id)
             return None
@@ -49,13 +55,22 @@ async def _command(event: EventT[bytes]) -> ConfigCommand | None:
             )
         return config_submitter.upsert_command(assessed.integration, "npo-assessed")
     except NpoIntegrationError as exc:
-        await dead_letter(
-            source_topic=npo_assessed.get_topic_name(),
-            reason=str(exc),
-            payload=redact_document(payload_of(event.value)),
-            key=key_of(event.key),
-        )
+        # Parsed, then refused: kept as sent, secrets and credential-looking values masked.
+        shown = assessed.model_dump(mode="json", context={"redact": True}, exclude_unset=True)
+        await _dead_letter(event, str(exc), redact_document(shown), npo_id=assessed.npo_id)
         return None
+
+
+async def _dead_letter(
+    event: EventT[bytes], reason: str, payload: Any, *, npo_id: str | None = None
+) -> None:
+    await dead_letter(
+        source_topic=npo_assessed.get_topic_name(),
+        reason=reason,
+        payload=payload,
+        key=key_of(event.key),
+        npo_id=npo_id,
+    )
 
 
 @app.agent(npo_assessed)

@@ -18,13 +18,10 @@ M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
 
-async def parsed(
-    stream: StreamT[bytes], model: type[M], topic: TopicT, *, keep_payload: bool = True
-) -> AsyncIterator[M]:
+async def parsed(stream: StreamT[bytes], model: type[M], topic: TopicT) -> AsyncIterator[M]:
     """Each message as ``model``; yielded inside the event, so table writes land on its partition.
 
-    ``keep_payload=False`` leaves the original out of the dead letter, for topics
-    whose messages may carry secrets.
+    A message that does not parse is dead-lettered as ``payload_of`` describes it, not in full.
     """
     async for event in stream.events():
         try:
@@ -33,7 +30,7 @@ async def parsed(
             await dead_letter(
                 source_topic=topic.get_topic_name(),
                 reason=str(exc),
-                payload=payload_of(event.value) if keep_payload else None,
+                payload=payload_of(event.value),
                 key=key_of(event.key),
             )
             continue

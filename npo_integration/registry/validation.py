@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from npo_integration.models.npo_config import NpoIntegrationConfig
+from npo_integration.registry.credentials import check_no_credentials
 from npo_integration.url_policy import check_url_allowed
 
 
@@ -12,3 +13,4 @@ def check_config(config: NpoIntegrationConfig, *, allow_private: bool) -> None:
     token_url = getattr(config.auth, "token_url", None)
     if token_url and token_url.startswith(("http://", "https://")):
         check_url_allowed(token_url, allow_private=allow_private, field="auth.token_url")
+    check_no_credentials(config)
