@@ -1,5 +1,6 @@
 """Raw records -> at most one platform event each, exactly once per
-content; failures stay for a re-drive.
+change of content (each change its own event id, ``ingest.identity``); failures
+stay for a re-drive.
 
 Faust-free: the agent (``agents/ingest.py``) hands in the tables, the plug-in
 runner, the publisher and the dead-letter sender, so the whole path is
@@ -388,6 +389,7 @@ class Ingestor:
                 state is not None
                 and state.processed
                 and state.processed_hash == item.intent.content_hash
+                and state.changes >= item.intent.change
             ):
                 continue
             self._states.put(processed_flag.delivered_pending(state, item, now))
