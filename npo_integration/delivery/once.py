@@ -57,6 +57,7 @@ class Outgoing:
     event_id: str
     event_type: str
     content_hash: str
+    change: int
     topic: str
     key: str
     value: bytes
@@ -113,6 +114,7 @@ class OncePublisher:
                 partition=partition,
                 offset=ends[(out.topic, partition)],
                 at=at,
+                change=out.change,
             )
             for out, partition in zip(batch, partitions, strict=True)
         ]

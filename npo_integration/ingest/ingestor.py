@@ -1,5 +1,6 @@
 """Raw records -> at most one platform event each, exactly once per
-content; failures stay for a re-drive.
+change of content (each change its own event id, ``ingest.identity``); failures
+stay for a re-drive.
 
 Faust-free: the agent (``agents/ingest.py``) hands in the tables, the plug-in
 runner, the publisher and the dead-letter sender, so the whole path is
@@ -295,7 +296,8 @@ class Ingestor:
                             item.state, item.raw, item.error, letters
                         )
                         continue
-                    self._states.put(processed_flag.processed(item.state, item.raw, now))
+                    change = item.out.change if item.out is not None else None
+                    self._states.put(processed_flag.processed(item.state, item.raw, now, change))
                     self._forget_unprocessed(item.raw.record_key, item.state)
                     outcomes[part.partition][item.index] = (
                         Outcome("published", event_id=item.out.event_id)
@@ -387,6 +389,7 @@ class Ingestor:
                 state is not None
                 and state.processed
                 and state.processed_hash == item.intent.content_hash
+                and state.changes >= item.intent.change
             ):
                 continue
             self._states.put(processed_flag.delivered_pending(state, item, now))
@@ -492,10 +495,11 @@ class Ingestor:
         if result is None:
             log.debug("record %s is not a platform record; skipped", raw.record_key)
             return None
+        change = processed_flag.next_change(state)
         if isinstance(result, Offering):
-            offering_out = _built(lambda: offering_event(raw, result, state))
+            offering_out = _built(lambda: offering_event(raw, result, state, change))
             return _outgoing(
-                raw, offering_out, self._topics.offerings, offering_key(raw.npo_id, result)
+                raw, offering_out, change, self._topics.offerings, offering_key(raw.npo_id, result)
             )
         if isinstance(result, Progress):
             link = self._find_link(links.lookup_keys(raw.npo_id, result))
@@ -508,9 +512,13 @@ class Ingestor:
                     link.assignment_id,
                 )
                 return None
-            progress_out = _built(lambda: progress_event(raw, result, link))
+            progress_out = _built(lambda: progress_event(raw, result, link, change))
             return _outgoing(
-                raw, progress_out, self._topics.assignment_updated, progress_out.assignment_id
+                raw,
+                progress_out,
+                change,
+                self._topics.assignment_updated,
+                progress_out.assignment_id,
             )
         raise UnsupportedStreamError(f"stream {raw.stream!r} is not ingested")  # pragma: no cover
 
@@ -608,11 +616,12 @@ def _built(build: Callable[[], Any]) -> Any:
         ) from None
 
 
-def _outgoing(raw: RawRecord, event: Event, topic: str, key: str) -> Outgoing:
+def _outgoing(raw: RawRecord, event: Event, change: int, topic: str, key: str) -> Outgoing:
     return Outgoing(
         event_id=event.event_id,
         event_type=event.event_type,
         content_hash=raw.content_hash,
+        change=change,
         topic=topic,
         key=key,
         value=encode(event),

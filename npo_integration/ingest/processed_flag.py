@@ -2,6 +2,9 @@
 
 A record's state moves through: (new or changed) -> intent (an event is being
 published) -> processed; or -> failed (unprocessed, with the reason and attempts).
+Each content that becomes an event is the record's next numbered change
+(``changes``): only a sent event moves the number on, so the same change
+published again after a crash or on a re-drive has the same number (and event id).
 """
 
 from __future__ import annotations
@@ -34,6 +37,11 @@ def needs_processing(state: RecordState | None, raw: RawRecord) -> bool:
     return not state.processed or state.processed_hash != raw.content_hash
 
 
+def next_change(state: RecordState | None) -> int:
+    """The number of the record's next event (its event id is made from it)."""
+    return 1 if state is None else state.changes + 1
+
+
 def _fresh(state: RecordState | None, raw: RawRecord, now: datetime) -> RecordState:
     if state is not None:
         return state
@@ -61,7 +69,12 @@ def with_intent(
     )
 
 
-def processed(state: RecordState | None, raw: RawRecord, now: datetime) -> RecordState:
+def processed(
+    state: RecordState | None, raw: RawRecord, now: datetime, change: int | None = None
+) -> RecordState:
+    """This content is done: it became the event numbered ``change``, or no event (``None``)."""
+    if change is None:
+        change = state.changes if state is not None else 0
     # Every value below is already checked: the hot path of ingestion skips validating them
     return trusted(
         RecordState,
@@ -77,6 +90,7 @@ def processed(state: RecordState | None, raw: RawRecord, now: datetime) -> Recor
         updated_at=now,
         fetched_at=raw.fetched_at,
         intent=None,
+        changes=change,
     )
 
 
@@ -92,6 +106,7 @@ def delivered(state: RecordState, intent: DeliveryIntent, now: datetime) -> Reco
             "last_error": None,
             "intent": None,
             "updated_at": now,
+            "changes": max(state.changes, intent.change),
         }
     )
 
@@ -134,6 +149,7 @@ def failed(state: RecordState | None, raw: RawRecord, reason: str, now: datetime
         updated_at=now,
         fetched_at=raw.fetched_at,
         intent=state.intent if state else None,  # an unresolved intent stays until it is checked
+        changes=state.changes if state else 0,
     )
 
 

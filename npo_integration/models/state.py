@@ -58,6 +58,14 @@ class DeliveryIntent(BaseModel):
     partition: int = Field(ge=0)
     offset: int = Field(ge=0, description="end offset of the partition read just before the send")
     at: AwareDatetime
+    change: int = Field(
+        0,
+        ge=0,
+        description=(
+            "which change of the record the event is (RecordState.changes once it is sent);"
+            " 0 in intents written before changes were numbered"
+        ),
+    )
 
 
 class RecordState(BaseModel):
@@ -85,6 +93,14 @@ class RecordState(BaseModel):
     )
     intent: DeliveryIntent | None = Field(
         None, description="an event being published, until processed"
+    )
+    changes: int = Field(
+        0,
+        ge=0,
+        description=(
+            "the number of the last change that became an event: the next one is changes + 1,"
+            " part of its event id (0 for states stored before changes were numbered)"
+        ),
     )
 
 

@@ -324,6 +324,50 @@ async def test_first_sight_is_created_a_change_is_updated_and_an_unchanged_refet
     }
 
 
+async def test_an_offering_whose_content_comes_back_gets_a_new_event_id_each_time(
+    ingest_stack: IngestStack,
+) -> None:
+    """A -> B -> A -> B over four pulls: four events, four ids (a consumer that deduplicates
+    by id must see every change).
+
+    The simulator stamps every edit with a new modified time, so editing a record back
+    would not give A's bytes again. Instead two simulated NPOs serve the same record, one
+    as A and one as B, never edited after, and the NPO's config points at one, then the
+    other: the integration fetches exactly A's content again.
+    """
+    s = ingest_stack
+    auth = {"kind": "bearer", "token": "tok-flip"}
+    await s.sandbox.add_npo("flip-a", flavour="simple", auth=auth, offerings=1)
+    await s.sandbox.add_npo("flip-b", flavour="simple", auth=auth, offerings=0)
+    [a] = await s.sandbox.records("flip-a", "offerings")
+    b = await s.sandbox.upsert("flip-b", "offerings", {**a, "title": "Renamed, then not"})
+    config = simple_config("flip", s.sandbox.npo_url("flip-a"), schedule=2)
+    config["auth"] = auth
+
+    for pulls, served in enumerate(("flip-a", "flip-b", "flip-a", "flip-b"), start=1):
+        await s.put_config({**config, "base_url": s.sandbox.npo_url(served)})
+
+        async def published(count: int = pulls) -> list[Message]:
+            events = await events_of(s.deployment, "flip")
+            return events if len(events) >= count else []
+
+        await eventually(published, timeout=30, what=f"event {pulls} of the offering")
+
+    pulls_of_b = await s.pulls("flip-b")
+
+    async def two_more_pulls() -> bool:
+        return await s.pulls("flip-b") >= pulls_of_b + 2
+
+    await eventually(two_more_pulls, timeout=30, what="two more pulls of unchanged content")
+    events = [m.value for m in await events_of(s.deployment, "flip")]
+    assert [e["offering"]["title"] for e in events] == [a["title"], b["title"]] * 2
+    assert [e["event_type"] for e in events] == ["npo_offering.created"] + [
+        "npo_offering.updated"
+    ] * 3
+    assert events[0]["offering"] == events[2]["offering"]  # the platform sees A again
+    assert len({e["event_id"] for e in events}) == 4
+
+
 async def test_progress_reaches_the_platform_under_the_assignment_its_enrolment_link_names(
     ingest_stack: IngestStack,
 ) -> None:

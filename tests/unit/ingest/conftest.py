@@ -124,6 +124,7 @@ class FakeLog:
         self.crash_before_send = False
         self.crash_after_send = False
         self.fail_send: Exception | None = None
+        self.lose_acks: Exception | None = None  # the broker has the messages, the send fails
 
     def _parts(self, topic: str) -> list[list[tuple[bytes, bytes]]]:
         return self.topics.setdefault(topic, [[] for _ in range(self.n)])
@@ -159,6 +160,8 @@ class FakeLog:
             self._parts(m.topic)[m.partition].append((m.key, m.value))
         if self.crash_after_send:
             raise Crash()
+        if self.lose_acks is not None:
+            return [self.lose_acks] * len(messages)
         return [None] * len(messages)
 
     def events(self, topic: str) -> list[dict[str, Any]]:

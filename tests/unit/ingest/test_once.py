@@ -14,6 +14,7 @@ def outgoing(event_id: str = "e-1", key: str = "acme/101") -> Outgoing:
         event_id=event_id,
         event_type="npo_offering.created",
         content_hash="h1",
+        change=1,
         topic="offerings",
         key=key,
         value=f'{{"event_id": "{event_id}"}}'.encode(),

@@ -85,3 +85,20 @@ def test_the_intent_is_unprocessed_until_resolved_either_way() -> None:
     assert processed_flag.without_intent(pending).intent is None
     assert processed_flag.failed(pending, a, "r", T0).intent == pending.intent  # kept until checked
     assert processed_flag.processed(pending, a, T0).intent is None
+
+
+def test_only_a_sent_event_moves_the_change_number_on() -> None:
+    a, b = raw("A"), raw("B", at=T0 + timedelta(seconds=1))
+    assert processed_flag.next_change(None) == 1
+    first = processed_flag.processed(None, a, T0, change=1)
+    assert first.changes == 1 and processed_flag.next_change(first) == 2
+    assert processed_flag.processed(first, b, T0).changes == 1  # no event: no number taken
+    failing = processed_flag.failed(first, b, "r", T0)
+    assert processed_flag.next_change(failing) == 2  # the re-drive gets the same number
+    sending = processed_flag.with_intent(
+        first, b, intent_for(b).model_copy(update={"change": 2}), T0
+    )
+    assert processed_flag.next_change(processed_flag.without_intent(sending)) == 2
+    assert processed_flag.delivered(sending, sending.intent, T0).changes == 2  # type: ignore[arg-type]
+    unnumbered = intent_for(b)  # written before changes were numbered
+    assert processed_flag.delivered(sending, unnumbered, T0).changes == 1

@@ -18,6 +18,7 @@ INTENT = dict(
     partition=2,
     offset=7,
     at=NOW,
+    change=3,
 )
 
 
@@ -54,6 +55,7 @@ def test_trusted_equals_validated_for_the_hot_path_models() -> None:
                 updated_at=NOW,
                 fetched_at=NOW,
                 intent=None,
+                changes=3,
             ),
         ),
     ]
@@ -84,3 +86,4 @@ def test_missing_fields_fall_back_to_defaults() -> None:
         RecordState, record_key="k", npo_id="acme", stream="offerings", content_hash="h"
     )
     assert state.processed is False and state.attempts == 0 and state.intent is None
+    assert state.changes == 0
