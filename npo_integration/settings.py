@@ -198,6 +198,24 @@ class Settings(BaseSettings):
         1.0, gt=0, le=60, description="how often enrolments due for a retry are looked for"
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
+    personal_data_retention_days: float = Field(
+        7.0,
+        gt=0,
+        le=3650,
+        description=(
+            "retention of the topics carrying candidates' personal data, set when the service"
+            " creates them (docs/security.md#personal-data)"
+        ),
+    )
+    erasure_compaction_hours: float = Field(
+        24.0,
+        gt=0,
+        le=24 * 30,
+        description=(
+            "max.compaction.lag.ms of the changelogs holding candidates' personal data: how long"
+            " an erased value may stay behind its tombstone, set when the service creates them"
+        ),
+    )
 
     topic_npo_assessed: str = Field(
         "spotlight.npo-assessed", description="in: NPO assessed (API details)"
@@ -229,7 +247,7 @@ class Settings(BaseSettings):
     )
     topic_enrolment_commands: str = Field(
         "npo-integration.enrolment-commands",
-        description="internal: enrolment retries and re-drives",
+        description="internal: enrolment retries, re-drives and candidate erasures",
     )
     topic_dead_letters: str = Field(
         "npo-integration.dead-letters", description="internal: what could not be handled"
@@ -237,6 +255,10 @@ class Settings(BaseSettings):
     topic_ingest_commands: str = Field(
         "npo-integration.ingest-commands",
         description="internal: operator commands to ingestion (re-drive an NPO)",
+    )
+    topic_candidate_erased: str = Field(
+        "spotlight.candidate-erased",
+        description="out: a candidate's personal data erased, and what was removed",
     )
 
     @field_validator("broker_url")

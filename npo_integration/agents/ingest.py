@@ -46,17 +46,20 @@ from npo_integration.worker_resources import (
 log = logging.getLogger(__name__)
 
 ACK_TIMEOUT_SECONDS = 30.0
+exclusive = asyncio.Lock()
+"""Held while a batch is ingested: an erasure (``agents/erasure.py``) takes it to change the same
+records and links without a batch in flight writing back what it read before."""
 _raw_messages: TypeAdapter[RawPage | RawRecord] = TypeAdapter(RawMessage)
 
 
-def _plugin_for(npo_id: str) -> TransformPlugin:
+def plugin_for(npo_id: str) -> TransformPlugin:
     version = npo_configs.current(npo_id)
     if version is None:
         raise NoConfigError(f"no config for NPO {npo_id!r}")
     return plugin_registry.for_config(version.config)
 
 
-async def _run_plugins(calls: Sequence[PluginCall]) -> list[Any]:
+async def run_plugins(calls: Sequence[PluginCall]) -> list[Any]:
     """The batch's plug-in calls in the shared pool, each bounded in time,
     per-NPO hung-call accounting."""
     return await plugin_runner.map(calls, timeout=settings.transform_timeout_seconds)
@@ -90,8 +93,8 @@ ingestor = Ingestor(
     states=states,
     unprocessed=unprocessed,
     pending=pending,
-    plugin_for=_plugin_for,
-    run_plugins=_run_plugins,
+    plugin_for=plugin_for,
+    run_plugins=run_plugins,
     find_link=enrolment_links.find,
     publisher=OncePublisher(output_log, _send_all, utc_now),
     dead_letter=_dead_letter,
@@ -131,7 +134,8 @@ async def ingest_raw_records(stream: StreamT[bytes]) -> None:
             for partition, events in groups
         ]
         try:
-            outcomes = await ingestor.ingest(parts)
+            async with exclusive:
+                outcomes = await ingestor.ingest(parts)
         except Exception as exc:
             log.exception("a batch of %d raw record(s) failed", sum(len(p.records) for p in parts))
             await asyncio.gather(

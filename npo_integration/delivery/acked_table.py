@@ -204,7 +204,13 @@ class AckedGlobalTable(BatchedChangelog, faust.GlobalTable):
 
 
 def acked_bytes_table(
-    app: AppT, name: str, *, help: str, producer: BatchProducer, options: Mapping[str, Any]
+    app: AppT,
+    name: str,
+    *,
+    help: str,
+    producer: BatchProducer,
+    options: Mapping[str, Any],
+    extra_topic_configs: Mapping[str, Any] | None = None,
 ) -> AckedTable:
     """Like ``tables.declare.bytes_table``, as an ``AckedTable`` whose
     changelog ``producer`` sends."""
@@ -216,6 +222,7 @@ def acked_bytes_table(
         beacon=app.tables.beacon,
         options=options,
         help=help,
+        extra_topic_configs=extra_topic_configs,
     )
     table.producer = producer
     return cast(AckedTable, app.tables.add(table))

@@ -62,6 +62,15 @@ def trusted(model_type: type[M], **values: Any) -> M:
     return model
 
 
+_strings: TypeAdapter[str] = TypeAdapter(str)
+
+
+def json_string(value: str) -> bytes:
+    """``value`` as ``encode`` writes it inside a model (quoted, escaped): a byte pattern to look
+    for in stored values before parsing them."""
+    return _strings.dump_json(value)
+
+
 def key_of(raw: bytes | None) -> str | None:
     if raw is None:
         return None

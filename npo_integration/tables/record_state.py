@@ -22,7 +22,7 @@ from npo_integration.app import app
 from npo_integration.delivery.acked_table import acked_bytes_table
 from npo_integration.models.codec import DecodeError, decode, encode
 from npo_integration.models.state import PendingBatch, RecordState, UnprocessedRecord
-from npo_integration.tables.declare import ROCKSDB_OPTIONS, bytes_table
+from npo_integration.tables.declare import PERSONAL_CHANGELOG, ROCKSDB_OPTIONS, bytes_table
 from npo_integration.worker_resources import batch_producer
 
 log = logging.getLogger(__name__)
@@ -33,10 +33,12 @@ _states = acked_bytes_table(
     help="record_key -> RecordState",
     producer=batch_producer,
     options=ROCKSDB_OPTIONS,
+    extra_topic_configs=PERSONAL_CHANGELOG,  # last_error may quote an NPO user id
 )
 _unprocessed = bytes_table(
     "npo-unprocessed-records",
     help="record_key -> UnprocessedRecord (the original, reason, next attempt)",
+    personal=True,
 )
 _pending = acked_bytes_table(
     app,

@@ -47,6 +47,7 @@ def summary(state: EnrolmentState) -> dict[str, Any]:
         "candidate_id": state.assignment.candidate.candidate_id,
         "npo_offering_ref": state.assignment.offering.npo_offering_ref,
         "updated_at": state.updated_at.isoformat(),
+        "erased_at": state.erased_at.isoformat() if state.erased_at else None,
     }
 
 
