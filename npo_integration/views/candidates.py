@@ -27,7 +27,7 @@ from npo_integration.views.admin_answers import change_source
 from npo_integration.views.admin_auth import admin_only
 from npo_integration.worker_resources import batch_producer, output_log
 
-WAIT_SECONDS = 30.0
+WAIT_SECONDS = 20.0
 MAX_CANDIDATE_ID = 200
 
 
@@ -36,7 +36,7 @@ class CandidateErasure(web.View):
     @admin_only
     async def post(self, request: web.Request, candidate_id: str) -> web.Response:
         """Erase the candidate's personal data from every table: 202 once requested (durably),
-        200 with ``?wait=true`` once ``candidate.erased`` is published (202 if not within 30 s)."""
+        200 with ``?wait=true`` once ``candidate.erased`` is published (202 if not within 20 s)."""
         if not candidate_id.strip() or len(candidate_id) > MAX_CANDIDATE_ID:
             return self.json(
                 {"error": f"candidate_id must be 1-{MAX_CANDIDATE_ID} characters"}, status=422
