@@ -19,9 +19,12 @@ import sys
 import uuid
 from typing import Any
 
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
 from tests.integration.conftest import Deployment
 from tests.integration.support.admin import admin
-from tests.integration.support.kafka import Message, produce, read_all
+from tests.integration.support.kafka import BOOTSTRAP, Message, produce, read_all
 from tests.integration.support.polling import eventually
 from tests.integration.support.processes import ROOT, SandboxProcess, WorkerProcess
 from tests.integration.test_enrolment import ENROL, TOKEN, wait_results
@@ -132,6 +135,23 @@ def assert_erased(tables: dict[str, dict[str, Any]]) -> None:
                 assert value is None, (name, key, value)
 
 
+async def topic_configs(*names: str) -> dict[str, dict[str, str]]:
+    """Each topic's configuration as the broker describes it."""
+    client = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await client.start()
+    try:
+        answers = await client.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, name) for name in names]
+        )
+    finally:
+        await client.close()
+    found: dict[str, dict[str, str]] = {}
+    for answer in answers:
+        for _error, _message, _type, name, entries in answer.resources:
+            found[name] = {entry[0]: entry[1] for entry in entries}
+    return found
+
+
 async def run_cli(worker: WorkerProcess, deployment: Deployment, *args: str) -> str:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("NPO_")},
@@ -155,7 +175,20 @@ async def test_an_erased_candidate_leaves_no_personal_data_in_any_table_and_othe
     sandbox: SandboxProcess, deployment: Deployment
 ) -> None:
     deployment.env["NPO_INGEST_RETRY_BACKOFF_SECONDS"] = "3600"  # unprocessed stays unprocessed
+    deployment.env["NPO_PERSONAL_DATA_RETENTION_DAYS"] = "2"
+    deployment.env["NPO_ERASURE_COMPACTION_HOURS"] = "12"
     first = await deployment.start_worker("first")
+
+    # The topics the service created: candidate data kept 2 days, erased values compacted in 12 h.
+    app_id = deployment.env["NPO_APP_ID"]
+    enrolments_changelog = f"{app_id}-npo-enrolments-changelog"
+    configs = await topic_configs(
+        deployment.topics["dead_letters"], deployment.topics["offerings"], enrolments_changelog
+    )
+    assert configs[deployment.topics["dead_letters"]]["retention.ms"] == str(2 * 86400 * 1000)
+    assert configs[deployment.topics["offerings"]]["retention.ms"] != str(2 * 86400 * 1000)
+    assert configs[enrolments_changelog]["max.compaction.lag.ms"] == str(12 * 3600 * 1000)
+    assert configs[enrolments_changelog]["cleanup.policy"] == "compact"
     await sandbox.add_npo(
         NPO, flavour="simple", auth={"kind": "bearer", "token": TOKEN}, offerings=3
     )
