@@ -115,6 +115,20 @@ class Settings(BaseSettings):
         le=1000,
         description="open connections to one NPO host per worker (NPOs may share a host)",
     )
+    max_record_bytes: int = Field(
+        768 * 1024,
+        ge=1024,
+        le=900_000,
+        description="largest NPO record kept, as compact JSON; a larger one is dead-lettered "
+        "and the pull goes on (at most 900000: a record travels in one Kafka message)",
+    )
+    max_record_depth: int = Field(
+        64,
+        ge=2,
+        le=200,
+        description="deepest nesting of lists and objects in an NPO record; a deeper one is "
+        "dead-lettered and the pull goes on",
+    )
     transform_timeout_seconds: float = Field(
         2.0,
         gt=0,

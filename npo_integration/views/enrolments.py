@@ -13,7 +13,6 @@ partition, applied by its owner the same way.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import Counter
 from typing import Any, Literal
@@ -22,6 +21,7 @@ from faust import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from npo_integration.app import app, settings
+from npo_integration.json_input import JsonInputError
 from npo_integration.models.codec import encode
 from npo_integration.models.enrolment import REDRIVABLE, EnrolmentCommand, EnrolmentState
 from npo_integration.partitioning import partition_for
@@ -29,7 +29,7 @@ from npo_integration.tables import enrolments, npo_configs
 from npo_integration.timers.periodic import owned_partitions
 from npo_integration.topics import enrolment_commands
 from npo_integration.validation_errors import describe_validation_error
-from npo_integration.views.admin_answers import change_source, unknown_npo
+from npo_integration.views.admin_answers import change_source, json_body, unknown_npo
 from npo_integration.views.admin_auth import admin_only
 
 WAIT_SECONDS = 10.0
@@ -128,15 +128,12 @@ class OperatorConfirm(BaseModel):
 
 
 async def _confirm_body(request: web.Request) -> OperatorConfirm:
-    text = await request.text()
-    if not text.strip():
+    if not (await request.read()).strip():
         return OperatorConfirm()
     try:
-        return OperatorConfirm.model_validate(json.loads(text))
-    except json.JSONDecodeError as exc:
-        raise ValueError(
-            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
+        return OperatorConfirm.model_validate(await json_body(request))
+    except JsonInputError as exc:
+        raise ValueError(str(exc)) from None
     except ValidationError as exc:
         raise ValueError(describe_validation_error(exc)) from None
 

@@ -7,7 +7,6 @@ Writes go through the same command path as the CLI and the npo-assessed topic;
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from datetime import datetime
 from typing import Any
@@ -17,13 +16,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from npo_integration.app import app
 from npo_integration.errors import ConfigError
+from npo_integration.json_input import JsonInputError
 from npo_integration.models.internal import ConfigCommand
 from npo_integration.models.npo_config import NpoConfigVersion, NpoIntegrationConfig
 from npo_integration.registry.submit import deactivate_command, reseal_command
 from npo_integration.registry.warnings import config_warnings
 from npo_integration.tables import npo_configs
 from npo_integration.validation_errors import describe_validation_error
-from npo_integration.views.admin_answers import change_source, unknown_npo
+from npo_integration.views.admin_answers import change_source, json_body, unknown_npo
 from npo_integration.views.admin_auth import admin_only
 from npo_integration.worker_resources import config_submitter
 
@@ -42,7 +42,8 @@ def with_warnings(version: NpoConfigVersion) -> dict[str, Any]:
 
 
 class InvalidJsonError(ConfigError):
-    """The request body is not JSON (400, where a well-formed but invalid config is 422)."""
+    """The request body is not JSON, not UTF-8 or nested too deeply (400, where a well-formed but
+    invalid config is 422)."""
 
 
 def _refusal(view: web.View, exc: ConfigError) -> web.Response:
@@ -51,11 +52,9 @@ def _refusal(view: web.View, exc: ConfigError) -> web.Response:
 
 async def _parse_config(request: web.Request) -> NpoIntegrationConfig:
     try:
-        document = json.loads(await request.text())
-    except json.JSONDecodeError as exc:
-        raise InvalidJsonError(
-            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
+        document = await json_body(request)
+    except JsonInputError as exc:
+        raise InvalidJsonError(str(exc)) from None
     try:
         return NpoIntegrationConfig.model_validate(document)
     except ValidationError as exc:
