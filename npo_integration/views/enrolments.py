@@ -31,6 +31,7 @@ from npo_integration.topics import enrolment_commands
 from npo_integration.validation_errors import describe_validation_error
 from npo_integration.views.admin_answers import change_source, json_body, unknown_npo
 from npo_integration.views.admin_auth import admin_only
+from npo_integration.views.openapi import WAIT, documented
 
 WAIT_SECONDS = 10.0
 
@@ -59,6 +60,7 @@ def _unknown(view: web.View, npo_id: str) -> web.Response | None:
 @app.page("/admin/npos/{npo_id}/enrolments")
 class NpoEnrolments(web.View):
     @admin_only
+    @documented(query=[("status", {"type": "string"}, "only enrolments in this status")])
     async def get(self, request: web.Request, npo_id: str) -> web.Response:
         """``?status=failed`` narrows the list; ``counts`` covers every status."""
         refusal = _unknown(self, npo_id)
@@ -79,6 +81,7 @@ class NpoEnrolments(web.View):
 @app.page("/admin/npos/{npo_id}/enrolments/redrive")
 class NpoEnrolmentRedrive(web.View):
     @admin_only
+    @documented(query=[WAIT])
     async def post(self, request: web.Request, npo_id: str) -> web.Response:
         """202 once a command is on every partition; ``?wait=true``
         waits for this worker's share."""
@@ -200,6 +203,7 @@ async def _wait_for_change(assignment_id: str, before: EnrolmentState) -> Enrolm
 @app.page("/admin/npos/{npo_id}/enrolments/{assignment_id}/confirm")
 class EnrolmentConfirm(web.View):
     @admin_only
+    @documented(query=[WAIT], body=OperatorConfirm, body_required=False)
     async def post(self, request: web.Request, npo_id: str, assignment_id: str) -> web.Response:
         """The NPO has this enrolment: ``{"npo_enrolment_ref": "..."}`` (optional) is its id."""
         try:
@@ -214,6 +218,7 @@ class EnrolmentConfirm(web.View):
 @app.page("/admin/npos/{npo_id}/enrolments/{assignment_id}/retry")
 class EnrolmentRetry(web.View):
     @admin_only
+    @documented(query=[WAIT])
     async def post(self, request: web.Request, npo_id: str, assignment_id: str) -> web.Response:
         """The NPO does not have this enrolment: send it again, with fresh attempts."""
         return await _decide(self, request, npo_id, assignment_id, "enrolment.resend")
