@@ -69,7 +69,10 @@ async def call(method: str, template: str, body: bytes, **match: str) -> tuple[i
     [
         (DEEP, "JSON nested too deeply to parse"),
         (b'{"npo_id": "\xff"}', "not UTF-8: invalid byte at position 12"),
-        (b"{nope", "invalid JSON at line 1 column 2: Expecting property name enclosed in double quotes"),
+        (
+            b"{nope",
+            "invalid JSON at line 1 column 2: Expecting property name enclosed in double quotes",
+        ),
     ],
     ids=["deep", "not-utf8", "invalid"],
 )
