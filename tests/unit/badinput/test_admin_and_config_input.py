@@ -83,9 +83,12 @@ async def test_a_config_body_that_is_not_json_we_can_read_is_a_400(body: bytes, 
 
 async def test_a_confirm_body_nested_too_deeply_is_a_422() -> None:
     status, body = await call(
-        "POST", "/admin/npos/{npo_id}/enrolments/{assignment_id}/confirm", DEEP,
-        npo_id="n1", assignment_id="a1",
-    )  # fmt: skip
+        "POST",
+        "/admin/npos/{npo_id}/enrolments/{assignment_id}/confirm",
+        DEEP,
+        npo_id="n1",
+        assignment_id="a1",
+    )
     assert (status, body) == (422, {"error": "JSON nested too deeply to parse"})
 
 

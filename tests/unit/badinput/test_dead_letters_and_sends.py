@@ -50,7 +50,7 @@ async def test_a_dead_letter_of_anything_is_small_and_says_what_was_left_out(
     await letters.dead_letter(
         source_topic="t", reason="r" * 100_000, payload=payload, key="k" * 10_000
     )
-    (key, value), = topic.sent  # fmt: skip
+    ((key, value),) = topic.sent
     letter = json.loads(value)
     assert len(value) < 10_000
     assert letter["payload"]["omitted"].startswith(omitted)

@@ -55,8 +55,13 @@ async def test_records_over_the_limits_are_refused_and_the_rest_published() -> N
     async def refuse(key: str, record: Any, reason: str) -> None:
         refused.append((key, reason))
 
-    puller = StreamPuller(walk_of([[good[0], big, deep], [no_id_deep, good[1]]]), CONFIG,
-                          "offerings", limits=LIMITS, refuse=refuse)  # fmt: skip
+    puller = StreamPuller(
+        walk_of([[good[0], big, deep], [no_id_deep, good[1]]]),
+        CONFIG,
+        "offerings",
+        limits=LIMITS,
+        refuse=refuse,
+    )
     outcome = await puller.run(
         cursor=None, trace_id="t", publish=publish, commit_cursor=cursors.append
     )
