@@ -19,7 +19,7 @@ from npo_integration.agents.dead_letters import dead_letter, payload_of
 from npo_integration.app import app
 from npo_integration.errors import NpoIntegrationError
 from npo_integration.models.assessment import NpoAssessed
-from npo_integration.models.codec import decode, key_of
+from npo_integration.models.codec import MAX_PLATFORM_MESSAGE_BYTES, decode, key_of
 from npo_integration.models.internal import ConfigCommand
 from npo_integration.registry.redaction import redact_document
 from npo_integration.retry_policy import UNTIL_DONE, RetryPolicy
@@ -38,7 +38,7 @@ async def _command(event: EventT[bytes]) -> ConfigCommand | None:
     """The sealed upsert the message asks for; ``None`` when there is nothing to
     integrate or it is refused."""
     try:
-        assessed = decode(NpoAssessed, event.value)
+        assessed = decode(NpoAssessed, event.value, max_bytes=MAX_PLATFORM_MESSAGE_BYTES)
         if assessed.integration is None:
             log.info("NPO %s assessed without an API; nothing to integrate", assessed.npo_id)
             return None

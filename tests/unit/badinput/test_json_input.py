@@ -66,3 +66,25 @@ def test_an_npo_body_that_is_not_utf8_is_read_with_replacements() -> None:
     assert answer.is_json
     assert answer.json == {"data": [{"id": "1", "name": "caf\ufffd"}]}
     assert response(b"\xff\xfe\x00", charset="no-such-charset").text == "\ufffd\ufffd\x00"
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (
+            b'{"event_type": "x"' + b" " * 300_000 + b"}",
+            "message of 300019 bytes, more than 262144",
+        ),
+        (b'{"npo_id": ' + DEEP + b"}", "recursion limit exceeded"),
+        (b'{"npo_id": "\xff"}', "Invalid JSON"),
+    ],
+    ids=["too-large", "deep", "not-utf8"],
+)
+def test_a_platform_message_too_large_deep_or_not_utf8_is_a_decode_error(
+    raw: bytes, reason: str
+) -> None:
+    from npo_integration.models.assessment import NpoAssessed
+    from npo_integration.models.codec import MAX_PLATFORM_MESSAGE_BYTES, DecodeError, decode
+
+    with pytest.raises(DecodeError, match=reason):
+        decode(NpoAssessed, raw, max_bytes=MAX_PLATFORM_MESSAGE_BYTES)
