@@ -9,7 +9,11 @@ record, a header value with CR/LF in a config.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -275,3 +279,44 @@ async def test_hostile_npo_answers_fail_a_pull_or_one_record_and_the_rest_goes_o
     clean = await pull_again(nested)
     assert clean["records_last_run"] == 3 and clean["consecutive_failures"] == 0
     await healthy(stack)
+
+
+async def test_schemathesis_finds_no_server_error_in_the_admin_api(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """Every admin operation of the served OpenAPI document, called with generated valid and
+    invalid parameters and bodies (with the token): never a 5xx, and the worker lives on."""
+    await add_stack_npo(stack, "st-npo", streams={"offerings": {"path": "/api/offerings",
+                        "records_path": "data", "schedule_seconds": 3600}})  # fmt: skip
+    status, document = await admin(
+        stack.worker.url, stack.deployment.admin_token, "GET", "/admin/openapi.json"
+    )
+    assert status == 200
+    operations = sum(len(methods) for methods in document["paths"].values())
+    for methods in document["paths"].values():  # an NPO that exists, beside generated ones
+        for operation in methods.values():
+            for parameter in operation["parameters"]:
+                if parameter["name"] == "npo_id":
+                    parameter["schema"] = {**parameter["schema"], "examples": ["st-npo"]}
+    schema = tmp_path / "openapi.json"
+    schema.write_text(json.dumps(document))
+    argv = [
+        sys.executable, "-m", "schemathesis.cli", "run", str(schema),
+        "--url", stack.worker.url,
+        "--header", f"Authorization: Bearer {stack.deployment.admin_token}",
+        "--checks", "not_a_server_error",
+        "--phases", "examples,coverage,fuzzing",
+        "--max-examples", "10",
+        "--generation-deterministic",
+        "--request-timeout", "30",
+        "--workers", "1",
+        "--no-color",
+    ]  # fmt: skip
+    run = await asyncio.to_thread(
+        subprocess.run, argv, capture_output=True, text=True, timeout=600, cwd=tmp_path
+    )
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+    assert f"Tested: {operations}" in run.stdout, run.stdout[-3000:]
+    await healthy(stack)
+    status, _ = await admin(stack.worker.url, stack.deployment.admin_token, "GET", "/admin/npos")
+    assert status == 200
