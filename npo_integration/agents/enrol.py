@@ -39,7 +39,7 @@ from npo_integration.agents.dead_letters import dead_letter, payload_of
 from npo_integration.app import app, settings
 from npo_integration.errors import NpoIntegrationError
 from npo_integration.http.response import NpoResponse
-from npo_integration.models.codec import decode, encode, key_of
+from npo_integration.models.codec import MAX_PLATFORM_MESSAGE_BYTES, decode, encode, key_of
 from npo_integration.models.enrolment import IN_FLIGHT, EnrolmentCommand, EnrolmentState
 from npo_integration.models.events import CandidateAssignmentEvent
 from npo_integration.models.internal import EnrolmentLink, EnrolmentResult
@@ -193,7 +193,7 @@ lanes = Lanes(
 def _decoded(topic: str, value: bytes) -> EnrolmentCommand | CandidateAssignmentEvent:
     if topic == COMMANDS_TOPIC:
         return decode(EnrolmentCommand, value)
-    return decode(CandidateAssignmentEvent, value)
+    return decode(CandidateAssignmentEvent, value, max_bytes=MAX_PLATFORM_MESSAGE_BYTES)
 
 
 @app.agent(enrolment_inputs)

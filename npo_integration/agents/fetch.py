@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Mapping
+from functools import partial
 from typing import Any
 
 from faust import StreamT
 
 from npo_integration import metrics
+from npo_integration.agents.dead_letters import dead_letter
 from npo_integration.agents.parsed_stream import parsed
 from npo_integration.app import app, settings
 from npo_integration.delivery.once import Addressed
@@ -25,12 +27,17 @@ from npo_integration.models.npo_config import NpoIntegrationConfig, StreamConfig
 from npo_integration.partitioning import partition_for
 from npo_integration.pull import schedule
 from npo_integration.pull.extract import StreamPuller
+from npo_integration.pull.raw import RecordLimits
 from npo_integration.pull.walker import Page, stream_pages
 from npo_integration.tables import npo_configs, pull_state
 from npo_integration.topics import fetch_requests, raw_records
 from npo_integration.worker_resources import batch_producer, http_client, output_log, worker_id
 
 log = logging.getLogger(__name__)
+
+record_limits = RecordLimits(
+    max_bytes=settings.max_record_bytes, max_depth=settings.max_record_depth
+)
 
 
 class RawPublishError(RetriableError):
@@ -51,6 +58,18 @@ async def _publish(pages: list[RawPage]) -> None:
         raise RawPublishError(
             f"{len(errors)} of {len(messages)} raw page message(s) not acknowledged: {errors[0]!r}"
         )
+
+
+async def _refuse(npo_id: str, record_key: str, record: Any, reason: str) -> None:
+    """A fetched record over the limits: a dead letter (its payload capped), never a raw page."""
+    await dead_letter(
+        source_topic=raw_records.get_topic_name(),
+        reason=reason,
+        payload=record,
+        key=npo_id,
+        npo_id=npo_id,
+        record_key=record_key,
+    )
 
 
 def _walk(
@@ -102,7 +121,14 @@ async def _run(request: FetchRequest) -> None:
             )
         )
 
-    outcome = await StreamPuller(_walk, config, request.stream).run(
+    puller = StreamPuller(
+        _walk,
+        config,
+        request.stream,
+        limits=record_limits,
+        refuse=partial(_refuse, request.npo_id),
+    )
+    outcome = await puller.run(
         cursor=current.cursor,
         trace_id=request.trace_id,
         publish=_publish,
@@ -113,7 +139,12 @@ async def _run(request: FetchRequest) -> None:
     interval = stream_config.schedule_seconds
     finished = utc_now()
     if outcome.error is None:
-        done = schedule.succeeded(done, finished, interval, outcome.records)
+        problem = (
+            f"{outcome.refused} record(s) refused and dead-lettered; first: {outcome.refusal}"
+            if outcome.refused
+            else None
+        )
+        done = schedule.succeeded(done, finished, interval, outcome.records, problem=problem)
     else:
         done = schedule.failed(done, finished, interval, outcome.error, outcome.records)
     metrics.pulls.labels(request.stream, "failed" if outcome.error else "succeeded").inc()

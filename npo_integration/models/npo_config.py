@@ -31,6 +31,7 @@ from npo_integration.expressions import (
     parse_template,
 )
 from npo_integration.models.events import Candidate, CandidateAssignmentEvent, NpoId, OfferingRef
+from npo_integration.models.http_fields import HeaderName, HeaderValue
 from npo_integration.models.secret import Secret
 from npo_integration.transforms.declarative.spec import DeclarativeMapping
 
@@ -55,7 +56,7 @@ class BearerAuth(_Strict):
 
 class ApiKeyHeaderAuth(_Strict):
     kind: Literal["api_key_header"]
-    header: str = "X-API-Key"
+    header: HeaderName = "X-API-Key"
     key: Secret
 
 
@@ -422,7 +423,9 @@ class NpoIntegrationConfig(_Strict):
     active: bool = True
     base_url: str
     auth: AuthConfig = Field(default_factory=NoAuth)
-    headers: dict[str, str] = Field(default_factory=dict, description="static, non-secret headers")
+    headers: dict[HeaderName, HeaderValue] = Field(
+        default_factory=dict, description="static, non-secret headers"
+    )
     streams: StreamsConfig = Field(default_factory=StreamsConfig)
     enrolment: EnrolmentConfig = Field(default_factory=EnrolmentConfig)
     transform: TransformConfig

@@ -123,11 +123,20 @@ _NOT_RUNNING: dict[str, None] = {
 
 
 def succeeded(
-    state: StreamPullState, now: datetime, interval_s: int, records: int
+    state: StreamPullState,
+    now: datetime,
+    interval_s: int,
+    records: int,
+    *,
+    problem: str | None = None,
 ) -> StreamPullState:
+    """``problem``: what went wrong with some records of a run that went on (records refused
+    and dead-lettered); it is the stream's ``last_error`` then, the run still a success."""
+    noted = {"last_error": problem, "last_error_at": now} if problem else {}
     return state.model_copy(
         update={
             **_NOT_RUNNING,
+            **noted,
             "last_success_at": now,
             "next_run_at": now + timedelta(seconds=interval_s),
             "consecutive_failures": 0,

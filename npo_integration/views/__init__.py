@@ -6,5 +6,6 @@ from npo_integration.views import (  # noqa: F401
     ingestion,
     metrics,
     npos,
+    openapi,
     pulls,
 )
