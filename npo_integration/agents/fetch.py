@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from faust import StreamT
@@ -20,11 +21,11 @@ from npo_integration.delivery.once import Addressed
 from npo_integration.errors import RetriableError
 from npo_integration.models.codec import encode
 from npo_integration.models.events import utc_now
-from npo_integration.models.internal import FetchRequest, RawPage
+from npo_integration.models.internal import FetchRequest, RawPage, SweepCompleted
 from npo_integration.models.npo_config import NpoIntegrationConfig, StreamConfig
 from npo_integration.partitioning import partition_for
 from npo_integration.pull import schedule
-from npo_integration.pull.extract import StreamPuller
+from npo_integration.pull.extract import PullOutcome, StreamPuller
 from npo_integration.pull.walker import Page, stream_pages
 from npo_integration.tables import npo_configs, pull_state
 from npo_integration.topics import fetch_requests, raw_records
@@ -51,6 +52,27 @@ async def _publish(pages: list[RawPage]) -> None:
         raise RawPublishError(
             f"{len(errors)} of {len(messages)} raw page message(s) not acknowledged: {errors[0]!r}"
         )
+
+
+async def _sweep_completed(request: FetchRequest, outcome: PullOutcome) -> PullOutcome:
+    """A full sweep ended without error: say so after its pages (same key, so same partition),
+    so ingestion can remove what it lacks (``ingest/removals.py``). If the marker is not
+    acknowledged, the pull counts as failed: no removal is decided from it."""
+    marker = SweepCompleted(
+        npo_id=request.npo_id,
+        stream=request.stream,
+        trace_id=request.trace_id,
+        records=outcome.distinct,
+    )
+    topic = raw_records.get_topic_name()
+    partitions = await output_log.partitions(topic)
+    message = Addressed(
+        topic, partition_for(marker.npo_id, partitions), marker.npo_id.encode(), encode(marker)
+    )
+    [error] = await batch_producer.send_all([message])
+    if error is None:
+        return outcome
+    return replace(outcome, error=f"sweep end not acknowledged: {error!r}")
 
 
 def _walk(
@@ -108,6 +130,8 @@ async def _run(request: FetchRequest) -> None:
         publish=_publish,
         commit_cursor=commit_cursor,
     )
+    if outcome.complete and stream_config.incremental is None:
+        outcome = await _sweep_completed(request, outcome)
     latest = pull_state.get(request.npo_id)
     done = latest.stream(request.stream)
     interval = stream_config.schedule_seconds

@@ -47,6 +47,15 @@ class PullOutcome:
     records: int
     pages: int
     error: str | None = None
+    distinct: int = 0
+    """Distinct records sent (a record on two pages counts once): what a complete sweep's
+    ``SweepCompleted`` marker announces."""
+
+    @property
+    def complete(self) -> bool:
+        """The sweep ended without error: not failed part-way, not at its page cap, not cut by
+        the circuit breaker (each of those ends it with an error)."""
+        return self.error is None
 
 
 class StreamPuller:
@@ -71,6 +80,7 @@ class StreamPuller:
         commit_cursor: CommitCursor,
     ) -> PullOutcome:
         records = pages = 0
+        keys: set[str] = set()
         best_cursor = cursor
         # Per-page commits assume the NPO returns records in cursor order (documented in the
         # config reference); a child stream spans many parents, so it commits once, at the end.
@@ -85,6 +95,7 @@ class StreamPuller:
                 if items:
                     await publish(raw_pages(npo_id, self._name, items, trace_id))
                 records += len(items)
+                keys.update(item.record_key for item, _ in items)
                 pages += 1
                 newer = newer_cursor(best_cursor, page_cursor)
                 if newer is not None and newer != best_cursor:  # page_cursor is the later
@@ -101,8 +112,13 @@ class StreamPuller:
                 records,
                 exc,
             )
-            return PullOutcome(records=records, pages=pages, error=f"{type(exc).__name__}: {exc}")
-        return PullOutcome(records=records, pages=pages)
+            return PullOutcome(
+                records=records,
+                pages=pages,
+                error=f"{type(exc).__name__}: {exc}",
+                distinct=len(keys),
+            )
+        return PullOutcome(records=records, pages=pages, distinct=len(keys))
 
     def _id_of(self, record: Any) -> str:
         """The NPO's id for the record; without one, its content hash (kept,

@@ -7,4 +7,5 @@ from npo_integration.views import (  # noqa: F401
     metrics,
     npos,
     pulls,
+    removals,
 )

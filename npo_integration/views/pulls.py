@@ -15,6 +15,7 @@ from npo_integration.tables import npo_configs, pull_state
 from npo_integration.timers.pull_scheduler import request_pull
 from npo_integration.views.admin_answers import unknown_npo
 from npo_integration.views.admin_auth import admin_only
+from npo_integration.views.removals import held
 
 STREAMS: tuple[StreamName, ...] = ("offerings", "assignments")
 
@@ -56,4 +57,7 @@ class PullStateView(web.View):
     async def get(self, request: web.Request, npo_id: str) -> web.Response:
         if npo_configs.current(npo_id) is None:
             return unknown_npo(self, npo_id)
-        return self.json(pull_state.get(npo_id).model_dump(mode="json"))
+        answer = pull_state.get(npo_id).model_dump(mode="json")
+        # Held on the raw-records partition of the same number: this worker's, as a rule
+        answer["removal_holds"] = held(npo_id)
+        return self.json(answer)
