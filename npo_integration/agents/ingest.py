@@ -128,7 +128,7 @@ def _full_sweep(npo_id: str, stream: str) -> bool:
 
 def _sweep_ended(marker: SweepCompleted) -> list[RawRecord]:
     """A complete sweep's end: its removals as records to ingest, or its hold."""
-    seen = sweeps.close((marker.npo_id, marker.stream, marker.trace_id))
+    seen = sweeps.close((marker.npo_id, marker.stream), marker.trace_id)
     hold = holds.get(marker.npo_id, marker.stream)
     plan = plan_sweep(
         marker,
@@ -203,7 +203,9 @@ async def _unpacked(events: Sequence[EventT[bytes]]) -> list[RawRecord]:
             page = message.unpacked()
             if _full_sweep(message.npo_id, message.stream):
                 sweeps.saw(
-                    (message.npo_id, message.stream, message.trace_id),
+                    (message.npo_id, message.stream),
+                    message.trace_id,
+                    message.fetched_at,
                     (r.record_key for r in page if not is_removal(r)),
                 )
             records.extend(page)

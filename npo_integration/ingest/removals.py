@@ -6,8 +6,8 @@ ingesting worker remembers which records of each open sweep it saw (``SweepTrack
 per record, in memory, no broker traffic) and, at the marker, compares them with the stream's
 records live on the platform (one prefix scan of the record states per sweep):
 
-- it saw fewer distinct records than the marker counts (it restarted mid-sweep, a page was
-  unreadable): it knows too little and removes nothing; the next complete sweep decides;
+- it saw another number of distinct records than the marker counts (it restarted mid-sweep,
+  a page was unreadable): it knows too little and removes nothing; the next sweep decides;
 - the absent records would be more than ``hold_share`` of the live ones, or the answer is empty:
   the sweep is *held* (``RemovalHold``): nothing removed until an operator confirms;
 - else each absent record becomes a *removal record* (``REMOVED_HASH`` content, no payload),
@@ -20,7 +20,6 @@ Faust-free: the agent (``agents/ingest.py``) hands in the states and the hold.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,33 +32,45 @@ log = logging.getLogger(__name__)
 REMOVED_HASH = "removed"
 """The content hash of a removal record (never a sha256): its state says the removal was sent."""
 
-DEFAULT_MAX_OPEN_SWEEPS = 4096
-"""Sweeps remembered at once per worker; the oldest is forgotten beyond (its marker then finds
-it incomplete and removes nothing)."""
+StreamId = tuple[str, str]
+"""(npo_id, stream)"""
 
-SweepId = tuple[str, str, str]
-"""(npo_id, stream, trace_id)"""
+
+@dataclass
+class _OpenSweep:
+    trace_id: str
+    started: datetime
+    keys: set[str]
 
 
 class SweepTracker:
-    """Which records of each open full sweep this worker has seen, until its marker."""
+    """Which records of each NPO stream's current full sweep this worker has seen, until its
+    marker: one open sweep per stream (pulls of a stream never overlap), so memory is bounded by
+    the records of the streams this worker ingests.
 
-    def __init__(self, max_open: int = DEFAULT_MAX_OPEN_SWEEPS) -> None:
-        self._seen: OrderedDict[SweepId, set[str]] = OrderedDict()
-        self._max_open = max_open
+    A page of another sweep fetched later starts a new one (the previous one failed: it has no
+    marker coming); a page fetched earlier (a re-driven record keeps its fetch time and trace)
+    is not the current sweep's and is not counted."""
 
-    def saw(self, sweep: SweepId, record_keys: Iterable[str]) -> None:
-        seen = self._seen.get(sweep)
-        if seen is None:
-            seen = self._seen[sweep] = set()
-            while len(self._seen) > self._max_open:
-                forgotten, _ = self._seen.popitem(last=False)
-                log.warning("sweep %s forgotten: too many open sweeps", "/".join(forgotten))
-        seen.update(record_keys)
+    def __init__(self) -> None:
+        self._open: dict[StreamId, _OpenSweep] = {}
 
-    def close(self, sweep: SweepId) -> set[str]:
-        """What was seen of ``sweep`` (forgotten here)."""
-        return self._seen.pop(sweep, set())
+    def saw(
+        self, stream: StreamId, trace_id: str, fetched_at: datetime, record_keys: Iterable[str]
+    ) -> None:
+        current = self._open.get(stream)
+        if current is None or (current.trace_id != trace_id and fetched_at > current.started):
+            current = self._open[stream] = _OpenSweep(trace_id, fetched_at, set())
+        if current.trace_id == trace_id:
+            current.keys.update(record_keys)
+
+    def close(self, stream: StreamId, trace_id: str) -> set[str]:
+        """What was seen of the sweep ``trace_id`` (then forgotten); empty if none of it was."""
+        current = self._open.get(stream)
+        if current is None or current.trace_id != trace_id:
+            return set()
+        del self._open[stream]
+        return current.keys
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from npo_integration.ingest.removals import SweepTracker, plan_sweep, removal_record
 from npo_integration.models.internal import SweepCompleted
@@ -75,12 +75,17 @@ def test_a_confirmed_hold_lets_the_next_sweep_remove_and_a_good_sweep_clears_it(
     assert go is not None and len(go.remove) == 3 and go.clear_hold
 
 
-def test_the_tracker_forgets_the_oldest_sweep_beyond_its_bound() -> None:
-    tracker = SweepTracker(max_open=1)
-    tracker.saw(("acme", "offerings", "t1"), ["a"])
-    tracker.saw(("acme", "offerings", "t2"), ["b"])
-    assert tracker.close(("acme", "offerings", "t1")) == set()
-    assert tracker.close(("acme", "offerings", "t2")) == {"b"}
+def test_the_tracker_follows_the_latest_sweep_of_a_stream() -> None:
+    tracker = SweepTracker()
+    stream = ("acme", "offerings")
+    later = NOW + timedelta(minutes=5)
+    tracker.saw(stream, "t1", NOW, ["a", "b"])  # a sweep that failed: no marker comes
+    tracker.saw(stream, "t2", later, ["b"])
+    tracker.saw(stream, "t1", NOW, ["c"])  # a re-driven record of the old sweep: not counted
+    tracker.saw(stream, "t2", later, ["c", "b"])
+    assert tracker.close(stream, "t1") == set()
+    assert tracker.close(stream, "t2") == {"b", "c"}
+    assert tracker.close(stream, "t2") == set()
 
 
 async def test_an_absent_offering_is_removed_once_and_comes_back_as_created(
