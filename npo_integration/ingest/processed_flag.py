@@ -110,6 +110,12 @@ def processed(
     )
 
 
+def _is_removal(intent: DeliveryIntent) -> bool:
+    """An absence's removal is known by its content, an offering's by its type; a filtered
+    enrolment's ``withdrawn`` is not told from other progress (residual: documented)."""
+    return intent.content_hash == REMOVED_HASH or intent.event_type == "npo_offering.removed"
+
+
 def delivered(state: RecordState, intent: DeliveryIntent, now: datetime) -> RecordState:
     """The intent's event was found on its topic (sent before a
     crash): that content is processed."""
@@ -123,8 +129,7 @@ def delivered(state: RecordState, intent: DeliveryIntent, now: datetime) -> Reco
             "intent": None,
             "updated_at": now,
             "changes": max(state.changes, intent.change),
-            # an absence's removal is known by its content; a filtered record's is not (residual)
-            "removed_at": now if intent.content_hash == REMOVED_HASH else state.removed_at,
+            "removed_at": now if _is_removal(intent) else state.removed_at,
         }
     )
 

@@ -139,3 +139,14 @@ async def test_a_vanished_enrolment_is_withdrawn(harness: Harness) -> None:
     assert (await h.ingest(gone)).status == "published"
     last = h.log.events(UPDATES)[-1]
     assert (last["assignment_id"], last["status"]) == ("asg-1", "withdrawn")
+
+
+async def test_a_removal_found_sent_after_a_crash_counts_as_removed(harness: Harness) -> None:
+    h = harness
+    await h.ingest(h.raw({"id": 1, "title": "A"}))
+    h.log.lose_acks = TimeoutError("no answer")  # the broker has it, the worker never hears
+    assert (await h.ingest(h.raw({"id": 1, "site": True}))).status == "failed"
+    h.log.lose_acks = None
+    assert (await h.ingest(h.raw({"id": 1, "site": True}))).status == "already_published"
+    state = h.states.get("acme/offerings/1")
+    assert state is not None and not state.live
