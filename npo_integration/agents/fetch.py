@@ -55,7 +55,8 @@ async def _publish(pages: list[RawPage]) -> None:
 
 
 async def _sweep_completed(request: FetchRequest, outcome: PullOutcome) -> PullOutcome:
-    """A full sweep ended without error: say so after its pages (same key, so same partition),
+    """A full sweep (a stream pulled in full, or an incremental stream's periodic full walk)
+    ended without error: say so after its pages (same key, so same partition),
     so ingestion can remove what it lacks (``ingest/removals.py``). If the marker is not
     acknowledged, the pull counts as failed: no removal is decided from it."""
     marker = SweepCompleted(
@@ -124,13 +125,15 @@ async def _run(request: FetchRequest) -> None:
             )
         )
 
+    full = schedule.is_full_sweep_due(current, stream_config)
     outcome = await StreamPuller(_walk, config, request.stream).run(
         cursor=current.cursor,
         trace_id=request.trace_id,
         publish=_publish,
         commit_cursor=commit_cursor,
+        full_sweep=full,
     )
-    if outcome.complete and stream_config.incremental is None:
+    if outcome.complete and full:
         outcome = await _sweep_completed(request, outcome)
     latest = pull_state.get(request.npo_id)
     done = latest.stream(request.stream)
@@ -140,6 +143,7 @@ async def _run(request: FetchRequest) -> None:
         done = schedule.succeeded(done, finished, interval, outcome.records)
     else:
         done = schedule.failed(done, finished, interval, outcome.error, outcome.records)
+    done = schedule.counted(done, full=full, complete=outcome.complete)
     metrics.pulls.labels(request.stream, "failed" if outcome.error else "succeeded").inc()
     metrics.raw_records.labels(request.stream).inc(outcome.records)
     pull_state.put(latest.with_stream(request.stream, done))

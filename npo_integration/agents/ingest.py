@@ -120,10 +120,14 @@ ingestor = Ingestor(
 
 
 def _full_sweep(npo_id: str, stream: str) -> bool:
-    """Is the stream pulled in full (a ``SweepCompleted`` follows its complete sweeps)?"""
+    """May the stream's pages be a full sweep (a ``SweepCompleted`` follows a complete one)?
+    An incremental stream's only with ``full_sweep_every`` (its first run's marker, without it,
+    finds nothing published)."""
     version = npo_configs.current(npo_id)
     config = getattr(version.config.streams, stream, None) if version is not None else None
-    return config is not None and config.incremental is None
+    return config is not None and (
+        config.incremental is None or config.full_sweep_every is not None
+    )
 
 
 def _sweep_ended(marker: SweepCompleted) -> list[RawRecord]:

@@ -26,6 +26,9 @@ class StreamPullState(BaseModel):
     consecutive_failures: int = 0
     cursor: str | None = None
     records_last_run: int = 0
+    runs_since_full_sweep: int = Field(
+        0, ge=0, description="incremental runs since the last complete full sweep"
+    )
 
 
 class PullState(BaseModel):

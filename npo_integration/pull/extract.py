@@ -78,7 +78,10 @@ class StreamPuller:
         trace_id: str,
         publish: PublishPage,
         commit_cursor: CommitCursor,
+        full_sweep: bool = False,
     ) -> PullOutcome:
+        """``full_sweep``: walk an incremental stream from its start (``incremental.initial``);
+        the committed cursor only moves forward."""
         records = pages = 0
         keys: set[str] = set()
         best_cursor = cursor
@@ -86,7 +89,7 @@ class StreamPuller:
         # config reference); a child stream spans many parents, so it commits once, at the end.
         per_page = self._stream.parent_stream is None
         try:
-            async for page_records, page_cursor in self._pages(cursor):
+            async for page_records, page_cursor in self._pages(None if full_sweep else cursor):
                 npo_id = self._config.npo_id
                 items = [
                     raw_item(npo_id, self._name, self._id_of(record), record)

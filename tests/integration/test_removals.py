@@ -3,12 +3,14 @@ one removal each, never from a failed sweep, a mass removal held for an operator
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.integration.conftest import Stack
 from tests.integration.support.admin import admin
 from tests.integration.support.kafka import Message, produce, read_all
 from tests.integration.support.polling import eventually
+from tests.integration.support.processes import ROOT
 from tests.integration.test_registry import run_cli
 
 INTERVAL = 2
@@ -309,3 +311,37 @@ async def test_a_deleted_enrolment_is_withdrawn(stack: Stack) -> None:
 
     [event] = await eventually(withdrawn, timeout=WITHIN, what="the withdrawn update")
     assert event["progress"] is None
+
+
+async def test_an_incremental_stream_with_full_sweeps_notices_a_removal(stack: Stack) -> None:
+    sandbox = stack.sandbox
+    secret = {"client_id": "cid", "client_secret": "tok-inc"}
+    await sandbox.add_npo(
+        "rm-inc",
+        flavour="salesforce",
+        auth={"kind": "oauth2_client_credentials", **secret},
+        offerings=4,
+        options={"page_size": 2},
+    )
+    example = json.loads((ROOT / "examples" / "npos" / "salesforce.json").read_text())
+    offerings = {**example["streams"]["offerings"], "schedule_seconds": INTERVAL}
+    await put_config(
+        stack,
+        {
+            **{k: v for k, v in example.items() if k != "enrolment"},
+            "npo_id": "rm-inc",
+            "base_url": sandbox.npo_url("rm-inc"),
+            "auth": {**example["auth"], **secret},
+            "streams": {"offerings": {**offerings, "full_sweep_every": 2}},
+        },
+    )
+    first = await published(stack, "rm-inc", 4)
+    gone = first[0]["offering"]["npo_offering_ref"]
+    await sandbox.call("DELETE", f"/_sandbox/npos/rm-inc/offerings/{gone}")
+
+    [removed] = await eventually(
+        lambda: removals(stack, "rm-inc"), timeout=WITHIN * 2, what="the removal by a full sweep"
+    )
+    assert (removed["npo_offering_ref"], removed["reason"]) == (gone, "absent")
+    _, state = await call(stack, "GET", "/admin/npos/rm-inc/pulls")
+    assert state["streams"]["offerings"]["cursor"]  # the incremental cursor stays
