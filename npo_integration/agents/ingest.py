@@ -213,10 +213,14 @@ async def _unpacked(events: Sequence[EventT[bytes]]) -> list[RawRecord]:
                     (r.record_key for r in page if not is_removal(r)),
                 )
             records.extend(page)
-        elif isinstance(message, SweepCompleted):
-            records.extend(_sweep_ended(message))
-        elif isinstance(message, RemovalDecision):
-            _decided(message)
+        elif isinstance(message, SweepCompleted | RemovalDecision):
+            try:
+                if isinstance(message, SweepCompleted):
+                    records.extend(_sweep_ended(message))
+                else:
+                    _decided(message)
+            except Exception:  # the stream goes on; the next sweep decides again
+                log.exception("%s of %s not applied", message.event_type, message.npo_id)
         else:
             records.append(message)
     return records
