@@ -192,6 +192,15 @@ class Settings(BaseSettings):
     ingest_redrive_batch: int = Field(
         200, ge=1, le=100_000, description="records one worker re-drives per tick at most"
     )
+    removal_hold_share: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "a complete sweep that would remove more than this share of a stream's published"
+            " records (or answered nothing) is held for an operator"
+        ),
+    )
     enrolment_concurrency: int = Field(
         1000,
         ge=1,

@@ -198,6 +198,21 @@ class StreamConfig(_Strict):
         ),
     )
     schedule_seconds: int = Field(300, ge=1, le=86_400)
+    full_sweep_every: int | None = Field(
+        None,
+        ge=1,
+        le=10_000,
+        description=(
+            "incremental streams: every Nth run starts from incremental.initial (a full sweep),"
+            " so records deleted at the NPO are noticed (removal by absence)"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _full_sweeps_are_of_incremental_streams(self) -> StreamConfig:
+        if self.full_sweep_every is not None and self.incremental is None:
+            raise ValueError("full_sweep_every needs incremental (every run of the stream is full)")
+        return self
 
     @model_validator(mode="after")
     def _known_placeholders(self) -> StreamConfig:

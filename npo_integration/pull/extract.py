@@ -64,6 +64,16 @@ class PullOutcome:
     """Records over the size or depth limits, dead-lettered (the run itself may succeed)."""
     refusal: str | None = None
     """The first refused record's key and reason."""
+    distinct: int = 0
+    """Distinct records sent (a record on two pages counts once): what a complete sweep's
+    ``SweepCompleted`` marker announces."""
+
+    @property
+    def complete(self) -> bool:
+        """The sweep saw the whole stream: ended without error (not failed part-way, not at its
+        page cap, not cut by the circuit breaker) and refused no record (a refused record is
+        still at the NPO: its absence from the sweep must not read as a removal)."""
+        return self.error is None and self.refused == 0
 
 
 class StreamPuller:
@@ -96,8 +106,12 @@ class StreamPuller:
         trace_id: str,
         publish: PublishPage,
         commit_cursor: CommitCursor,
+        full_sweep: bool = False,
     ) -> PullOutcome:
+        """``full_sweep``: walk an incremental stream from its start (``incremental.initial``);
+        the committed cursor only moves forward."""
         records = pages = refused = 0
+        keys: set[str] = set()
         refusal: str | None = None
         error: str | None
         best_cursor = cursor
@@ -105,7 +119,7 @@ class StreamPuller:
         # config reference); a child stream spans many parents, so it commits once, at the end.
         per_page = self._stream.parent_stream is None
         try:
-            async for page_records, page_cursor in self._pages(cursor):
+            async for page_records, page_cursor in self._pages(None if full_sweep else cursor):
                 npo_id = self._config.npo_id
                 items = []
                 for record in page_records:
@@ -119,6 +133,7 @@ class StreamPuller:
                 if items:
                     await publish(raw_pages(npo_id, self._name, items, trace_id))
                 records += len(items)
+                keys.update(item.record_key for item, _ in items)
                 pages += 1
                 newer = newer_cursor(best_cursor, page_cursor)
                 if newer is not None and newer != best_cursor:  # page_cursor is the later
@@ -142,7 +157,12 @@ class StreamPuller:
         else:
             error = None
         return PullOutcome(
-            records=records, pages=pages, error=error, refused=refused, refusal=refusal
+            records=records,
+            pages=pages,
+            error=error,
+            refused=refused,
+            refusal=refusal,
+            distinct=len(keys),
         )
 
     def _item(self, record: Any) -> tuple[RawItem, int]:

@@ -8,4 +8,5 @@ from npo_integration.views import (  # noqa: F401
     npos,
     openapi,
     pulls,
+    removals,
 )

@@ -16,6 +16,7 @@ from npo_integration.timers.pull_scheduler import request_pull
 from npo_integration.views.admin_answers import unknown_npo
 from npo_integration.views.admin_auth import admin_only
 from npo_integration.views.openapi import documented
+from npo_integration.views.removals import held
 
 STREAMS: tuple[StreamName, ...] = ("offerings", "assignments")
 
@@ -59,4 +60,7 @@ class PullStateView(web.View):
         """The NPO's pull state: schedule, cursor and last error of each stream."""
         if npo_configs.current(npo_id) is None:
             return unknown_npo(self, npo_id)
-        return self.json(pull_state.get(npo_id).model_dump(mode="json"))
+        answer = pull_state.get(npo_id).model_dump(mode="json")
+        # Held on the raw-records partition of the same number: this worker's, as a rule
+        answer["removal_holds"] = held(npo_id)
+        return self.json(answer)
