@@ -144,6 +144,20 @@ class Settings(BaseSettings):
             "cap on an NPO config's circuit_breaker.failure_threshold (failures before it opens)"
         ),
     )
+    max_record_bytes: int = Field(
+        768 * 1024,
+        ge=1024,
+        le=900_000,
+        description="largest NPO record kept, as compact JSON; a larger one is dead-lettered "
+        "and the pull goes on (at most 900000: a record travels in one Kafka message)",
+    )
+    max_record_depth: int = Field(
+        64,
+        ge=2,
+        le=200,
+        description="deepest nesting of lists and objects in an NPO record; a deeper one is "
+        "dead-lettered and the pull goes on",
+    )
     transform_timeout_seconds: float = Field(
         2.0,
         gt=0,
@@ -177,6 +191,15 @@ class Settings(BaseSettings):
     )
     ingest_redrive_batch: int = Field(
         200, ge=1, le=100_000, description="records one worker re-drives per tick at most"
+    )
+    removal_hold_share: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "a complete sweep that would remove more than this share of a stream's published"
+            " records (or answered nothing) is held for an operator"
+        ),
     )
     enrolment_concurrency: int = Field(
         1000,

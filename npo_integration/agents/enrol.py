@@ -42,7 +42,7 @@ from npo_integration.agents.dead_letters import dead_letter, payload_of
 from npo_integration.app import app, settings
 from npo_integration.errors import NpoIntegrationError
 from npo_integration.http.response import NpoResponse
-from npo_integration.models.codec import decode, encode, key_of
+from npo_integration.models.codec import MAX_PLATFORM_MESSAGE_BYTES, decode, encode, key_of
 from npo_integration.models.enrolment import IN_FLIGHT, EnrolmentCommand, EnrolmentState
 from npo_integration.models.erasure import CandidateErase
 from npo_integration.models.events import CandidateAssignmentEvent
@@ -210,7 +210,7 @@ partition is this worker's: an accepted erasure is never dropped."""
 def _decoded(topic: str, value: bytes) -> Command | CandidateAssignmentEvent:
     if topic == COMMANDS_TOPIC:
         return decode(_commands, value)
-    return decode(CandidateAssignmentEvent, value)
+    return decode(CandidateAssignmentEvent, value, max_bytes=MAX_PLATFORM_MESSAGE_BYTES)
 
 
 @app.agent(enrolment_inputs)

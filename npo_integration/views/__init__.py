@@ -7,5 +7,7 @@ from npo_integration.views import (  # noqa: F401
     ingestion,
     metrics,
     npos,
+    openapi,
     pulls,
+    removals,
 )

@@ -25,6 +25,7 @@ from npo_integration.partitioning import partition_for
 from npo_integration.topics import candidate_erased, enrolment_commands
 from npo_integration.views.admin_answers import change_source
 from npo_integration.views.admin_auth import admin_only
+from npo_integration.views.openapi import WAIT, documented
 from npo_integration.worker_resources import batch_producer, output_log
 
 WAIT_SECONDS = 20.0
@@ -34,6 +35,7 @@ MAX_CANDIDATE_ID = 200
 @app.page("/admin/candidates/{candidate_id}/erase")
 class CandidateErasure(web.View):
     @admin_only
+    @documented(query=[WAIT], body=None, body_required=False)
     async def post(self, request: web.Request, candidate_id: str) -> web.Response:
         """Erase the candidate's personal data from every table: 202 once requested (durably),
         200 with ``?wait=true`` once ``candidate.erased`` is published (202 if not within 20 s)."""
