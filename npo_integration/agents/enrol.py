@@ -39,6 +39,7 @@ from pydantic import Field, TypeAdapter
 
 from npo_integration.agents import erasure
 from npo_integration.agents.dead_letters import dead_letter, payload_of
+from npo_integration.agents.in_order_acks import Acknowledge, InOrderAcks
 from npo_integration.app import app, settings
 from npo_integration.errors import NpoIntegrationError
 from npo_integration.http.response import NpoResponse
@@ -217,8 +218,16 @@ def _decoded(topic: str, value: bytes) -> Command | CandidateAssignmentEvent:
 async def enrol_assignments(stream: StreamT[bytes]) -> None:
     # Agents are handed a faust.Stream: Faust's StreamT interface does not declare noack.
     inputs = cast(Stream[bytes], stream).noack()
+
+    async def acknowledge(event: EventT[bytes]) -> None:
+        # Faust forgot the partition's acknowledgements when its revocation began; an ack now
+        # would count in the next generation. Not acknowledged, it is read again, found done.
+        if ownership.may_start(event.message):
+            await inputs.ack(event)
+
     async for event in inputs.events():
         topic, partition = event.message.topic, event.message.partition
+        acks.read(event)
         try:
             message = _decoded(topic, event.value)
         except NpoIntegrationError as exc:
@@ -228,7 +237,7 @@ async def enrol_assignments(stream: StreamT[bytes]) -> None:
                 payload=payload_of(event.value),
                 key=key_of(event.key),
             )
-            await inputs.ack(event)
+            await acks.done(event, acknowledge)
             continue
         if isinstance(message, CandidateAssignmentEvent):
             misplaced = wrong_key(key_of(event.key), message.assignment_id)
@@ -240,17 +249,17 @@ async def enrol_assignments(stream: StreamT[bytes]) -> None:
                     key=key_of(event.key),
                     npo_id=message.offering.npo_id,
                 )
-                await inputs.ack(event)
+                await acks.done(event, acknowledge)
                 continue
         if isinstance(message, CandidateErase):
             # Blanks enrolments of a partition: after what is running there, not beside it.
             await lanes.drain()
-            await _erase(inputs, event, message, partition)
+            await _erase(acknowledge, event, message, partition)
             continue
         if isinstance(message, EnrolmentCommand) and message.event_type == "enrolment.redrive_npo":
             # Re-marks failed enrolments of a partition: after what is running there, not beside it.
             await lanes.drain()
-            await _handle(inputs, event, message, partition)
+            await _handle(acknowledge, event, message, partition)
             continue
         if isinstance(message, EnrolmentCommand):
             key, npo_id = message.assignment_id or "", message.npo_id
@@ -258,12 +267,15 @@ async def enrol_assignments(stream: StreamT[bytes]) -> None:
             key, npo_id = message.assignment_id, message.offering.npo_id
         # The task copies this context: its table writes land on this event's partition.
         await lanes.submit(
-            key, npo_id, partial(_handle, inputs, event, message, partition), tag=event.message.tp
+            key,
+            npo_id,
+            partial(_handle, acknowledge, event, message, partition),
+            tag=event.message.tp,
         )
 
 
 async def _handle(
-    inputs: StreamT[bytes],
+    acknowledge: Acknowledge,
     event: EventT[bytes],
     message: EnrolmentCommand | CandidateAssignmentEvent,
     partition: int,
@@ -292,14 +304,11 @@ async def _handle(
             payload=payload_of(event.value),
             key=key_of(event.key),
         )
-    # Faust forgot the partition's acknowledgements when its revocation began; an ack now would
-    # count in the next generation. Not acknowledged, the message is read again and found done.
-    if ownership.may_start(event.message):
-        await inputs.ack(event)
+    await acks.done(event, acknowledge)
 
 
 async def _erase(
-    inputs: StreamT[bytes], event: EventT[bytes], command: CandidateErase, partition: int
+    acknowledge: Acknowledge, event: EventT[bytes], command: CandidateErase, partition: int
 ) -> None:
     """One step of an erasure, tried until done while the partition is this worker's (else the
     new owner reads the command again and does the step)."""
@@ -322,7 +331,7 @@ async def _erase(
             await asyncio.sleep(delay)
             continue
         if done is not None and ownership.may_start(event.message):
-            await inputs.ack(event)
+            await acks.done(event, acknowledge)
             return
         break
     _abandoned(event, "erasing")
@@ -340,6 +349,9 @@ def _abandoned(event: EventT[bytes], when: str) -> None:
     )
 
 
+acks = InOrderAcks()
+"""The agent's messages acknowledged in the order read, per partition (``in_order_acks.py``)."""
+
 abandoned: Counter[str] = Counter()
 """Messages whose work this worker gave up in a rebalance, by when (since start)."""
 
@@ -354,6 +366,7 @@ async def _hand_over(sender: AppT, /, *args: Any, signal: BaseSignalT[Any], **_:
     if not mine:
         return
     released = await lanes.release(mine, grace=settings.hand_over_seconds)
+    acks.forget(mine)
     try:
         await enrolments.wait_acked()
     except Exception as exc:  # the rebalance must go on; the new owner resolves what is left
