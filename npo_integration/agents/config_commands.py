@@ -41,7 +41,7 @@ def _apply(event: EventT[bytes]) -> Awaitable[None] | None:
     try:
         sent = config_submitter.sent.take(event.value) if isinstance(event.value, bytes) else None
         command = sent if sent is not None else decode(ConfigCommand, event.value)
-        if command.config is not None:
+        if command.config is not None and sent is None:  # a sent one was checked when made
             check_config(command.config, allow_private=settings.allow_private_npo_urls)
         version = next_version(npo_configs.current(command.npo_id), command, utc_now(), secret_box)
     except NpoIntegrationError as exc:

@@ -46,7 +46,10 @@ async def _changelog_event(event: EventT[bytes]) -> None:
     key = event.key
     if isinstance(key, bytes):
         value = event.value
-        _notify(key.decode(), value if isinstance(value, bytes) else None)
+        npo_id = key.decode()
+        if isinstance(value, bytes) and _decoded.holds(npo_id, value):
+            return  # this worker's own write, read back: its listeners were told at store()
+        _notify(npo_id, value if isinstance(value, bytes) else None)
 
 
 _current = global_bytes_table(
@@ -77,6 +80,11 @@ class DecodedCache:
         version = decode(NpoConfigVersion, raw)
         self.put(npo_id, raw, version)
         return version
+
+    def holds(self, npo_id: str, raw: bytes) -> bool:
+        """Whether ``raw`` is what is cached for the NPO (already decoded, already seen)."""
+        entry = self._entries.get(npo_id)
+        return entry is not None and entry[0] == raw
 
     def put(self, npo_id: str, raw: bytes, version: NpoConfigVersion) -> None:
         self._entries[npo_id] = (raw, version)
