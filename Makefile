@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: run test lint install broker stop-broker stop unit integration bench clean
+.PHONY: run test lint chart-check install broker stop-broker stop unit integration bench clean
 
 install: $(VENV)/.installed
 
@@ -25,15 +25,20 @@ stop-broker:
 run: install broker
 	scripts/run-demo.sh
 
-## Lint (ruff), formatting and types (mypy, strict), then the whole suite: unit tests, then
-## integration tests against the real broker.
-test: lint broker
+## Lint (ruff), formatting and types (mypy, strict), the Helm chart, then the whole suite: unit
+## tests, then integration tests against the real broker.
+test: lint chart-check broker
 	$(BIN)/pytest -q -p no:cacheprovider tests
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+## The Helm chart rendered with both values files and checked offline against the Kubernetes
+## schemas (helm is built once into .cache/tools; scripts/chart-check.sh).
+chart-check: install
+	KUBERNETES_VALIDATE=$(BIN)/kubernetes-validate scripts/chart-check.sh
 
 unit: install
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit
