@@ -46,7 +46,8 @@ unit: install
 integration: install broker
 	$(BIN)/pytest -q -p no:cacheprovider tests/integration
 
-## Every benchmark (about 20 minutes on 2 cores), then docs/performance.md from their figures.
+## Every benchmark (about 25 minutes on 2 cores), then docs/performance.md and docs/deployment.md
+## (sizing) from their figures.
 bench: install broker
 	rm -f var/bench/*.json
 	$(BIN)/python bench/ingest.py
@@ -54,7 +55,9 @@ bench: install broker
 	$(BIN)/python bench/enrolment.py
 	$(BIN)/python bench/registry.py
 	$(BIN)/python bench/scheduler.py
+	$(BIN)/python bench/scaling.py
 	$(BIN)/python bench/report.py
+	$(BIN)/python bench/deployment_report.py
 
 stop: stop-broker
 

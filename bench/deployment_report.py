@@ -29,6 +29,7 @@ ENROLMENTS_PER_CANDIDATE_PER_DAY = 0.05
 PEAK_HOUR_SHARE = 0.25  # of a day's enrolments in its busiest hour
 CORE_BUDGET = 0.5  # of a core per worker at the milestone's load: a failover doubles a worker's
 FETCH_CONCURRENCY = 64  # NPO_FETCH_CONCURRENCY default
+STANDBY = 1  # NPO_TABLE_STANDBY_REPLICAS in a fleet
 
 
 @dataclass(frozen=True)
@@ -46,22 +47,24 @@ MILESTONES = (
         1_000,
         10_000,
         8,
-        "the default; 2 workers need 2, 8 leaves room to 8 workers before 20k",
+        "the default: 4x the workers this milestone needs, and enough for the next one",
     ),
     Milestone(
         "20k NPOs",
         20_000,
         200_000,
         16,
-        "room for 4x the workers this milestone needs, and to grow towards 100k",
+        "set for the next milestone: its workers with 4x headroom, so growing to 100k NPOs "
+        "needs no migration",
     ),
     Milestone(
         "100k NPOs, 1M candidates",
         100_000,
         1_000_000,
         32,
-        "room for 4x the workers this milestone needs; more partitions cost RocksDB "
-        "instances per worker, broker partitions and a longer rebalance",
+        "about 10x the workers the CPU figure asks for: room for real NPOs' pages costing "
+        "several times the simulator's before the count caps the fleet; more partitions "
+        "cost RocksDB instances per worker, broker partitions and a longer rebalance",
     ),
 )
 
@@ -94,8 +97,8 @@ def sizing_rows(
 
     rows = [
         "| milestone | partitions | workers | limiting figure | CPU (cores, fleet) "
-        "| pulls in flight | memory per worker (request / limit) | RocksDB disk per worker "
-        "| broker partitions (x replication) |",
+        "| pulls in flight -> NPO_FETCH_CONCURRENCY | memory per worker (request / limit) "
+        "| RocksDB disk per worker | broker partitions |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for m in MILESTONES:
@@ -116,28 +119,25 @@ def sizing_rows(
         cores = sum(loads.values())
         in_flight = m.npos / PULL_EVERY_S * PAGES_PER_PULL * NPO_PAGE_LATENCY_S
         by_cpu = math.ceil(cores / CORE_BUDGET)
-        by_concurrency = math.ceil(in_flight / (FETCH_CONCURRENCY * CORE_BUDGET))
-        workers = max(2, by_cpu, by_concurrency)
-        if workers == 2 and max(by_cpu, by_concurrency) < 2:
-            limit = "availability (2 workers: one takes over, standby replicas warm)"
-        elif by_concurrency >= by_cpu:
-            limit = (
-                f"pulls in flight ({in_flight:,.0f} at {NPO_PAGE_LATENCY_S * 1000:.0f} ms a page) "
-                f"over NPO_FETCH_CONCURRENCY {FETCH_CONCURRENCY} at half use"
-            )
+        workers = min(max(2, by_cpu), m.partitions)
+        if by_cpu < 2:
+            limit = "availability: 2 workers, one takes over with warm standbys"
         else:
             limit = max(loads, key=lambda k: loads[k])
-        workers = min(workers, m.partitions)
+        # Pulls in flight wait on the NPOs, not the CPU: a worker's concurrency covers its share
+        # twice over (a failover hands it a neighbour's NPOs), never below the default.
+        fetch = max(FETCH_CONCURRENCY, math.ceil(in_flight * 2 / workers))
         memory = rss_none + mb_per_config * m.npos
         request = _mi(memory * 1.5)
         limit_mem = _mi(memory * 3)
-        disk = disk_mb / bench_npos * m.npos / workers + disk_mb / bench_npos * m.npos * 0.1
-        disk_gi = max(10, math.ceil(disk * 4 / 1024))
-        topics = held / bench_partitions
-        broker = math.ceil(topics) * m.partitions
+        disk = disk_mb / bench_npos * m.npos * min(1.0, (1 + STANDBY) / workers) * 2
+        disk_gi = max(10, math.ceil(disk / 1024))
+        broker = math.ceil(held / bench_partitions) * m.partitions
         rows.append(
-            f"| {m.name} | {m.partitions} | {workers} | {limit} | {cores:.2f} | {in_flight:,.0f} "
-            f"| {request} / {limit_mem} (RSS {memory:,.0f} MB) | {disk_gi} Gi | {broker:,} |"
+            f"| {m.name} | {m.partitions} | {workers} | {limit} | {cores:.2f} "
+            f"| {in_flight:,.0f} -> {fetch} per worker "
+            f"| {request} / {limit_mem} (RSS {memory:,.0f} MB) | {disk_gi} Gi "
+            f"| {broker:,} x replication |"
         )
     return rows
 
@@ -190,6 +190,10 @@ def render() -> str:
         "",
         *scaling_table(scaling),
         "",
+        f"Best of {scaling['by_name']['ingestion, 1 worker']['runs']} runs per figure, the "
+        "fleets alternated (medians in `var/bench/scaling.json`); load average when the bench "
+        f"started: {params.get('load average at start (1 min)', '?')} (the machine is shared).",
+        "",
         *[f"- {note}" for note in scaling["notes"]],
         "",
         SCALING_READING,
@@ -212,6 +216,12 @@ def render() -> str:
         "NPO below the 100k milestone;",
         f"- a worker at most {CORE_BUDGET:.0%} busy at the milestone's load (a failover hands "
         "a worker its neighbour's partitions), and at least 2 workers (availability).",
+        "",
+        "Pulls in flight wait on the NPOs, not on a core: they set `NPO_FETCH_CONCURRENCY` "
+        "(and `NPO_HTTP_MAX_CONNECTIONS` at least as high), twice a worker's share, not the "
+        "number of workers. The CPU column adds the steady-state pull cost (pages with "
+        "unchanged records, ingestion of those included), the ingestion of new or changed "
+        "records and the enrolments at their peak, at the scaling bench's CPU per unit.",
         "",
         *sizing_rows(scaling, pull, registry),
         "",
@@ -250,10 +260,13 @@ per-NPO rate line above says whether the NPO saw more than its limit.
 
 SIZING_NOTES = """Memory per worker does not shrink with more workers: the NPO registry is a
 GlobalTable, every worker holds every config (the RSS figure). The disk column is
-the RocksDB state measured in the scaling bench per NPO, the worker's share of the
-partitioned state plus its copy of the registry, times 4 for compaction and
-standby copies, at least 10 Gi. CPU has no limit in the chart (throttling stalls
-heartbeats into rebalances); the request is 1 core per worker.
+the RocksDB state the scaling bench measured on a worker per NPO registered (the
+NPO's config, records' flags and enrolments), times the worker's share of the
+partitions with its standbys, times 2 for compaction, at least 10 Gi. Broker
+partitions: the partitioned topics and changelogs the bench's worker held, at
+the milestone's count, times the replication factor. CPU has no limit in the
+chart (throttling stalls heartbeats into rebalances); the request is 1 core per
+worker.
 
 Topic retention (a policy, not a figure): the changelog topics are compacted
 (Faust creates them so; never set a time retention on them: they are the
