@@ -60,6 +60,7 @@ ASSIGNMENTS = int(os.environ.get("SCALING_ASSIGNMENTS", "4000"))
 PULL_NPOS = int(os.environ.get("SCALING_PULL_NPOS", "1000"))
 PULL_LATENCY_MS = 50
 FETCH_CONCURRENCY = 16  # per worker: a fleet's pulls in flight grow with its workers
+STANDBY = int(os.environ.get("SCALING_STANDBY", "1"))  # 0: what the standby replicas cost
 
 
 def assessed(configs: list[dict[str, Any]]) -> list[tuple[bytes, bytes]]:
@@ -162,7 +163,7 @@ async def one_fleet(
     )
     deployment.env.update(
         {
-            "NPO_TABLE_STANDBY_REPLICAS": "1",
+            "NPO_TABLE_STANDBY_REPLICAS": str(STANDBY),
             "NPO_FETCH_CONCURRENCY": str(FETCH_CONCURRENCY),
             # Every simulated NPO is on one host: as many connections as NPO hosts would get.
             "NPO_HTTP_MAX_CONNECTIONS": "1000",
@@ -290,12 +291,12 @@ async def run() -> BenchResult:
     fleets = {size: combine(r) for size, r in runs.items()}
 
     result = BenchResult(
-        bench="scaling",
+        bench="scaling" if STANDBY == 1 else f"scaling_standby{STANDBY}",
         title="Scaling: the same load on 1, then 2 workers",
         parameters={
             "cores": os.cpu_count(),
             "partitions": PARTITIONS,
-            "standby replicas": 1,
+            "standby replicas": STANDBY,
             "ingestion": f"{INGEST_RECORDS} records over {INGEST_NPOS} NPOs",
             "enrolments": f"{ASSIGNMENTS} over {ENROL_NPOS} NPOs, "
             f"rate limit {enrolment.RATE:.0f}/s burst {enrolment.BURST} per NPO, "
