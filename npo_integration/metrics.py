@@ -46,6 +46,12 @@ ingested_records = Counter(
     ["outcome"],
     registry=registry,
 )
+removals = Counter(
+    "npo_removals",
+    "Records gone from a complete sweep, by stream and outcome (removed, held)",
+    ["stream", "outcome"],
+    registry=registry,
+)
 ignored_assignments = Counter(
     "npo_ignored_assignments",
     "Assignment events not enrolled, by reason",

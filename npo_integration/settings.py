@@ -153,6 +153,20 @@ class Settings(BaseSettings):
             "cap on an NPO config's circuit_breaker.failure_threshold (failures before it opens)"
         ),
     )
+    max_record_bytes: int = Field(
+        768 * 1024,
+        ge=1024,
+        le=900_000,
+        description="largest NPO record kept, as compact JSON; a larger one is dead-lettered "
+        "and the pull goes on (at most 900000: a record travels in one Kafka message)",
+    )
+    max_record_depth: int = Field(
+        64,
+        ge=2,
+        le=200,
+        description="deepest nesting of lists and objects in an NPO record; a deeper one is "
+        "dead-lettered and the pull goes on",
+    )
     transform_timeout_seconds: float = Field(
         2.0,
         gt=0,
@@ -187,6 +201,15 @@ class Settings(BaseSettings):
     ingest_redrive_batch: int = Field(
         200, ge=1, le=100_000, description="records one worker re-drives per tick at most"
     )
+    removal_hold_share: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "a complete sweep that would remove more than this share of a stream's published"
+            " records (or answered nothing) is held for an operator"
+        ),
+    )
     enrolment_concurrency: int = Field(
         1000,
         ge=1,
@@ -207,6 +230,24 @@ class Settings(BaseSettings):
         1.0, gt=0, le=60, description="how often enrolments due for a retry are looked for"
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
+    personal_data_retention_days: float = Field(
+        7.0,
+        gt=0,
+        le=3650,
+        description=(
+            "retention of the topics carrying candidates' personal data, set when the service"
+            " creates them (docs/security.md#personal-data)"
+        ),
+    )
+    erasure_compaction_hours: float = Field(
+        24.0,
+        gt=0,
+        le=24 * 30,
+        description=(
+            "max.compaction.lag.ms of the changelogs holding candidates' personal data: how long"
+            " an erased value may stay behind its tombstone, set when the service creates them"
+        ),
+    )
 
     topic_npo_assessed: str = Field(
         "spotlight.npo-assessed", description="in: NPO assessed (API details)"
@@ -238,7 +279,7 @@ class Settings(BaseSettings):
     )
     topic_enrolment_commands: str = Field(
         "npo-integration.enrolment-commands",
-        description="internal: enrolment retries and re-drives",
+        description="internal: enrolment retries, re-drives and candidate erasures",
     )
     topic_dead_letters: str = Field(
         "npo-integration.dead-letters", description="internal: what could not be handled"
@@ -246,6 +287,10 @@ class Settings(BaseSettings):
     topic_ingest_commands: str = Field(
         "npo-integration.ingest-commands",
         description="internal: operator commands to ingestion (re-drive an NPO)",
+    )
+    topic_candidate_erased: str = Field(
+        "spotlight.candidate-erased",
+        description="out: a candidate's personal data erased, and what was removed",
     )
 
     @field_validator("broker_url")

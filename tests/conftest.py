@@ -7,6 +7,25 @@ import os
 import pytest
 from cryptography.fernet import Fernet
 
+try:
+    from hypothesis import HealthCheck, settings
+except ImportError:  # only the fuzz tests need it (the test extra); the rest run without
+    settings = None
+
+if settings is not None:
+    # Fuzz tests (tests/unit/fuzz) are deterministic (derandomize: the same examples every run,
+    # no example database) and quick; HYPOTHESIS_PROFILE=deep searches more, at random.
+    settings.register_profile(
+        "ci",
+        derandomize=True,
+        database=None,
+        deadline=None,
+        max_examples=150,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    settings.register_profile("deep", deadline=None, max_examples=5_000)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
 # Unit tests import the app; give it a throwaway key and keep it off the network.
 os.environ.setdefault("NPO_SECRETS_KEYS", Fernet.generate_key().decode())
 os.environ.setdefault("NPO_ALLOW_PRIVATE_NPO_URLS", "true")

@@ -24,23 +24,28 @@ from the durable state (a ``sending`` left behind is resolved by lookup or key).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Iterable
 from functools import partial
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 from faust import Stream, StreamT
 from faust.streams import current_event
 from faust.types import TP, AppT, EventT
 from mode.types.signals import BaseSignalT
+from pydantic import Field, TypeAdapter
 
+from npo_integration.agents import erasure
 from npo_integration.agents.dead_letters import dead_letter, payload_of
+from npo_integration.agents.in_order_acks import Acknowledge, InOrderAcks
 from npo_integration.app import app, settings
 from npo_integration.errors import NpoIntegrationError
 from npo_integration.http.response import NpoResponse
-from npo_integration.models.codec import decode, encode, key_of
+from npo_integration.models.codec import MAX_PLATFORM_MESSAGE_BYTES, decode, encode, key_of
 from npo_integration.models.enrolment import IN_FLIGHT, EnrolmentCommand, EnrolmentState
+from npo_integration.models.erasure import CandidateErase
 from npo_integration.models.events import CandidateAssignmentEvent
 from npo_integration.models.internal import EnrolmentLink, EnrolmentResult
 from npo_integration.models.npo_config import NpoConfigVersion, NpoIntegrationConfig
@@ -48,7 +53,8 @@ from npo_integration.ownership import Ownership
 from npo_integration.push.calls import HttpCall
 from npo_integration.push.lanes import Lanes
 from npo_integration.push.processor import EnrolmentProcessor, wrong_key
-from npo_integration.tables import enrolments, npo_configs
+from npo_integration.retry_policy import UNTIL_DONE, RetryPolicy
+from npo_integration.tables import enrolments, erased_candidates, npo_configs
 from npo_integration.topics import enrolment_links, enrolment_results, raw_topic
 from npo_integration.transforms.contract import EnrolmentRequest
 from npo_integration.transforms.invoke import plugin_call
@@ -116,6 +122,9 @@ class FaustPorts:
 
     def held(self, npo_id: str, partition: int) -> Iterable[EnrolmentState]:
         return enrolments.of_npo(npo_id, partition)
+
+    def erased(self, candidate_id: str) -> bool:
+        return erased_candidates.is_erased(candidate_id)
 
     def config(self, npo_id: str) -> NpoConfigVersion | None:
         return npo_configs.current(npo_id)
@@ -190,18 +199,35 @@ lanes = Lanes(
 )
 
 
-def _decoded(topic: str, value: bytes) -> EnrolmentCommand | CandidateAssignmentEvent:
+Command = EnrolmentCommand | CandidateErase
+_commands: TypeAdapter[Command] = TypeAdapter(Annotated[Command, Field(discriminator="event_type")])
+ERASE_RETRY = RetryPolicy(
+    max_attempts=UNTIL_DONE, base_seconds=1.0, max_seconds=30.0, jitter="none"
+)
+"""An erasure step that fails (the broker does not acknowledge) is tried again while the
+partition is this worker's: an accepted erasure is never dropped."""
+
+
+def _decoded(topic: str, value: bytes) -> Command | CandidateAssignmentEvent:
     if topic == COMMANDS_TOPIC:
-        return decode(EnrolmentCommand, value)
-    return decode(CandidateAssignmentEvent, value)
+        return decode(_commands, value)
+    return decode(CandidateAssignmentEvent, value, max_bytes=MAX_PLATFORM_MESSAGE_BYTES)
 
 
 @app.agent(enrolment_inputs)
 async def enrol_assignments(stream: StreamT[bytes]) -> None:
     # Agents are handed a faust.Stream: Faust's StreamT interface does not declare noack.
     inputs = cast(Stream[bytes], stream).noack()
+
+    async def acknowledge(event: EventT[bytes]) -> None:
+        # Faust forgot the partition's acknowledgements when its revocation began; an ack now
+        # would count in the next generation. Not acknowledged, it is read again, found done.
+        if ownership.may_start(event.message):
+            await inputs.ack(event)
+
     async for event in inputs.events():
         topic, partition = event.message.topic, event.message.partition
+        acks.read(event)
         try:
             message = _decoded(topic, event.value)
         except NpoIntegrationError as exc:
@@ -211,7 +237,7 @@ async def enrol_assignments(stream: StreamT[bytes]) -> None:
                 payload=payload_of(event.value),
                 key=key_of(event.key),
             )
-            await inputs.ack(event)
+            await acks.done(event, acknowledge)
             continue
         if isinstance(message, CandidateAssignmentEvent):
             misplaced = wrong_key(key_of(event.key), message.assignment_id)
@@ -223,12 +249,17 @@ async def enrol_assignments(stream: StreamT[bytes]) -> None:
                     key=key_of(event.key),
                     npo_id=message.offering.npo_id,
                 )
-                await inputs.ack(event)
+                await acks.done(event, acknowledge)
                 continue
+        if isinstance(message, CandidateErase):
+            # Blanks enrolments of a partition: after what is running there, not beside it.
+            await lanes.drain()
+            await _erase(acknowledge, event, message, partition)
+            continue
         if isinstance(message, EnrolmentCommand) and message.event_type == "enrolment.redrive_npo":
             # Re-marks failed enrolments of a partition: after what is running there, not beside it.
             await lanes.drain()
-            await _handle(inputs, event, message, partition)
+            await _handle(acknowledge, event, message, partition)
             continue
         if isinstance(message, EnrolmentCommand):
             key, npo_id = message.assignment_id or "", message.npo_id
@@ -236,12 +267,15 @@ async def enrol_assignments(stream: StreamT[bytes]) -> None:
             key, npo_id = message.assignment_id, message.offering.npo_id
         # The task copies this context: its table writes land on this event's partition.
         await lanes.submit(
-            key, npo_id, partial(_handle, inputs, event, message, partition), tag=event.message.tp
+            key,
+            npo_id,
+            partial(_handle, acknowledge, event, message, partition),
+            tag=event.message.tp,
         )
 
 
 async def _handle(
-    inputs: StreamT[bytes],
+    acknowledge: Acknowledge,
     event: EventT[bytes],
     message: EnrolmentCommand | CandidateAssignmentEvent,
     partition: int,
@@ -270,10 +304,37 @@ async def _handle(
             payload=payload_of(event.value),
             key=key_of(event.key),
         )
-    # Faust forgot the partition's acknowledgements when its revocation began; an ack now would
-    # count in the next generation. Not acknowledged, the message is read again and found done.
-    if ownership.may_start(event.message):
-        await inputs.ack(event)
+    await acks.done(event, acknowledge)
+
+
+async def _erase(
+    acknowledge: Acknowledge, event: EventT[bytes], command: CandidateErase, partition: int
+) -> None:
+    """One step of an erasure, tried until done while the partition is this worker's (else the
+    new owner reads the command again and does the step)."""
+    attempt = 0
+    while ownership.may_start(event.message):
+        try:
+            done = await erasure.erase_step(
+                command, partition, lambda: ownership.may_finish(event.message)
+            )
+        except Exception as exc:
+            attempt += 1
+            delay = ERASE_RETRY.delay(attempt)
+            log.warning(
+                "erasure %s, partition %d failed (%r); trying again in %.1fs",
+                command.erasure_id,
+                partition,
+                exc,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            continue
+        if done is not None and ownership.may_start(event.message):
+            await acks.done(event, acknowledge)
+            return
+        break
+    _abandoned(event, "erasing")
 
 
 def _abandoned(event: EventT[bytes], when: str) -> None:
@@ -287,6 +348,9 @@ def _abandoned(event: EventT[bytes], when: str) -> None:
         when,
     )
 
+
+acks = InOrderAcks()
+"""The agent's messages acknowledged in the order read, per partition (``in_order_acks.py``)."""
 
 abandoned: Counter[str] = Counter()
 """Messages whose work this worker gave up in a rebalance, by when (since start)."""
@@ -302,6 +366,7 @@ async def _hand_over(sender: AppT, /, *args: Any, signal: BaseSignalT[Any], **_:
     if not mine:
         return
     released = await lanes.release(mine, grace=settings.hand_over_seconds)
+    acks.forget(mine)
     try:
         await enrolments.wait_acked()
     except Exception as exc:  # the rebalance must go on; the new owner resolves what is left

@@ -18,6 +18,7 @@ from npo_integration.app import app
 from npo_integration.models.codec import key_of
 from npo_integration.models.internal import EnrolmentLink
 from npo_integration.tables import enrolment_links as links_table
+from npo_integration.tables import erased_candidates
 from npo_integration.topics import enrolment_links
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,14 @@ async def store_enrolment_links(stream: StreamT[bytes]) -> None:
             )
         elif not link.npo_enrolment_ref and not link.npo_user_ref:
             reason = "a link needs npo_enrolment_ref or npo_user_ref to be found by progress"
+        if reason is None and erased_candidates.is_erased(link.candidate_id):
+            # sent before the erasure reached this partition: its data must not come back
+            log.info(
+                "%s of assignment %s dropped: its candidate was erased",
+                link.event_type,
+                link.assignment_id,
+            )
+            continue
         if reason is not None:
             await dead_letter(
                 source_topic=enrolment_links.get_topic_name(),

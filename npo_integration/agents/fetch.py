@@ -9,28 +9,36 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from faust import StreamT
 
 from npo_integration import metrics
+from npo_integration.agents.dead_letters import dead_letter
 from npo_integration.agents.parsed_stream import parsed
 from npo_integration.app import app, settings
 from npo_integration.delivery.once import Addressed
 from npo_integration.errors import RetriableError
 from npo_integration.models.codec import encode
 from npo_integration.models.events import utc_now
-from npo_integration.models.internal import FetchRequest, RawPage
+from npo_integration.models.internal import FetchRequest, RawPage, SweepCompleted
 from npo_integration.models.npo_config import NpoIntegrationConfig, StreamConfig
 from npo_integration.partitioning import partition_for
 from npo_integration.pull import schedule
-from npo_integration.pull.extract import StreamPuller
+from npo_integration.pull.extract import PullOutcome, StreamPuller
+from npo_integration.pull.raw import RecordLimits
 from npo_integration.pull.walker import Page, stream_pages
 from npo_integration.tables import npo_configs, pull_state
 from npo_integration.topics import fetch_requests, raw_records
 from npo_integration.worker_resources import batch_producer, http_client, output_log, worker_id
 
 log = logging.getLogger(__name__)
+
+record_limits = RecordLimits(
+    max_bytes=settings.max_record_bytes, max_depth=settings.max_record_depth
+)
 
 
 class RawPublishError(RetriableError):
@@ -51,6 +59,40 @@ async def _publish(pages: list[RawPage]) -> None:
         raise RawPublishError(
             f"{len(errors)} of {len(messages)} raw page message(s) not acknowledged: {errors[0]!r}"
         )
+
+
+async def _refuse(npo_id: str, record_key: str, record: Any, reason: str) -> None:
+    """A fetched record over the limits: a dead letter (its payload capped), never a raw page."""
+    await dead_letter(
+        source_topic=raw_records.get_topic_name(),
+        reason=reason,
+        payload=record,
+        key=npo_id,
+        npo_id=npo_id,
+        record_key=record_key,
+    )
+
+
+async def _sweep_completed(request: FetchRequest, outcome: PullOutcome) -> PullOutcome:
+    """A full sweep (a stream pulled in full, or an incremental stream's periodic full walk)
+    ended without error: say so after its pages (same key, so same partition),
+    so ingestion can remove what it lacks (``ingest/removals.py``). If the marker is not
+    acknowledged, the pull counts as failed: no removal is decided from it."""
+    marker = SweepCompleted(
+        npo_id=request.npo_id,
+        stream=request.stream,
+        trace_id=request.trace_id,
+        records=outcome.distinct,
+    )
+    topic = raw_records.get_topic_name()
+    partitions = await output_log.partitions(topic)
+    message = Addressed(
+        topic, partition_for(marker.npo_id, partitions), marker.npo_id.encode(), encode(marker)
+    )
+    [error] = await batch_producer.send_all([message])
+    if error is None:
+        return outcome
+    return replace(outcome, error=f"sweep end not acknowledged: {error!r}")
 
 
 def _walk(
@@ -102,20 +144,37 @@ async def _run(request: FetchRequest) -> None:
             )
         )
 
-    outcome = await StreamPuller(_walk, config, request.stream).run(
+    full = schedule.is_full_sweep_due(current, stream_config)
+    puller = StreamPuller(
+        _walk,
+        config,
+        request.stream,
+        limits=record_limits,
+        refuse=partial(_refuse, request.npo_id),
+    )
+    outcome = await puller.run(
         cursor=current.cursor,
         trace_id=request.trace_id,
         publish=_publish,
         commit_cursor=commit_cursor,
+        full_sweep=full,
     )
+    if outcome.complete and full:
+        outcome = await _sweep_completed(request, outcome)
     latest = pull_state.get(request.npo_id)
     done = latest.stream(request.stream)
     interval = stream_config.schedule_seconds
     finished = utc_now()
     if outcome.error is None:
-        done = schedule.succeeded(done, finished, interval, outcome.records)
+        problem = (
+            f"{outcome.refused} record(s) refused and dead-lettered; first: {outcome.refusal}"
+            if outcome.refused
+            else None
+        )
+        done = schedule.succeeded(done, finished, interval, outcome.records, problem=problem)
     else:
         done = schedule.failed(done, finished, interval, outcome.error, outcome.records)
+    done = schedule.counted(done, full=full, complete=outcome.complete)
     metrics.pulls.labels(request.stream, "failed" if outcome.error else "succeeded").inc()
     metrics.raw_records.labels(request.stream).inc(outcome.records)
     pull_state.put(latest.with_stream(request.stream, done))

@@ -27,12 +27,25 @@ from npo_integration.agents.parsed_stream import decoded, parsed
 from npo_integration.app import app, settings
 from npo_integration.delivery.once import Addressed, OncePublisher
 from npo_integration.ingest.ingestor import Ingestor, NoConfigError, OutputTopics, SourcePartition
+from npo_integration.ingest.removals import (
+    SweepTracker,
+    is_removal,
+    plan_sweep,
+    removal_record,
+)
 from npo_integration.ingest.retry import redrive_policy, redriven
 from npo_integration.models.codec import encode
 from npo_integration.models.events import utc_now
-from npo_integration.models.internal import IngestCommand, RawMessage, RawPage, RawRecord
+from npo_integration.models.internal import (
+    IngestCommand,
+    RawMessage,
+    RawPage,
+    RawRecord,
+    RemovalDecision,
+    SweepCompleted,
+)
 from npo_integration.tables import enrolment_links, npo_configs
-from npo_integration.tables.record_state import pending, states, unprocessed
+from npo_integration.tables.record_state import holds, pending, states, unprocessed
 from npo_integration.topics import assignment_updated, ingest_commands, offerings, raw_records
 from npo_integration.transforms.contract import TransformPlugin
 from npo_integration.transforms.invoke import PluginCall
@@ -46,17 +59,23 @@ from npo_integration.worker_resources import (
 log = logging.getLogger(__name__)
 
 ACK_TIMEOUT_SECONDS = 30.0
-_raw_messages: TypeAdapter[RawPage | RawRecord] = TypeAdapter(RawMessage)
+exclusive = asyncio.Lock()
+"""Held while a batch is ingested: an erasure (``agents/erasure.py``) takes it to change the same
+records and links without a batch in flight writing back what it read before."""
+_raw_messages: TypeAdapter[RawPage | RawRecord | SweepCompleted | RemovalDecision] = TypeAdapter(
+    RawMessage
+)
+sweeps = SweepTracker()
 
 
-def _plugin_for(npo_id: str) -> TransformPlugin:
+def plugin_for(npo_id: str) -> TransformPlugin:
     version = npo_configs.current(npo_id)
     if version is None:
         raise NoConfigError(f"no config for NPO {npo_id!r}")
     return plugin_registry.for_config(version.config)
 
 
-async def _run_plugins(calls: Sequence[PluginCall]) -> list[Any]:
+async def run_plugins(calls: Sequence[PluginCall]) -> list[Any]:
     """The batch's plug-in calls in the shared pool, each bounded in time,
     per-NPO hung-call accounting."""
     return await plugin_runner.map(calls, timeout=settings.transform_timeout_seconds)
@@ -90,8 +109,8 @@ ingestor = Ingestor(
     states=states,
     unprocessed=unprocessed,
     pending=pending,
-    plugin_for=_plugin_for,
-    run_plugins=_run_plugins,
+    plugin_for=plugin_for,
+    run_plugins=run_plugins,
     find_link=enrolment_links.find,
     publisher=OncePublisher(output_log, _send_all, utc_now),
     dead_letter=_dead_letter,
@@ -103,14 +122,108 @@ ingestor = Ingestor(
 )
 
 
+def _full_sweep(npo_id: str, stream: str) -> bool:
+    """May the stream's pages be a full sweep (a ``SweepCompleted`` follows a complete one)?
+    An incremental stream's only with ``full_sweep_every`` (its first run's marker, without it,
+    finds nothing published)."""
+    version = npo_configs.current(npo_id)
+    config = getattr(version.config.streams, stream, None) if version is not None else None
+    return config is not None and (
+        config.incremental is None or config.full_sweep_every is not None
+    )
+
+
+def _sweep_ended(marker: SweepCompleted) -> list[RawRecord]:
+    """A complete sweep's end: its removals as records to ingest, or its hold."""
+    seen = sweeps.close((marker.npo_id, marker.stream), marker.trace_id)
+    hold = holds.get(marker.npo_id, marker.stream)
+    plan = plan_sweep(
+        marker,
+        seen,
+        states.live(marker.npo_id, marker.stream),
+        hold,
+        hold_share=settings.removal_hold_share,
+        now=utc_now(),
+    )
+    if plan is None:
+        return []
+    if plan.hold is not None:
+        holds.put(plan.hold)
+        metrics.removals.labels(marker.stream, "held").inc(plan.hold.would_remove)
+        log.warning(
+            "sweep %s/%s trace=%s: mass removal held (%d of %d published, %d returned)",
+            marker.npo_id,
+            marker.stream,
+            marker.trace_id,
+            plan.hold.would_remove,
+            plan.hold.published,
+            plan.hold.seen,
+        )
+        return []
+    if plan.clear_hold:
+        holds.delete(marker.npo_id, marker.stream)
+        log.info("sweep %s/%s: removal hold cleared", marker.npo_id, marker.stream)
+    if plan.remove:
+        metrics.removals.labels(marker.stream, "removed").inc(len(plan.remove))
+        log.info(
+            "sweep %s/%s trace=%s: %d record(s) absent, removed",
+            marker.npo_id,
+            marker.stream,
+            marker.trace_id,
+            len(plan.remove),
+        )
+    return [removal_record(state, marker) for state in plan.remove]
+
+
+def _decided(decision: RemovalDecision) -> None:
+    hold = holds.get(decision.npo_id, decision.stream)
+    if hold is None:
+        log.info(
+            "removal %s of %s/%s: nothing held", decision.decision, decision.npo_id, decision.stream
+        )
+        return
+    if decision.decision == "reject":
+        holds.delete(decision.npo_id, decision.stream)
+    else:
+        holds.put(
+            hold.model_copy(
+                update={"confirmed_at": decision.occurred_at, "confirmed_by": decision.requested_by}
+            )
+        )
+    log.warning(
+        "removal hold of %s/%s (%d record(s)) %sed by %s",
+        decision.npo_id,
+        decision.stream,
+        hold.would_remove,
+        decision.decision,
+        decision.requested_by,
+    )
+
+
 async def _unpacked(events: Sequence[EventT[bytes]]) -> list[RawRecord]:
-    """The records of a partition's messages, in order; a message that does
-    not parse is dead-lettered."""
+    """The records of a partition's messages, in order (a complete sweep's removals at its end);
+    a message that does not parse is dead-lettered. Call in the partition's scope."""
     messages = await decoded(events, _raw_messages, raw_records)
     records: list[RawRecord] = []
     for message in messages:
         if isinstance(message, RawPage):
-            records.extend(message.unpacked())
+            page = message.unpacked()
+            if _full_sweep(message.npo_id, message.stream):
+                sweeps.saw(
+                    (message.npo_id, message.stream),
+                    message.trace_id,
+                    message.fetched_at,
+                    (r.record_key for r in page if not is_removal(r)),
+                )
+            records.extend(page)
+        elif isinstance(message, SweepCompleted | RemovalDecision):
+            try:
+                if isinstance(message, SweepCompleted):
+                    records.extend(_sweep_ended(message))
+                else:
+                    _decided(message)
+            except Exception:  # the stream goes on; the next sweep decides again
+                log.exception("%s of %s not applied", message.event_type, message.npo_id)
         else:
             records.append(message)
     return records
@@ -126,18 +239,22 @@ async def republish(raw: RawRecord) -> None:
 async def ingest_raw_records(stream: StreamT[bytes]) -> None:
     """Batches of raw records, every partition of a batch together (``agents/batches.py``)."""
     async for groups in partition_batches(app, stream, size=settings.ingest_batch_size):
-        parts = [
-            SourcePartition(partition, await _unpacked(events), partial(in_partition, events[-1]))
-            for partition, events in groups
-        ]
-        try:
-            outcomes = await ingestor.ingest(parts)
-        except Exception as exc:
-            log.exception("a batch of %d raw record(s) failed", sum(len(p.records) for p in parts))
-            await asyncio.gather(
-                *(_dead_letter(r, f"{type(exc).__name__}: {exc}") for p in parts for r in p.records)
-            )
-            continue
+        # The lock covers reading the batch too: a sweep's end reads the record states its
+        # removals come from, and an erasure must not change them in between.
+        async with exclusive:
+            parts = []
+            for partition, events in groups:
+                with in_partition(events[-1]):
+                    records = await _unpacked(events)
+                parts.append(SourcePartition(partition, records, partial(in_partition, events[-1])))
+            try:
+                outcomes = await ingestor.ingest(parts)
+            except Exception as exc:
+                count = sum(len(p.records) for p in parts)
+                log.exception("a batch of %d raw record(s) failed", count)
+                reason = f"{type(exc).__name__}: {exc}"
+                await asyncio.gather(*(_dead_letter(r, reason) for p in parts for r in p.records))
+                continue
         counts = Counter(outcome.status for part in outcomes for outcome in part)
         for status, count in counts.items():
             metrics.ingested_records.labels(status).inc(count)

@@ -12,6 +12,7 @@ OPERATOR_COMMANDS: dict[str, str] = {
     "fetch": "npo_integration.cli.fetch:fetch",
     "ingest": "npo_integration.cli.ingest:ingest",
     "enrolments": "npo_integration.cli.enrolments:enrolments",
+    "candidates": "npo_integration.cli.candidates:candidates",
 }
 
 

@@ -99,3 +99,44 @@ def deactivate(npo_id: str, url: str | None) -> None:
 def reseal(url: str | None) -> None:
     """Re-encrypt every NPO's secrets with the first key of NPO_SECRETS_KEYS (after a rotation)."""
     _print(AdminClient(url).call("POST", "/admin/secrets/reseal"))
+
+
+@npos.group("removals")
+def removals() -> None:
+    """Mass removals held for an operator (a sweep that would remove too many offerings)."""
+
+
+_stream = click.option(
+    "--stream",
+    type=click.Choice(["offerings", "assignments"]),
+    default=None,
+    help="one stream (default: every stream)",
+)
+
+
+@removals.command("show")
+@click.argument("npo_id")
+@admin_url
+def removals_show(npo_id: str, url: str | None) -> None:
+    """NPO_ID's held mass removals, with their counts."""
+    _print(AdminClient(url).call("GET", f"/admin/npos/{npo_id}/removals"))
+
+
+@removals.command("confirm")
+@click.argument("npo_id")
+@_stream
+@admin_url
+def removals_confirm(npo_id: str, stream: str | None, url: str | None) -> None:
+    """Let NPO_ID's next complete sweep remove what it lacks, however many."""
+    query = f"?stream={stream}" if stream else ""
+    _print(AdminClient(url).call("POST", f"/admin/npos/{npo_id}/removals/confirm{query}"))
+
+
+@removals.command("reject")
+@click.argument("npo_id")
+@_stream
+@admin_url
+def removals_reject(npo_id: str, stream: str | None, url: str | None) -> None:
+    """Drop NPO_ID's held removals: nothing is removed (a sweep as bad is held again)."""
+    query = f"?stream={stream}" if stream else ""
+    _print(AdminClient(url).call("POST", f"/admin/npos/{npo_id}/removals/reject{query}"))

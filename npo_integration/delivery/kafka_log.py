@@ -165,6 +165,29 @@ class KafkaOutputLog:
             finally:
                 consumer.unsubscribe()
 
+    async def value_of(self, topic: str, partition: int, event_id: str, start: int) -> bytes | None:
+        """The value of the event ``event_id`` on ``topic[partition]`` at or after ``start`` (read
+        to the current end once), or ``None``."""
+        consumer = await self._started()
+        tp = TopicPartition(topic, partition)
+        async with self._scan_lock:
+            end = (await self.end_offsets([(topic, partition)]))[(topic, partition)]
+            if start >= end:
+                return None
+            consumer.assign([tp])
+            try:
+                consumer.seek(tp, start)
+                deadline = time.monotonic() + self._scan_timeout
+                while await consumer.position(tp) < end and time.monotonic() < deadline:
+                    batch = await consumer.getmany(tp, timeout_ms=200, max_records=500)
+                    for record in batch.get(tp, []):
+                        if record.offset < end and event_id_of(record.value) == event_id:
+                            value: bytes = record.value
+                            return value
+                return None
+            finally:
+                consumer.unsubscribe()
+
     async def _scan(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, end: int, wanted: dict[str, int]
     ) -> set[str]:

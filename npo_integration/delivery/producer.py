@@ -7,6 +7,10 @@ message; aiokafka's ``create_batch``/``send_batch`` cost one of each per
 partition. A handful of messages for a partition join the producer's open batch
 instead (many concurrent pulls each send one page). The producer is idempotent
 (``acks=all``, sequence numbers), so its own retries never write a message twice.
+
+A message over the request limit fails alone, with :class:`MessageTooLargeError`, before
+anything is sent: the other messages of the call still go (one oversized event must not hold a
+batch, and with it a stream, forever).
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from npo_integration.delivery.once import Addressed
+from npo_integration.errors import FatalError
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +35,25 @@ SHARED_BATCH_AT_MOST = 8
 """Messages for one partition up to which a send joins the producer's open
 batch instead of making its own."""
 DEFAULT_TIMEOUT_SECONDS = 30.0
+MAX_REQUEST_BYTES = 1024 * 1024
+"""aiokafka's default request limit, under the broker's default ``message.max.bytes``."""
+
+
+class MessageTooLargeError(FatalError):
+    """A message over the producer's request limit: never sent, and sending it again will not
+    help (the record it carries is failed, dead-lettered with this reason)."""
+
+
+def oversized(message: Addressed, limit: int = MAX_REQUEST_BYTES) -> MessageTooLargeError | None:
+    """The error of a message too large to send, or ``None`` (aiokafka's own estimate)."""
+    size = DefaultRecordBatchBuilder.estimate_size_in_bytes(
+        message.key, message.value, list(message.headers)
+    )
+    if size <= limit:
+        return None
+    return MessageTooLargeError(
+        f"a message to {message.topic} of {size} bytes is over the {limit}-byte limit"
+    )
 
 
 class BatchProducer:
@@ -44,6 +69,7 @@ class BatchProducer:
             enable_idempotence=True,
             linger_ms=1,
             max_batch_size=MAX_BATCH_BYTES,
+            max_request_size=MAX_REQUEST_BYTES,
             **client_options,
         )
         self._producer: AIOKafkaProducer | None = None
@@ -75,6 +101,9 @@ class BatchProducer:
         """One message to the partition its key hashes to; returns once acknowledged.
         Messages sent at the same moment by concurrent callers travel in one request (the
         producer lingers a moment)."""
+        too_large = oversized(Addressed(topic, -1, key, value))
+        if too_large is not None:
+            raise too_large
         producer = await self._started()
         future = await producer.send(topic, value=value, key=key)
         await asyncio.wait_for(future, timeout)
@@ -86,14 +115,26 @@ class BatchProducer:
         not acknowledged within ``timeout`` gets ``TimeoutError``: the broker may still have it)."""
         if not messages:
             return []
+        outcome: list[BaseException | None] = [oversized(m) for m in messages]
+        sendable = [i for i, error in enumerate(outcome) if error is None]
+        if len(sendable) < len(messages):
+            log.warning(
+                "%d of %d message(s) too large to send: %s",
+                len(messages) - len(sendable),
+                len(messages),
+                next(e for e in outcome if e is not None),
+            )
+        if not sendable:
+            return outcome
         try:
-            batches = await self._hand_over(messages)
+            batches = await self._hand_over([messages[i] for i in sendable])
         except Exception as exc:
-            log.warning("sending %d message(s) failed: %r", len(messages), exc)
-            return [exc] * len(messages)
+            log.warning("sending %d message(s) failed: %r", len(sendable), exc)
+            for index in sendable:
+                outcome[index] = exc
+            return outcome
         futures = [batch.future for batch in batches]
         done, _ = await asyncio.wait(futures, timeout=timeout)
-        outcome: list[BaseException | None] = [None] * len(messages)
         for batch in batches:
             future = batch.future
             if future not in done:
@@ -103,7 +144,7 @@ class BatchProducer:
             else:
                 error = future.exception()
             for index in batch.members:
-                outcome[index] = error
+                outcome[sendable[index]] = error
         return outcome
 
     async def send_all_or_raise(self, messages: Sequence[Addressed]) -> dict[tuple[str, int], int]:
@@ -111,6 +152,9 @@ class BatchProducer:
         Raises the first error (the broker may still have some of the messages)."""
         if not messages:
             return {}
+        too_large = next((e for e in map(oversized, messages) if e is not None), None)
+        if too_large is not None:
+            raise too_large
         batches = await self._hand_over(messages)
         await asyncio.gather(*(batch.future for batch in batches))
         last: dict[tuple[str, int], int] = {}

@@ -78,8 +78,10 @@ def require_json(response: NpoResponse, *, method: str, scrub: Scrub) -> Any:
     if response.is_json:
         return response.json
     kind = response.headers.get("Content-Type", "no content type")
+    why = f", {response.json_error}" if response.json_error else ""
     sample = truncate(scrub(response.text), 120) or "(empty)"
     raise NpoResponseError(
-        f"{method} {response.url} -> HTTP {response.status}: body is not JSON ({kind}): {sample}",
+        f"{method} {response.url} -> HTTP {response.status}: "
+        f"body is not JSON ({kind}{why}): {sample}",
         status=response.status,
     )

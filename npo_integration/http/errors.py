@@ -46,6 +46,11 @@ class NpoRequestError(FatalError):
         self.body = body  # the answer's text, scrubbed and cut: error codes the reason omits
 
 
+class UnsendableRequestError(FatalError):
+    """A request that cannot be sent as configured (a header value with CR/LF, from a secret or
+    an OAuth token): nothing reached the NPO, and a retry would fail the same way."""
+
+
 class NpoUnavailableError(RetriableError):
     """The NPO could not be reached or could not answer now (connection error, 5xx, 408, 429).
 

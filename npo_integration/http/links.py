@@ -19,7 +19,8 @@ _PARAM = re.compile(
 
 
 def parse_link_header(values: Iterable[str], base_url: str) -> dict[str, str]:
-    """Each relation type (lower case) → its absolute URL; the first link of a relation wins."""
+    """Each relation type (lower case) → its absolute URL; the first link of a relation wins.
+    A link whose URL does not parse is left out."""
     base = URL(base_url)
     links: dict[str, str] = {}
     for value in values:
@@ -30,7 +31,10 @@ def parse_link_header(values: Iterable[str], base_url: str) -> dict[str, str]:
                     value = param["quoted"] if param["quoted"] is not None else param["token"]
                     rels = (value or "").split()
                     break
-            target = str(base.join(URL(match["url"].strip())))
+            try:
+                target = str(base.join(URL(match["url"].strip())))
+            except ValueError:  # not a URL (``<http://[::1>``): as if the NPO had not sent it
+                continue
             for rel in rels:
                 links.setdefault(rel.lower(), target)
     return links

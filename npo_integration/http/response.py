@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from multidict import CIMultiDict, CIMultiDictProxy
+
+from npo_integration.json_input import JsonInputError, JsonTooDeepError, loads
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +21,8 @@ class NpoResponse:
     text: str = field(repr=False)
     json: Any = field(default=None, repr=False)
     is_json: bool = False
+    json_error: str | None = field(default=None, repr=False)
+    """Why a body that may look like JSON is not (nested too deeply), for the caller's message."""
     links: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -33,18 +36,24 @@ class NpoResponse:
         charset: str | None,
         links: Mapping[str, str],
     ) -> NpoResponse:
-        """Decode ``raw`` once: JSON whatever the content type says (NPOs mislabel), else text."""
+        """Decode ``raw`` once: JSON whatever the content type says (NPOs mislabel), else text.
+
+        Bytes that are not valid in the charset are replaced, never an error; a body that does
+        not parse (nested too deeply included) is text, with ``json_error`` saying why."""
         try:
             text = raw.decode(charset or "utf-8", errors="replace")
         except LookupError:
             text = raw.decode("utf-8", errors="replace")
         body: Any = None
         is_json = False
+        json_error = None
         if raw.strip():
             try:
-                body = json.loads(text)
+                body = loads(text)
                 is_json = True
-            except ValueError:
+            except JsonTooDeepError as exc:
+                json_error = str(exc)  # the sample would not say why
+            except JsonInputError:
                 pass
         return cls(
             status=status,
@@ -53,5 +62,6 @@ class NpoResponse:
             text=text,
             json=body,
             is_json=is_json,
+            json_error=json_error,
             links=dict(links),
         )

@@ -18,6 +18,7 @@ from npo_integration.http.errors import (
     NpoTimeoutError,
     NpoUnavailableError,
     UnsafeUrlError,
+    UnsendableRequestError,
 )
 from npo_integration.http.links import parse_link_header
 from npo_integration.http.response import NpoResponse
@@ -82,6 +83,13 @@ async def send(
         raise NpoUnavailableError(
             f"{method} {public_url}: connection failed: {_describe(exc)}",
             outcome_unknown=maybe_acted,
+        ) from None
+    except ValueError as exc:
+        # aiohttp refuses a header holding CR/LF (a secret, an OAuth token) before sending;
+        # its text may quote the value, so only the kind is kept.
+        raise UnsendableRequestError(
+            f"{method} {public_url}: request refused before sending: {type(exc).__name__} "
+            "(a header or parameter value holds CR, LF or another forbidden character)"
         ) from None
 
 

@@ -36,15 +36,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import ValidationError
 
 from npo_integration.delivery.once import OncePublisher, Outgoing
 from npo_integration.errors import NpoIntegrationError, SkippableError
 from npo_integration.ingest import links, processed_flag
-from npo_integration.ingest.offerings import offering_event, offering_key
-from npo_integration.ingest.progress import progress_event
+from npo_integration.ingest.offerings import offering_event, offering_key, offering_removed
+from npo_integration.ingest.progress import progress_event, progress_withdrawn
+from npo_integration.ingest.removals import is_removal
 from npo_integration.ingest.retry import after_failure
 from npo_integration.models.codec import encode, trusted
 from npo_integration.models.events import Event, Offering, Progress
@@ -166,6 +167,7 @@ class _Work:
     state: RecordState | None = None
     out: Outgoing | None = None
     error: BaseException | None = None
+    removal: bool = False  # ``out`` is the record's removal
 
 
 def _by_part(items: Sequence[_Work]) -> list[tuple[SourcePartition, list[_Work]]]:
@@ -296,8 +298,17 @@ class Ingestor:
                             item.state, item.raw, item.error, letters
                         )
                         continue
-                    change = item.out.change if item.out is not None else None
-                    self._states.put(processed_flag.processed(item.state, item.raw, now, change))
+                    out = item.out
+                    self._states.put(
+                        processed_flag.processed(
+                            item.state,
+                            item.raw,
+                            now,
+                            out.change if out is not None else None,
+                            key=out.key if out is not None else None,
+                            removal=item.removal,
+                        )
+                    )
                     self._forget_unprocessed(item.raw.record_key, item.state)
                     outcomes[part.partition][item.index] = (
                         Outcome("published", event_id=item.out.event_id)
@@ -471,6 +482,10 @@ class Ingestor:
         called: list[_Work] = []
         plugins: dict[str, TransformPlugin] = {}
         for item in todo:
+            if is_removal(item.raw):  # an absence: no plug-in to ask
+                item.removal = True
+                item.out = self._removal(item.raw, item.state, "absent")
+                continue
             try:
                 npo_id = item.raw.npo_id
                 plugin = plugins.get(npo_id) or plugins.setdefault(npo_id, self._plugin_for(npo_id))
@@ -484,7 +499,11 @@ class Ingestor:
                 item.error = result
                 continue
             try:
-                item.out = self._event(item.raw, item.state, result)
+                if result is None and item.state is not None and item.state.live:
+                    item.removal = True  # returned, but the mapping now leaves it out
+                    item.out = self._removal(item.raw, item.state, "filtered")
+                else:
+                    item.out = self._event(item.raw, item.state, result)
             except NpoIntegrationError as exc:
                 item.error = exc
             except Exception as exc:
@@ -521,6 +540,22 @@ class Ingestor:
                 progress_out.assignment_id,
             )
         raise UnsupportedStreamError(f"stream {raw.stream!r} is not ingested")  # pragma: no cover
+
+    def _removal(
+        self, raw: RawRecord, state: RecordState | None, reason: Literal["absent", "filtered"]
+    ) -> Outgoing | None:
+        """The removal event of a live record (``None`` if it is not live: removed already)."""
+        if state is None or not state.live or state.published_key is None:
+            return None
+        change = processed_flag.next_change(state)
+        event: Event
+        if raw.stream == "offerings":
+            event = offering_removed(raw, state, change, reason)
+            topic = self._topics.offerings
+        else:
+            event = progress_withdrawn(raw, state, change)
+            topic = self._topics.assignment_updated
+        return _outgoing(raw, event, change, topic, state.published_key)
 
     # --- failures ------------------------------------------------------------------------------
 

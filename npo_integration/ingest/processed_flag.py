@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from npo_integration.ingest.removals import REMOVED_HASH
 from npo_integration.models.codec import trusted
 from npo_integration.models.internal import RawRecord
 from npo_integration.models.state import DeliveryIntent, PendingDelivery, RecordState
@@ -70,11 +71,24 @@ def with_intent(
 
 
 def processed(
-    state: RecordState | None, raw: RawRecord, now: datetime, change: int | None = None
+    state: RecordState | None,
+    raw: RawRecord,
+    now: datetime,
+    change: int | None = None,
+    *,
+    key: str | None = None,
+    removal: bool = False,
 ) -> RecordState:
-    """This content is done: it became the event numbered ``change``, or no event (``None``)."""
+    """This content is done: it became the event numbered ``change`` (published under ``key``,
+    or the record's removal), or no event (``None``)."""
+    published_key = state.published_key if state is not None else None
+    removed_at = state.removed_at if state is not None else None
     if change is None:
         change = state.changes if state is not None else 0
+    elif removal:
+        removed_at = now
+    else:
+        published_key, removed_at = key, None
     # Every value below is already checked: the hot path of ingestion skips validating them
     return trusted(
         RecordState,
@@ -91,7 +105,15 @@ def processed(
         fetched_at=raw.fetched_at,
         intent=None,
         changes=change,
+        published_key=published_key,
+        removed_at=removed_at,
     )
+
+
+def _is_removal(intent: DeliveryIntent) -> bool:
+    """An absence's removal is known by its content, an offering's by its type; a filtered
+    enrolment's ``withdrawn`` is not told from other progress (residual: documented)."""
+    return intent.content_hash == REMOVED_HASH or intent.event_type == "npo_offering.removed"
 
 
 def delivered(state: RecordState, intent: DeliveryIntent, now: datetime) -> RecordState:
@@ -107,6 +129,7 @@ def delivered(state: RecordState, intent: DeliveryIntent, now: datetime) -> Reco
             "intent": None,
             "updated_at": now,
             "changes": max(state.changes, intent.change),
+            "removed_at": now if _is_removal(intent) else state.removed_at,
         }
     )
 
@@ -150,6 +173,8 @@ def failed(state: RecordState | None, raw: RawRecord, reason: str, now: datetime
         fetched_at=raw.fetched_at,
         intent=state.intent if state else None,  # an unresolved intent stays until it is checked
         changes=state.changes if state else 0,
+        published_key=state.published_key if state else None,
+        removed_at=state.removed_at if state else None,
     )
 
 

@@ -70,6 +70,11 @@ class EnrolmentState(BaseModel):
     redrives: int = Field(0, ge=0)
     created_at: AwareDatetime
     updated_at: AwareDatetime
+    erased_at: AwareDatetime | None = Field(
+        None,
+        description="its candidate's personal data was erased: kept for bookkeeping, not acted on",
+    )
+    erasure_id: str | None = None
 
     @property
     def operation(self) -> Operation:

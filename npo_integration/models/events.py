@@ -106,6 +106,20 @@ class OfferingEvent(Event):
     offering: Offering
 
 
+class OfferingRemoved(Event):
+    """``spotlight.npo-offerings``, key ``npo_id/npo_offering_ref``: the offering is gone at the
+    NPO (absent from a complete sweep, or filtered out by its mapping). The platform closes it;
+    if it comes back, it is announced again with ``npo_offering.created``."""
+
+    event_type: Literal["npo_offering.removed"] = "npo_offering.removed"
+    npo_id: NpoId
+    npo_offering_ref: str = Field(min_length=1)
+    removed_at: AwareDatetime
+    reason: Literal["absent", "filtered"] = Field(
+        description="absent: not in a complete sweep; filtered: returned, but the mapping skips it"
+    )
+
+
 AssignmentStatus = Literal["enrolled", "in_progress", "completed", "withdrawn", "failed"]
 
 

@@ -111,8 +111,38 @@ class RawPage(Event):
         )
 
 
-RawMessage = Annotated[RawPage | RawRecord, Field(discriminator="event_type")]
-"""What the raw-records topic holds: pages, and single records written before pages existed."""
+class SweepCompleted(Event):
+    """``npo-integration.raw-records``, key npo_id: a full (not incremental) pull of a stream
+    ended without error, after its pages (same partition, so ingestion reads it after them).
+
+    ``records`` is how many distinct records the sweep sent: ingestion compares it with what it
+    saw of the sweep, and removes what is absent only when it saw all of it (``ingest.removals``).
+    """
+
+    event_type: Literal["raw_sweep.completed"] = "raw_sweep.completed"
+    npo_id: NpoId
+    stream: StreamName
+    trace_id: str
+    records: int = Field(ge=0)
+    completed_at: AwareDatetime = Field(default_factory=utc_now)
+
+
+class RemovalDecision(Event):
+    """``npo-integration.raw-records``, key npo_id: an operator's answer to a held mass removal
+    (``RemovalHold``), read in order with that NPO's pages by the worker holding the hold."""
+
+    event_type: Literal["raw_removals.decided"] = "raw_removals.decided"
+    npo_id: NpoId
+    stream: StreamName
+    decision: Literal["confirm", "reject"]
+    requested_by: Literal["admin-api", "cli"] = "admin-api"
+
+
+RawMessage = Annotated[
+    RawPage | RawRecord | SweepCompleted | RemovalDecision, Field(discriminator="event_type")
+]
+"""What the raw-records topic holds: pages, single records written before pages existed, the
+end of each complete sweep and operators' removal decisions."""
 
 
 class DeadLetter(Event):

@@ -31,6 +31,7 @@ from npo_integration.expressions import (
     parse_template,
 )
 from npo_integration.models.events import Candidate, CandidateAssignmentEvent, NpoId, OfferingRef
+from npo_integration.models.http_fields import HeaderName, HeaderValue
 from npo_integration.models.secret import Secret
 from npo_integration.transforms.declarative.spec import DeclarativeMapping
 
@@ -55,7 +56,7 @@ class BearerAuth(_Strict):
 
 class ApiKeyHeaderAuth(_Strict):
     kind: Literal["api_key_header"]
-    header: str = "X-API-Key"
+    header: HeaderName = "X-API-Key"
     key: Secret
 
 
@@ -197,6 +198,21 @@ class StreamConfig(_Strict):
         ),
     )
     schedule_seconds: int = Field(300, ge=1, le=86_400)
+    full_sweep_every: int | None = Field(
+        None,
+        ge=1,
+        le=10_000,
+        description=(
+            "incremental streams: every Nth run starts from incremental.initial (a full sweep),"
+            " so records deleted at the NPO are noticed (removal by absence)"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _full_sweeps_are_of_incremental_streams(self) -> StreamConfig:
+        if self.full_sweep_every is not None and self.incremental is None:
+            raise ValueError("full_sweep_every needs incremental (every run of the stream is full)")
+        return self
 
     @model_validator(mode="after")
     def _known_placeholders(self) -> StreamConfig:
@@ -422,7 +438,9 @@ class NpoIntegrationConfig(_Strict):
     active: bool = True
     base_url: str
     auth: AuthConfig = Field(default_factory=NoAuth)
-    headers: dict[str, str] = Field(default_factory=dict, description="static, non-secret headers")
+    headers: dict[HeaderName, HeaderValue] = Field(
+        default_factory=dict, description="static, non-secret headers"
+    )
     streams: StreamsConfig = Field(default_factory=StreamsConfig)
     enrolment: EnrolmentConfig = Field(default_factory=EnrolmentConfig)
     transform: TransformConfig

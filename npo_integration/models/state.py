@@ -26,6 +26,9 @@ class StreamPullState(BaseModel):
     consecutive_failures: int = 0
     cursor: str | None = None
     records_last_run: int = 0
+    runs_since_full_sweep: int = Field(
+        0, ge=0, description="incremental runs since the last complete full sweep"
+    )
 
 
 class PullState(BaseModel):
@@ -102,6 +105,22 @@ class RecordState(BaseModel):
             " part of its event id (0 for states stored before changes were numbered)"
         ),
     )
+    published_key: str | None = Field(
+        None,
+        description=(
+            "the key of the record's last platform event (offering key or assignment id):"
+            " what a removal event is keyed by; None when no event was published"
+        ),
+    )
+    removed_at: AwareDatetime | None = Field(
+        None,
+        description="when its removal event was published; None while it is live on the platform",
+    )
+
+    @property
+    def live(self) -> bool:
+        """Published on the platform and not removed since: a removal candidate."""
+        return self.published_key is not None and self.removed_at is None
 
 
 class UnprocessedRecord(BaseModel):
@@ -150,3 +169,27 @@ class PendingBatch(BaseModel):
     batch_id: str
     source_partition: int = Field(ge=0)
     items: list[PendingDelivery]
+
+
+class RemovalHold(BaseModel):
+    """A sweep that would have removed too many of an NPO stream's published records at once:
+    nothing was removed. An operator confirms it (the next complete sweep's removals go out,
+    whatever their share) or rejects it (dropped; a sweep as bad is held again); a later sweep
+    that does not remove too many clears it.
+
+    Confirming applies to the next sweep rather than to the held one's keys: the hold stays a
+    small value whatever the NPO's size, and what is removed is what the NPO says then."""
+
+    model_config = ConfigDict(frozen=True)
+
+    npo_id: str
+    stream: StreamName
+    trace_id: str = Field(description="the sweep that was held")
+    held_at: AwareDatetime
+    published: int = Field(ge=0, description="records live on the platform before the sweep")
+    seen: int = Field(ge=0, description="records the sweep returned")
+    would_remove: int = Field(ge=0)
+    confirmed_at: AwareDatetime | None = Field(
+        None, description="an operator confirmed: the next complete sweep removes what it lacks"
+    )
+    confirmed_by: str | None = None

@@ -14,9 +14,16 @@ from typing import Any, Protocol
 
 from npo_integration.errors import NpoIntegrationError
 from npo_integration.expressions import parse_path
-from npo_integration.models.internal import RawPage
+from npo_integration.models.internal import RawItem, RawPage
 from npo_integration.models.npo_config import NpoIntegrationConfig, StreamConfig, StreamName
-from npo_integration.pull.raw import content_hash, raw_item, raw_pages
+from npo_integration.pull.raw import (
+    RecordLimits,
+    RecordRefusedError,
+    content_hash,
+    raw_item,
+    raw_pages,
+    record_key,
+)
 from npo_integration.pull.records import newer_cursor, record_id
 from npo_integration.pull.walker import Page
 
@@ -26,6 +33,12 @@ PublishPage = Callable[[list[RawPage]], Awaitable[None]]
 """Sends a fetched page's records (one or more messages) and returns
 once the broker has them all."""
 CommitCursor = Callable[[str], None]
+RefuseRecord = Callable[[str, Any, str], Awaitable[None]]
+"""``(record_key, record, reason)``: dead-letters a record over the limits; the pull goes on."""
+
+
+async def _log_refusal(key: str, record: Any, reason: str) -> None:
+    log.warning("record %s refused: %s", key, reason)
 
 
 class WalkStream(Protocol):
@@ -47,13 +60,37 @@ class PullOutcome:
     records: int
     pages: int
     error: str | None = None
+    refused: int = 0
+    """Records over the size or depth limits, dead-lettered (the run itself may succeed)."""
+    refusal: str | None = None
+    """The first refused record's key and reason."""
+    distinct: int = 0
+    """Distinct records sent (a record on two pages counts once): what a complete sweep's
+    ``SweepCompleted`` marker announces."""
+
+    @property
+    def complete(self) -> bool:
+        """The sweep saw the whole stream: ended without error (not failed part-way, not at its
+        page cap, not cut by the circuit breaker) and refused no record (a refused record is
+        still at the NPO: its absence from the sweep must not read as a removal)."""
+        return self.error is None and self.refused == 0
 
 
 class StreamPuller:
     """Runs one pull of one NPO stream."""
 
-    def __init__(self, walk: WalkStream, config: NpoIntegrationConfig, stream: StreamName) -> None:
+    def __init__(
+        self,
+        walk: WalkStream,
+        config: NpoIntegrationConfig,
+        stream: StreamName,
+        *,
+        limits: RecordLimits | None = None,
+        refuse: RefuseRecord = _log_refusal,
+    ) -> None:
         self._walk = walk
+        self._limits = limits or RecordLimits()
+        self._refuse = refuse
         self._config = config
         self._name = stream
         stream_config = getattr(config.streams, stream)
@@ -69,22 +106,34 @@ class StreamPuller:
         trace_id: str,
         publish: PublishPage,
         commit_cursor: CommitCursor,
+        full_sweep: bool = False,
     ) -> PullOutcome:
-        records = pages = 0
+        """``full_sweep``: walk an incremental stream from its start (``incremental.initial``);
+        the committed cursor only moves forward."""
+        records = pages = refused = 0
+        keys: set[str] = set()
+        refusal: str | None = None
+        error: str | None
         best_cursor = cursor
         # Per-page commits assume the NPO returns records in cursor order (documented in the
         # config reference); a child stream spans many parents, so it commits once, at the end.
         per_page = self._stream.parent_stream is None
         try:
-            async for page_records, page_cursor in self._pages(cursor):
+            async for page_records, page_cursor in self._pages(None if full_sweep else cursor):
                 npo_id = self._config.npo_id
-                items = [
-                    raw_item(npo_id, self._name, self._id_of(record), record)
-                    for record in page_records
-                ]
+                items = []
+                for record in page_records:
+                    try:
+                        items.append(self._item(record))
+                    except RecordRefusedError as exc:
+                        key = self._key_of_refused(record)
+                        refused += 1
+                        refusal = refusal or f"{key}: {exc}"
+                        await self._refuse(key, record, str(exc))
                 if items:
                     await publish(raw_pages(npo_id, self._name, items, trace_id))
                 records += len(items)
+                keys.update(item.record_key for item, _ in items)
                 pages += 1
                 newer = newer_cursor(best_cursor, page_cursor)
                 if newer is not None and newer != best_cursor:  # page_cursor is the later
@@ -101,8 +150,30 @@ class StreamPuller:
                 records,
                 exc,
             )
-            return PullOutcome(records=records, pages=pages, error=f"{type(exc).__name__}: {exc}")
-        return PullOutcome(records=records, pages=pages)
+            error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # a bug or unforeseen input: the run fails, the agent goes on
+            log.exception("pull %s/%s failed unexpectedly", self._config.npo_id, self._name)
+            error = f"unexpected {type(exc).__name__}: {exc}"
+        else:
+            error = None
+        return PullOutcome(
+            records=records,
+            pages=pages,
+            error=error,
+            refused=refused,
+            refusal=refusal,
+            distinct=len(keys),
+        )
+
+    def _item(self, record: Any) -> tuple[RawItem, int]:
+        """The record as a page item; ``RecordRefusedError`` when over the limits."""
+        self._limits.check_depth(record)  # before hashing (recursive) meets it
+        return raw_item(self._config.npo_id, self._name, self._id_of(record), record, self._limits)
+
+    def _key_of_refused(self, record: Any) -> str:
+        """The refused record's key, by its id if it has one (not hashed: it may be too deep)."""
+        found = record_id(record, self._record_id_path)
+        return record_key(self._config.npo_id, self._name, found or "(no id)")
 
     def _id_of(self, record: Any) -> str:
         """The NPO's id for the record; without one, its content hash (kept,

@@ -6,14 +6,47 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from npo_integration.errors import SkippableError
+from npo_integration.json_input import nesting_depth
 from npo_integration.models.internal import RawItem, RawPage, RawRecord
 from npo_integration.models.npo_config import StreamName
 
 MAX_PAGE_BYTES = 512 * 1024
 """A page's records go out in messages of at most about this size
 (Kafka's default limit is 1 MB)."""
+
+
+class RecordRefusedError(SkippableError):
+    """A fetched record larger or more deeply nested than a record may be: it is dead-lettered
+    with this reason and the pull goes on with the next one."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordLimits:
+    """What one fetched record may be (``NPO_MAX_RECORD_BYTES``, ``NPO_MAX_RECORD_DEPTH``).
+
+    A record over ``MAX_PAGE_BYTES`` travels in a message of its own, which must stay under the
+    producer's 1 MiB request limit: the setting allows at most 900,000 bytes."""
+
+    max_bytes: int = 768 * 1024
+    max_depth: int = 64
+
+    def check_depth(self, record: Any) -> None:
+        """Before anything recursive (hashing, encoding, plug-ins) meets the record."""
+        if nesting_depth(record, stop_above=self.max_depth) > self.max_depth:
+            raise RecordRefusedError(
+                f"record nested more than {self.max_depth} levels deep (NPO_MAX_RECORD_DEPTH)"
+            )
+
+    def check_size(self, canonical_bytes: int) -> None:
+        if canonical_bytes > self.max_bytes:
+            raise RecordRefusedError(
+                f"record of {canonical_bytes} bytes, more than {self.max_bytes} "
+                "(NPO_MAX_RECORD_BYTES)"
+            )
 
 
 def canonical(record: Any) -> bytes:
@@ -31,9 +64,18 @@ def record_key(npo_id: str, stream: StreamName, record_id: str) -> str:
     return f"{npo_id}/{stream}/{record_id}"
 
 
-def raw_item(npo_id: str, stream: StreamName, record_id: str, record: Any) -> tuple[RawItem, int]:
-    """The record as a page item, and its approximate size in bytes."""
+def raw_item(
+    npo_id: str,
+    stream: StreamName,
+    record_id: str,
+    record: Any,
+    limits: RecordLimits | None = None,
+) -> tuple[RawItem, int]:
+    """The record as a page item, and its approximate size in bytes; ``RecordRefusedError`` when
+    it is over ``limits`` (checked by the caller for depth, here for size)."""
     text = canonical(record)
+    if limits is not None:
+        limits.check_size(len(text))
     item = RawItem(
         record_key=record_key(npo_id, stream, record_id),
         content_hash=hashlib.sha256(text).hexdigest(),

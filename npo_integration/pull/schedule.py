@@ -11,7 +11,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from npo_integration.models.npo_config import StreamName
+from npo_integration.models.npo_config import StreamConfig, StreamName
 from npo_integration.models.state import StreamPullState
 
 # A run of this worker that has not reported back after this long is
@@ -123,11 +123,20 @@ _NOT_RUNNING: dict[str, None] = {
 
 
 def succeeded(
-    state: StreamPullState, now: datetime, interval_s: int, records: int
+    state: StreamPullState,
+    now: datetime,
+    interval_s: int,
+    records: int,
+    *,
+    problem: str | None = None,
 ) -> StreamPullState:
+    """``problem``: what went wrong with some records of a run that went on (records refused
+    and dead-lettered); it is the stream's ``last_error`` then, the run still a success."""
+    noted = {"last_error": problem, "last_error_at": now} if problem else {}
     return state.model_copy(
         update={
             **_NOT_RUNNING,
+            **noted,
             "last_success_at": now,
             "next_run_at": now + timedelta(seconds=interval_s),
             "consecutive_failures": 0,
@@ -151,3 +160,21 @@ def failed(
             "records_last_run": records,
         }
     )
+
+
+def is_full_sweep_due(state: StreamPullState, stream: StreamConfig) -> bool:
+    """Is this run a full sweep, whose end decides removals? Always without ``incremental``;
+    with ``full_sweep_every``, the first run (no cursor yet) and every ``full_sweep_every``-th;
+    never for other incremental streams (their answers hold only what changed)."""
+    if stream.incremental is None:
+        return True
+    every = stream.full_sweep_every
+    if every is None:
+        return False
+    return state.cursor is None or state.runs_since_full_sweep + 1 >= every
+
+
+def counted(state: StreamPullState, *, full: bool, complete: bool) -> StreamPullState:
+    """A run counted towards the next full sweep (a complete full sweep starts the count again)."""
+    runs = 0 if full and complete else state.runs_since_full_sweep + 1
+    return state.model_copy(update={"runs_since_full_sweep": runs})

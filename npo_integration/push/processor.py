@@ -74,6 +74,9 @@ class EnrolmentPorts(Protocol):
     def held(self, npo_id: str, partition: int) -> Iterable[EnrolmentState]:
         """The NPO's enrolments stored on ``partition`` of this worker."""
 
+    def erased(self, candidate_id: str) -> bool:
+        """The candidate's personal data was erased: nothing of theirs is acted on again."""
+
     def config(self, npo_id: str) -> NpoConfigVersion | None: ...
 
     async def publish_result(self, result: EnrolmentResult) -> None: ...
@@ -158,6 +161,14 @@ class EnrolmentProcessor:
     # --- inputs ------------------------------------------------------------------
 
     async def on_assignment(self, event: CandidateAssignmentEvent, partition: int) -> None:
+        if self._ports.erased(event.candidate.candidate_id):
+            self.counters["ignored_erased"] += 1
+            log.info(
+                "%s of assignment %s ignored: its candidate was erased",
+                event.event_type,
+                event.assignment_id,
+            )
+            return
         if event.event_type == "candidate_assignment.created":
             await self._on_created(event, partition)
         else:
@@ -171,7 +182,7 @@ class EnrolmentProcessor:
             await self._operator_decision(command)
             return
         state = self._ports.load(command.assignment_id or "")
-        if state is None or not machine.is_due(state, self._clock()):
+        if state is None or state.erased_at is not None or not machine.is_due(state, self._clock()):
             self.counters["stale_commands"] += 1
             return
         await self._work(machine.resumed(state))
@@ -259,6 +270,8 @@ class EnrolmentProcessor:
         now = self._clock()
         count = 0
         for state in list(self._ports.held(npo_id, partition)):
+            if state.erased_at is not None:
+                continue  # bookkeeping only: its candidate is erased
             again = machine.redriven(state, now)
             if again is not None:
                 self._ports.save(again)
@@ -274,7 +287,7 @@ class EnrolmentProcessor:
     async def _operator_decision(self, command: EnrolmentCommand) -> None:
         """An operator settles an ``unknown`` enrolment: confirmed at the NPO, or not there."""
         state = self._ports.load(command.assignment_id or "")
-        if state is None or state.status != "unknown":
+        if state is None or state.status != "unknown" or state.erased_at is not None:
             self.counters["stale_commands"] += 1
             log.info(
                 "%s of assignment %s ignored: it is %s, not unknown",

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from npo_integration.delivery.kafka_log import KafkaOutputLog
 from npo_integration.delivery.once import Addressed
 from npo_integration.delivery.producer import BatchProducer
+from npo_integration.errors import ConfigError
 from npo_integration.models.codec import encode
 from npo_integration.models.internal import ConfigCommand
 from npo_integration.models.npo_config import ConfigSource, NpoIntegrationConfig
@@ -22,6 +23,9 @@ from npo_integration.registry.validation import check_config
 from npo_integration.sealing import SecretBox
 from npo_integration.transforms.registry import PluginRegistry
 
+MAX_COMMAND_BYTES = 512 * 1024
+"""A larger config is refused when submitted: its command must fit in one Kafka message (1 MB),
+and a command the broker refuses would hold the npo-assessed stream, which sends until done."""
 SENT_KEPT = 4_096
 """Commands kept between their send and their apply on this worker (a few batches' worth)."""
 
@@ -86,12 +90,19 @@ class ConfigSubmitter:
         check_config(config, allow_private=self._allow_private)
         # an unknown or malformed plug-in is refused here, not at first use
         self._plugin_registry.load(config)
-        return ConfigCommand(
+        command = ConfigCommand(
             event_type="npo_config.upsert",
             npo_id=config.npo_id,
             source=source,
             config=seal_config(config, self._secret_box),
         )
+        size = len(encode(command))
+        if size > MAX_COMMAND_BYTES:
+            raise ConfigError(
+                f"config of {size} bytes (sealed) is larger than the {MAX_COMMAND_BYTES} "
+                "bytes a config may have"
+            )
+        return command
 
     async def send_command(self, command: ConfigCommand) -> None:
         """Send and wait until the broker has it, so a caller's 202 means the change is durable."""

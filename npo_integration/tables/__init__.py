@@ -7,6 +7,7 @@ is the key's partition, which is what Faust's changelog semantics require.
 from npo_integration.tables import (  # noqa: F401
     enrolment_links,
     enrolments,
+    erased_candidates,
     npo_configs,
     pull_state,
     record_state,

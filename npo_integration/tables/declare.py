@@ -7,7 +7,7 @@ from typing import cast
 
 from faust.types import EventT, TableT
 
-from npo_integration.app import app
+from npo_integration.app import app, settings
 from npo_integration.delivery.acked_table import AckedGlobalTable
 from npo_integration.delivery.producer import BatchProducer
 
@@ -22,8 +22,23 @@ block cache, for each partition of each table): a worker holds about ten tables'
 partitions, so memory is set here."""
 
 
-def bytes_table(name: str, *, help: str) -> TableT[bytes, bytes]:
-    return app.Table(name, key_type=bytes, value_type=bytes, options=ROCKSDB_OPTIONS, help=help)
+PERSONAL_CHANGELOG = {
+    "max.compaction.lag.ms": str(int(settings.erasure_compaction_hours * 3600 * 1000)),
+}
+"""Changelog topic config of tables holding candidates' personal data (set when the service creates
+the topic): a value replaced or deleted (an erasure's tombstone) is compacted away within
+``NPO_ERASURE_COMPACTION_HOURS``, not whenever the log cleaner gets to it (docs/security.md)."""
+
+
+def bytes_table(name: str, *, help: str, personal: bool = False) -> TableT[bytes, bytes]:
+    return app.Table(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        options=ROCKSDB_OPTIONS,
+        help=help,
+        extra_topic_configs=PERSONAL_CHANGELOG if personal else None,
+    )
 
 
 def global_bytes_table(

@@ -5,18 +5,33 @@ Written by ``agents/enrolment_links.py`` from the enrolment-links topic, which i
 keyed by npo_id with the raw-records topic's partition count: a link is on the
 partition of its NPO's raw records, and the ingestion agent reads it locally.
 An ``enrolment.unlinked`` value stays as the record of a cancellation.
+
+An erasure deletes a candidate's links and leaves ``npo_id/erased:<sha256 of the key>`` ->
+``ErasedLink`` in their place (the key may hold an email): progress still reported for the
+erased enrolment then finds it as unlinked, and is dropped instead of kept as unprocessed.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+
+from npo_integration.erasure.personal import link_marker_key
 from npo_integration.ingest import links
-from npo_integration.models.codec import decode, encode
+from npo_integration.models.codec import DecodeError, decode, encode, json_string
+from npo_integration.models.erasure import ErasedLink
 from npo_integration.models.internal import EnrolmentLink
+from npo_integration.partitioning import partition_for
 from npo_integration.tables.declare import bytes_table
 
+log = logging.getLogger(__name__)
+
 _table = bytes_table(
-    "npo-enrolment-links", help="npo_id/ref:<ref> | npo_id/user:<u>/offering:<o> -> EnrolmentLink"
+    "npo-enrolment-links",
+    help="npo_id/ref:<ref> | npo_id/user:<u>/offering:<o> -> EnrolmentLink; npo_id/erased:<h>",
+    personal=True,
 )
+MARKER = "/erased:"
 
 
 def get(key: str) -> EnrolmentLink | None:
@@ -25,11 +40,23 @@ def get(key: str) -> EnrolmentLink | None:
 
 
 def find(keys: list[str]) -> EnrolmentLink | None:
-    """The link under the first key that has one (most specific first)."""
+    """The link under the first key that has one (most specific first); else, when a key's link
+    was erased, an ``enrolment.unlinked`` link of its assignment (nothing of the candidate's)."""
     for key in keys:
         link = get(key)
         if link is not None:
             return link
+    for key in keys:
+        npo_id = key.split("/", 1)[0]
+        erased = marker(link_marker_key(npo_id, key))
+        if erased is not None:
+            return EnrolmentLink(
+                event_type="enrolment.unlinked",
+                npo_id=erased.npo_id,
+                assignment_id=erased.assignment_id,
+                candidate_id="",
+                npo_offering_ref="",
+            )
     return None
 
 
@@ -43,3 +70,53 @@ def apply(link: EnrolmentLink) -> list[str]:
             _table[key.encode()] = value
             written.append(key)
     return written
+
+
+def of_candidate(
+    candidate_id: str, partition: int, partitions: int
+) -> Iterator[tuple[str, EnrolmentLink]]:
+    """(key, link) of the candidate's links stored on ``partition`` (links sit on their
+    npo_id's partition); a scan of this worker's links."""
+    needle = b'"candidate_id":' + json_string(candidate_id)
+    for raw_key, raw in list(_table.items()):
+        if needle not in raw:
+            continue
+        key = raw_key.decode()
+        try:
+            link = decode(EnrolmentLink, raw)
+        except DecodeError as exc:
+            log.warning("unreadable enrolment link %r skipped: %s", key, exc)
+            continue
+        here = partition_for(link.npo_id, partitions) == partition
+        if here and link.candidate_id == candidate_id:
+            yield key, link
+
+
+def delete(key: str) -> None:
+    """Remove a key (its changelog gets a tombstone); call while processing its partition."""
+    _table.pop(key.encode(), None)
+
+
+def put_marker(key: str, erased: ErasedLink) -> None:
+    _table[key.encode()] = encode(erased)
+
+
+def marker(key: str) -> ErasedLink | None:
+    raw = _table.get(key.encode())
+    return None if raw is None else decode(ErasedLink, raw)
+
+
+def markers_of(erasure_id: str, partition: int, partitions: int) -> Iterator[ErasedLink]:
+    """The markers an erasure left on ``partition`` (a scan of this worker's links)."""
+    needle = b'"erasure_id":' + json_string(erasure_id)
+    for raw_key, raw in list(_table.items()):
+        if needle not in raw or MARKER.encode() not in raw_key:
+            continue
+        try:
+            erased = decode(ErasedLink, raw)
+        except DecodeError as exc:
+            log.warning("unreadable erased-link marker %r skipped: %s", raw_key, exc)
+            continue
+        here = partition_for(erased.npo_id, partitions) == partition
+        if here and erased.erasure_id == erasure_id:
+            yield erased

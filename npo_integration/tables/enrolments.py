@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 from npo_integration.app import app
 from npo_integration.delivery.acked_table import acked_bytes_table
-from npo_integration.models.codec import DecodeError, decode, encode
+from npo_integration.models.codec import DecodeError, decode, encode, json_string
 from npo_integration.models.enrolment import EnrolmentDue, EnrolmentState
-from npo_integration.tables.declare import ROCKSDB_OPTIONS
+from npo_integration.tables.declare import PERSONAL_CHANGELOG, ROCKSDB_OPTIONS
 from npo_integration.worker_resources import batch_producer
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,7 @@ _states = acked_bytes_table(
     help="assignment_id -> EnrolmentState",
     producer=batch_producer,
     options=ROCKSDB_OPTIONS,
+    extra_topic_configs=PERSONAL_CHANGELOG,
 )
 _due = acked_bytes_table(
     app,
@@ -73,6 +74,21 @@ def of_npo(npo_id: str, partition: int | None = None) -> Iterator[EnrolmentState
             log.warning("unreadable enrolment state skipped: %s", exc)
             continue
         if state.npo_id == npo_id and (partition is None or state.partition == partition):
+            yield state
+
+
+def of_candidate(candidate_id: str, partition: int) -> Iterator[EnrolmentState]:
+    """The candidate's enrolments stored on ``partition`` (a scan of this worker's enrolments)."""
+    needle = b'"candidate_id":' + json_string(candidate_id)
+    for raw in _states.values():
+        if needle not in raw:  # cheap pre-filter before parsing
+            continue
+        try:
+            state = decode(EnrolmentState, raw)
+        except DecodeError as exc:
+            log.warning("unreadable enrolment state skipped: %s", exc)
+            continue
+        if state.partition == partition and state.assignment.candidate.candidate_id == candidate_id:
             yield state
 
 

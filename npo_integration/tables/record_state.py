@@ -21,8 +21,14 @@ from collections.abc import Iterator
 from npo_integration.app import app
 from npo_integration.delivery.acked_table import acked_bytes_table
 from npo_integration.models.codec import DecodeError, decode, encode
-from npo_integration.models.state import PendingBatch, RecordState, UnprocessedRecord
-from npo_integration.tables.declare import ROCKSDB_OPTIONS, bytes_table
+from npo_integration.models.state import (
+    PendingBatch,
+    RecordState,
+    RemovalHold,
+    UnprocessedRecord,
+)
+from npo_integration.tables import ordered
+from npo_integration.tables.declare import PERSONAL_CHANGELOG, ROCKSDB_OPTIONS, bytes_table
 from npo_integration.worker_resources import batch_producer
 
 log = logging.getLogger(__name__)
@@ -33,10 +39,12 @@ _states = acked_bytes_table(
     help="record_key -> RecordState",
     producer=batch_producer,
     options=ROCKSDB_OPTIONS,
+    extra_topic_configs=PERSONAL_CHANGELOG,  # last_error may quote an NPO user id
 )
 _unprocessed = bytes_table(
     "npo-unprocessed-records",
     help="record_key -> UnprocessedRecord (the original, reason, next attempt)",
+    personal=True,
 )
 _pending = acked_bytes_table(
     app,
@@ -45,7 +53,12 @@ _pending = acked_bytes_table(
     producer=batch_producer,
     options=ROCKSDB_OPTIONS,
 )
+_holds = bytes_table(
+    "npo-removal-holds",
+    help="npo_id/stream -> RemovalHold (a mass removal waiting for an operator)",
+)
 unprocessed_table = _unprocessed  # for table_route: keys are partitioned by npo_id
+holds_table = _holds  # for table_route: keys start with npo_id, partitioned by it
 
 
 class RecordStates:
@@ -70,6 +83,19 @@ class RecordStates:
         """Every state on the partitions this worker actively owns."""
         for raw in _states.values():
             yield decode(RecordState, raw)
+
+    def live(self, npo_id: str, stream: str) -> list[RecordState]:
+        """The stream's records published on the platform and not removed: one ordered scan of
+        the keys ``npo_id/stream/`` (``tables/ordered.py``), the cost of that NPO's records."""
+        prefix = f"{npo_id}/{stream}/".encode()
+        found: list[RecordState] = []
+        for key, raw in ordered.items_after(_states, prefix):
+            if not key.startswith(prefix):
+                break
+            state = decode(RecordState, raw)
+            if state.live:
+                found.append(state)
+        return found
 
 
 class UnprocessedRecords:
@@ -99,6 +125,21 @@ class UnprocessedRecords:
         return sorted(
             (e for e in self.items() if e.raw.npo_id == npo_id), key=lambda e: e.raw.record_key
         )
+
+
+class RemovalHolds:
+    """Held mass removals, per NPO stream. Write only while processing an event of the NPO's
+    raw-records partition."""
+
+    def get(self, npo_id: str, stream: str) -> RemovalHold | None:
+        raw = _holds.get(f"{npo_id}/{stream}".encode())
+        return None if raw is None else decode(RemovalHold, raw)
+
+    def put(self, hold: RemovalHold) -> None:
+        _holds[f"{hold.npo_id}/{hold.stream}".encode()] = encode(hold)
+
+    def delete(self, npo_id: str, stream: str) -> None:
+        _holds.pop(f"{npo_id}/{stream}".encode(), None)
 
 
 class PendingBatches:
@@ -139,5 +180,6 @@ class PendingBatches:
 
 
 states = RecordStates()
+holds = RemovalHolds()
 unprocessed = UnprocessedRecords()
 pending = PendingBatches()

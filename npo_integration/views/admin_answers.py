@@ -1,10 +1,13 @@
-"""What every admin view answers alike: an unknown NPO, and whether the CLI or the API asked."""
+"""What every admin view answers alike: an unknown NPO, whether the CLI or the API asked, and
+the request body read as JSON."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from faust import web
+
+from npo_integration.json_input import loads
 
 
 def unknown_npo(view: web.View, npo_id: str) -> web.Response:
@@ -15,3 +18,9 @@ def unknown_npo(view: web.View, npo_id: str) -> web.Response:
 def change_source(request: web.Request) -> Literal["cli", "admin-api"]:
     """The CLI calls the admin API too and says so, so changes show where they came from."""
     return "cli" if request.headers.get("X-Change-Source") == "cli" else "admin-api"
+
+
+async def json_body(request: web.Request) -> Any:
+    """The body as JSON; ``JsonInputError`` when it is not UTF-8, not JSON or nested too deeply
+    (a view answers 4xx). aiohttp answers 413 itself to a body over its 1 MiB limit."""
+    return loads(await request.read())

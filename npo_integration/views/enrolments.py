@@ -13,7 +13,6 @@ partition, applied by its owner the same way.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import Counter
 from typing import Any, Literal
@@ -22,6 +21,7 @@ from faust import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from npo_integration.app import app, settings
+from npo_integration.json_input import JsonInputError
 from npo_integration.models.codec import encode
 from npo_integration.models.enrolment import REDRIVABLE, EnrolmentCommand, EnrolmentState
 from npo_integration.partitioning import partition_for
@@ -29,8 +29,9 @@ from npo_integration.tables import enrolments, npo_configs
 from npo_integration.timers.periodic import owned_partitions
 from npo_integration.topics import enrolment_commands
 from npo_integration.validation_errors import describe_validation_error
-from npo_integration.views.admin_answers import change_source, unknown_npo
+from npo_integration.views.admin_answers import change_source, json_body, unknown_npo
 from npo_integration.views.admin_auth import admin_only
+from npo_integration.views.openapi import WAIT, documented
 
 WAIT_SECONDS = 10.0
 
@@ -47,6 +48,7 @@ def summary(state: EnrolmentState) -> dict[str, Any]:
         "candidate_id": state.assignment.candidate.candidate_id,
         "npo_offering_ref": state.assignment.offering.npo_offering_ref,
         "updated_at": state.updated_at.isoformat(),
+        "erased_at": state.erased_at.isoformat() if state.erased_at else None,
     }
 
 
@@ -59,6 +61,7 @@ def _unknown(view: web.View, npo_id: str) -> web.Response | None:
 @app.page("/admin/npos/{npo_id}/enrolments")
 class NpoEnrolments(web.View):
     @admin_only
+    @documented(query=[("status", {"type": "string"}, "only enrolments in this status")])
     async def get(self, request: web.Request, npo_id: str) -> web.Response:
         """``?status=failed`` narrows the list; ``counts`` covers every status."""
         refusal = _unknown(self, npo_id)
@@ -79,6 +82,7 @@ class NpoEnrolments(web.View):
 @app.page("/admin/npos/{npo_id}/enrolments/redrive")
 class NpoEnrolmentRedrive(web.View):
     @admin_only
+    @documented(query=[WAIT])
     async def post(self, request: web.Request, npo_id: str) -> web.Response:
         """202 once a command is on every partition; ``?wait=true``
         waits for this worker's share."""
@@ -128,15 +132,12 @@ class OperatorConfirm(BaseModel):
 
 
 async def _confirm_body(request: web.Request) -> OperatorConfirm:
-    text = await request.text()
-    if not text.strip():
+    if not (await request.read()).strip():
         return OperatorConfirm()
     try:
-        return OperatorConfirm.model_validate(json.loads(text))
-    except json.JSONDecodeError as exc:
-        raise ValueError(
-            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
+        return OperatorConfirm.model_validate(await json_body(request))
+    except JsonInputError as exc:
+        raise ValueError(str(exc)) from None
     except ValidationError as exc:
         raise ValueError(describe_validation_error(exc)) from None
 
@@ -203,6 +204,7 @@ async def _wait_for_change(assignment_id: str, before: EnrolmentState) -> Enrolm
 @app.page("/admin/npos/{npo_id}/enrolments/{assignment_id}/confirm")
 class EnrolmentConfirm(web.View):
     @admin_only
+    @documented(query=[WAIT], body=OperatorConfirm, body_required=False)
     async def post(self, request: web.Request, npo_id: str, assignment_id: str) -> web.Response:
         """The NPO has this enrolment: ``{"npo_enrolment_ref": "..."}`` (optional) is its id."""
         try:
@@ -217,6 +219,7 @@ class EnrolmentConfirm(web.View):
 @app.page("/admin/npos/{npo_id}/enrolments/{assignment_id}/retry")
 class EnrolmentRetry(web.View):
     @admin_only
+    @documented(query=[WAIT])
     async def post(self, request: web.Request, npo_id: str, assignment_id: str) -> web.Response:
         """The NPO does not have this enrolment: send it again, with fresh attempts."""
         return await _decide(self, request, npo_id, assignment_id, "enrolment.resend")

@@ -23,6 +23,7 @@ from npo_integration.tables.record_state import unprocessed, unprocessed_table
 from npo_integration.topics import ingest_commands, raw_records
 from npo_integration.views.admin_answers import change_source, unknown_npo
 from npo_integration.views.admin_auth import admin_only
+from npo_integration.views.openapi import documented
 
 
 def _summary(entry: UnprocessedRecord) -> dict[str, Any]:
@@ -51,6 +52,7 @@ def _held_here(npo_id: str) -> bool:
 @app.page("/admin/npos/{npo_id}/records")
 class NpoRecords(web.View):
     @admin_only
+    @documented(query=[("state", {"type": "string", "enum": ["unprocessed"]}, "the only state")])
     # Faust types a routed handler as (View, Request, *args, **kwargs): ours takes npo_id by name.
     @app.table_route(table=unprocessed_table, match_info="npo_id")  # type: ignore[arg-type]
     async def get(self, request: web.Request, npo_id: str) -> web.Response:

@@ -7,7 +7,6 @@ Writes go through the same command path as the CLI and the npo-assessed topic;
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from datetime import datetime
 from typing import Any
@@ -17,14 +16,16 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from npo_integration.app import app
 from npo_integration.errors import ConfigError
+from npo_integration.json_input import JsonInputError
 from npo_integration.models.internal import ConfigCommand
 from npo_integration.models.npo_config import NpoConfigVersion, NpoIntegrationConfig
 from npo_integration.registry.submit import deactivate_command, reseal_command
 from npo_integration.registry.warnings import config_warnings
 from npo_integration.tables import npo_configs
 from npo_integration.validation_errors import describe_validation_error
-from npo_integration.views.admin_answers import change_source, unknown_npo
+from npo_integration.views.admin_answers import change_source, json_body, unknown_npo
 from npo_integration.views.admin_auth import admin_only
+from npo_integration.views.openapi import WAIT, documented
 from npo_integration.worker_resources import call_caps, config_submitter
 
 WAIT_SECONDS = 10.0
@@ -42,7 +43,8 @@ def with_warnings(version: NpoConfigVersion) -> dict[str, Any]:
 
 
 class InvalidJsonError(ConfigError):
-    """The request body is not JSON (400, where a well-formed but invalid config is 422)."""
+    """The request body is not JSON, not UTF-8 or nested too deeply (400, where a well-formed but
+    invalid config is 422)."""
 
 
 def _refusal(view: web.View, exc: ConfigError) -> web.Response:
@@ -51,11 +53,9 @@ def _refusal(view: web.View, exc: ConfigError) -> web.Response:
 
 async def _parse_config(request: web.Request) -> NpoIntegrationConfig:
     try:
-        document = json.loads(await request.text())
-    except json.JSONDecodeError as exc:
-        raise InvalidJsonError(
-            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
+        document = await json_body(request)
+    except JsonInputError as exc:
+        raise InvalidJsonError(str(exc)) from None
     try:
         return NpoIntegrationConfig.model_validate(document)
     except ValidationError as exc:
@@ -118,6 +118,12 @@ class _Summary(BaseModel):
 @app.page("/admin/npos")
 class NpoCollection(web.View):
     @admin_only
+    @documented(
+        query=[
+            ("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIST_LIMIT}, "page size"),
+            ("after", {"type": "string"}, "the npo_id the page starts after"),
+        ]
+    )
     async def get(self, request: web.Request) -> web.Response:
         """A page of NPOs in npo_id order: ``?limit=`` (1-1000, default 100) after ``?after=``;
         ``next`` is the ``after`` of the following page (``null`` on the last)."""
@@ -135,6 +141,7 @@ class NpoCollection(web.View):
         return self.json({"npos": npos, "next": npos[-1]["npo_id"] if more else None})
 
     @admin_only
+    @documented(query=[WAIT], body=NpoIntegrationConfig)
     async def post(self, request: web.Request) -> web.Response:
         """Create; 409 when the NPO exists (use PUT to replace)."""
         try:
@@ -153,12 +160,14 @@ class NpoCollection(web.View):
 class NpoResource(web.View):
     @admin_only
     async def get(self, request: web.Request, npo_id: str) -> web.Response:
+        """The NPO's current config, its secrets shown as ``***``."""
         version = npo_configs.current(npo_id)
         if version is None:
             return unknown_npo(self, npo_id)
         return self.json(redacted(version))
 
     @admin_only
+    @documented(query=[WAIT], body=NpoIntegrationConfig)
     async def put(self, request: web.Request, npo_id: str) -> web.Response:
         """Create or replace the whole config."""
         try:
@@ -177,6 +186,7 @@ class NpoResource(web.View):
 class NpoVersions(web.View):
     @admin_only
     async def get(self, request: web.Request, npo_id: str) -> web.Response:
+        """Every stored version of the NPO's config, with warnings."""
         versions = npo_configs.history(npo_id)
         if not versions:
             return unknown_npo(self, npo_id)
@@ -186,7 +196,9 @@ class NpoVersions(web.View):
 @app.page("/admin/npos/{npo_id}/deactivate")
 class NpoDeactivation(web.View):
     @admin_only
+    @documented(query=[WAIT])
     async def post(self, request: web.Request, npo_id: str) -> web.Response:
+        """Deactivate the NPO: no more pulls or enrolments (its config is kept)."""
         if npo_configs.current(npo_id) is None:
             return unknown_npo(self, npo_id)
         return await _accept(self, request, deactivate_command(npo_id, change_source(request)))

@@ -15,6 +15,8 @@ from npo_integration.tables import npo_configs, pull_state
 from npo_integration.timers.pull_scheduler import request_pull
 from npo_integration.views.admin_answers import unknown_npo
 from npo_integration.views.admin_auth import admin_only
+from npo_integration.views.openapi import documented
+from npo_integration.views.removals import held
 
 STREAMS: tuple[StreamName, ...] = ("offerings", "assignments")
 
@@ -22,6 +24,7 @@ STREAMS: tuple[StreamName, ...] = ("offerings", "assignments")
 @app.page("/admin/npos/{npo_id}/fetch")
 class ManualFetch(web.View):
     @admin_only
+    @documented(query=[("stream", {"type": "string", "enum": list(STREAMS)}, "one stream only")])
     async def post(self, request: web.Request, npo_id: str) -> web.Response:
         """Request a pull of every configured stream, or of ``?stream=``; 202 with the trace ids."""
         version = npo_configs.current(npo_id)
@@ -54,6 +57,10 @@ class PullStateView(web.View):
     # Faust types a routed handler as (View, Request, *args, **kwargs): ours takes npo_id by name.
     @app.table_route(table=pull_state.table, match_info="npo_id")  # type: ignore[arg-type]
     async def get(self, request: web.Request, npo_id: str) -> web.Response:
+        """The NPO's pull state: schedule, cursor and last error of each stream."""
         if npo_configs.current(npo_id) is None:
             return unknown_npo(self, npo_id)
-        return self.json(pull_state.get(npo_id).model_dump(mode="json"))
+        answer = pull_state.get(npo_id).model_dump(mode="json")
+        # Held on the raw-records partition of the same number: this worker's, as a rule
+        answer["removal_holds"] = held(npo_id)
+        return self.json(answer)

@@ -9,6 +9,7 @@ failure sequence a client must survive.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -29,6 +30,10 @@ EndpointKind = Literal[
     "offerings", "progress", "enrol", "unenrol", "token", "lookup", "other", "any"
 ]
 Proceed = Callable[[], Awaitable[web.StreamResponse]]
+BadBody = Literal["deep_body", "not_utf8", "oversized_record", "deep_record"]
+"""Hostile answers: a body nested 5000 levels deep; the real answer with bytes that are not UTF-8
+in a record; the real answer with a first record of 2 MB, or nested 200 levels deep."""
+DEEP_LEVELS = 5000
 
 
 MOODLE_INVALID_TOKEN = {
@@ -53,6 +58,7 @@ class FaultAction(BaseModel):
     error_in_200: bool = False
     commit_then_hang_ms: int | None = Field(default=None, ge=0)
     commit_then_status: int | None = Field(default=None, ge=500, le=599)
+    bad_body: BadBody | None = None
 
     @model_validator(mode="after")
     def _one_trigger(self) -> FaultAction:
@@ -64,11 +70,12 @@ class FaultAction(BaseModel):
             self.error_in_200,
             self.commit_then_hang_ms is not None,
             self.commit_then_status is not None,
+            self.bad_body is not None,
         ]
         if sum(triggers) != 1:
             raise ValueError(
                 "a fault needs exactly one of status, malformed, wrong_shape, hang_ms, "
-                "error_in_200, commit_then_hang_ms, commit_then_status"
+                "error_in_200, commit_then_hang_ms, commit_then_status, bad_body"
             )
         return self
 
@@ -162,6 +169,8 @@ async def perform(action: FaultAction, proceed: Proceed) -> web.StreamResponse:
         return web.json_response(action.body if action.body is not None else "unexpected")
     if action.error_in_200:
         return web.json_response(MOODLE_INVALID_TOKEN)
+    if action.bad_body is not None:
+        return await _bad_body(action.bad_body, proceed)
     if action.hang_ms is not None:
         await asyncio.sleep(action.hang_ms / 1000)
         return await proceed()
@@ -173,3 +182,53 @@ async def perform(action: FaultAction, proceed: Proceed) -> web.StreamResponse:
         return web.Response(text=page, status=status, content_type="text/html")
     await asyncio.sleep((action.commit_then_hang_ms or 0) / 1000)
     return response
+
+
+_MARK = "\x00not-utf8\x00"
+
+
+def _first_record(document: Any) -> dict[str, Any] | None:
+    """The first object inside a list (a record of the page), breadth first."""
+    todo = [document]
+    while todo:
+        item = todo.pop(0)
+        if isinstance(item, list):
+            found = next((x for x in item if isinstance(x, dict)), None)
+            if found is not None:
+                return found
+            todo.extend(item)
+        elif isinstance(item, dict):
+            todo.extend(item.values())
+    return None
+
+
+async def _bad_body(kind: BadBody, proceed: Proceed) -> web.StreamResponse:
+    if kind == "deep_body":
+        text = '{"data": ' + "[" * DEEP_LEVELS + "]" * DEEP_LEVELS + "}"
+        return web.Response(text=text, content_type="application/json")
+    response = await proceed()
+    body = getattr(response, "body", None)
+    if not isinstance(body, bytes):
+        return response
+    document = json.loads(body)
+    record = _first_record(document)
+    if record is None:
+        return response
+    if kind == "deep_record":
+        nested: Any = "bottom"
+        for _ in range(200):
+            nested = [nested]
+        record["nested"] = nested
+    elif kind == "oversized_record":
+        record["padding"] = "x" * (2 * 1024 * 1024)
+    else:  # not_utf8: the longest text of the record gets two bytes that are not UTF-8
+        texts = [k for k, v in record.items() if isinstance(v, str)]
+        if not texts:
+            return response
+        key = max(texts, key=lambda k: len(record[k]))
+        record[key] += _MARK
+    raw = json.dumps(document, ensure_ascii=False).encode()
+    raw = raw.replace(json.dumps(_MARK)[1:-1].encode(), b"\xff\xfe")
+    return web.Response(
+        body=raw, status=response.status, headers={"Content-Type": "application/json"}
+    )

@@ -36,6 +36,7 @@ TOPIC_SETTINGS = (
     "enrolment_commands",
     "dead_letters",
     "ingest_commands",
+    "candidate_erased",
 )
 
 

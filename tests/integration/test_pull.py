@@ -163,6 +163,8 @@ async def raw_ids(stack: Stack) -> dict[tuple[str, str], list[str]]:
     found: dict[tuple[str, str], list[str]] = defaultdict(list)
     for message in await read_all(stack.deployment.topics["raw_records"]):
         page = message.value  # a page of records of one NPO stream
+        if page.get("event_type") != "raw_page.fetched":
+            continue  # the end of a complete sweep
         for record in page["records"]:
             found[(page["npo_id"], page["stream"])].append(record["record_key"].rsplit("/", 1)[1])
     return found

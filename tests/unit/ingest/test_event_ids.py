@@ -131,10 +131,20 @@ async def test_a_redriven_record_gets_the_id_it_would_have_had(harness: Harness)
 
 async def test_a_record_without_an_event_does_not_take_a_number(harness: Harness) -> None:
     h = harness
-    await history(h, ["A"])
     assert (await h.ingest(h.raw({"id": 1, "site": True}))).status == "skipped"
+    await history(h, ["A"])
+    assert h.states.get(KEY).changes == 1  # type: ignore[union-attr]
+
+
+async def test_a_published_record_the_mapping_now_skips_is_removed_as_a_change(
+    harness: Harness,
+) -> None:
+    h = harness
+    await history(h, ["A"])
+    assert (await h.ingest(h.raw({"id": 1, "site": True}))).status == "published"
+    assert (await h.ingest(h.raw({"id": 1, "site": True}))).status == "unchanged"
     await history(h, ["B"])
-    assert h.states.get(KEY).changes == 2  # type: ignore[union-attr]
+    assert h.states.get(KEY).changes == 3  # type: ignore[union-attr]
 
 
 async def test_progress_that_comes_back_is_a_new_change(harness: Harness) -> None:

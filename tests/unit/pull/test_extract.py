@@ -138,3 +138,33 @@ def test_a_large_page_goes_out_in_messages_under_the_size_cap_in_order() -> None
     )
     # a record above the cap is a page of its own
     assert len(huge) == 1 and len(huge[0].records) == 1
+
+
+async def test_a_sweep_counts_its_distinct_records_and_is_complete_only_without_error() -> None:
+    client = FakeClient({"/o": [[{"id": 1}, {"id": 2}], [{"id": 2}, {"id": 3}]]})
+    outcome, _, _, _ = await run(client)
+    assert (outcome.records, outcome.distinct, outcome.complete) == (4, 3, True)
+    failed, _, _, _ = await run(FakeClient({"/o": [[{"id": 1}], [{"id": 2}]]}, fail_after=1))
+    assert not failed.complete
+
+
+async def test_a_full_sweep_of_an_incremental_stream_walks_from_the_start_cursor_kept() -> None:
+    asked: list[str | None] = []
+    client = FakeClient({"/o": [[{"id": 1, "updated": "a"}], [{"id": 2, "updated": "b"}]]})
+
+    def pages(
+        config: Any, stream: StreamConfig, *, cursor: str | None = None, parent: Any = None
+    ) -> Any:
+        asked.append(cursor)
+        return client.pages_of(stream.path)
+
+    cursors: list[str] = []
+
+    async def publish(pages: list[RawPage]) -> None:
+        return None
+
+    outcome = await StreamPuller(pages, CONFIG, "offerings").run(  # type: ignore[arg-type]
+        cursor="m", trace_id="t", publish=publish, commit_cursor=cursors.append, full_sweep=True
+    )
+    assert asked == [None] and outcome.complete
+    assert cursors == []  # "a" and "b" are older than the committed "m"

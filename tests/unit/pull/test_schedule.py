@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
+from pydantic import ValidationError
+
+from npo_integration.models.npo_config import StreamConfig
 from npo_integration.models.state import StreamPullState
 from npo_integration.pull import schedule
 
@@ -48,3 +53,30 @@ def test_a_failure_keeps_the_cursor_and_counts() -> None:
     assert (failed.consecutive_failures, failed.running_since) == (1, None)
     assert failed.next_run_at == NOW + timedelta(seconds=60)
     assert schedule.succeeded(failed, NOW, 60, 0).consecutive_failures == 0
+
+
+def _stream(**extra: Any) -> StreamConfig:
+    return StreamConfig.model_validate({"path": "/o", **extra})
+
+
+def test_full_sweeps_every_run_in_full_or_every_nth_incremental_run() -> None:
+    incremental = {"cursor_field": "updated"}
+    assert schedule.is_full_sweep_due(StreamPullState(cursor="c"), _stream())
+    assert not schedule.is_full_sweep_due(StreamPullState(), _stream(incremental=incremental))
+    every = _stream(incremental=incremental, full_sweep_every=3)
+    state = StreamPullState()
+    seen = []
+    for _ in range(5):
+        full = schedule.is_full_sweep_due(state, every)
+        seen.append(full)
+        state = schedule.counted(state, full=full, complete=True).model_copy(update={"cursor": "c"})
+    assert seen == [True, False, False, True, False]
+    failed = schedule.counted(
+        StreamPullState(cursor="c", runs_since_full_sweep=2), full=True, complete=False
+    )
+    assert schedule.is_full_sweep_due(failed, every)  # a failed full sweep is tried again
+
+
+def test_full_sweep_every_needs_an_incremental_stream() -> None:
+    with pytest.raises(ValidationError, match="full_sweep_every needs incremental"):
+        _stream(full_sweep_every=2)

@@ -126,6 +126,7 @@ class FakePorts:
         self.replies: list[Reply] = []
         self.journal: list[str] = []
         self.plugin = SimplePlugin()
+        self.erased_candidates: set[str] = set()
 
     def add_config(self, config: NpoIntegrationConfig) -> None:
         self.configs[config.npo_id] = version_of(config)
@@ -148,6 +149,9 @@ class FakePorts:
 
     def held(self, npo_id: str, partition: int) -> Iterable[EnrolmentState]:
         return [s for s in self.states.values() if s.npo_id == npo_id and s.partition == partition]
+
+    def erased(self, candidate_id: str) -> bool:
+        return candidate_id in self.erased_candidates
 
     def config(self, npo_id: str) -> NpoConfigVersion | None:
         return self.configs.get(npo_id)

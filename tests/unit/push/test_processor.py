@@ -447,3 +447,31 @@ async def test_cancel_after_giving_up_with_the_outcome_still_unknown_looks_it_up
     await processor.on_assignment(make_assignment(event_type="candidate_assignment.cancelled"), 0)
     assert [c.method for c, _ in ports.sent[-2:]] == ["GET", "DELETE"]
     assert [r.status for r in ports.results] == ["failed", "confirmed", "cancelled"]
+
+
+async def test_an_erased_candidate_is_never_acted_on_again(
+    processor: EnrolmentProcessor, ports: FakePorts, clock: FakeClock
+) -> None:
+    """After an erasure: its retries are stale, its late events ignored, a re-drive skips it."""
+    from npo_integration.erasure.personal import blanked_state
+
+    ports.reply(NpoUnavailableError("HTTP 503", status=503))
+    await processor.on_assignment(make_assignment(), 0)
+    waiting = ports.states["asg-1"]
+    assert waiting.status == "pending" and waiting.due_at is not None
+    ports.save(blanked_state(waiting, "er-1", clock.now))
+    ports.erased_candidates.add("cand-7")
+    sent = len(ports.sent)
+
+    clock.now = waiting.due_at
+    await processor.on_command(retry_command(), 0)
+    await processor.on_assignment(make_assignment(event_type="candidate_assignment.cancelled"), 0)
+    await processor.on_assignment(make_assignment("asg-2"), 0)
+    await processor.on_command(
+        EnrolmentCommand(event_type="enrolment.redrive_npo", npo_id="acme"), 0
+    )
+
+    assert len(ports.sent) == sent and "asg-2" not in ports.states
+    assert ports.states["asg-1"].erased_at is not None
+    assert ports.states["asg-1"].assignment.candidate.email is None
+    assert processor.counters["ignored_erased"] == 2

@@ -213,3 +213,27 @@ async def test_commit_then_status_records_the_enrolment_and_answers_a_gateway_er
     assert enrolment["idempotency_key"] == "k-1"
     async with http.post(url, json=body, headers={"Idempotency-Key": "k-1"}) as response:
         assert response.status == 201 and response.headers["Idempotent-Replayed"] == "true"
+
+
+async def test_bad_bodies_are_hostile_in_the_way_they_say(
+    sandbox: SandboxServer, http: aiohttp.ClientSession
+) -> None:
+    import json
+
+    from npo_integration.json_input import JsonInputError, loads, nesting_depth
+
+    kinds = ["deep_body", "not_utf8", "oversized_record", "deep_record"]
+    await sandbox.set_faults("n", "offerings", fail_next=[{"bad_body": k} for k in kinds])
+    bodies = []
+    for _ in kinds:
+        async with http.get(offerings_url(sandbox)) as response:
+            assert response.status == 200
+            bodies.append(await response.read())
+    deep, not_utf8, oversized, deep_record = bodies
+    with pytest.raises(JsonInputError, match="nested too deeply"):
+        loads(deep)
+    with pytest.raises(JsonInputError, match="not UTF-8"):
+        loads(not_utf8)
+    assert b"\xff\xfe" in not_utf8 and json.loads(not_utf8.decode(errors="replace"))
+    assert len(oversized) > 2 * 1024 * 1024
+    assert nesting_depth(json.loads(deep_record)) > 200
