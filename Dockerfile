@@ -8,6 +8,8 @@ COPY npo_integration ./npo_integration
 RUN pip install --no-cache-dir . && rm -rf /root/.cache
 
 USER npo
+# Owned by npo in the image, so a volume mounted here (compose, Kubernetes) starts writable by it.
+RUN mkdir -p /home/npo/data
 ENV NPO_DATA_DIR=/home/npo/data \
     NPO_WEB_HOST=0.0.0.0 \
     PYTHONUNBUFFERED=1

@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: run test lint install broker stop-broker stop unit integration bench clean
+.PHONY: run test lint chart-check install broker stop-broker stop unit integration bench clean
 
 install: $(VENV)/.installed
 
@@ -25,9 +25,9 @@ stop-broker:
 run: install broker
 	scripts/run-demo.sh
 
-## Lint (ruff), formatting and types (mypy, strict), then the whole suite: unit tests, then
-## integration tests against the real broker.
-test: lint broker
+## Lint (ruff), formatting and types (mypy, strict), the Helm chart, then the whole suite: unit
+## tests, then integration tests against the real broker.
+test: lint chart-check broker
 	$(BIN)/pytest -q -p no:cacheprovider tests
 
 lint: install
@@ -35,13 +35,19 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+## The Helm chart rendered with both values files and checked offline against the Kubernetes
+## schemas (helm is built once into .cache/tools; scripts/chart-check.sh).
+chart-check: install
+	KUBERNETES_VALIDATE=$(BIN)/kubernetes-validate scripts/chart-check.sh
+
 unit: install
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit
 
 integration: install broker
 	$(BIN)/pytest -q -p no:cacheprovider tests/integration
 
-## Every benchmark (about 20 minutes on 2 cores), then docs/performance.md from their figures.
+## Every benchmark (about 25 minutes on 2 cores), then docs/performance.md and docs/deployment.md
+## (sizing) from their figures.
 bench: install broker
 	rm -f var/bench/*.json
 	$(BIN)/python bench/ingest.py
@@ -49,7 +55,9 @@ bench: install broker
 	$(BIN)/python bench/enrolment.py
 	$(BIN)/python bench/registry.py
 	$(BIN)/python bench/scheduler.py
+	$(BIN)/python bench/scaling.py
 	$(BIN)/python bench/report.py
+	$(BIN)/python bench/deployment_report.py
 
 stop: stop-broker
 

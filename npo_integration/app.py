@@ -77,7 +77,7 @@ app = NpoApp(
     broker_rebalance_timeout=max(60.0, settings.hand_over_seconds + 20.0),
     stream_wait_empty=False,
     consumer_auto_offset_reset="earliest",
-    table_standby_replicas=0,
+    table_standby_replicas=settings.table_standby_replicas,
     logging_config=None,
     monitor=QuietMonitor(),
 )

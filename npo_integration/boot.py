@@ -8,12 +8,18 @@ it ("Ignoring missing topic") and the worker consumes nothing from that topic
 until its metadata refresh, minutes later. So a ``TopicSetup`` service runs
 after the producer and before the consumer: it declares every topic and waits
 until the metadata shows each with its partitions.
+
+It also refuses to go on when an existing topic has another partition count
+than ``NPO_TOPIC_PARTITIONS``: a key's partition is its hash modulo the count, so
+a different count would move keys away from the table state on their partition,
+silently. The count is a decision made once per deployment (docs/deployment.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -44,6 +50,7 @@ class TopicSetup(Service):
             await topic.maybe_declare()
         names = [name for topic in ALL_TOPICS for name in topic.topics]
         await self._until_visible(names)
+        await self._refuse_other_partition_counts(names)
         topics_ready.set()
         log.info("topics declared and visible: %s", ", ".join(names))
 
@@ -60,6 +67,29 @@ class TopicSetup(Service):
                     f"topics still not in the cluster metadata after declaring them: {missing}"
                 )
             await asyncio.sleep(0.2)
+
+    async def _refuse_other_partition_counts(self, names: list[str]) -> None:
+        """Stop the worker with one line if a topic, or an existing table changelog, was created
+        with another partition count than the setting. Faust's own declare keeps an existing
+        topic as it is, so without this check the worker would run on the other count."""
+        expected = self.app.conf.topic_partitions
+        cluster = await self.app.producer._ensure_producer().client.fetch_all_metadata()
+        changelogs = [table.changelog_topic.get_topic_name() for table in self.app.tables.values()]
+        for name in [*names, *changelogs]:
+            partitions = cluster.partitions_for_topic(name)
+            if partitions and len(partitions) != expected:
+                line = partition_mismatch(name, len(partitions), expected)
+                log.error("%s", line)
+                sys.exit(line)
+
+
+def partition_mismatch(topic: str, found: int, expected: int) -> str:
+    """The one line a worker stops with when a topic disagrees with NPO_TOPIC_PARTITIONS."""
+    return (
+        f"npo-integration: topic {topic} has {found} partitions but NPO_TOPIC_PARTITIONS is "
+        f"{expected}; a partition count cannot change under existing keys: set "
+        f"NPO_TOPIC_PARTITIONS={found} or migrate to new topics (docs/deployment.md)"
+    )
 
 
 class TopicsFirst(BootStrategy):

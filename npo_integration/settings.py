@@ -78,6 +78,15 @@ class Settings(BaseSettings):
     topic_replication: int = Field(
         1, ge=1, le=10, description="replication factor of topics the service creates"
     )
+    table_standby_replicas: int = Field(
+        0,
+        ge=0,
+        le=10,
+        description=(
+            "standby copies of each table partition kept warm on other workers, so a moved "
+            "partition does not replay its whole changelog; 1 in a fleet"
+        ),
+    )
     processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
         "at_least_once", description="Faust processing guarantee (at_least_once or exactly_once)"
     )
