@@ -156,9 +156,17 @@ jvm_opts=(-Xmx"$heap" -Xms128m -XX:+UseG1GC -Djava.awt.headless=true
   "-Dkafka.logs.dir=$data/logs" "-Dlog4j2.configurationFile=$root/scripts/kafka/log4j2.properties"
   -cp "$libs/*")
 
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
+
 start() {
   if answers; then log "broker already answers on 127.0.0.1:$port"; return; fi
   if running; then log "broker process is up; waiting for it"; wait_ready; return; fi
+  if listening; then
+    # Another checkout's broker (a worktree, CI's fresh clone beside a developer's): the same
+    # broker serves them all, as every test and deployment names its own topics.
+    log "a broker of another checkout already listens on 127.0.0.1:$port; using it"
+    return
+  fi
   command -v java >/dev/null || { log "java not found (Java 17+ is needed)"; exit 1; }
   fetch
   write_config
