@@ -20,6 +20,7 @@ import aiohttp
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import MessageSizeTooLargeError
 
 from tests.integration.conftest import Stack
 from tests.integration.support.admin import admin
@@ -48,7 +49,16 @@ async def produce_large(topic: str, key: str, value: bytes) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, max_request_size=LARGE_LIMIT)
     await producer.start()
     try:
-        await producer.send_and_wait(topic, key=key.encode(), value=value)
+        # The broker applies a topic's new config a moment after it acknowledged the change
+        # (longer on a busy machine): until then it refuses the message as too large.
+        async def sent() -> bool:
+            try:
+                await producer.send_and_wait(topic, key=key.encode(), value=value)
+            except MessageSizeTooLargeError:
+                return False
+            return True
+
+        await eventually(sent, timeout=30, what=f"{topic} accepting a large message")
     finally:
         await producer.stop()
 
