@@ -18,11 +18,12 @@ from collections.abc import Iterator
 
 from npo_integration.erasure.personal import link_marker_key
 from npo_integration.ingest import links
-from npo_integration.models.codec import DecodeError, decode, encode, json_string
+from npo_integration.models.codec import decode, encode, json_string
 from npo_integration.models.erasure import ErasedLink
 from npo_integration.models.internal import EnrolmentLink
 from npo_integration.partitioning import partition_for
 from npo_integration.tables.declare import bytes_table
+from npo_integration.tables.scan import matching
 
 log = logging.getLogger(__name__)
 
@@ -78,18 +79,10 @@ def of_candidate(
     """(key, link) of the candidate's links stored on ``partition`` (links sit on their
     npo_id's partition); a scan of this worker's links."""
     needle = b'"candidate_id":' + json_string(candidate_id)
-    for raw_key, raw in list(_table.items()):
-        if needle not in raw:
-            continue
-        key = raw_key.decode()
-        try:
-            link = decode(EnrolmentLink, raw)
-        except DecodeError as exc:
-            log.warning("unreadable enrolment link %r skipped: %s", key, exc)
-            continue
+    for raw_key, link in matching(list(_table.items()), needle, EnrolmentLink):
         here = partition_for(link.npo_id, partitions) == partition
         if here and link.candidate_id == candidate_id:
-            yield key, link
+            yield raw_key.decode(), link
 
 
 def delete(key: str) -> None:
@@ -109,14 +102,8 @@ def marker(key: str) -> ErasedLink | None:
 def markers_of(erasure_id: str, partition: int, partitions: int) -> Iterator[ErasedLink]:
     """The markers an erasure left on ``partition`` (a scan of this worker's links)."""
     needle = b'"erasure_id":' + json_string(erasure_id)
-    for raw_key, raw in list(_table.items()):
-        if needle not in raw or MARKER.encode() not in raw_key:
-            continue
-        try:
-            erased = decode(ErasedLink, raw)
-        except DecodeError as exc:
-            log.warning("unreadable erased-link marker %r skipped: %s", raw_key, exc)
-            continue
+    markers = [(k, v) for k, v in _table.items() if MARKER.encode() in k]
+    for _, erased in matching(markers, needle, ErasedLink):
         here = partition_for(erased.npo_id, partitions) == partition
         if here and erased.erasure_id == erasure_id:
             yield erased

@@ -15,6 +15,7 @@ from npo_integration.delivery.acked_table import acked_bytes_table
 from npo_integration.models.codec import DecodeError, decode, encode, json_string
 from npo_integration.models.enrolment import EnrolmentDue, EnrolmentState
 from npo_integration.tables.declare import PERSONAL_CHANGELOG, ROCKSDB_OPTIONS
+from npo_integration.tables.scan import matching
 from npo_integration.worker_resources import batch_producer
 
 log = logging.getLogger(__name__)
@@ -65,14 +66,7 @@ def put(state: EnrolmentState) -> None:
 def of_npo(npo_id: str, partition: int | None = None) -> Iterator[EnrolmentState]:
     """The NPO's enrolments on this worker's active partitions (optionally one partition)."""
     needle = f'"npo_id":"{npo_id}"'.encode()
-    for raw in _states.values():
-        if needle not in raw:  # cheap pre-filter before parsing
-            continue
-        try:
-            state = decode(EnrolmentState, raw)
-        except DecodeError as exc:
-            log.warning("unreadable enrolment state skipped: %s", exc)
-            continue
+    for _, state in matching(_states.items(), needle, EnrolmentState):
         if state.npo_id == npo_id and (partition is None or state.partition == partition):
             yield state
 
@@ -80,14 +74,7 @@ def of_npo(npo_id: str, partition: int | None = None) -> Iterator[EnrolmentState
 def of_candidate(candidate_id: str, partition: int) -> Iterator[EnrolmentState]:
     """The candidate's enrolments stored on ``partition`` (a scan of this worker's enrolments)."""
     needle = b'"candidate_id":' + json_string(candidate_id)
-    for raw in _states.values():
-        if needle not in raw:  # cheap pre-filter before parsing
-            continue
-        try:
-            state = decode(EnrolmentState, raw)
-        except DecodeError as exc:
-            log.warning("unreadable enrolment state skipped: %s", exc)
-            continue
+    for _, state in matching(_states.items(), needle, EnrolmentState):
         if state.partition == partition and state.assignment.candidate.candidate_id == candidate_id:
             yield state
 
