@@ -46,10 +46,13 @@ class TopicSetup(Service):
     async def on_start(self) -> None:
         from npo_integration.topics import ALL_TOPICS  # the topics module needs the app built
 
-        for topic in ALL_TOPICS:
+        # The tables' changelogs too: a table write checks its changelog's partition count in
+        # the consumer's metadata, which holds 0 for a changelog created after the join.
+        changelogs = [table.changelog_topic for table in self.app.tables.values()]
+        for topic in [*ALL_TOPICS, *changelogs]:
             await topic.maybe_declare()
         names = [name for topic in ALL_TOPICS for name in topic.topics]
-        await self._until_visible(names)
+        await self._until_visible([*names, *(c.get_topic_name() for c in changelogs)])
         await self._refuse_other_partition_counts(names)
         topics_ready.set()
         log.info("topics declared and visible: %s", ", ".join(names))
