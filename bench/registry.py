@@ -35,11 +35,13 @@ from harness import (
     BenchResult,
     Deployment,
     Figure,
+    cpu_seconds,
     metric,
     produce_many,
     profiled,
     report,
     rss_mb,
+    thread_cpu,
     until,
     workdir,
 )
@@ -186,8 +188,18 @@ async def run(count: int) -> BenchResult:
             await produce_many(deployment.topics["npo_assessed"], messages)
             worker = await deployment.start_worker()
             pid = worker.proc.pid  # type: ignore[union-attr]
+            cpu_before, threads_before = cpu_seconds(pid), thread_cpu(pid)
             with profiled(pid, "registry"):
                 apply_rate = await applied_rate(worker.url, count, timeout=1800)
+            threads = {
+                name: seconds - threads_before.get(name, 0.0)
+                for name, seconds in thread_cpu(pid).items()
+            }
+            print(
+                f"worker CPU while applying: {cpu_seconds(pid) - cpu_before:.1f} s over "
+                f"{count / apply_rate:.1f} s wall; by thread: "
+                + ", ".join(f"{n} {s:.1f}" for n, s in sorted(threads.items(), key=lambda i: -i[1]))
+            )
             rss_full = rss_mb(pid)
             print(
                 f"applied {apply_rate:,.0f} configs/s; "

@@ -24,7 +24,8 @@ from npo_integration.models.codec import MAX_PLATFORM_MESSAGE_BYTES, decode, key
 from npo_integration.models.internal import ConfigCommand
 from npo_integration.registry.redaction import redact_document
 from npo_integration.retry_policy import UNTIL_DONE, RetryPolicy
-from npo_integration.topics import npo_assessed
+from npo_integration.timers.periodic import owned_partitions
+from npo_integration.topics import config_commands, npo_assessed
 from npo_integration.worker_resources import config_submitter
 
 log = logging.getLogger(__name__)
@@ -82,10 +83,14 @@ async def register_assessed_npos(stream: StreamT[bytes]) -> None:
             for c in await asyncio.gather(*(_command(e) for e in events))
             if c
         ]
+        # this worker's config agent applies the commands of the partitions it owns from the
+        # objects made here (no second decode); no wait for it: an agent waiting on another
+        # agent of the same worker holds the consumer, which feeds both (Faust's flow control)
+        applied_here = owned_partitions(config_commands)
         attempt = 0
         while True:  # the batch is acknowledged only once its commands are durable: nothing is lost
             try:
-                await config_submitter.send_commands(commands)
+                await config_submitter.send_commands(commands, applied_here=applied_here)
                 break
             except Exception as exc:
                 attempt += 1

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr
 
-from npo_integration.models.codec import trusted
+from npo_integration.models.codec import encode, trusted
 from npo_integration.models.events import Event, NpoId, utc_now
 from npo_integration.models.npo_config import ConfigSource, NpoIntegrationConfig, StreamName
 
@@ -19,6 +19,14 @@ class ConfigCommand(Event):
     npo_id: NpoId
     source: ConfigSource
     config: NpoIntegrationConfig | None = None
+    _encoded: bytes | None = PrivateAttr(default=None)
+
+    def encoded(self) -> bytes:
+        """The command as sent, encoded once: the submitter measures it before it is sent
+        (a command is not changed after it is made)."""
+        if self._encoded is None:
+            self._encoded = encode(self)
+        return self._encoded
 
 
 class FetchRequest(Event):

@@ -8,13 +8,12 @@ source gets the same checks and the same sealing.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 
 from npo_integration.delivery.kafka_log import KafkaOutputLog
 from npo_integration.delivery.once import Addressed
 from npo_integration.delivery.producer import BatchProducer
 from npo_integration.errors import ConfigError
-from npo_integration.models.codec import encode
 from npo_integration.models.internal import ConfigCommand
 from npo_integration.models.npo_config import ConfigSource, NpoIntegrationConfig
 from npo_integration.partitioning import partition_for
@@ -26,7 +25,7 @@ from npo_integration.transforms.registry import PluginRegistry
 MAX_COMMAND_BYTES = 512 * 1024
 """A larger config is refused when submitted: its command must fit in one Kafka message (1 MB),
 and a command the broker refuses would hold the npo-assessed stream, which sends until done."""
-SENT_KEPT = 4_096
+SENT_KEPT = 8_192
 """Commands kept between their send and their apply on this worker (a few batches' worth)."""
 
 
@@ -96,7 +95,7 @@ class ConfigSubmitter:
             source=source,
             config=seal_config(config, self._secret_box),
         )
-        size = len(encode(command))
+        size = len(command.encoded())
         if size > MAX_COMMAND_BYTES:
             raise ConfigError(
                 f"config of {size} bytes (sealed) is larger than the {MAX_COMMAND_BYTES} "
@@ -108,18 +107,22 @@ class ConfigSubmitter:
         """Send and wait until the broker has it, so a caller's 202 means the change is durable."""
         await self.send_commands([command])
 
-    async def send_commands(self, commands: Sequence[ConfigCommand]) -> None:
+    async def send_commands(
+        self, commands: Sequence[ConfigCommand], *, applied_here: Container[int] | None = None
+    ) -> None:
         """Send many at once (keyed by npo_id) and wait until the broker
-        has them all; raises if not."""
+        has them all; raises if not.
+
+        Commands are remembered (``sent``) for the config agent of this worker, only those bound
+        for ``applied_here`` (the partitions of the topic it owns) when the sender knows them."""
         if not commands:
             return
         partitions = await self._output_log.partitions(self._topic)
         messages = []
         for command in commands:
-            value = encode(command)
-            self.sent.remember(value, command)
-            key = command.npo_id.encode()
-            messages.append(
-                Addressed(self._topic, partition_for(command.npo_id, partitions), key, value)
-            )
+            value = command.encoded()
+            partition = partition_for(command.npo_id, partitions)
+            if applied_here is None or partition in applied_here:
+                self.sent.remember(value, command)
+            messages.append(Addressed(self._topic, partition, command.npo_id.encode(), value))
         await self._producer.send_all_or_raise(messages)

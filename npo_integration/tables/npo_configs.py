@@ -1,7 +1,10 @@
-"""NPO configs: current version per NPO and every past version, readable on every worker.
+"""NPO configs: current version per NPO, readable on every worker, and every past version.
 
 A GlobalTable gives each worker the whole registry: every worker may pull,
-enrol or ingest for any NPO, and reads its config locally. Decoding a config is
+enrol or ingest for any NPO, and reads its config locally. Past versions are
+read only by the admin history view: they live in a partitioned table (on the
+owner of the NPO's partition, where the view is routed), so no worker reads
+every other worker's history back from its changelog. Decoding a config is
 far dearer than reading its bytes, and the same NPO's config is read for every
 record of a batch and every pull: decoded configs are kept in a bounded cache,
 valid while the stored bytes are the same (a new version has other bytes).
@@ -14,10 +17,12 @@ from collections.abc import Callable, Iterator
 
 from faust.types import EventT
 
+from npo_integration.app import app
+from npo_integration.delivery.acked_table import acked_bytes_table
 from npo_integration.models.codec import decode, encode
 from npo_integration.models.npo_config import NpoConfigVersion
 from npo_integration.tables import ordered
-from npo_integration.tables.declare import global_bytes_table
+from npo_integration.tables.declare import ROCKSDB_OPTIONS, global_bytes_table
 from npo_integration.worker_resources import batch_producer
 
 CACHE_SIZE = 2_000
@@ -58,11 +63,14 @@ _current = global_bytes_table(
     producer=batch_producer,
     on_changelog_event=_changelog_event,
 )
-_history = global_bytes_table(
+_history = acked_bytes_table(
+    app,
     "npo-config-versions",
-    help="npo_id/version -> NpoConfigVersion (secrets sealed)",
+    help="npo_id/version -> NpoConfigVersion (secrets sealed), on the NPO's partition",
     producer=batch_producer,
+    options=ROCKSDB_OPTIONS,
 )
+history_table = _history  # for table_route: keys start with npo_id, partitioned by it
 
 
 class DecodedCache:
@@ -121,6 +129,8 @@ def stored() -> Iterator[tuple[str, bytes]]:
 
 
 def history(npo_id: str) -> list[NpoConfigVersion]:
+    """Every stored version, oldest first: call on the owner of the NPO's partition
+    (``table_route`` on ``history_table``)."""
     latest = current(npo_id)
     if latest is None:
         return []
