@@ -376,9 +376,9 @@ class NpoHttpClient:
         return response
 
 
-__all__ = ["Form", "NpoHttpClient"]
-
-
 def _observe(method: str, status: str, started: float) -> None:
     """One try's latency, for ``npo_http_request_seconds``."""
     metrics.npo_http_seconds.labels(method, status).observe(time.perf_counter() - started)
+
+
+__all__ = ["Form", "NpoHttpClient"]
