@@ -180,7 +180,7 @@ def asyncapi() -> dict[str, Any]:
         },
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages, "schemas": defs["$defs"]},
+        "components": {"messages": messages, "schemas": _asyncapi_schemas(defs["$defs"])},
     }
 
 
@@ -216,6 +216,21 @@ def write(docs: Path = DOCS) -> None:
             old.unlink()
     for path, text in expected.items():
         (docs / path).write_text(text, encoding="utf-8")
+
+
+def _asyncapi_schemas(node: Any) -> Any:
+    """Pydantic's schemas in AsyncAPI's schema dialect, whose ``discriminator`` is the property's
+    name (pydantic writes OpenAPI's ``{"propertyName": ..., "mapping": ...}``)."""
+    if isinstance(node, dict):
+        return {
+            key: value["propertyName"]
+            if key == "discriminator" and isinstance(value, dict) and "propertyName" in value
+            else _asyncapi_schemas(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_asyncapi_schemas(item) for item in node]
+    return node
 
 
 def _setting_description(topic: TopicContract) -> str:
