@@ -73,7 +73,8 @@ def main() -> None:
         sys.exit(run(load_command(OPERATOR_COMMANDS[name]), args[1:], f"{PROG} {name}"))
 
     cli = root_command()
-    if not args or APP_LESS.intersection(args):
+    unknown = not name.startswith("-") and name not in cli.commands
+    if not args or unknown or APP_LESS.intersection(args):  # click answers these without the app
         sys.exit(run(cli, args or ["--help"], PROG))
 
     from npo_integration.app import app

@@ -104,3 +104,8 @@ def test_a_missing_admin_token_is_one_line() -> None:
 def test_an_unknown_option_is_one_line() -> None:
     line = one_line(cli("enrolments", "list", "--bogus"))
     assert line == "npo-integration enrolments list: No such option: --bogus (see --help)"
+
+
+def test_an_unknown_command_is_one_line_naming_it() -> None:
+    line = one_line(cli("enrol"))
+    assert line == "npo-integration: No such command 'enrol' (see --help)"
