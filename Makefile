@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: run test lint chart-check install broker stop-broker stop unit integration bench clean
+.PHONY: run test lint chart-check contracts install broker stop-broker stop unit integration bench clean
 
 install: $(VENV)/.installed
 
@@ -39,6 +39,11 @@ lint: install
 ## schemas (helm is built once into .cache/tools; scripts/chart-check.sh).
 chart-check: install
 	KUBERNETES_VALIDATE=$(BIN)/kubernetes-validate scripts/chart-check.sh
+
+## docs/asyncapi.json (AsyncAPI 3.0, every topic) and docs/schemas/*.json from the pydantic models;
+## tests/unit/test_contracts.py fails until they are regenerated after a model changes.
+contracts: install
+	$(BIN)/python -m npo_integration.contracts
 
 unit: install
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit

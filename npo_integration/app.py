@@ -13,7 +13,7 @@ import faust
 from faust.types.auth import CredentialsT
 from mode.utils.objects import cached_property
 
-from npo_integration import faust_patches, kafka_auth
+from npo_integration import faust_patches, kafka_auth, log_format, metrics
 from npo_integration.boot import TopicsFirst
 from npo_integration.errors import ConfigError
 from npo_integration.sensors import QuietMonitor
@@ -78,9 +78,11 @@ app = NpoApp(
     stream_wait_empty=False,
     consumer_auto_offset_reset="earliest",
     table_standby_replicas=settings.table_standby_replicas,
-    logging_config=None,
+    logging_config=log_format.logging_config(settings.log_format),
     monitor=QuietMonitor(),
 )
+
+metrics.registry.register(metrics.ConsumerLagCollector(app.monitor))
 
 # Faust fixes first (they apply to every agent), then register agents, tables, timers and views.
 faust_patches.keep_queues_on_resume(app)

@@ -6,14 +6,16 @@ an npo_id label would swamp Prometheus. Per-NPO detail is in the admin views.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, MutableMapping
+from typing import TYPE_CHECKING, Protocol
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
+    from faust.types import TP
+
     from npo_integration.http import NpoHttpClient
     from npo_integration.transforms.invoke import PluginRunner
 
@@ -64,6 +66,70 @@ timer_errors = Counter(
     ["timer"],
     registry=registry,
 )
+
+npo_http_seconds = Histogram(
+    "npo_http_request_seconds",
+    "One try of a call to an NPO API (send to answer, redirects and an auth refresh included;"
+    " rate-limit waits not), by method and status class (2xx..5xx; error: no usable answer)",
+    ["method", "status"],
+    buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+    registry=registry,
+)
+pull_seconds = Histogram(
+    "npo_pull_seconds",
+    "One pull of an NPO stream, every page walked and published, by stream and outcome",
+    ["stream", "outcome"],
+    buckets=(0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0),
+    registry=registry,
+)
+
+# Faust's own sensors (sensors.QuietMonitor feeds them; the lag is read at scrape time).
+kafka_commit_seconds = Histogram(
+    "npo_kafka_commit_seconds",
+    "Offset commits of the worker's consumer",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    registry=registry,
+)
+kafka_rebalances = Counter(
+    "npo_kafka_rebalances", "Consumer group rebalances this worker took part in", registry=registry
+)
+kafka_rebalance_seconds = Histogram(
+    "npo_kafka_rebalance_seconds",
+    "Rebalances from start to the end of table recovery",
+    buckets=(0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0),
+    registry=registry,
+)
+
+
+class OffsetSource(Protocol):
+    """What Faust's ``Monitor`` keeps per partition: the end offset seen by the consumer and the
+    offset last committed."""
+
+    tp_end_offsets: MutableMapping[TP, int]
+    tp_committed_offsets: MutableMapping[TP, int]
+
+
+class ConsumerLagCollector(Collector):
+    """``npo_kafka_consumer_lag``: messages not yet committed, by topic (summed over this worker's
+    partitions: a partition label would multiply the series by the partition count)."""
+
+    def __init__(self, offsets: OffsetSource) -> None:
+        self._offsets = offsets
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        committed = dict(self._offsets.tp_committed_offsets)
+        lag: dict[str, int] = {}
+        for tp, end in list(self._offsets.tp_end_offsets.items()):
+            if tp in committed:
+                lag[tp.topic] = lag.get(tp.topic, 0) + max(0, end - committed[tp])
+        family = GaugeMetricFamily(
+            "npo_kafka_consumer_lag",
+            "Messages behind the end of each topic on this worker's partitions (end - committed)",
+            labels=["topic"],
+        )
+        for topic, behind in sorted(lag.items()):
+            family.add_metric([topic], behind)
+        yield family
 
 
 class RuntimeCollector(Collector):

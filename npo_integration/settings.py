@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from npo_integration.errors import ConfigError
+from npo_integration.log_format import LogFormat
 from npo_integration.validation_errors import describe_validation_error
 
 MIN_ADMIN_TOKEN_LENGTH = 32
@@ -230,6 +231,11 @@ class Settings(BaseSettings):
         1.0, gt=0, le=60, description="how often enrolments due for a retry are looked for"
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
+    log_format: LogFormat = Field(
+        "text",
+        description="text (Faust's lines) or json: one JSON object per line with npo_id, "
+        "stream, record_key, assignment_id and trace_id where they apply",
+    )
     personal_data_retention_days: float = Field(
         7.0,
         gt=0,

@@ -8,6 +8,7 @@ import json
 import click
 
 from npo_integration.cli.admin_client import AdminClient
+from npo_integration.cli.table import echo_table
 
 admin_url = click.option("--url", envvar="NPO_ADMIN_URL", default=None, help="worker web address")
 
@@ -26,14 +27,17 @@ def list_(npo_id: str, status: str | None, url: str | None) -> None:
     status, attempts, NPO id, reason."""
     query = f"?status={status}" if status else ""
     body = AdminClient(url).call("GET", f"/admin/npos/{npo_id}/enrolments{query}")
-    for row in body["enrolments"]:
-        fields = (
+    rows = [
+        (
             row["assignment_id"],
             row["status"],
             str(row["attempts"]),
             row["npo_enrolment_ref"] or "-",
+            row["reason"] or "",
         )
-        click.echo("\t".join((*fields, row["reason"] or "")))
+        for row in body["enrolments"]
+    ]
+    echo_table(("ASSIGNMENT", "STATUS", "ATTEMPTS", "NPO REF", "REASON"), rows)
     counts = (
         ", ".join(f"{name}={count}" for name, count in sorted(body["counts"].items())) or "none"
     )

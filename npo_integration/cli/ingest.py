@@ -7,6 +7,7 @@ import json
 import click
 
 from npo_integration.cli.admin_client import AdminClient
+from npo_integration.cli.table import echo_table
 
 admin_url = click.option("--url", envvar="NPO_ADMIN_URL", default=None, help="worker web address")
 
@@ -31,6 +32,6 @@ def redrive(npo_id: str, url: str | None) -> None:
 def unprocessed(npo_id: str, url: str | None) -> None:
     """The records of NPO_ID that did not become events, with the reasons."""
     answer = AdminClient(url).call("GET", f"/admin/npos/{npo_id}/records?state=unprocessed")
-    for record in answer["records"]:
-        click.echo(f"{record['record_key']}\t{record['attempts']}\t{record['reason']}")
+    rows = [(r["record_key"], str(r["attempts"]), r["reason"]) for r in answer["records"]]
+    echo_table(("RECORD", "ATTEMPTS", "REASON"), rows)
     click.echo(f"{answer['count']} unprocessed", err=True)

@@ -9,6 +9,7 @@ from urllib.parse import quote
 import click
 
 from npo_integration.cli.admin_client import AdminClient
+from npo_integration.cli.table import echo_table
 from npo_integration.errors import ConfigError
 from npo_integration.registry.config_file import parse_configs
 
@@ -59,11 +60,17 @@ def list_(limit: int | None, after: str | None, url: str | None) -> None:
         size = 1000 if limit is None else min(1000, limit - shown)
         query = f"?limit={size}" + (f"&after={quote(after)}" if after else "")
         page = client.call("GET", f"/admin/npos{query}")
-        for npo in page["npos"]:
-            state = "active" if npo["active"] else "inactive"
-            click.echo(
-                f"{npo['npo_id']}\tv{npo['version']}\t{state}\t{npo['updated_at']}\t{npo['display_name']}"
+        rows = [
+            (
+                npo["npo_id"],
+                f"v{npo['version']}",
+                "active" if npo["active"] else "inactive",
+                npo["updated_at"],
+                npo["display_name"],
             )
+            for npo in page["npos"]
+        ]
+        echo_table(("NPO", "VERSION", "STATE", "UPDATED", "NAME"), rows, header=shown == 0)
         shown += len(page["npos"])
         after = page["next"]
         if after is None:

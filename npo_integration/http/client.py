@@ -23,6 +23,7 @@ from aiohttp.abc import AbstractResolver
 from multidict import CIMultiDict
 from yarl import URL
 
+from npo_integration import metrics
 from npo_integration.errors import RetriableError
 from npo_integration.http.auth import (
     AnyAuthenticator,
@@ -38,6 +39,7 @@ from npo_integration.http.resolver import GuardedResolver, check_literal_host
 from npo_integration.http.response import NpoResponse
 from npo_integration.http.transport import DEFAULT_MAX_BODY_BYTES, send
 from npo_integration.http.urls import join_base, require_same_origin, same_origin, without_params
+from npo_integration.log_context import log_context
 from npo_integration.models.npo_config import NpoIntegrationConfig
 from npo_integration.sealing import SecretBox
 
@@ -197,16 +199,17 @@ class NpoHttpClient:
             form=list(form.items()) if isinstance(form, Mapping) else form,
         )
         attempt = partial(self._attempt, npo, call)
-        if not retry:
-            return await attempt()
+        with log_context(npo_id=config.npo_id):  # on the lines of every try and retry below
+            if not retry:
+                return await attempt()
 
-        def should_retry(exc: RetriableError) -> bool:
-            if isinstance(exc, CircuitOpenError):
-                return False  # fail fast; the caller reschedules
-            return not (getattr(exc, "outcome_unknown", False) and idempotency_key is None)
+            def should_retry(exc: RetriableError) -> bool:
+                if isinstance(exc, CircuitOpenError):
+                    return False  # fail fast; the caller reschedules
+                return not (getattr(exc, "outcome_unknown", False) and idempotency_key is None)
 
-        label = f"npo={config.npo_id} {call.method} {call.public_url}"
-        return await npo.retry.run(attempt, should_retry=should_retry, label=label)
+            label = f"npo={config.npo_id} {call.method} {call.public_url}"
+            return await npo.retry.run(attempt, should_retry=should_retry, label=label)
 
     def authenticator(self, config: NpoIntegrationConfig) -> AnyAuthenticator:
         """The NPO's authenticator: which params carry secrets and how to scrub them from text
@@ -249,10 +252,15 @@ class NpoHttpClient:
         breaker = npo.breaker
         probe = breaker.before_call()
         outcome: bool | None = None  # True: the NPO answered; False: a retriable failure
-        started = time.perf_counter()
         try:
             await npo.limiter.acquire()
-            response = await self._exchange(npo, call)
+            started = time.perf_counter()
+            try:
+                response = await self._exchange(npo, call)
+            except Exception:
+                _observe(call.method, "error", started)
+                raise
+            _observe(call.method, f"{response.status // 100}xx", started)
             logger.debug(
                 "npo=%s %s %s -> %d in %.0f ms",
                 npo.endpoint.npo_id,
@@ -366,6 +374,11 @@ class NpoHttpClient:
         if error is not None:
             raise error
         return response
+
+
+def _observe(method: str, status: str, started: float) -> None:
+    """One try's latency, for ``npo_http_request_seconds``."""
+    metrics.npo_http_seconds.labels(method, status).observe(time.perf_counter() - started)
 
 
 __all__ = ["Form", "NpoHttpClient"]

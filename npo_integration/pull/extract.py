@@ -8,12 +8,15 @@ this logic is unit-testable and the agent stays a thin adapter.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from npo_integration import metrics
 from npo_integration.errors import NpoIntegrationError
 from npo_integration.expressions import parse_path
+from npo_integration.log_context import log_context
 from npo_integration.models.internal import RawItem, RawPage
 from npo_integration.models.npo_config import NpoIntegrationConfig, StreamConfig, StreamName
 from npo_integration.pull.raw import (
@@ -109,7 +112,31 @@ class StreamPuller:
         full_sweep: bool = False,
     ) -> PullOutcome:
         """``full_sweep``: walk an incremental stream from its start (``incremental.initial``);
-        the committed cursor only moves forward."""
+        the committed cursor only moves forward. Its log lines carry the NPO, stream and trace
+        id; its duration goes to ``npo_pull_seconds``."""
+        started = time.perf_counter()
+        with log_context(npo_id=self._config.npo_id, stream=self._name, trace_id=trace_id):
+            outcome = await self._walk_and_publish(
+                cursor=cursor,
+                trace_id=trace_id,
+                publish=publish,
+                commit_cursor=commit_cursor,
+                full_sweep=full_sweep,
+            )
+        metrics.pull_seconds.labels(self._name, "failed" if outcome.error else "succeeded").observe(
+            time.perf_counter() - started
+        )
+        return outcome
+
+    async def _walk_and_publish(
+        self,
+        *,
+        cursor: str | None,
+        trace_id: str,
+        publish: PublishPage,
+        commit_cursor: CommitCursor,
+        full_sweep: bool,
+    ) -> PullOutcome:
         records = pages = refused = 0
         keys: set[str] = set()
         refusal: str | None = None
