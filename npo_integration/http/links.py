@@ -8,7 +8,7 @@ relation types, accepts several header lines and resolves relative URLs.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from yarl import URL
 
@@ -18,11 +18,13 @@ _PARAM = re.compile(
 )
 
 
-def parse_link_header(values: Iterable[str], base_url: str) -> dict[str, str]:
+def parse_link_header(values: Sequence[str], base_url: str) -> dict[str, str]:
     """Each relation type (lower case) → its absolute URL; the first link of a relation wins.
     A link whose URL does not parse is left out."""
-    base = URL(base_url)
     links: dict[str, str] = {}
+    if not values:
+        return links  # the common answer: no Link header, no base URL to parse
+    base = URL(base_url)
     for value in values:
         for match in _LINK.finditer(value):
             rels: list[str] = []
