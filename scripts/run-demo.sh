@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Broker (already started by `make run`), the simulated NPO API and one worker, in the foreground.
 # Secrets for the demo are generated once into var/demo.env (git-ignored, mode 600).
+# The demo's table state (var/demo-data) belongs to the broker it ran against: when that broker
+# was reset (scripts/kafka.sh reset) or is another one, the worker removes it and rebuilds the
+# tables from the broker's changelogs (NPO_RESET_LOCAL_STATE_ON_CLUSTER_CHANGE).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -20,6 +23,8 @@ set +a
 export NPO_ALLOW_PRIVATE_NPO_URLS=true
 export NPO_CONFIG_FILE="${NPO_CONFIG_FILE:-examples/demo/npo-configs.json}"
 export NPO_DATA_DIR="${NPO_DATA_DIR:-var/demo-data}"
+export NPO_RESET_LOCAL_STATE_ON_CLUSTER_CHANGE="${NPO_RESET_LOCAL_STATE_ON_CLUSTER_CHANGE:-true}"
+export NPO_BROKER_URL="${NPO_BROKER_URL:-kafka://127.0.0.1:${KAFKA_PORT:-19092}}"
 sandbox_port="${SANDBOX_PORT:-8900}"
 web_port="${NPO_WEB_PORT:-6066}"
 
@@ -29,5 +34,5 @@ trap 'kill "$sandbox_pid" 2>/dev/null || true' EXIT
 
 echo "simulated NPO API: http://127.0.0.1:$sandbox_port/npos/demo-npo (log: var/sandbox.log)"
 echo "worker web server: http://127.0.0.1:$web_port/health (admin token: NPO_ADMIN_TOKEN in var/demo.env)"
-echo "offerings topic:   ${NPO_TOPIC_OFFERINGS:-spotlight.npo-offerings} on 127.0.0.1:${KAFKA_PORT:-19092}"
+echo "offerings topic:   ${NPO_TOPIC_OFFERINGS:-spotlight.npo-offerings} on ${NPO_BROKER_URL#kafka://}"
 "$bin/npo-integration" worker -l info
