@@ -59,6 +59,8 @@ class TopicSetup(Service):
         data_dir = Path(self.app.conf.datadir)
         try:  # held until the process ends: reset-local-state refuses meanwhile
             self.data_dir_lock = local_state.lock(data_dir)
+        except OSError as exc:
+            self._stop_with(f"npo-integration: cannot use data directory {data_dir}: {exc}")
         except local_state.DataDirInUse as exc:
             self._stop_with(
                 f"npo-integration: {exc}; stop it first, or give this worker its own NPO_DATA_DIR"
@@ -147,7 +149,12 @@ class TopicSetup(Service):
             )
         owner = local_state.DataDirOwner(cluster_id=cluster_id, broker_url=settings.broker_url)
         if local_state.read_owner(data_dir) != owner:
-            local_state.write_owner(data_dir, owner)
+            try:
+                local_state.write_owner(data_dir, owner)
+            except OSError as exc:
+                self._stop_with(
+                    f"npo-integration: cannot write to data directory {data_dir}: {exc}"
+                )
 
     async def _cluster_id(self) -> str:
         """The id of the cluster the producer is connected to (Kafka's Metadata response)."""
