@@ -35,4 +35,13 @@ trap 'kill "$sandbox_pid" 2>/dev/null || true' EXIT
 echo "simulated NPO API: http://127.0.0.1:$sandbox_port/npos/demo-npo (log: var/sandbox.log)"
 echo "worker web server: http://127.0.0.1:$web_port/health (admin token: NPO_ADMIN_TOKEN in var/demo.env)"
 echo "offerings topic:   ${NPO_TOPIC_OFFERINGS:-spotlight.npo-offerings} on ${NPO_BROKER_URL#kafka://}"
-"$bin/npo-integration" worker -l info
+# The worker runs as a child the script waits for: a TERM or INT (Ctrl-C) stops it, and the script
+# ends only once it has exited, so the next start never finds the data directory still in use.
+"$bin/npo-integration" worker -l info &
+worker_pid=$!
+trap 'kill -TERM "$worker_pid" 2>/dev/null || true' TERM INT
+while :; do
+  wait "$worker_pid" && status=0 || status=$?
+  kill -0 "$worker_pid" 2>/dev/null || break
+done
+exit "$status"
