@@ -196,8 +196,8 @@ def test_reset_local_state_refuses_while_a_worker_holds_the_directory(
     result = run_reset("--data-dir", str(data_dir))
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
-        f"Error: data directory {data_dir} is in use by a running worker (pid {os.getpid()}); "
-        "stop it first"
+        f"npo-integration reset-local-state: data directory {data_dir} is in use by a running "
+        f"worker (pid {os.getpid()}); stop it first"
     ]
     assert local_state.table_stores(data_dir) != []
 
@@ -221,6 +221,6 @@ def test_reset_local_state_of_a_missing_directory_is_one_line(tmp_path: Path) ->
     result = run_reset("--data-dir", str(tmp_path / "typo"))
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
-        f"Error: no data directory at {tmp_path / 'typo'}"
+        f"npo-integration reset-local-state: no data directory at {tmp_path / 'typo'}"
     ]
     assert not (tmp_path / "typo").exists()
