@@ -65,6 +65,14 @@ class Settings(BaseSettings):
         None, description="PEM private key of the client certificate, unless in the same file"
     )
     data_dir: Path = Field(Path("var/data"), description="where RocksDB tables live")
+    reset_local_state_on_cluster_change: bool = Field(
+        False,
+        description=(
+            "at start, remove the data directory's table stores when they belong to another Kafka "
+            "cluster and rebuild them from the changelogs (off: the worker stops with one line "
+            "and an operator runs npo-integration reset-local-state)"
+        ),
+    )
     web_host: str = Field(
         "127.0.0.1", description="bind address of the web server (views, admin API, metrics)"
     )

@@ -4,7 +4,8 @@
 #   scripts/kafka.sh start    fetch jars (cached), format once, start, wait until it answers
 #   scripts/kafka.sh stop     stop cleanly (SIGTERM, then SIGKILL after 30 s)
 #   scripts/kafka.sh status   exit 0 if the broker answers
-#   scripts/kafka.sh reset    stop and delete the broker's data
+#   scripts/kafka.sh reset    stop and delete the broker's data (a new cluster id at the next
+#                             start), and name the workers' data directories this invalidated
 #
 # Idempotent: a second start reuses the cached jars and a running broker.
 # Knobs: KAFKA_PORT (19092), KAFKA_CONTROLLER_PORT (19093), KAFKA_HOME (.cache/kafka),
@@ -215,11 +216,36 @@ stop() {
   log "stopped"
 }
 
+# The broker's data is deleted, and with it every changelog: a worker's table state built from
+# them (its data directory records the cluster id in cluster.json) no longer matches. Name the
+# directories of this checkout that belong to the deleted cluster, and what each start will do.
+reset() {
+  local cluster="" dirs=()
+  if [ -f "$data/log-dirs/meta.properties" ]; then
+    cluster="$(sed -n 's/^cluster.id=//p' "$data/log-dirs/meta.properties")"
+  fi
+  stop
+  rm -rf "$data"
+  log "deleted $data${cluster:+ (cluster $cluster)}: its topics, changelogs and consumer offsets are gone"
+  [ -n "$cluster" ] || return 0
+  while IFS= read -r marker; do
+    if grep -q "\"$cluster\"" "$marker"; then dirs+=("${marker%/cluster.json}"); fi
+  done < <(find "$root/var" -maxdepth 3 -name cluster.json 2>/dev/null)
+  for dir in ${dirs[@]+"${dirs[@]}"}; do
+    if [ "$dir" = "$root/var/demo-data" ]; then
+      log "invalidated ${dir#"$root"/}: the table state of cluster $cluster; \`make run\` rebuilds it by itself"
+    else
+      log "invalidated ${dir#"$root"/}: the table state of cluster $cluster; a worker on it stops until \`npo-integration reset-local-state --data-dir ${dir#"$root"/}\` (docs/operations.md#local-table-state)"
+    fi
+  done
+  log "data directories outside var/ are not searched: any that ran against this broker is invalidated the same way"
+}
+
 case "${1:-start}" in
   start) start ;;
   stop) stop ;;
   status) answers ;;
   fetch) fetch ;;
-  reset) stop; rm -rf "$data" ;;
+  reset) reset ;;
   *) echo "usage: $0 start|stop|status|fetch|reset" >&2; exit 2 ;;
 esac

@@ -1,4 +1,5 @@
-"""Operator commands: they talk to a running worker's admin API; ``cli.main`` dispatches them."""
+"""Operator commands: they talk to a running worker's admin API (``reset-local-state`` works on a
+stopped worker's data directory instead); ``cli.main`` dispatches them."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ OPERATOR_COMMANDS: dict[str, str] = {
     "ingest": "npo_integration.cli.ingest:ingest",
     "enrolments": "npo_integration.cli.enrolments:enrolments",
     "candidates": "npo_integration.cli.candidates:candidates",
+    "reset-local-state": "npo_integration.cli.reset_local_state:reset_local_state",
 }
 
 
