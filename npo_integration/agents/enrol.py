@@ -48,7 +48,7 @@ from npo_integration.models.enrolment import IN_FLIGHT, EnrolmentCommand, Enrolm
 from npo_integration.models.erasure import CandidateErase
 from npo_integration.models.events import CandidateAssignmentEvent
 from npo_integration.models.internal import EnrolmentLink, EnrolmentResult
-from npo_integration.models.npo_config import NpoConfigVersion, NpoIntegrationConfig
+from npo_integration.models.npo_config import NpoConfigVersion, NpoSource
 from npo_integration.ownership import Ownership
 from npo_integration.push.calls import HttpCall
 from npo_integration.push.lanes import Lanes
@@ -97,7 +97,7 @@ def _fence(*, finishing: bool) -> None:
         raise NotOwner(f"{message.tp.topic}[{message.tp.partition}]@{message.offset}")
 
 
-async def _call_plugin(config: NpoIntegrationConfig, method: str, *args: Any) -> Any:
+async def _call_plugin(config: NpoSource, method: str, *args: Any) -> Any:
     """One call of the NPO's plug-in, bounded in time and checked against the contract."""
     call = plugin_call(plugin_registry.for_config(config), method, *args, key=config.npo_id)
     return await plugin_runner.call(call, timeout=settings.transform_timeout_seconds)
@@ -149,14 +149,14 @@ class FaustPorts:
         )
 
     async def enrolment_request(
-        self, config: NpoIntegrationConfig, assignment: CandidateAssignmentEvent
+        self, config: NpoSource, assignment: CandidateAssignmentEvent
     ) -> EnrolmentRequest:
         request: EnrolmentRequest = await _call_plugin(config, "enrolment_request", assignment)
         return request
 
     async def unenrol_request(
         self,
-        config: NpoIntegrationConfig,
+        config: NpoSource,
         assignment: CandidateAssignmentEvent,
         npo_enrolment_ref: str,
     ) -> EnrolmentRequest:
@@ -166,13 +166,13 @@ class FaustPorts:
         return request
 
     async def enrolment_ref(
-        self, config: NpoIntegrationConfig, body: Any, assignment: CandidateAssignmentEvent
+        self, config: NpoSource, body: Any, assignment: CandidateAssignmentEvent
     ) -> str | None:
         ref: str | None = await _call_plugin(config, "enrolment_ref", body, assignment)
         return ref
 
     async def send(
-        self, config: NpoIntegrationConfig, call: HttpCall, idempotency_key: str | None
+        self, config: NpoSource, call: HttpCall, idempotency_key: str | None
     ) -> NpoResponse:
         _fence(finishing=False)
         return await http_client.request(

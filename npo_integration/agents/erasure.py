@@ -20,6 +20,7 @@ from npo_integration.agents import ingest
 from npo_integration.app import app, settings
 from npo_integration.delivery.once import Addressed
 from npo_integration.erasure.eraser import Eraser
+from npo_integration.errors import NpoIntegrationError
 from npo_integration.models.codec import encode
 from npo_integration.models.enrolment import EnrolmentState
 from npo_integration.models.erasure import (
@@ -74,7 +75,7 @@ class FaustErasurePorts:
         return [
             entry
             for entry in unprocessed.items()
-            if entry.raw.npo_id in npo_ids and entry.raw.stream == "assignments"
+            if entry.raw.npo_id in npo_ids and _is_progress(entry.raw)
         ]
 
     def delete_unprocessed(self, record_key: str) -> None:
@@ -90,6 +91,13 @@ class FaustErasurePorts:
         erased_candidates.put(candidate_id, marker)
 
 
+def _is_progress(raw: RawRecord) -> bool:
+    try:
+        return ingest.stream_kind(raw.npo_id, raw.stream) == "progress"
+    except NpoIntegrationError:  # a stream no longer configured
+        return False
+
+
 async def _progress_of(raws: Sequence[RawRecord]) -> list[Any]:
     """Each record through its NPO's plug-in, as ingestion runs it (an error is that record's)."""
     calls: list[PluginCall] = []
@@ -97,7 +105,7 @@ async def _progress_of(raws: Sequence[RawRecord]) -> list[Any]:
     placed: list[int] = []
     for index, raw in enumerate(raws):
         try:
-            plugin = ingest.plugin_for(raw.npo_id)
+            plugin = ingest.plugin_for(raw.npo_id, raw.stream)
             calls.append(plugin_call(plugin, "progress", raw.payload, key=raw.npo_id))
             placed.append(index)
         except Exception as exc:

@@ -24,7 +24,7 @@ from npo_integration.errors import RetriableError
 from npo_integration.models.codec import encode
 from npo_integration.models.events import utc_now
 from npo_integration.models.internal import FetchRequest, RawPage, SweepCompleted
-from npo_integration.models.npo_config import NpoIntegrationConfig, StreamConfig
+from npo_integration.models.npo_config import NpoSource, StreamConfig
 from npo_integration.partitioning import partition_for
 from npo_integration.pull import schedule
 from npo_integration.pull.extract import PullOutcome, StreamPuller
@@ -96,7 +96,7 @@ async def _sweep_completed(request: FetchRequest, outcome: PullOutcome) -> PullO
 
 
 def _walk(
-    config: NpoIntegrationConfig,
+    config: NpoSource,
     stream: StreamConfig,
     *,
     cursor: str | None = None,
@@ -119,7 +119,8 @@ async def _run(request: FetchRequest) -> None:
         log.info("fetch %s/%s skipped: no active config", request.npo_id, request.stream)
         return
     config = version.config
-    stream_config = getattr(config.streams, request.stream)
+    found = config.stream(request.stream)
+    stream_config = found[1] if found is not None else None
     if stream_config is None or not stream_config.enabled:
         log.info("fetch %s/%s skipped: stream not configured", request.npo_id, request.stream)
         return

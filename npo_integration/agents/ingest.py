@@ -26,7 +26,13 @@ from npo_integration.agents.dead_letters import dead_letter
 from npo_integration.agents.parsed_stream import decoded, parsed
 from npo_integration.app import app, settings
 from npo_integration.delivery.once import Addressed, OncePublisher
-from npo_integration.ingest.ingestor import Ingestor, NoConfigError, OutputTopics, SourcePartition
+from npo_integration.ingest.ingestor import (
+    Ingestor,
+    NoConfigError,
+    OutputTopics,
+    SourcePartition,
+    legacy_kind,
+)
 from npo_integration.ingest.removals import (
     SweepTracker,
     is_removal,
@@ -43,6 +49,12 @@ from npo_integration.models.internal import (
     RawRecord,
     RemovalDecision,
     SweepCompleted,
+)
+from npo_integration.models.npo_config import (
+    LEGACY_STREAM_KINDS,
+    NpoSource,
+    StreamConfig,
+    StreamKind,
 )
 from npo_integration.tables import enrolment_links, npo_configs
 from npo_integration.tables.record_state import holds, pending, states, unprocessed
@@ -68,11 +80,26 @@ _raw_messages: TypeAdapter[RawPage | RawRecord | SweepCompleted | RemovalDecisio
 sweeps = SweepTracker()
 
 
-def plugin_for(npo_id: str) -> TransformPlugin:
+def _stream(npo_id: str, stream: str) -> tuple[NpoSource, StreamConfig]:
     version = npo_configs.current(npo_id)
     if version is None:
         raise NoConfigError(f"no config for NPO {npo_id!r}")
-    return plugin_registry.for_config(version.config)
+    found = version.config.stream(stream)
+    if found is None:
+        raise NoConfigError(f"NPO {npo_id!r} has no stream {stream!r}")
+    return found
+
+
+def plugin_for(npo_id: str, stream: str) -> TransformPlugin:
+    """The plug-in of the stream's source."""
+    return plugin_registry.for_config(_stream(npo_id, stream)[0])
+
+
+def stream_kind(npo_id: str, stream: str) -> StreamKind:
+    """Legacy stream keys' kinds are fixed (no config read per record); others are configured."""
+    if stream in LEGACY_STREAM_KINDS:
+        return legacy_kind(npo_id, stream)
+    return _stream(npo_id, stream)[1].kind
 
 
 async def run_plugins(calls: Sequence[PluginCall]) -> list[Any]:
@@ -119,6 +146,7 @@ ingestor = Ingestor(
     ),
     retry=retry_policy,
     clock=utc_now,
+    kind_of=stream_kind,
 )
 
 
@@ -127,7 +155,8 @@ def _full_sweep(npo_id: str, stream: str) -> bool:
     An incremental stream's only with ``full_sweep_every`` (its first run's marker, without it,
     finds nothing published)."""
     version = npo_configs.current(npo_id)
-    config = getattr(version.config.streams, stream, None) if version is not None else None
+    found = version.config.stream(stream) if version is not None else None
+    config = found[1] if found is not None else None
     return config is not None and (
         config.incremental is None or config.full_sweep_every is not None
     )

@@ -13,9 +13,9 @@ from npo_integration.cli.admin_client import AdminClient
 @click.argument("npo_id")
 @click.option(
     "--stream",
-    type=click.Choice(["offerings", "assignments"]),
+    type=str,
     default=None,
-    help="only this stream",
+    help="only this stream, by key: offerings, assignments, SOURCE/STREAM",
 )
 @click.option("--url", envvar="NPO_ADMIN_URL", default=None, help="worker web address")
 def fetch(npo_id: str, stream: str | None, url: str | None) -> None:

@@ -115,9 +115,9 @@ def removals() -> None:
 
 _stream = click.option(
     "--stream",
-    type=click.Choice(["offerings", "assignments"]),
+    type=str,
     default=None,
-    help="one stream (default: every stream)",
+    help="one stream by key: offerings, assignments, SOURCE/STREAM (default: every stream)",
 )
 
 

@@ -40,7 +40,7 @@ from npo_integration.http.response import NpoResponse
 from npo_integration.http.transport import DEFAULT_MAX_BODY_BYTES, send
 from npo_integration.http.urls import join_base, require_same_origin, same_origin, without_params
 from npo_integration.log_context import log_context
-from npo_integration.models.npo_config import NpoIntegrationConfig
+from npo_integration.models.npo_config import SourceOrConfig, one_source
 from npo_integration.sealing import SecretBox
 
 logger = logging.getLogger(__name__)
@@ -149,13 +149,14 @@ class NpoHttpClient:
     ) -> None:
         await self.close()
 
-    def circuit_state(self, npo_id: str) -> CircuitState | None:
-        """For health views: the NPO's circuit state, ``None`` if it was not called yet."""
-        state = self._states.peek(npo_id)
+    def circuit_state(self, state_key: str) -> CircuitState | None:
+        """For health views: a source's circuit state (``NpoSource.state_key``), ``None`` if it
+        was not called yet."""
+        state = self._states.peek(state_key)
         return state.breaker.state if state else None
 
     def circuit_counts(self) -> dict[str, int]:
-        """How many NPOs' circuits are closed, open or half-open (a metrics gauge)."""
+        """How many sources' circuits are closed, open or half-open (a metrics gauge)."""
         counts = {"closed": 0, "open": 0, "half_open": 0}
         for state in self._states.all():
             counts[state.breaker.state] += 1
@@ -165,7 +166,7 @@ class NpoHttpClient:
 
     async def request(
         self,
-        config: NpoIntegrationConfig,
+        given: SourceOrConfig,
         method: str,
         url_or_path: str,
         *,
@@ -184,6 +185,7 @@ class NpoHttpClient:
         """
         if json is not None and form is not None:
             raise ValueError("pass either json or form, not both")
+        config = one_source(given)
         npo = self._states.get(config)
         url = join_base(config.base_url, url_or_path)
         if (
@@ -208,10 +210,10 @@ class NpoHttpClient:
                     return False  # fail fast; the caller reschedules
                 return not (getattr(exc, "outcome_unknown", False) and idempotency_key is None)
 
-            label = f"npo={config.npo_id} {call.method} {call.public_url}"
+            label = f"npo={config.state_key} {call.method} {call.public_url}"
             return await npo.retry.run(attempt, should_retry=should_retry, label=label)
 
-    def authenticator(self, config: NpoIntegrationConfig) -> AnyAuthenticator:
+    def authenticator(self, config: SourceOrConfig) -> AnyAuthenticator:
         """The NPO's authenticator: which params carry secrets and how to scrub them from text
         (the pull walker redacts next-page URLs and error bodies with them)."""
         return self._states.get(config).auth

@@ -1,4 +1,4 @@
-"""The per-NPO parts of the client (authenticator, rate limiter, circuit breaker, retry policy).
+"""The per-source parts of the client (authenticator, rate limiter, circuit breaker, retry policy).
 
 Each part is rebuilt only when its own settings change, so editing a stream
 does not drop a cached OAuth token or reset an open circuit. A state keeps the
@@ -26,9 +26,11 @@ from npo_integration.models.npo_config import (
     AuthConfig,
     CircuitBreakerConfig,
     ErrorInBodyConfig,
-    NpoIntegrationConfig,
+    NpoSource,
     RateLimitConfig,
     RetryConfig,
+    SourceOrConfig,
+    one_source,
 )
 
 log = logging.getLogger(__name__)
@@ -47,8 +49,9 @@ class CallCaps:
     retry_backoff_seconds: float = 3600.0
     failure_threshold: int = 1000
 
-    def exceeded(self, config: NpoIntegrationConfig) -> list[str]:
+    def exceeded(self, given: SourceOrConfig) -> list[str]:
         """One line per config value above its cap, naming the value used instead."""
+        config = one_source(given)
         asked = (
             (
                 "timeout_seconds",
@@ -107,6 +110,8 @@ class Endpoint:
     how to sign, how long to wait."""
 
     npo_id: str
+    """The source's ``state_key``: the npo_id for an NPO's ``main`` source, ``npo_id/source``
+    for its others."""
     base_url: str
     auth: AuthConfig
     headers: Mapping[str, str]
@@ -117,10 +122,11 @@ class Endpoint:
     retry: RetryConfig
 
     @classmethod
-    def of(cls, config: NpoIntegrationConfig, caps: CallCaps = UNCAPPED) -> Endpoint:
-        """The config's call settings, clamped by ``caps``."""
+    def of(cls, given: SourceOrConfig, caps: CallCaps = UNCAPPED) -> Endpoint:
+        """The source's call settings, clamped by ``caps``."""
+        config = one_source(given)
         return cls(
-            npo_id=config.npo_id,
+            npo_id=config.state_key,
             base_url=config.base_url,
             auth=config.auth,
             headers=config.headers,
@@ -142,7 +148,9 @@ class NpoState:
 
 
 class NpoStates:
-    """``npo_id`` → :class:`NpoState`, kept current with the config each call passes in."""
+    """A source's ``state_key`` (``npo_id``, or ``npo_id/source``) → :class:`NpoState`, kept
+    current with the source each call passes in: each of an NPO's systems has its own rate limit
+    and circuit breaker, so one down does not stop the other."""
 
     def __init__(
         self,
@@ -160,27 +168,28 @@ class NpoStates:
         self._random = random_fraction
         self._states: dict[str, NpoState] = {}
 
-    def get(self, config: NpoIntegrationConfig) -> NpoState:
+    def get(self, given: SourceOrConfig) -> NpoState:
+        config = one_source(given)
         endpoint = Endpoint.of(config, self._caps)
-        state = self._states.get(config.npo_id)
+        state = self._states.get(endpoint.npo_id)
         if state is None:
-            state = self._states[config.npo_id] = self._build(endpoint)
+            state = self._states[endpoint.npo_id] = self._build(endpoint)
             self._warn_capped(config)
         elif state.endpoint != endpoint:
             self._update(state, endpoint)
             self._warn_capped(config)
         return state
 
-    def _warn_capped(self, config: NpoIntegrationConfig) -> None:
-        """Once per change of the NPO's call settings, not per call."""
+    def _warn_capped(self, config: NpoSource) -> None:
+        """Once per change of the source's call settings, not per call."""
         for line in self._caps.exceeded(config):
-            log.warning("npo=%s config: %s", config.npo_id, line)
+            log.warning("npo=%s source=%s config: %s", config.npo_id, config.name, line)
 
     def all(self) -> list[NpoState]:
         return list(self._states.values())
 
-    def peek(self, npo_id: str) -> NpoState | None:
-        return self._states.get(npo_id)
+    def peek(self, state_key: str) -> NpoState | None:
+        return self._states.get(state_key)
 
     def _build(self, endpoint: Endpoint) -> NpoState:
         return NpoState(

@@ -50,6 +50,7 @@ from npo_integration.ingest.retry import after_failure
 from npo_integration.models.codec import encode, trusted
 from npo_integration.models.events import Event, Offering, Progress
 from npo_integration.models.internal import EnrolmentLink, RawRecord
+from npo_integration.models.npo_config import LEGACY_STREAM_KINDS, StreamKind
 from npo_integration.models.state import (
     DeliveryIntent,
     PendingBatch,
@@ -113,8 +114,20 @@ class PendingStore(Protocol):
     async def wait_acked(self) -> None: ...
 
 
-PluginFor = Callable[[str], TransformPlugin]
-"""The NPO's plug-in; raises (``NoConfigError``, ``PluginLoadError``) when it has none."""
+PluginFor = Callable[[str, str], TransformPlugin]
+"""The plug-in of an NPO's stream (``npo_id``, stream key): its source's; raises
+(``NoConfigError``, ``PluginLoadError``) when it has none."""
+KindOf = Callable[[str, str], StreamKind]
+"""What an NPO stream's records become (``npo_id``, stream key); raises if not configured."""
+
+
+def legacy_kind(npo_id: str, stream: str) -> StreamKind:
+    """The kind of the streams every NPO had before sources (``offerings``, ``assignments``)."""
+    kind = LEGACY_STREAM_KINDS.get(stream)
+    if kind is None:
+        raise UnsupportedStreamError(f"stream {stream!r} is not ingested")
+    return kind
+
 
 RunPlugins = Callable[[Sequence[PluginCall]], Awaitable[list[Any]]]
 """Every call, isolated and time-bounded, in order: its result or its
@@ -192,7 +205,9 @@ class Ingestor:
         topics: OutputTopics,
         retry: RetryPolicy,
         clock: Callable[[], datetime],
+        kind_of: KindOf = legacy_kind,
     ) -> None:
+        self._kind_of = kind_of
         self._states = states
         self._unprocessed = unprocessed
         self._pending = pending
@@ -480,16 +495,18 @@ class Ingestor:
     async def _transform(self, todo: list[_Work]) -> None:
         calls: list[PluginCall] = []
         called: list[_Work] = []
-        plugins: dict[str, TransformPlugin] = {}
+        plugins: dict[tuple[str, str], TransformPlugin] = {}
         for item in todo:
-            if is_removal(item.raw):  # an absence: no plug-in to ask
-                item.removal = True
-                item.out = self._removal(item.raw, item.state, "absent")
-                continue
             try:
-                npo_id = item.raw.npo_id
-                plugin = plugins.get(npo_id) or plugins.setdefault(npo_id, self._plugin_for(npo_id))
-                calls.append(_plugin_call(plugin, item.raw))
+                if is_removal(item.raw):  # an absence: no plug-in to ask
+                    item.removal = True
+                    item.out = self._removal(item.raw, item.state, "absent")
+                    continue
+                stream = (item.raw.npo_id, item.raw.stream)
+                plugin = plugins.get(stream) or plugins.setdefault(
+                    stream, self._plugin_for(*stream)
+                )
+                calls.append(_plugin_call(plugin, item.raw, self._kind_of(*stream)))
                 called.append(item)
             except Exception as exc:
                 item.error = exc
@@ -549,7 +566,7 @@ class Ingestor:
             return None
         change = processed_flag.next_change(state)
         event: Event
-        if raw.stream == "offerings":
+        if self._kind_of(raw.npo_id, raw.stream) == "offerings":
             event = offering_removed(raw, state, change, reason)
             topic = self._topics.offerings
         else:
@@ -631,15 +648,12 @@ def _rounds(
     return rounds
 
 
-_METHOD_OF_STREAM = {"offerings": "offering", "assignments": "progress"}
-"""The plug-in method that turns a record of the stream into a platform model."""
+_METHOD_OF_KIND = {"offerings": "offering", "progress": "progress"}
+"""The plug-in method that turns a record of a stream of the kind into a platform model."""
 
 
-def _plugin_call(plugin: TransformPlugin, raw: RawRecord) -> PluginCall:
-    method = _METHOD_OF_STREAM.get(raw.stream)
-    if method is None:
-        raise UnsupportedStreamError(f"stream {raw.stream!r} is not ingested")
-    return plugin_call(plugin, method, raw.payload, key=raw.npo_id)
+def _plugin_call(plugin: TransformPlugin, raw: RawRecord, kind: StreamKind) -> PluginCall:
+    return plugin_call(plugin, _METHOD_OF_KIND[kind], raw.payload, key=raw.npo_id)
 
 
 def _built(build: Callable[[], Any]) -> Any:

@@ -16,11 +16,15 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
     SerializerFunctionWrapHandler,
+    ValidationError,
     field_validator,
     model_serializer,
     model_validator,
 )
+from pydantic_core import ErrorDetails, InitErrorDetails
 
 from npo_integration.expressions import (
     PathOrRootText,
@@ -35,7 +39,46 @@ from npo_integration.models.http_fields import HeaderName, HeaderValue
 from npo_integration.models.secret import Secret
 from npo_integration.transforms.declarative.spec import DeclarativeMapping
 
-StreamName = Literal["offerings", "assignments"]
+StreamKind = Literal["offerings", "progress"]
+"""The platform record a stream's records become: offerings, or candidates' progress."""
+StreamName = str
+"""A stream's key in every table, topic, metric and view (``stream_key``): unique in its NPO."""
+Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
+"""A source's or stream's name: lower case, digits, ``_`` and ``-``; no ``/`` or ``:``, which
+separate it from what follows in keys and references."""
+
+LEGACY_SOURCE = "main"
+"""The source a config written before sources (one system) is read as. Its streams keep the keys
+they had (``offerings``, ``assignments``) and its offering references stay unprefixed, so no
+stored key changes and no record is published twice."""
+LEGACY_STREAM_KINDS: dict[str, StreamKind] = {"offerings": "offerings", "assignments": "progress"}
+"""The streams a config had before sources, and the kind each is read as."""
+LEGACY_SOURCE_FIELDS = (
+    "base_url",
+    "auth",
+    "headers",
+    "streams",
+    "enrolment",
+    "transform",
+    "error_in_body",
+    "timeout_seconds",
+    "rate_limit",
+    "retry",
+    "circuit_breaker",
+)
+"""The top-level fields of a config written before sources: one source's fields today."""
+
+
+def stream_key(source: str, stream: str) -> StreamName:
+    """The stream's key: ``source/stream``, and for the legacy source the stream's name alone
+    (the key it had before sources)."""
+    return stream if source == LEGACY_SOURCE else f"{source}/{stream}"
+
+
+def offering_ref_prefix(source: str) -> str:
+    """What a source's offering references start with on the platform (``crm:``), so that one NPO's
+    references stay unique across its sources; nothing for the legacy source."""
+    return "" if source == LEGACY_SOURCE else f"{source}:"
 
 
 class _Strict(BaseModel):
@@ -179,6 +222,8 @@ class ErrorInBodyConfig(_Strict):
 
 
 class StreamConfig(_Strict):
+    name: Identifier = Field(description="unique in its source")
+    kind: StreamKind = Field(description="the platform record its records become")
     enabled: bool = True
     method: Literal["GET", "POST"] = "GET"
     path: TemplateText = Field(
@@ -191,10 +236,11 @@ class StreamConfig(_Strict):
     record_id_path: PathText = "id"
     pagination: PaginationConfig = Field(default_factory=NoPagination)
     incremental: IncrementalConfig | None = None
-    parent_stream: StreamName | None = Field(
+    parent_stream: Identifier | None = Field(
         None,
         description=(
-            "fetch this stream once per record of the parent stream (Canvas enrolments per course)"
+            "a stream of the same source: fetch this stream once per record of it"
+            " (Canvas enrolments per course)"
         ),
     )
     schedule_seconds: int = Field(300, ge=1, le=86_400)
@@ -233,19 +279,6 @@ class StreamConfig(_Strict):
                         "use {cursor} or {parent.FIELD} (write {{ and }} for literal braces)"
                     )
         return self
-
-
-class StreamsConfig(_Strict):
-    offerings: StreamConfig | None = None
-    assignments: StreamConfig | None = None
-
-    def items(self) -> list[tuple[StreamName, StreamConfig]]:
-        found: list[tuple[StreamName, StreamConfig]] = []
-        if self.offerings is not None:
-            found.append(("offerings", self.offerings))
-        if self.assignments is not None:
-            found.append(("assignments", self.assignments))
-        return found
 
 
 # --- enrolment -----------------------------------------------------------------
@@ -432,16 +465,61 @@ class RetryConfig(_Strict):
 # --- the integration -----------------------------------------------------------
 
 
-class NpoIntegrationConfig(_Strict):
-    npo_id: NpoId
-    display_name: str = Field(min_length=1, max_length=200)
-    active: bool = True
+def _one_system_as_source(data: Any) -> tuple[dict[str, Any], list[Any]] | None:
+    """``data`` of a one-system config rewritten as one source named ``main`` (its streams
+    ``offerings`` and ``assignments`` of kinds offerings and progress), with the stream names in
+    order; ``None`` when it is not one (already sources, or not a mapping)."""
+    if not isinstance(data, dict):
+        return None
+    legacy = [name for name in LEGACY_SOURCE_FIELDS if name in data]
+    if not legacy:
+        return None
+    if "sources" in data:
+        raise ValueError(
+            f"a config has either sources or the one-system fields ({', '.join(legacy)}), not both"
+        )
+    source: dict[str, Any] = {"name": LEGACY_SOURCE}
+    source.update({key: data[key] for key in legacy})
+    names: list[Any] = []
+    streams = data.get("streams")
+    if isinstance(streams, dict):
+        present = [(name, stream) for name, stream in streams.items() if stream is not None]
+        names = [name for name, _ in present]
+        source["streams"] = [
+            {"name": name, "kind": LEGACY_STREAM_KINDS.get(name, name), **stream}
+            if isinstance(stream, dict)
+            else stream
+            for name, stream in present
+        ]
+    rest = {key: value for key, value in data.items() if key not in LEGACY_SOURCE_FIELDS}
+    return {**rest, "sources": [source]}, names
+
+
+def _as_written(error: ErrorDetails, stream_names: list[Any]) -> InitErrorDetails:
+    """An error of a migrated one-system config located as in the config as written."""
+    loc = error["loc"]
+    if loc[:2] == ("sources", 0):
+        loc = loc[2:]
+        if loc[:1] == ("streams",) and len(loc) > 1 and isinstance(loc[1], int):
+            index = loc[1]
+            loc = ("streams", stream_names[index], *loc[2:]) if index < len(stream_names) else loc
+    details: InitErrorDetails = {"type": error["type"], "loc": loc, "input": error["input"]}
+    if "ctx" in error:
+        details["ctx"] = error["ctx"]
+    return details
+
+
+class SourceConfig(_Strict):
+    """One system of an NPO (an LMS, a CRM): its API, credentials, limits, streams, transform and
+    enrolment endpoint. Everything measured per call (rate limit, circuit breaker) is per source."""
+
+    name: Identifier
     base_url: str
     auth: AuthConfig = Field(default_factory=NoAuth)
     headers: dict[HeaderName, HeaderValue] = Field(
         default_factory=dict, description="static, non-secret headers"
     )
-    streams: StreamsConfig = Field(default_factory=StreamsConfig)
+    streams: list[StreamConfig] = Field(default_factory=list)
     enrolment: EnrolmentConfig = Field(default_factory=EnrolmentConfig)
     transform: TransformConfig
     error_in_body: ErrorInBodyConfig | None = None
@@ -456,6 +534,178 @@ class NpoIntegrationConfig(_Strict):
         from npo_integration.url_policy import parse_http_url
 
         return parse_http_url(value)
+
+    @model_validator(mode="after")
+    def _streams_fit(self) -> SourceConfig:
+        names = [stream.name for stream in self.streams]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"streams: two streams named {name!r}")
+        by_name = {stream.name: stream for stream in self.streams}
+        for stream in self.streams:
+            if self.name == LEGACY_SOURCE and LEGACY_STREAM_KINDS.get(stream.name, stream.kind) != (
+                stream.kind
+            ):
+                raise ValueError(
+                    f"streams.{stream.name}: in source {LEGACY_SOURCE!r} a stream named "
+                    f"{stream.name!r} is of kind {LEGACY_STREAM_KINDS[stream.name]!r} "
+                    "(its stored records are); give the stream another name"
+                )
+            parent = stream.parent_stream
+            if parent is None:
+                continue
+            if parent == stream.name or parent not in by_name:
+                raise ValueError(
+                    f"streams.{stream.name}.parent_stream: no other stream {parent!r} in source "
+                    f"{self.name!r}"
+                )
+            if by_name[parent].parent_stream is not None:
+                raise ValueError(
+                    f"streams.{stream.name}.parent_stream: {parent!r} has a parent itself "
+                    "(one level of parents only)"
+                )
+        return self
+
+    def stream(self, name: str) -> StreamConfig | None:
+        return next((stream for stream in self.streams if stream.name == name), None)
+
+
+class NpoSource(SourceConfig):
+    """A source with its NPO's id: what the HTTP client, the pull and the enrolment act on.
+
+    Made by ``NpoIntegrationConfig.source`` (not validated again), one per source and config."""
+
+    npo_id: NpoId
+    reserved_prefixes: tuple[str, ...] = Field(
+        (), description="the other sources' offering reference prefixes (for the main source)"
+    )
+
+    @property
+    def state_key(self) -> str:
+        """The key of this source's client state (rate limit, circuit breaker, plug-in): the
+        npo_id for the legacy source, as before sources."""
+        return self.npo_id if self.name == LEGACY_SOURCE else f"{self.npo_id}/{self.name}"
+
+    def key_of(self, stream: str) -> StreamName:
+        return stream_key(self.name, stream)
+
+    @property
+    def ref_prefix(self) -> str:
+        return offering_ref_prefix(self.name)
+
+    def where(self, field: str) -> str:
+        """A field of this source as an error names it: as before sources for ``main``."""
+        return field if self.name == LEGACY_SOURCE else f"sources.{self.name}.{field}"
+
+
+class NpoIntegrationConfig(_Strict):
+    """One NPO's integration: its sources (systems), each with its own API, streams, transform
+    and enrolment endpoint.
+
+    A config written before sources (top-level ``base_url``, ``auth``, ``streams.offerings``,
+    ``streams.assignments``, ``transform``, ...) is read as one source named ``main`` whose
+    streams ``offerings`` and ``assignments`` keep their keys (``_from_one_system``)."""
+
+    npo_id: NpoId
+    display_name: str = Field(min_length=1, max_length=200)
+    active: bool = True
+    sources: list[SourceConfig] = Field(min_length=1, max_length=20)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _from_one_system(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        """A config of one system (stored before sources, or still written so) as one source;
+        its errors name the fields as written (``streams.offerings.path``), not as migrated."""
+        migrated = _one_system_as_source(data)
+        if migrated is None:
+            return handler(data)
+        document, stream_names = migrated
+        try:
+            return handler(document)
+        except ValidationError as exc:
+            errors = [_as_written(error, stream_names) for error in exc.errors()]
+            raise ValidationError.from_exception_data(exc.title, errors) from None
+
+    @model_validator(mode="after")
+    def _unique_sources(self) -> NpoIntegrationConfig:
+        names = [source.name for source in self.sources]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"sources: two sources named {name!r}")
+        return self
+
+    _bound_cache: tuple[list[SourceConfig], str, dict[str, NpoSource]] | None = PrivateAttr(None)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal fields, equal configs (the private cache of ``_bound`` aside)."""
+        if not isinstance(other, NpoIntegrationConfig):
+            return NotImplemented
+        return type(self) is type(other) and self.__dict__ == other.__dict__
+
+    __hash__ = _Strict.__hash__
+
+    @property
+    def _bound(self) -> dict[str, NpoSource]:
+        """Each source with the npo_id, made once per config; a copy with other sources or another
+        npo_id (``model_copy(update=...)`` copies this cache too) makes its own."""
+        cached = self._bound_cache
+        if cached is not None and cached[0] is self.sources and cached[1] == self.npo_id:
+            return cached[2]
+        prefixes = tuple(p for p in (offering_ref_prefix(s.name) for s in self.sources) if p)
+        bound = {
+            source.name: NpoSource.model_construct(
+                npo_id=self.npo_id,
+                reserved_prefixes=prefixes if source.name == LEGACY_SOURCE else (),
+                **{name: getattr(source, name) for name in SourceConfig.model_fields},
+            )
+            for source in self.sources
+        }
+        self._bound_cache = (self.sources, self.npo_id, bound)
+        return bound
+
+    def source(self, name: str) -> NpoSource | None:
+        return self._bound.get(name)
+
+    def all_sources(self) -> list[NpoSource]:
+        return list(self._bound.values())
+
+    def all_streams(self) -> list[tuple[StreamName, NpoSource, StreamConfig]]:
+        """Every stream of every source, with its key."""
+        return [
+            (source.key_of(stream.name), source, stream)
+            for source in self._bound.values()
+            for stream in source.streams
+        ]
+
+    def stream(self, key: StreamName) -> tuple[NpoSource, StreamConfig] | None:
+        """The source and stream a stream key names (``None``: not configured)."""
+        source_name, _, name = key.rpartition("/")
+        source = self._bound.get(source_name or LEGACY_SOURCE)
+        stream = source.stream(name) if source is not None else None
+        return None if source is None or stream is None else (source, stream)
+
+    def source_of_offering(self, npo_offering_ref: str) -> NpoSource | None:
+        """The source an offering came from: the one whose prefix (``crm:``) its reference starts
+        with, else the ``main`` source (whose references are unprefixed; ``None`` if it has none).
+        """
+        prefix, colon, _ = npo_offering_ref.partition(":")
+        source = self._bound.get(prefix) if colon and prefix != LEGACY_SOURCE else None
+        return source if source is not None else self._bound.get(LEGACY_SOURCE)
+
+
+SourceOrConfig = NpoSource | NpoIntegrationConfig
+"""What the HTTP client and the plug-in registry take: a source, or a config of one source."""
+
+
+def one_source(config: SourceOrConfig) -> NpoSource:
+    """A source as given, or the only source of a config (a one-system config is its source)."""
+    if isinstance(config, NpoSource):
+        return config
+    sources = config.all_sources()
+    if len(sources) != 1:
+        names = ", ".join(source.name for source in sources)
+        raise ValueError(f"{config.npo_id} has sources {names}: name one (config.source(name))")
+    return sources[0]
 
 
 ConfigSource = Literal["npo-assessed", "admin-api", "cli", "file"]

@@ -18,7 +18,12 @@ from npo_integration.errors import NpoIntegrationError
 from npo_integration.expressions import parse_path
 from npo_integration.log_context import log_context
 from npo_integration.models.internal import RawItem, RawPage
-from npo_integration.models.npo_config import NpoIntegrationConfig, StreamConfig, StreamName
+from npo_integration.models.npo_config import (
+    NpoIntegrationConfig,
+    NpoSource,
+    StreamConfig,
+    StreamName,
+)
 from npo_integration.pull.raw import (
     RecordLimits,
     RecordRefusedError,
@@ -45,12 +50,12 @@ async def _log_refusal(key: str, record: Any, reason: str) -> None:
 
 
 class WalkStream(Protocol):
-    """Pages of one stream of an NPO: :func:`~npo_integration.pull.walker.stream_pages` bound to the
-    worker's HTTP client (a test serves its own pages)."""
+    """Pages of one stream of an NPO's source: :func:`~npo_integration.pull.walker.stream_pages`
+    bound to the worker's HTTP client (a test serves its own pages)."""
 
     def __call__(
         self,
-        config: NpoIntegrationConfig,
+        config: NpoSource,
         stream: StreamConfig,
         *,
         cursor: str | None = None,
@@ -80,7 +85,7 @@ class PullOutcome:
 
 
 class StreamPuller:
-    """Runs one pull of one NPO stream."""
+    """Runs one pull of one NPO stream (``stream``: its key, ``NpoIntegrationConfig.stream``)."""
 
     def __init__(
         self,
@@ -94,13 +99,13 @@ class StreamPuller:
         self._walk = walk
         self._limits = limits or RecordLimits()
         self._refuse = refuse
-        self._config = config
         self._name = stream
-        stream_config = getattr(config.streams, stream)
-        if stream_config is None:
+        found = config.stream(stream)
+        if found is None:
             raise ValueError(f"{config.npo_id} has no {stream} stream")
-        self._stream: StreamConfig = stream_config
-        self._record_id_path = parse_path(stream_config.record_id_path)
+        self._config: NpoSource = found[0]
+        self._stream: StreamConfig = found[1]
+        self._record_id_path = parse_path(self._stream.record_id_path)
 
     async def run(
         self,
@@ -221,9 +226,7 @@ class StreamPuller:
             async for page in self._walk(self._config, self._stream, cursor=cursor):
                 yield page.records, page.next_cursor_candidate
             return
-        parent_config: StreamConfig | None = getattr(
-            self._config.streams, self._stream.parent_stream
-        )
+        parent_config = self._config.stream(self._stream.parent_stream)
         if parent_config is None:
             raise ValueError(f"parent stream {self._stream.parent_stream} is not configured")
         async for parent_page in self._walk(self._config, parent_config, cursor=None):

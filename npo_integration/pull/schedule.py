@@ -6,12 +6,18 @@ the end of the catch-up run, not from the missed slots.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from npo_integration.models.npo_config import StreamConfig, StreamName
+from npo_integration.models.npo_config import (
+    NpoIntegrationConfig,
+    StreamConfig,
+    StreamName,
+    stream_key,
+)
 from npo_integration.models.state import StreamPullState
 
 # A run of this worker that has not reported back after this long is
@@ -47,22 +53,36 @@ def due_at(state: StreamPullState, worker: str) -> datetime | None:
 class _StreamSchedule(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
+    name: str = ""
     enabled: bool = True
     schedule_seconds: int = 300
 
 
-class _Streams(BaseModel):
+class _SourceSchedule(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    offerings: _StreamSchedule | None = None
-    assignments: _StreamSchedule | None = None
+    name: str
+    streams: list[_StreamSchedule] = []
 
 
 class _ConfigSchedule(BaseModel):
+    """A stored config's schedule: of its sources, or (stored before sources) of its top-level
+    ``streams``, the one source ``main``'s."""
+
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     active: bool = True
-    streams: _Streams = _Streams()
+    sources: list[_SourceSchedule] = []
+    streams: dict[str, _StreamSchedule | None] = {}
+
+    def scheduled(self) -> list[tuple[StreamName, _StreamSchedule]]:
+        found = [(key, s) for key, s in self.streams.items() if s is not None]
+        found += [
+            (stream_key(source.name, stream.name), stream)
+            for source in self.sources
+            for stream in source.streams
+        ]
+        return found
 
 
 class ScheduleView(BaseModel):
@@ -77,8 +97,7 @@ class ScheduleView(BaseModel):
 
     def intervals(self) -> dict[StreamName, int]:
         """The pulled streams and their intervals in seconds (none when the NPO is inactive)."""
-        streams = self.config.streams
-        return pulled_streams(self.config.active, streams.offerings, streams.assignments)
+        return pulled_streams(self.config.active, self.config.scheduled())
 
 
 class Scheduled(Protocol):
@@ -92,16 +111,18 @@ class Scheduled(Protocol):
 
 
 def pulled_streams(
-    active: bool, offerings: Scheduled | None, assignments: Scheduled | None
+    active: bool, streams: Sequence[tuple[StreamName, Scheduled]]
 ) -> dict[StreamName, int]:
-    """The pulled streams and their intervals in seconds (none when the NPO is inactive)."""
+    """The pulled streams by key and their intervals in seconds (none when the NPO is
+    inactive)."""
     if not active:
         return {}
-    found: dict[StreamName, Scheduled | None] = {
-        "offerings": offerings,
-        "assignments": assignments,
-    }
-    return {name: s.schedule_seconds for name, s in found.items() if s is not None and s.enabled}
+    return {key: s.schedule_seconds for key, s in streams if s.enabled}
+
+
+def config_intervals(config: NpoIntegrationConfig) -> dict[StreamName, int]:
+    """``pulled_streams`` of a decoded config: every stream of every source."""
+    return pulled_streams(config.active, [(key, s) for key, _, s in config.all_streams()])
 
 
 def started(state: StreamPullState, now: datetime, trace_id: str, worker: str) -> StreamPullState:

@@ -17,7 +17,7 @@ from npo_integration.http.client import NpoHttpClient
 from npo_integration.http.errors import NpoResponseError
 from npo_integration.http.response import NpoResponse
 from npo_integration.http.urls import without_params
-from npo_integration.models.npo_config import NpoIntegrationConfig, StreamConfig
+from npo_integration.models.npo_config import SourceOrConfig, StreamConfig, one_source
 from npo_integration.pull.pagination import (
     DEFAULT_MAX_PAGES,
     AnyPaginator,
@@ -92,7 +92,7 @@ async def walk_pages(
 
 def stream_pages(
     client: NpoHttpClient,
-    config: NpoIntegrationConfig,
+    given: SourceOrConfig,
     stream: StreamConfig,
     *,
     cursor: str | None = None,
@@ -102,6 +102,7 @@ def stream_pages(
     """Walk a stream through ``client`` one page at a time, so the caller can publish and commit
     between pages. ``cursor`` is the committed incremental cursor (``None``: use
     ``incremental.initial``); ``parent`` is the parent record of a child stream."""
+    config = one_source(given)
     auth = client.authenticator(config)
     paginator = build_paginator(
         stream.pagination,
@@ -119,5 +120,5 @@ def stream_pages(
         cursor=cursor,
         parent=parent,
         scrub=auth.scrub,
-        label=f"npo={config.npo_id}",
+        label=f"npo={config.state_key}",
     )

@@ -40,8 +40,14 @@ def result_of(state: EnrolmentState, now: datetime) -> EnrolmentResult:
     )
 
 
-def link_of(state: EnrolmentState, *, linked: bool, now: datetime) -> EnrolmentLink:
-    """``enrolment.linked`` once confirmed, ``enrolment.unlinked`` once unenrolled (key npo_id)."""
+def link_of(
+    state: EnrolmentState, *, linked: bool, now: datetime, ref_prefix: str = ""
+) -> EnrolmentLink:
+    """``enrolment.linked`` once confirmed, ``enrolment.unlinked`` once unenrolled (key npo_id).
+
+    ``ref_prefix``: the offering's source's (``crm:``), which its progress records' enrolment
+    references carry too (``transforms.sources``), so they find this link."""
+    ref = state.npo_enrolment_ref
     event_type: Literal["enrolment.linked", "enrolment.unlinked"] = (
         "enrolment.linked" if linked else "enrolment.unlinked"
     )
@@ -53,7 +59,7 @@ def link_of(state: EnrolmentState, *, linked: bool, now: datetime) -> EnrolmentL
         npo_id=state.npo_id,
         assignment_id=state.assignment_id,
         candidate_id=assignment.candidate.candidate_id,
-        npo_enrolment_ref=state.npo_enrolment_ref,
+        npo_enrolment_ref=ref_prefix + ref if ref else ref,
         npo_user_ref=assignment.candidate.npo_user_ref,
         npo_offering_ref=assignment.offering.npo_offering_ref,
     )

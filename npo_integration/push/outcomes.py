@@ -19,7 +19,7 @@ from typing import Any
 from npo_integration.errors import FatalError, RetriableError
 from npo_integration.http.errors import IDEMPOTENT_METHODS, CircuitOpenError, NpoUnavailableError
 from npo_integration.http.response import NpoResponse
-from npo_integration.models.npo_config import AlreadyEnrolledConfig, NpoIntegrationConfig
+from npo_integration.models.npo_config import AlreadyEnrolledConfig, SourceOrConfig, one_source
 from npo_integration.retry_policy import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -88,12 +88,13 @@ def already_enrolled(outcome: Refused, config: AlreadyEnrolledConfig) -> bool:
     return any(marker in said for marker in config.body_contains)
 
 
-def retry_policy(config: NpoIntegrationConfig) -> RetryPolicy:
+def retry_policy(given: SourceOrConfig) -> RetryPolicy:
     """The enrolment's bound on attempts and the NPO's backoff, with equal jitter.
 
     Half of each wait is fixed and half random: unlike the client's full jitter,
     a scheduled retry never fires at once, so a struggling NPO really gets a pause.
     """
+    config = one_source(given)
     return RetryPolicy(
         max_attempts=config.enrolment.max_attempts,
         base_seconds=config.retry.backoff_base_seconds,

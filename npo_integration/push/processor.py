@@ -35,9 +35,9 @@ from typing import Any, Protocol
 from npo_integration.errors import NpoIntegrationError
 from npo_integration.http.response import NpoResponse
 from npo_integration.models.enrolment import IN_FLIGHT, EnrolmentCommand, EnrolmentState, Operation
-from npo_integration.models.events import CandidateAssignmentEvent, utc_now
+from npo_integration.models.events import CandidateAssignmentEvent, OfferingRef, utc_now
 from npo_integration.models.internal import EnrolmentLink, EnrolmentResult
-from npo_integration.models.npo_config import NpoConfigVersion, NpoIntegrationConfig
+from npo_integration.models.npo_config import NpoConfigVersion, NpoSource
 from npo_integration.push import machine
 from npo_integration.push.calls import HttpCall, build_call, ref_at
 from npo_integration.push.identity import idempotency_key
@@ -52,6 +52,7 @@ from npo_integration.push.outcomes import (
     retry_policy,
 )
 from npo_integration.transforms.contract import EnrolmentRequest
+from npo_integration.transforms.sources import local_assignment
 
 log = logging.getLogger(__name__)
 
@@ -86,32 +87,39 @@ class EnrolmentPorts(Protocol):
     async def dead_letter(self, state: EnrolmentState, reason: str) -> None: ...
 
     async def enrolment_request(
-        self, config: NpoIntegrationConfig, assignment: CandidateAssignmentEvent
+        self, config: NpoSource, assignment: CandidateAssignmentEvent
     ) -> EnrolmentRequest: ...
 
     async def unenrol_request(
         self,
-        config: NpoIntegrationConfig,
+        config: NpoSource,
         assignment: CandidateAssignmentEvent,
         npo_enrolment_ref: str,
     ) -> EnrolmentRequest: ...
 
     async def enrolment_ref(
-        self, config: NpoIntegrationConfig, body: Any, assignment: CandidateAssignmentEvent
+        self, config: NpoSource, body: Any, assignment: CandidateAssignmentEvent
     ) -> str | None: ...
 
     async def send(
-        self, config: NpoIntegrationConfig, call: HttpCall, idempotency_key: str | None
+        self, config: NpoSource, call: HttpCall, idempotency_key: str | None
     ) -> NpoResponse:
         """One attempt through the shared client (``retry=False``: the processor owns retries)."""
 
 
-def not_enrolling(version: NpoConfigVersion | None) -> str | None:
-    """Why assignments of this NPO are not ours to enrol, or ``None`` when they are."""
+def source_of(version: NpoConfigVersion | None, offering: OfferingRef) -> NpoSource | None:
+    """The source the offering came from (by its reference's prefix): its enrolment endpoint,
+    lookup and unknown-outcome policy are the assignment's."""
+    return None if version is None else version.config.source_of_offering(offering.npo_offering_ref)
+
+
+def not_enrolling(version: NpoConfigVersion | None, offering: OfferingRef) -> str | None:
+    """Why assignments to this offering are not ours to enrol, or ``None`` when they are."""
     if version is None:
         return "no_integration"
-    enrolment = version.config.enrolment
-    if not enrolment.enabled or enrolment.enrol is None:
+    source = source_of(version, offering)
+    enrolment = source.enrolment if source is not None else None
+    if enrolment is None or not enrolment.enabled or enrolment.enrol is None:
         return "enrolment_disabled"
     return None
 
@@ -128,13 +136,17 @@ def wrong_key(key: str | None, assignment_id: str) -> str | None:
     return f"message key {key!r} is not its assignment_id {assignment_id!r}"
 
 
-def unavailable(version: NpoConfigVersion | None, operation: Operation) -> str | None:
+def unavailable(
+    version: NpoConfigVersion | None, operation: Operation, offering: OfferingRef
+) -> str | None:
     """Why the operation cannot run now; the operation then fails with this reason (re-drivable)."""
     if version is None:
         return "the NPO has no integration config"
-    config = version.config
-    if not config.active:
+    if not version.config.active:
         return "the NPO's integration is inactive"
+    config = source_of(version, offering)
+    if config is None:
+        return f"no source of the NPO has offering {offering.npo_offering_ref!r}"
     if operation == "enrol" and (not config.enrolment.enabled or config.enrolment.enrol is None):
         return "enrolment is disabled in the NPO's config"
     if operation == "unenrol" and config.enrolment.unenrol is None:
@@ -190,7 +202,7 @@ class EnrolmentProcessor:
     async def _on_created(self, event: CandidateAssignmentEvent, partition: int) -> None:
         state = self._ports.load(event.assignment_id)
         if state is None:
-            why = not_enrolling(self._ports.config(event.offering.npo_id))
+            why = not_enrolling(self._ports.config(event.offering.npo_id), event.offering)
             if why is not None:
                 self.counters[f"ignored_{why}"] += 1
                 log.debug(
@@ -222,7 +234,7 @@ class EnrolmentProcessor:
         state = self._ports.load(event.assignment_id)
         now = self._clock()
         if state is None:
-            if not_enrolling(self._ports.config(event.offering.npo_id)) is not None:
+            if not_enrolling(self._ports.config(event.offering.npo_id), event.offering) is not None:
                 self.counters["ignored_cancel_unknown"] += 1
                 log.info(
                     "assignment %s cancelled; it was never enrolled by this service",
@@ -311,17 +323,17 @@ class EnrolmentProcessor:
 
     async def _work(self, state: EnrolmentState) -> None:
         version = self._ports.config(state.npo_id)
-        problem = unavailable(version, state.operation)
-        if problem is not None:
-            await self._fail(state, problem, dead_letter=False)
+        problem = unavailable(version, state.operation, state.assignment.offering)
+        source = source_of(version, state.assignment.offering)
+        if problem is not None or source is None:
+            await self._fail(state, problem or "no source", dead_letter=False)
             return
-        assert version is not None  # unavailable() says why not
         if state.operation == "enrol":
-            await self._enrol(state, version.config)
+            await self._enrol(state, source)
         else:
-            await self._unenrol(state, version.config)
+            await self._unenrol(state, source)
 
-    async def _enrol(self, state: EnrolmentState, config: NpoIntegrationConfig) -> None:
+    async def _enrol(self, state: EnrolmentState, config: NpoSource) -> None:
         endpoint = config.enrolment.enrol
         assert endpoint is not None  # checked by unavailable()
         try:
@@ -360,7 +372,7 @@ class EnrolmentProcessor:
         else:
             await self._retry(state, config, outcome)
 
-    async def _unenrol(self, state: EnrolmentState, config: NpoIntegrationConfig) -> None:
+    async def _unenrol(self, state: EnrolmentState, config: NpoSource) -> None:
         endpoint = config.enrolment.unenrol
         assert endpoint is not None  # checked by unavailable()
         ref = state.npo_enrolment_ref
@@ -391,9 +403,7 @@ class EnrolmentProcessor:
         else:
             await self._retry(state, config, outcome)
 
-    async def _begin(
-        self, state: EnrolmentState, config: NpoIntegrationConfig
-    ) -> EnrolmentState | None:
+    async def _begin(self, state: EnrolmentState, config: NpoSource) -> EnrolmentState | None:
         """Record the attempt durably before the NPO can act on it; ``None`` (and no call) when
         the broker does not acknowledge it: the attempt is put back, to be retried later."""
         begun = machine.begin(state, self._clock(), config.timeout_seconds)
@@ -408,7 +418,7 @@ class EnrolmentProcessor:
         return begun
 
     async def _resolve_first(
-        self, state: EnrolmentState, config: NpoIntegrationConfig, request: EnrolmentRequest
+        self, state: EnrolmentState, config: NpoSource, request: EnrolmentRequest
     ) -> EnrolmentState | None:
         """Before posting again after an unknown outcome: the state to post with, or ``None``
         when the lookup decided (found it, must retry, or cannot tell)."""
@@ -444,7 +454,7 @@ class EnrolmentProcessor:
     async def _already_enrolled(
         self,
         state: EnrolmentState,
-        config: NpoIntegrationConfig,
+        config: NpoSource,
         request: EnrolmentRequest,
         refusal: Refused,
     ) -> None:
@@ -475,27 +485,28 @@ class EnrolmentProcessor:
             await self._fail(state, reason, dead_letter=True)
 
     async def _resolve(
-        self, state: EnrolmentState, config: NpoIntegrationConfig, request: EnrolmentRequest
+        self, state: EnrolmentState, config: NpoSource, request: EnrolmentRequest
     ) -> LookupAnswer | Refused | Unavailable | None:
         """Ask the NPO whether the enrolment exists; ``None`` when the config has no lookup."""
         lookup = config.enrolment.lookup
         if lookup is None:
             return None
         try:
-            call = lookup_call(lookup, state.assignment, request)
+            call = lookup_call(
+                lookup, local_assignment(state.assignment, config.ref_prefix), request
+            )
         except EnrolmentLookupError as exc:
             return Refused(str(exc))
         outcome = await perform(lambda: self._ports.send(config, call, None))
         if not isinstance(outcome, Answered):
             return outcome
         try:
-            return read_answer(outcome.body, lookup, state.assignment, request)
+            local = local_assignment(state.assignment, config.ref_prefix)
+            return read_answer(outcome.body, lookup, local, request)
         except EnrolmentLookupError as exc:
             return Refused(str(exc))
 
-    async def _plugin_ref(
-        self, config: NpoIntegrationConfig, body: Any, state: EnrolmentState
-    ) -> str | None:
+    async def _plugin_ref(self, config: NpoSource, body: Any, state: EnrolmentState) -> str | None:
         try:
             return await self._ports.enrolment_ref(config, body, state.assignment)
         except NpoIntegrationError as exc:
@@ -511,7 +522,8 @@ class EnrolmentProcessor:
     async def _confirmed(self, state: EnrolmentState, ref: str | None) -> None:
         now = self._clock()
         final = machine.confirmed(state, ref, now)
-        await self._ports.publish_link(link_of(final, linked=True, now=now))
+        prefix = self._ref_prefix(final)
+        await self._ports.publish_link(link_of(final, linked=True, now=now, ref_prefix=prefix))
         await self._ports.publish_result(result_of(final, now))
         self.counters["confirmed"] += 1
         log.info(
@@ -537,16 +549,19 @@ class EnrolmentProcessor:
             state.npo_id,
         )
 
+    def _ref_prefix(self, state: EnrolmentState) -> str:
+        """The prefix of the source's references, which its enrolment link's carries too."""
+        source = source_of(self._ports.config(state.npo_id), state.assignment.offering)
+        return source.ref_prefix if source is not None else ""
+
     async def _cancel_confirmed(self, state: EnrolmentState) -> None:
-        version = self._ports.config(state.npo_id)
-        if version is not None and version.config.enrolment.unenrol is None:
+        source = source_of(self._ports.config(state.npo_id), state.assignment.offering)
+        if source is not None and source.enrolment.unenrol is None:
             await self._finish(machine.cancel_not_supported(state, self._clock()))
             return
         await self._work(machine.start_unenrol(state, self._clock()))
 
-    async def _retry(
-        self, state: EnrolmentState, config: NpoIntegrationConfig, outcome: Unavailable
-    ) -> None:
+    async def _retry(self, state: EnrolmentState, config: NpoSource, outcome: Unavailable) -> None:
         now = self._clock()
         policy = retry_policy(config)
         delay = policy.delay(
@@ -587,7 +602,8 @@ class EnrolmentProcessor:
         re-publishes the same event)."""
         now = self._clock()
         if unlink:
-            await self._ports.publish_link(link_of(final, linked=False, now=now))
+            prefix = self._ref_prefix(final)
+            await self._ports.publish_link(link_of(final, linked=False, now=now, ref_prefix=prefix))
         await self._ports.publish_result(result_of(final, now))
         self._ports.save(final)
         self.counters[final.status] += 1

@@ -18,6 +18,7 @@ from npo_integration.models.npo_config import (
     ApiKeyHeaderAuth,
     ApiKeyQueryAuth,
     NpoIntegrationConfig,
+    NpoSource,
 )
 from npo_integration.models.secret import looks_like_credential
 
@@ -26,6 +27,14 @@ _ONE_CREDENTIAL = "(one credential per NPO: its auth)"
 
 def check_no_credentials(config: NpoIntegrationConfig) -> None:
     """Raise ConfigError for the first header or literal parameter that looks like a credential."""
+    for source in config.all_sources():
+        try:
+            _check_source(source)
+        except ConfigError as exc:
+            raise ConfigError(source.where(str(exc))) from None
+
+
+def _check_source(config: NpoSource) -> None:
     auth = config.auth
     auth_header = auth.header.lower() if isinstance(auth, ApiKeyHeaderAuth) else None
     auth_param = auth.param if isinstance(auth, ApiKeyQueryAuth) else None
@@ -76,12 +85,12 @@ def _header_advice(name: str, value: str) -> str:
     )
 
 
-def _literal_params(config: NpoIntegrationConfig) -> Iterator[tuple[str, str, str]]:
+def _literal_params(config: NpoSource) -> Iterator[tuple[str, str, str]]:
     """``(field, name, value)`` of every stream and lookup parameter without a placeholder."""
-    for stream_name, stream in config.streams.items():
+    for stream in config.streams:
         for name, text in stream.params.items():
             if not parse_template(text).placeholders:
-                yield f"streams.{stream_name}.params.{name}", name, text
+                yield f"streams.{stream.name}.params.{name}", name, text
     lookup = config.enrolment.lookup
     if lookup is not None:
         for name, param in lookup.params.items():

@@ -6,16 +6,24 @@ from collections.abc import Callable
 
 from pydantic import SecretStr
 
-from npo_integration.models.npo_config import SECRET_FIELDS, NpoIntegrationConfig
+from npo_integration.models.npo_config import SECRET_FIELDS, NpoIntegrationConfig, SourceConfig
 from npo_integration.sealing import SecretBox
 
 
 def _map_secrets(config: NpoIntegrationConfig, fn: Callable[[str], str]) -> NpoIntegrationConfig:
-    fields = SECRET_FIELDS[config.auth.kind]
-    if not fields:
+    """``fn`` applied to the secrets of every source's auth."""
+    if not any(SECRET_FIELDS[source.auth.kind] for source in config.sources):
         return config
-    update = {name: SecretStr(fn(getattr(config.auth, name).get_secret_value())) for name in fields}
-    return config.model_copy(update={"auth": config.auth.model_copy(update=update)})
+    sources = [_map_source(source, fn) for source in config.sources]
+    return config.model_copy(update={"sources": sources})
+
+
+def _map_source(source: SourceConfig, fn: Callable[[str], str]) -> SourceConfig:
+    fields = SECRET_FIELDS[source.auth.kind]
+    if not fields:
+        return source
+    update = {name: SecretStr(fn(getattr(source.auth, name).get_secret_value())) for name in fields}
+    return source.model_copy(update={"auth": source.auth.model_copy(update=update)})
 
 
 def seal_config(config: NpoIntegrationConfig, box: SecretBox) -> NpoIntegrationConfig:

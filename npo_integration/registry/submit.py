@@ -88,7 +88,8 @@ class ConfigSubmitter:
         the config may not be stored."""
         check_config(config, allow_private=self._allow_private)
         # an unknown or malformed plug-in is refused here, not at first use
-        self._plugin_registry.load(config)
+        for each in config.all_sources():
+            self._plugin_registry.load(each)
         command = ConfigCommand(
             event_type="npo_config.upsert",
             npo_id=config.npo_id,

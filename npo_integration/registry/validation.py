@@ -9,8 +9,12 @@ from npo_integration.url_policy import check_url_allowed
 
 def check_config(config: NpoIntegrationConfig, *, allow_private: bool) -> None:
     """Raise ConfigError naming the field when the config may not be stored."""
-    check_url_allowed(config.base_url, allow_private=allow_private)
-    token_url = getattr(config.auth, "token_url", None)
-    if token_url and token_url.startswith(("http://", "https://")):
-        check_url_allowed(token_url, allow_private=allow_private, field="auth.token_url")
+    for source in config.all_sources():
+        check_url_allowed(
+            source.base_url, allow_private=allow_private, field=source.where("base_url")
+        )
+        token_url = getattr(source.auth, "token_url", None)
+        if token_url and token_url.startswith(("http://", "https://")):
+            field = source.where("auth.token_url")
+            check_url_allowed(token_url, allow_private=allow_private, field=field)
     check_no_credentials(config)

@@ -18,22 +18,25 @@ class UnknownNpoError(ConfigError):
 
 
 def assert_sealed(config: NpoIntegrationConfig) -> None:
-    for name in SECRET_FIELDS[config.auth.kind]:
-        if not is_sealed(getattr(config.auth, name).get_secret_value()):
-            raise ConfigError(
-                f"auth.{name}: secret is not sealed; configs must be sealed before they are sent"
-            )
+    for source in config.all_sources():
+        for name in SECRET_FIELDS[source.auth.kind]:
+            if not is_sealed(getattr(source.auth, name).get_secret_value()):
+                raise ConfigError(
+                    f"{source.where(f'auth.{name}')}: secret is not sealed; "
+                    "configs must be sealed before they are sent"
+                )
 
 
 def comparable(config: NpoIntegrationConfig, open_secret: Callable[[str], str]) -> dict[str, Any]:
     """The config with secrets opened: sealing the same secret twice gives different ciphertexts."""
     dumped = config.model_dump(mode="json", context={"redact": True})
-    dumped["auth"].update(
-        {
-            name: open_secret(getattr(config.auth, name).get_secret_value())
-            for name in SECRET_FIELDS[config.auth.kind]
-        }
-    )
+    for source, shown in zip(config.sources, dumped["sources"], strict=True):
+        shown["auth"].update(
+            {
+                name: open_secret(getattr(source.auth, name).get_secret_value())
+                for name in SECRET_FIELDS[source.auth.kind]
+            }
+        )
     return dumped
 
 

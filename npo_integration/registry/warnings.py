@@ -21,10 +21,11 @@ def config_warnings(config: NpoIntegrationConfig, caps: CallCaps | None = None) 
     """The warnings of ``config``, in a fixed order; empty when there is nothing to say.
     With the worker's ``caps``, also each value the worker will clamp (timeout, retries...)."""
     warnings: list[str] = []
-    enrolment = config.enrolment
-    enrolling = enrolment.enabled and enrolment.enrol is not None
-    if enrolling and not enrolment.resolves_unknown_outcomes:
-        warnings.append(NO_UNKNOWN_OUTCOME_POLICY)
-    if caps is not None:
-        warnings += caps.exceeded(config)
+    for source in config.all_sources():
+        enrolment = source.enrolment
+        enrolling = enrolment.enabled and enrolment.enrol is not None
+        if enrolling and not enrolment.resolves_unknown_outcomes:
+            warnings.append(source.where(NO_UNKNOWN_OUTCOME_POLICY))
+        if caps is not None:
+            warnings += [source.where(line) for line in caps.exceeded(source)]
     return warnings

@@ -70,9 +70,7 @@ class Scheduler:
         if not self.owns(npo_id):
             return
         if decoded is not None:  # this worker's write: no need to read its bytes again
-            streams = decoded.config.streams
-            active = decoded.config.active
-            intervals = schedule.pulled_streams(active, streams.offerings, streams.assignments)
+            intervals = schedule.config_intervals(decoded.config)
         else:
             intervals = _intervals(npo_id, raw)
         self._schedule(npo_id, intervals, pull_state.get(npo_id) if intervals else None)

@@ -29,11 +29,14 @@ from npo_integration.expressions import parse_template
 from npo_integration.models.npo_config import (
     DeclarativeTransform,
     EnrolmentEndpoint,
-    NpoIntegrationConfig,
+    NpoSource,
+    SourceOrConfig,
+    one_source,
 )
 from npo_integration.transforms.contract import PluginLoadError, TransformPlugin, check_plugin
 from npo_integration.transforms.declarative.mapper import DeclarativePlugin
 from npo_integration.transforms.declarative.spec import DeclarativeMapping, RequestTemplate
+from npo_integration.transforms.sources import SourcePlugin, for_source
 
 log = logging.getLogger(__name__)
 
@@ -58,19 +61,23 @@ def runs_inline(plugin: object) -> bool:
     """Whether the plug-in is the service's own code (a built-in, or a declarative
     mapping): called on the event loop. Code from installed packages runs in the plug-in
     pool, where a hang costs a thread only."""
+    plugin = getattr(plugin, "inner", plugin) if isinstance(plugin, SourcePlugin) else plugin
     return isinstance(plugin, DeclarativePlugin) or type(plugin).__module__.startswith(
         BUILTIN_PACKAGE
     )
 
 
-def check_declarative(config: NpoIntegrationConfig, mapping: DeclarativeMapping) -> None:
-    """The mapping covers what the config uses: its streams and its enrolment endpoints."""
+def check_declarative(config: NpoSource, mapping: DeclarativeMapping) -> None:
+    """The mapping covers what the source uses: its streams and its enrolment endpoints."""
     problems: list[str] = []
-    streams = config.streams
-    if streams.offerings is not None and streams.offerings.enabled and mapping.offering is None:
-        problems.append("streams.offerings is enabled but the mapping has no offering section")
-    if streams.assignments is not None and streams.assignments.enabled and mapping.progress is None:
-        problems.append("streams.assignments is enabled but the mapping has no progress section")
+    sections = {"offerings": mapping.offering, "progress": mapping.progress}
+    section_names = {"offerings": "offering", "progress": "progress"}
+    for stream in config.streams:
+        if stream.enabled and sections[stream.kind] is None:
+            problems.append(
+                f"streams.{stream.name} is enabled but the mapping has no "
+                f"{section_names[stream.kind]} section"
+            )
     enrolment = config.enrolment
     if enrolment.enabled and enrolment.enrol is not None:
         if mapping.enrolment is None:
@@ -90,7 +97,7 @@ def check_declarative(config: NpoIntegrationConfig, mapping: DeclarativeMapping)
                     )
     if problems:
         raise PluginLoadError(
-            f"declarative mapping of {config.npo_id!r} does not fit its config: "
+            f"declarative mapping of {_described(config)} does not fit its config: "
             + "; ".join(problems)
         )
 
@@ -136,20 +143,27 @@ def endpoint_problems(
 @dataclass(frozen=True, slots=True)
 class _Cached:
     fingerprint: tuple[str, str, str]
-    config: NpoIntegrationConfig
+    config: NpoSource
     plugin: TransformPlugin
 
 
-def _fingerprint(config: NpoIntegrationConfig) -> tuple[str, str, str]:
+def _fingerprint(config: NpoSource) -> tuple[str, str, str]:
     return (
         config.transform.model_dump_json(),
-        config.streams.model_dump_json(),
+        config.model_dump_json(include={"name", "streams", "reserved_prefixes"}),
         config.enrolment.model_dump_json(),
     )
 
 
+def _described(config: NpoSource) -> str:
+    """``'acme'`` for an NPO's main source (as before sources), ``'acme' source 'crm'`` else."""
+    if config.state_key == config.npo_id:
+        return repr(config.npo_id)
+    return f"{config.npo_id!r} source {config.name!r}"
+
+
 class PluginRegistry:
-    """``for_config(config)`` is the one way the service gets an NPO's transform plug-in."""
+    """``for_config(source)`` is the one way the service gets a source's transform plug-in."""
 
     def __init__(
         self,
@@ -168,16 +182,18 @@ class PluginRegistry:
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
-    def for_config(self, config: NpoIntegrationConfig) -> TransformPlugin:
-        """The checked plug-in for this NPO and config; loaded again when the config changed.
+    def for_config(self, given: SourceOrConfig) -> TransformPlugin:
+        """The checked plug-in for this NPO source and config; loaded again when it changed.
 
-        The most recently used ``cache_size`` NPOs' plug-ins are kept (each holds its
+        The most recently used ``cache_size`` sources' plug-ins are kept (each holds its
         config): a worker with 100,000 NPOs keeps the ones it is busy with.
         """
+        config = one_source(given)
+        key = config.state_key
         with self._lock:
-            cached = self._cache.get(config.npo_id)
+            cached = self._cache.get(key)
             if cached is not None:
-                self._cache.move_to_end(config.npo_id)
+                self._cache.move_to_end(key)
         if cached is not None and cached.config is config:
             return cached.plugin
         fingerprint = _fingerprint(config)
@@ -185,19 +201,24 @@ class PluginRegistry:
             return cached.plugin
         plugin = self.load(config)
         with self._lock:
-            self._cache[config.npo_id] = _Cached(fingerprint, config, plugin)
-            self._cache.move_to_end(config.npo_id)
+            self._cache[key] = _Cached(fingerprint, config, plugin)
+            self._cache.move_to_end(key)
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
-        log.debug("transform plug-in loaded: npo_id=%s plugin=%s", config.npo_id, plugin.name)
+        log.debug("transform plug-in loaded: %s plugin=%s", _described(config), plugin.name)
         return plugin
 
-    def load(self, config: NpoIntegrationConfig) -> TransformPlugin:
-        """Load and check without caching (e.g. to refuse a config before it is stored)."""
+    def load(self, given: SourceOrConfig) -> TransformPlugin:
+        """Load and check without caching (e.g. to refuse a config before it is stored); with the
+        source's offering references prefixed (``transforms.sources``)."""
+        config = one_source(given)
+        return for_source(self._load(config), config.ref_prefix, config.reserved_prefixes)
+
+    def _load(self, config: NpoSource) -> TransformPlugin:
         transform = config.transform
         if isinstance(transform, DeclarativeTransform):
             check_declarative(config, transform.mapping)
-            name = f"declarative:{config.npo_id}"
+            name = f"declarative:{config.state_key}"
             return check_plugin(DeclarativePlugin(transform.mapping, name=name), name)
         factory, origin = self._factory(transform.name)
         try:

@@ -31,7 +31,13 @@ from npo_integration.models.events import (
     OfferingRef,
     Progress,
 )
-from npo_integration.models.npo_config import EnrolmentEndpoint, NpoIntegrationConfig
+from npo_integration.models.npo_config import (
+    EnrolmentEndpoint,
+    NpoIntegrationConfig,
+    NpoSource,
+    SourceOrConfig,
+    one_source,
+)
 from npo_integration.transforms.contract import (
     EnrolmentRequest,
     PluginLoadError,
@@ -126,7 +132,7 @@ def load_recorded(path: str | Path) -> dict[str, Any]:
 
 
 def assert_plugin_conforms(
-    plugin: TransformPlugin | NpoIntegrationConfig,
+    plugin: TransformPlugin | NpoIntegrationConfig | NpoSource,
     *,
     offerings: Sequence[Any] = (),
     filtered_offerings: Sequence[Any] = (),
@@ -135,21 +141,23 @@ def assert_plugin_conforms(
     assignment: CandidateAssignmentEvent | None = None,
     enrol_response: Any = NOT_GIVEN,
     npo_enrolment_ref: str = "npo-enrolment-1",
-    config: NpoIntegrationConfig | None = None,
+    config: SourceOrConfig | None = None,
 ) -> ConformanceReport:
     """Raise ``ConformanceError`` listing every problem, or return what the plug-in produced.
 
     ``enrol_response`` is the NPO's answer to the enrol request (``None`` is a valid
     answer: Moodle's); leave it out to skip the enrolment_ref check. ``plugin`` may be
-    an NPO config: its plug-in is then loaded through ``PluginRegistry`` (declarative
-    or code) and the config is used for the endpoint checks.
+    an NPO config of one source, or one source of a config (``config.source(name)``): its
+    plug-in is then loaded through ``PluginRegistry`` (declarative or code) and the source is
+    used for the endpoint checks.
     """
-    if isinstance(plugin, NpoIntegrationConfig):
+    if isinstance(plugin, NpoIntegrationConfig | NpoSource):
         config = plugin
         try:
             plugin = PluginRegistry().for_config(config)
         except PluginLoadError as exc:
             raise ConformanceError(config.npo_id, [str(exc)]) from None
+    source = one_source(config) if config is not None else None
     check = _Checker(plugin)
     try:
         check_plugin(plugin, repr(check.name))
@@ -159,10 +167,10 @@ def assert_plugin_conforms(
     report.offerings = check.records(plugin.offering, offerings, filtered_offerings, Offering)
     report.progress = check.records(plugin.progress, progress, filtered_progress, Progress)
     if assignment is not None:
-        enrol = config.enrolment.enrol if config else None
-        unenrol = config.enrolment.unenrol if config else None
+        enrol = source.enrolment.enrol if source else None
+        unenrol = source.enrolment.unenrol if source else None
         report.enrolment = check.request(plugin.enrolment_request, (assignment,), enrol)
-        if config is None or unenrol is not None:
+        if source is None or unenrol is not None:
             args = (assignment, npo_enrolment_ref)
             report.unenrol = check.request(plugin.unenrol_request, args, unenrol)
         if enrol_response is not NOT_GIVEN:

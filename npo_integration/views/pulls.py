@@ -10,21 +10,22 @@ from __future__ import annotations
 from faust import web
 
 from npo_integration.app import app
-from npo_integration.models.npo_config import StreamName
 from npo_integration.tables import npo_configs, pull_state
 from npo_integration.timers.pull_scheduler import request_pull
 from npo_integration.views.admin_answers import unknown_npo
 from npo_integration.views.admin_auth import admin_only
 from npo_integration.views.openapi import documented
-from npo_integration.views.removals import held
-
-STREAMS: tuple[StreamName, ...] = ("offerings", "assignments")
+from npo_integration.views.removals import held, unknown_stream
 
 
 @app.page("/admin/npos/{npo_id}/fetch")
 class ManualFetch(web.View):
     @admin_only
-    @documented(query=[("stream", {"type": "string", "enum": list(STREAMS)}, "one stream only")])
+    @documented(
+        query=[
+            ("stream", {"type": "string"}, "one stream only (its key: offerings, crm/programmes)")
+        ]
+    )
     async def post(self, request: web.Request, npo_id: str) -> web.Response:
         """Request a pull of every configured stream, or of ``?stream=``; 202 with the trace ids."""
         version = npo_configs.current(npo_id)
@@ -33,9 +34,10 @@ class ManualFetch(web.View):
         if not version.config.active:
             return self.json({"error": f"NPO {npo_id!r} is inactive"}, status=409)
         wanted = request.query.get("stream")
-        if wanted is not None and wanted not in STREAMS:
-            return self.json({"error": f"stream must be one of {', '.join(STREAMS)}"}, status=422)
-        configured = [name for name, stream in version.config.streams.items() if stream.enabled]
+        keys = [key for key, _, _ in version.config.all_streams()]
+        if wanted is not None and wanted not in keys:
+            return unknown_stream(self, npo_id, wanted)
+        configured = [key for key, _, stream in version.config.all_streams() if stream.enabled]
         streams = [name for name in configured if wanted in (None, name)]
         if not streams:
             return self.json(

@@ -24,7 +24,20 @@ from npo_integration.views.admin_answers import change_source, unknown_npo
 from npo_integration.views.admin_auth import admin_only
 from npo_integration.views.openapi import documented
 
-STREAMS: tuple[StreamName, ...] = ("offerings", "assignments")
+
+def stream_keys(npo_id: str) -> list[StreamName]:
+    """The NPO's stream keys (``offerings``, ``assignments``, ``source/stream``), as configured."""
+    version = npo_configs.current(npo_id)
+    return [] if version is None else [key for key, _, _ in version.config.all_streams()]
+
+
+def unknown_stream(view: web.View, npo_id: str, wanted: str) -> web.Response:
+    keys = ", ".join(stream_keys(npo_id)) or "none"
+    return view.json(
+        {"error": f"stream {wanted!r} is not one of the NPO's streams ({keys})"}, status=422
+    )
+
+
 HELD = "mass removal held"
 
 
@@ -38,13 +51,13 @@ def hold_summary(hold: RemovalHold) -> dict[str, Any]:
 
 def held(npo_id: str) -> dict[str, dict[str, Any]]:
     """The NPO's holds per stream, as held by this worker."""
-    found = {stream: holds.get(npo_id, stream) for stream in STREAMS}
+    found = {stream: holds.get(npo_id, stream) for stream in stream_keys(npo_id)}
     return {stream: hold_summary(hold) for stream, hold in found.items() if hold is not None}
 
 
 STREAM = (
     "stream",
-    {"type": "string", "enum": list(STREAMS)},
+    {"type": "string"},
     "only this stream's hold (default: every stream's)",
 )
 
@@ -67,9 +80,10 @@ async def _decide(
     if npo_configs.current(npo_id) is None:
         return unknown_npo(view, npo_id)
     wanted = request.query.get("stream")
-    if wanted is not None and wanted not in STREAMS:
-        return view.json({"error": f"stream must be one of {', '.join(STREAMS)}"}, status=422)
-    streams = [s for s in STREAMS if wanted in (None, s)]
+    keys = stream_keys(npo_id)
+    if wanted is not None and wanted not in keys:
+        return unknown_stream(view, npo_id, wanted)
+    streams = [s for s in keys if wanted in (None, s)]
     commands = [
         RemovalDecision(
             npo_id=npo_id, stream=stream, decision=decision, requested_by=change_source(request)

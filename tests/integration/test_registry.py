@@ -77,7 +77,8 @@ async def test_an_assessed_npo_becomes_a_config_with_its_secret_sealed(stack: St
     )
     body = await wait_for_version(stack, "assessed-1", 1)
     assert body["source"] == "npo-assessed"
-    assert body["config"]["auth"] == {"kind": "bearer", "token": "***"}
+    [main] = body["config"]["sources"]  # a one-system config is shown as its source main
+    assert (main["name"], main["auth"]) == ("main", {"kind": "bearer", "token": "***"})
     assert body["config"]["display_name"] == "Academy"
 
 
@@ -158,7 +159,7 @@ async def test_the_cli_adds_lists_shows_and_deactivates(stack: Stack, tmp_path: 
 
     shown = await asyncio.to_thread(run_cli, stack, "npos", "show", "cli-1")
     body = json.loads(shown.stdout)
-    assert body["source"] == "cli" and body["config"]["auth"]["token"] == "***"
+    assert body["source"] == "cli" and body["config"]["sources"][0]["auth"]["token"] == "***"
     assert "cli-secret-1" not in shown.stdout + shown.stderr + added.stdout + added.stderr
 
     gone = await asyncio.to_thread(run_cli, stack, "npos", "deactivate", "cli-1")

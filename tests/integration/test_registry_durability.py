@@ -106,7 +106,11 @@ async def test_restart_second_worker_rotation_and_no_secret_in_clear_anywhere(
     )
     for name in secrets:
         status, body = await admin(rotated.url, token, "GET", f"/admin/npos/dur-{name}")
-        assert (status, body["version"], body["config"]["auth"]["token"]) == (200, 1, "***")
+        assert (status, body["version"], body["config"]["sources"][0]["auth"]["token"]) == (
+            200,
+            1,
+            "***",
+        )
     before = await authorized_pulls(sandbox, "dur-api")
     status, _ = await admin(rotated.url, token, "POST", "/admin/npos/dur-api/fetch")
     assert status == 202
@@ -130,7 +134,7 @@ async def test_restart_second_worker_rotation_and_no_secret_in_clear_anywhere(
     [command] = [
         m.value for m in await read_all(deployment.topics["config_commands"]) if m.key == "dur-new"
     ]
-    sealed = command["config"]["auth"]["token"]
+    sealed = command["config"]["sources"][0]["auth"]["token"]
     assert SecretBox([new_key]).open(sealed) == "after-rotation"
     with pytest.raises(SecretError):
         SecretBox([deployment.secrets_key]).open(sealed)
@@ -143,11 +147,13 @@ async def test_restart_second_worker_rotation_and_no_secret_in_clear_anywhere(
         timeout=15,
         what="dur-api resealed",
     )
-    assert resealed["config"]["auth"]["token"] == "***"
+    assert resealed["config"]["sources"][0]["auth"]["token"] == "***"
     changelog = f"{deployment.env['NPO_APP_ID']}-npo-configs-changelog"
     latest = [m.value for m in await read_all(changelog) if m.key == "dur-api"][-1]
     assert latest["change"] == "reseal"
-    assert SecretBox([new_key]).open(latest["config"]["auth"]["token"]) == secrets["api"]
+    assert (
+        SecretBox([new_key]).open(latest["config"]["sources"][0]["auth"]["token"]) == secrets["api"]
+    )
     rotated.stop()
 
     # Nothing the service wrote holds a secret in clear: logs, topics, table files, CLI output.

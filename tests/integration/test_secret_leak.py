@@ -132,7 +132,9 @@ async def test_header_and_param_secrets_and_malformed_input_are_nowhere_in_clear
     )
     topic_letter = letters["leak-topic"]
     assert topic_letter["npo_id"] == "leak-topic" and "api_key_header" in topic_letter["reason"]
-    assert topic_letter["payload"]["integration"]["headers"] == {"X-Auth-Token": "***"}
+    # Shown as the registry shows configs: a one-system config as its source main.
+    [main] = topic_letter["payload"]["integration"]["sources"]
+    assert main["headers"] == {"X-Auth-Token": "***"}
     for key, raw in (
         ("leak-bad", malformed),
         ("leak-shape", json.dumps(wrong_schema).encode()),

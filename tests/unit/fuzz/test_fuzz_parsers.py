@@ -142,7 +142,7 @@ PAGINATION_CONFIGS = [
             "streams": {"offerings": {"path": "/o", "pagination": p}},
             "transform": {"kind": "plugin", "name": "simple"},
         }
-    ).streams.offerings
+    ).all_streams()[0][2]
     for p in PAGINATIONS
 ]
 

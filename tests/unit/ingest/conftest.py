@@ -232,7 +232,7 @@ class Harness:
         async def dead_letter(raw: RawRecord, reason: str) -> None:
             self.dead_letters.append((raw, reason))
 
-        def plugin_for(npo_id: str) -> Plugin:
+        def plugin_for(npo_id: str, stream: str) -> Plugin:
             return self.plugin
 
         def find_link(keys: list[str]) -> EnrolmentLink | None:

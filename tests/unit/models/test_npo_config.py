@@ -33,9 +33,10 @@ def errors_of(document: dict[str, Any]) -> list[tuple[str, str]]:
 def test_a_complete_config_validates_with_defaults_filled_in() -> None:
     parsed = NpoIntegrationConfig.model_validate(config())
     assert parsed.active is True
-    assert parsed.streams.offerings is not None
-    assert parsed.streams.offerings.schedule_seconds == 300
-    assert parsed.rate_limit.requests_per_second > 0
+    found = parsed.stream("offerings")
+    assert found is not None
+    assert found[1].schedule_seconds == 300
+    assert parsed.sources[0].rate_limit.requests_per_second > 0
 
 
 @pytest.mark.parametrize(
@@ -58,7 +59,7 @@ def test_a_complete_config_validates_with_defaults_filled_in() -> None:
     ],
 )
 def test_every_auth_kind_is_accepted(auth: dict[str, Any], kind: str) -> None:
-    assert NpoIntegrationConfig.model_validate(config(auth=auth)).auth.kind == kind
+    assert NpoIntegrationConfig.model_validate(config(auth=auth)).sources[0].auth.kind == kind
 
 
 def test_an_unknown_auth_kind_names_the_field_and_the_choices() -> None:

@@ -128,7 +128,7 @@ def test_a_stream_template_may_use_only_the_cursor_and_the_parent(
     settings: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ValidationError, match=message.replace("{", r"\{").replace("}", r"\}")):
-        StreamConfig.model_validate({"path": "/x", **settings})
+        StreamConfig.model_validate({"name": "s", "kind": "offerings", "path": "/x", **settings})
 
 
 def test_good_paths_and_templates_validate_and_stay_text() -> None:
@@ -147,8 +147,10 @@ def test_good_paths_and_templates_validate_and_stay_text() -> None:
             }
         )
     )
-    assignments = parsed.streams.assignments
-    assert assignments is not None
+    found = parsed.stream("assignments")
+    assert found is not None
+    assignments = found[1]
     assert assignments.records_path == 'data["items.all"]'
     assert assignments.params["filter"] == '{{"state": "active"}}'
-    assert parsed.model_dump(mode="json")["streams"]["offerings"]["records_path"] == ""
+    [source] = parsed.model_dump(mode="json")["sources"]
+    assert source["streams"][0]["records_path"] == ""

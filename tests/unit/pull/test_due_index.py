@@ -101,7 +101,6 @@ def test_a_full_config_and_the_schedule_view_of_its_bytes_give_the_same_streams(
                 change="upsert",
                 config=seal_config(changed, box),
             )
-            streams = changed.streams
-            full = schedule.pulled_streams(changed.active, streams.offerings, streams.assignments)
+            full = schedule.config_intervals(changed)
             view = schedule.ScheduleView.model_validate_json(encode(version))
             assert full == view.intervals(), name

@@ -16,7 +16,7 @@ RECORDS = [{"id": n, "updated": 1_700_000_000 + n} for n in range(1, 8)]
 
 
 def stream(**settings: Any) -> StreamConfig:
-    return StreamConfig.model_validate(settings)
+    return StreamConfig.model_validate({"name": "offerings", "kind": "offerings", **settings})
 
 
 async def collect(

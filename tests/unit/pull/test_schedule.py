@@ -56,7 +56,7 @@ def test_a_failure_keeps_the_cursor_and_counts() -> None:
 
 
 def _stream(**extra: Any) -> StreamConfig:
-    return StreamConfig.model_validate({"path": "/o", **extra})
+    return StreamConfig.model_validate({"name": "o", "kind": "offerings", "path": "/o", **extra})
 
 
 def test_full_sweeps_every_run_in_full_or_every_nth_incremental_run() -> None:

@@ -14,6 +14,8 @@ def test_literal_braces_and_placeholders() -> None:
         {
             "path": "/c/{parent.course.id}/e",
             "params": {"filter": '{{"since": "{cursor}"}}', "n": "{parent.n}"},
+            "name": "assignments",
+            "kind": "progress",
             "parent_stream": "offerings",
             "incremental": {"cursor_field": "t", "initial": "0"},
         }
@@ -26,7 +28,7 @@ def test_literal_braces_and_placeholders() -> None:
 @pytest.mark.parametrize("parent", [{"course": {"id": None}}, {"course": {}}, {"course": None}])
 def test_a_parent_without_the_value_is_skipped(parent: dict[str, object]) -> None:
     stream = StreamConfig.model_validate(
-        {"path": "/c/{parent.course.id}", "parent_stream": "offerings"}
+        {"name": "a", "kind": "progress", "path": "/c/{parent.course.id}", "parent_stream": "o"}
     )
     with pytest.raises(SkippableError, match=r"\{parent.course.id\}"):
         stream_request(stream, cursor=None, parent=parent)

@@ -55,4 +55,4 @@ def test_a_sealed_config_serialises_without_the_secret_and_reseals() -> None:
     assert "pa55word" not in text and "sealed:" in text
     again = NpoIntegrationConfig.model_validate_json(text)
     rotated = reseal_config(again, SecretBox([key2, key1]))
-    assert SecretBox([key2]).open(rotated.auth.password.get_secret_value()) == "pa55word"  # type: ignore[union-attr]
+    assert SecretBox([key2]).open(rotated.sources[0].auth.password.get_secret_value()) == "pa55word"  # type: ignore[union-attr]

@@ -62,7 +62,7 @@ def test_reseal_moves_secrets_to_the_primary_key() -> None:
         v1, ConfigCommand(event_type="npo_config.reseal", npo_id="n1", source="cli"), NOW, ring
     )
     assert v2 is not None and v2.change == "reseal" and v2.version == 2
-    assert SecretBox([new_key]).open(v2.config.auth.token.get_secret_value()) == "t"  # type: ignore[union-attr]
+    assert SecretBox([new_key]).open(v2.config.sources[0].auth.token.get_secret_value()) == "t"  # type: ignore[union-attr]
 
 
 def test_an_unsealed_secret_is_refused() -> None:

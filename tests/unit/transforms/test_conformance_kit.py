@@ -113,12 +113,11 @@ def test_kit_rejects_a_structurally_malformed_plugin() -> None:
 
 def test_kit_reports_a_config_that_does_not_load() -> None:
     config = example_config("moodle").model_copy(update={"npo_id": "moodle-x"})
+    [source] = config.sources
+    mapping = source.transform.mapping.model_copy(update={"progress": None})  # type: ignore[union-attr]
+    transform = source.transform.model_copy(update={"mapping": mapping})
     broken = config.model_copy(
-        update={
-            "transform": config.transform.model_copy(
-                update={"mapping": config.transform.mapping.model_copy(update={"progress": None})}  # type: ignore[union-attr]
-            )
-        }
+        update={"sources": [source.model_copy(update={"transform": transform})]}
     )
     with pytest.raises(ConformanceError, match="has no progress section"):
         assert_plugin_conforms(broken)

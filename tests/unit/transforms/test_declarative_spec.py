@@ -33,7 +33,7 @@ def test_a_good_mapping_validates_inside_a_config() -> None:
     config = NpoIntegrationConfig.model_validate_json(
         config_with(offering(kind={"const": "course"}))
     )
-    assert config.transform.kind == "declarative"
+    assert config.sources[0].transform.kind == "declarative"
 
 
 @pytest.mark.parametrize(

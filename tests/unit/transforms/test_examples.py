@@ -23,7 +23,8 @@ def test_every_expected_example_exists() -> None:
 def test_example_validates(name: str) -> None:
     config = NpoIntegrationConfig.model_validate_json((EXAMPLES / f"{name}.json").read_text())
     assert config.npo_id == name
-    assert config.base_url == f"http://127.0.0.1:8900/npos/{name}"
+    [source] = config.sources
+    assert source.base_url == f"http://127.0.0.1:8900/npos/{name}"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -35,10 +36,10 @@ def test_example_conforms_on_recorded_records(name: str, recorded_factory, assig
 
 @pytest.mark.parametrize("name", ["moodle", "salesforce"])
 def test_declarative_examples_round_trip(name: str) -> None:
-    config = example_config(name)
-    assert isinstance(config.transform, DeclarativeTransform)
-    dumped = config.transform.model_dump_json()
-    assert DeclarativeTransform.model_validate_json(dumped) == config.transform
+    [source] = example_config(name).sources
+    assert isinstance(source.transform, DeclarativeTransform)
+    dumped = source.transform.model_dump_json()
+    assert DeclarativeTransform.model_validate_json(dumped) == source.transform
     assert '"const":null' not in dumped  # stored compactly, as written
 
 
