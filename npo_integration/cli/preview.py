@@ -102,9 +102,9 @@ def _stream(stream: dict[str, Any], width: int) -> list[str]:
     results = stream["results"]
     failed = sum(1 for result in results if result.get("error"))
     summary = f"{stream['pages']} page(s), {len(results)} record(s), {failed} error(s)"
-    if stream.get("more"):
-        summary += ", more pages not fetched"
     lines = [f"{title}: {summary}"]
+    if stream.get("more"):
+        lines.append("the NPO has more pages (not fetched: --pages)")
     if stream.get("parent_record_id"):
         lines.append(f"for parent record {stream['parent_record_id']}")
     requests = [
