@@ -117,7 +117,13 @@ def _stream(stream: dict[str, Any], width: int) -> list[str]:
     if results:
         rows = [(str(i), r["record_id"] or "-", _result(r)) for i, r in enumerate(results, 1)]
         lines += ["", *format_table(RESULT_HEADERS, rows, width=width)]
+        # an error is what the operator came for: in full below the table, which may cut it
+        lines += [f"#{i} {r['record_id'] or '-'}: {_error(r)}" for i, r in _errors(results)]
     return lines
+
+
+def _errors(results: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+    return [(i, result) for i, result in enumerate(results, 1) if result.get("error")]
 
 
 def _error(found: dict[str, Any]) -> str:
