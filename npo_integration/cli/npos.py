@@ -147,3 +147,8 @@ def removals_reject(npo_id: str, stream: str | None, url: str | None) -> None:
     """Drop NPO_ID's held removals: nothing is removed (a sweep as bad is held again)."""
     query = f"?stream={stream}" if stream else ""
     _print(AdminClient(url).call("POST", f"/admin/npos/{npo_id}/removals/reject{query}"))
+
+
+from npo_integration.cli.preview import check  # noqa: E402  npos check: the preview
+
+npos.add_command(check)

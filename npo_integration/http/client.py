@@ -24,7 +24,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from npo_integration import metrics
-from npo_integration.errors import RetriableError
+from npo_integration.errors import NpoIntegrationError, RetriableError
 from npo_integration.http.auth import (
     AnyAuthenticator,
     AuthContext,
@@ -65,6 +65,25 @@ class _Call:
         return str(URL(self.url).extend_query(self.params)) if self.params else self.url
 
 
+@dataclass(frozen=True, slots=True)
+class SentRequest:
+    """One request as it went out, for a caller that shows what was sent (the preview).
+
+    ``url`` is public (no auth query parameter); ``headers`` are as signed, so they hold the
+    credential: redact them before showing them anywhere. ``status`` is ``None`` when no answer
+    came (``error`` says why)."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    status: int | None
+    seconds: float
+    error: str | None = None
+
+
+Observer = Callable[[SentRequest], None]
+
+
 class NpoHttpClient:
     """One shared ``aiohttp.ClientSession`` for all NPOs, with per-NPO auth, rate limit and circuit.
 
@@ -74,7 +93,8 @@ class NpoHttpClient:
     are injectable so tests need no real waiting; ``resolver`` replaces the
     system resolver underneath the address guard.
     ``caps`` clamp each NPO config's timeout, retries and breaker threshold
-    (the worker's ``NPO_HTTP_MAX_*`` settings).
+    (the worker's ``NPO_HTTP_MAX_*`` settings). ``observer`` is told of every request sent,
+    token requests and each redirect hop included (a preview shows them; the worker has none).
     """
 
     def __init__(
@@ -91,8 +111,10 @@ class NpoHttpClient:
         random_fraction: Callable[[], float] = random.random,
         resolver: AbstractResolver | None = None,
         caps: CallCaps = UNCAPPED,
+        observer: Observer | None = None,
     ) -> None:
         self._box = box
+        self._observer = observer
         self._allow_private = allow_private
         self._user_agent = user_agent
         self._pool_limit = pool_limit
@@ -340,16 +362,55 @@ class NpoHttpClient:
             call.method, call.url, CIMultiDict(call.headers), list(call.params)
         )
         await npo.auth.apply(request)
-        response = await send(
-            self._session_or_fail(),
+        response = await self._send(
             request,
             public_url=call.public_url,
             timeout=npo.endpoint.timeout_seconds,
             json=call.json,
             form=call.form,
-            max_body_bytes=self._max_body_bytes,
         )
         return response, request
+
+    async def _send(
+        self,
+        request: OutgoingRequest,
+        *,
+        public_url: str,
+        timeout: float,
+        json: Any = None,
+        form: Any = None,
+    ) -> NpoResponse:
+        """One exchange on the shared session, told to the observer (if any) once it ended."""
+        started = time.perf_counter()
+        status: int | None = None
+        error: str | None = None
+        try:
+            response = await send(
+                self._session_or_fail(),
+                request,
+                public_url=public_url,
+                timeout=timeout,
+                json=json,
+                form=form,
+                max_body_bytes=self._max_body_bytes,
+            )
+            status = response.status
+            return response
+        except NpoIntegrationError as exc:
+            error = str(exc)  # transport messages name the public URL only
+            raise
+        finally:
+            if self._observer is not None:
+                self._observer(
+                    SentRequest(
+                        method=request.method,
+                        url=public_url,
+                        headers=dict(request.headers),
+                        status=status,
+                        seconds=time.perf_counter() - started,
+                        error=error,
+                    )
+                )
 
     async def _post_form(
         self, endpoint: Endpoint, url: str, form: list[tuple[str, str]]
@@ -357,13 +418,8 @@ class NpoHttpClient:
         """An unauthenticated form POST (OAuth2 token endpoint, which may live on another host)."""
         check_literal_host(url, allow_private=self._allow_private)
         request = OutgoingRequest("POST", url, self._headers(endpoint, None, None), [])
-        response = await send(
-            self._session_or_fail(),
-            request,
-            public_url=url,
-            timeout=endpoint.timeout_seconds,
-            form=form,
-            max_body_bytes=self._max_body_bytes,
+        response = await self._send(
+            request, public_url=url, timeout=endpoint.timeout_seconds, form=form
         )
         secrets = [value for key, value in form if "secret" in key or "password" in key]
 
@@ -383,4 +439,4 @@ def _observe(method: str, status: str, started: float) -> None:
     metrics.npo_http_seconds.labels(method, status).observe(time.perf_counter() - started)
 
 
-__all__ = ["Form", "NpoHttpClient"]
+__all__ = ["Form", "NpoHttpClient", "Observer", "SentRequest"]

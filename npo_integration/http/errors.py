@@ -93,6 +93,10 @@ class PaginationLoopError(FatalError):
     """The NPO sent a page token, URL or page content again, or the page cap was reached."""
 
 
+class PageCapError(PaginationLoopError):
+    """The NPO has a next page, but the walk's page cap (``max_pages``) was reached."""
+
+
 class UnsafeUrlError(FatalError):
     """A URL points at a non-public address, another host than the NPO's, or is not a valid URL."""
 

@@ -648,12 +648,12 @@ def _rounds(
     return rounds
 
 
-_METHOD_OF_KIND = {"offerings": "offering", "progress": "progress"}
+METHOD_OF_KIND = {"offerings": "offering", "progress": "progress"}
 """The plug-in method that turns a record of a stream of the kind into a platform model."""
 
 
 def _plugin_call(plugin: TransformPlugin, raw: RawRecord, kind: StreamKind) -> PluginCall:
-    return plugin_call(plugin, _METHOD_OF_KIND[kind], raw.payload, key=raw.npo_id)
+    return plugin_call(plugin, METHOD_OF_KIND[kind], raw.payload, key=raw.npo_id)
 
 
 def _built(build: Callable[[], Any]) -> Any:
@@ -678,6 +678,7 @@ def _outgoing(raw: RawRecord, event: Event, change: int, topic: str, key: str) -
 
 
 __all__ = [
+    "METHOD_OF_KIND",
     "Ingestor",
     "NoConfigError",
     "NoLinkError",

@@ -98,10 +98,12 @@ def stream_pages(
     cursor: str | None = None,
     parent: Mapping[str, Any] | None = None,
     max_pages: int = DEFAULT_MAX_PAGES,
+    retry: bool = True,
 ) -> AsyncIterator[Page]:
     """Walk a stream through ``client`` one page at a time, so the caller can publish and commit
     between pages. ``cursor`` is the committed incremental cursor (``None``: use
-    ``incremental.initial``); ``parent`` is the parent record of a child stream."""
+    ``incremental.initial``); ``parent`` is the parent record of a child stream. ``retry=False``
+    (a preview) shows the first failure rather than retrying it with backoff."""
     config = one_source(given)
     auth = client.authenticator(config)
     paginator = build_paginator(
@@ -111,7 +113,7 @@ def stream_pages(
     )
 
     async def fetch(method: str, url: str, params: dict[str, str]) -> NpoResponse:
-        return await client.request(config, method, url, params=params)
+        return await client.request(config, method, url, params=params, retry=retry)
 
     return walk_pages(
         fetch,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
 
-from npo_integration.http.errors import PaginationLoopError
+from npo_integration.http.errors import PageCapError, PaginationLoopError
 from npo_integration.http.response import NpoResponse
 
 ConfigT = TypeVar("ConfigT")
@@ -67,7 +67,7 @@ class Paginator(ABC, Generic[ConfigT]):
         if following is None:
             return None
         if self.count >= self.max_pages:
-            raise PaginationLoopError(
+            raise PageCapError(
                 f"stopped after {self.count} pages: the page cap (max_pages) was reached"
             )
         key = following.key()

@@ -8,6 +8,7 @@ import pytest
 from aiohttp import web
 
 from npo_integration.http import NpoHttpClient
+from npo_integration.http.client import SentRequest
 from npo_integration.http.errors import (
     CircuitOpenError,
     NpoRequestError,
@@ -291,3 +292,19 @@ async def test_usage_errors(box, config_factory) -> None:
     with pytest.raises(ValueError, match="either json or form"):
         await client.request(config, "POST", "/x", json={}, form={"a": "b"})
     await client.close()  # closing an unstarted client is fine
+
+
+async def test_an_observer_is_told_of_each_request_sent(box, serve, config_factory) -> None:
+    script = Script((500, "oops", {}), OK)
+    base = await serve(web.get("/x", script.handle))
+    sent: list[SentRequest] = []
+    config = config_factory(base, headers={"X-Tenant": "spotlight"})
+    async with NpoHttpClient(box, allow_private=True, observer=sent.append) as client:
+        with pytest.raises(NpoUnavailableError):
+            await client.request(config, "GET", "/x", params={"page": "2"}, retry=False)
+        await client.request(config, "GET", "/x")
+    assert [(s.method, s.url, s.status) for s in sent] == [
+        ("GET", f"{base}/x?page=2", 500),
+        ("GET", f"{base}/x", 200),
+    ]
+    assert sent[0].headers["X-Tenant"] == "spotlight" and sent[0].seconds >= 0
