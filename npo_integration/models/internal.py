@@ -13,9 +13,18 @@ from npo_integration.models.npo_config import ConfigSource, NpoIntegrationConfig
 
 
 class ConfigCommand(Event):
-    """``npo-integration.config-commands``, key npo_id. Secrets inside are sealed."""
+    """``npo-integration.config-commands``, key npo_id. Secrets inside are sealed.
 
-    event_type: Literal["npo_config.upsert", "npo_config.deactivate", "npo_config.reseal"]
+    Only an upsert carries a config; the others change the stored one (``registry.versioning``).
+    """
+
+    event_type: Literal[
+        "npo_config.upsert",
+        "npo_config.deactivate",
+        "npo_config.reseal",
+        "npo_config.pause",
+        "npo_config.resume",
+    ]
     npo_id: NpoId
     source: ConfigSource
     config: NpoIntegrationConfig | None = None

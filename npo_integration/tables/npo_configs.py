@@ -120,6 +120,12 @@ def stored() -> Iterator[tuple[str, bytes]]:
         yield key.decode(), raw
 
 
+def version(npo_id: str, number: int) -> NpoConfigVersion | None:
+    """Version ``number`` of the NPO's history."""
+    raw = _history.get(f"{npo_id}/{number}".encode())
+    return None if raw is None else decode(NpoConfigVersion, raw)
+
+
 def history(npo_id: str) -> list[NpoConfigVersion]:
     latest = current(npo_id)
     if latest is None:
