@@ -112,9 +112,11 @@ class StreamPuller:
         publish: PublishPage,
         commit_cursor: CommitCursor,
         full_sweep: bool = False,
+        re_emit: bool = False,
     ) -> PullOutcome:
         """``full_sweep``: walk an incremental stream from its start (``incremental.initial``);
-        the committed cursor only moves forward."""
+        the committed cursor only moves forward (from ``cursor``: a full refresh passes none).
+        ``re_emit``: the pages say so, and ingestion makes an event of each record again."""
         records = pages = refused = 0
         keys: set[str] = set()
         refusal: str | None = None
@@ -136,7 +138,7 @@ class StreamPuller:
                         refusal = refusal or f"{key}: {exc}"
                         await self._refuse(key, record, str(exc))
                 if items:
-                    await publish(raw_pages(npo_id, self._name, items, trace_id))
+                    await publish(raw_pages(npo_id, self._name, items, trace_id, re_emit=re_emit))
                 records += len(items)
                 keys.update(item.record_key for item, _ in items)
                 pages += 1
