@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
+from functools import partial
 
 from faust import StreamT
 from faust.types import EventT
@@ -24,7 +25,7 @@ from npo_integration.models.codec import decode, key_of
 from npo_integration.models.events import utc_now
 from npo_integration.models.internal import ConfigCommand
 from npo_integration.registry.validation import check_config
-from npo_integration.registry.versioning import next_version
+from npo_integration.registry.versioning import file_may_change, next_version
 from npo_integration.tables import npo_configs
 from npo_integration.topics import config_commands
 from npo_integration.worker_resources import config_submitter, secret_box
@@ -43,7 +44,20 @@ def _apply(event: EventT[bytes]) -> Awaitable[None] | None:
         command = sent if sent is not None else decode(ConfigCommand, event.value)
         if command.config is not None and sent is None:  # a sent one was checked when made
             check_config(command.config, allow_private=settings.allow_private_npo_urls)
-        version = next_version(npo_configs.current(command.npo_id), command, utc_now(), secret_box)
+        current = npo_configs.current(command.npo_id)
+        if command.source == "file" and not file_may_change(
+            current, partial(npo_configs.version, command.npo_id)
+        ):
+            log.info(
+                "NPO_CONFIG_FILE's config of %s not applied: changed otherwise since (now "
+                "version %d, %s via %s); change it through the admin API or CLI",
+                command.npo_id,
+                current.version if current else 0,
+                current.change if current else "-",
+                current.source if current else "-",
+            )
+            return None
+        version = next_version(current, command, utc_now(), secret_box)
     except NpoIntegrationError as exc:
         # The payload may hold secrets: keep only the key and the reason.
         return dead_letter(

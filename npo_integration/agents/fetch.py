@@ -132,6 +132,8 @@ async def _run(request: FetchRequest) -> None:
         return
     if request.reason == "schedule" and not schedule.is_due(current, now, worker_id):
         return  # a duplicate request; the run it asks for is done
+    if request.full_refresh:
+        current = schedule.cursor_reset(current)
     state = state.with_stream(
         request.stream, schedule.started(current, now, request.trace_id, worker_id)
     )
@@ -159,6 +161,7 @@ async def _run(request: FetchRequest) -> None:
         publish=_publish,
         commit_cursor=commit_cursor,
         full_sweep=full,
+        re_emit=request.re_emit,
     )
     if outcome.complete and full:
         outcome = await _sweep_completed(request, outcome)
@@ -180,10 +183,11 @@ async def _run(request: FetchRequest) -> None:
     metrics.raw_records.labels(request.stream).inc(outcome.records)
     pull_state.put(latest.with_stream(request.stream, done))
     log.info(
-        "pull %s/%s trace=%s: %d records in %d pages, error: %s",
+        "pull %s/%s trace=%s%s: %d records in %d pages, error: %s",
         request.npo_id,
         request.stream,
         request.trace_id,
+        " (re-emit)" if request.re_emit else " (full refresh)" if request.full_refresh else "",
         outcome.records,
         outcome.pages,
         outcome.error or "none",

@@ -1,4 +1,5 @@
-"""``npo-integration npos add|list|show|versions|deactivate``: the registry from the shell."""
+"""``npo-integration npos add|list|show|versions|deactivate|pause|resume``: the registry from the
+shell."""
 
 from __future__ import annotations
 
@@ -99,6 +100,22 @@ def versions(npo_id: str, url: str | None) -> None:
 def deactivate(npo_id: str, url: str | None) -> None:
     """Stop pulls and enrolments for NPO_ID (its config and history stay)."""
     _print(AdminClient(url).call("POST", f"/admin/npos/{npo_id}/deactivate?wait=true"))
+
+
+@npos.command("pause")
+@click.argument("npo_id")
+@admin_url
+def pause(npo_id: str, url: str | None) -> None:
+    """Stop pulls and enrolments for NPO_ID until `resume` (config and secrets stay stored)."""
+    _print(AdminClient(url).call("POST", f"/admin/npos/{npo_id}/pause?wait=true"))
+
+
+@npos.command("resume")
+@click.argument("npo_id")
+@admin_url
+def resume(npo_id: str, url: str | None) -> None:
+    """Pull and enrol for a paused or deactivated NPO_ID again, with its stored config."""
+    _print(AdminClient(url).call("POST", f"/admin/npos/{npo_id}/resume?wait=true"))
 
 
 @npos.command("reseal")

@@ -61,6 +61,9 @@ class Outgoing:
     topic: str
     key: str
     value: bytes
+    re_emit: str | None = None
+    """The re-emit (its trace id) the event answers: kept in its intent, so a crash's recovery
+    knows that re-emit is done."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,7 @@ class OncePublisher:
                 offset=ends[(out.topic, partition)],
                 at=at,
                 change=out.change,
+                re_emit=out.re_emit,
             )
             for out, partition in zip(batch, partitions, strict=True)
         ]

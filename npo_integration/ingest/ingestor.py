@@ -674,6 +674,7 @@ def _outgoing(raw: RawRecord, event: Event, change: int, topic: str, key: str) -
         topic=topic,
         key=key,
         value=encode(event),
+        re_emit=raw.trace_id if raw.re_emit else None,
     )
 
 

@@ -29,13 +29,22 @@ def is_stale(state: RecordState | None, raw: RawRecord) -> bool:
 
 
 def needs_processing(state: RecordState | None, raw: RawRecord) -> bool:
-    """False when this exact content already became an event (a
-    re-fetch), or the record is stale."""
+    """False when this exact content already became an event (a re-fetch), or the record is
+    stale; true for a re-emit's record not yet processed for that re-emit, unchanged or not."""
     if state is None:
         return True
     if is_stale(state, raw):
         return False
+    if raw.re_emit and state.re_emitted != raw.trace_id:
+        return True
     return not state.processed or state.processed_hash != raw.content_hash
+
+
+def _re_emitted(state: RecordState | None, raw: RawRecord) -> str | None:
+    """The last re-emit the record was processed for, ``raw`` now done."""
+    if raw.re_emit:
+        return raw.trace_id
+    return state.re_emitted if state is not None else None
 
 
 def next_change(state: RecordState | None) -> int:
@@ -107,6 +116,7 @@ def processed(
         changes=change,
         published_key=published_key,
         removed_at=removed_at,
+        re_emitted=_re_emitted(state, raw),
     )
 
 
@@ -130,6 +140,7 @@ def delivered(state: RecordState, intent: DeliveryIntent, now: datetime) -> Reco
             "updated_at": now,
             "changes": max(state.changes, intent.change),
             "removed_at": now if _is_removal(intent) else state.removed_at,
+            "re_emitted": intent.re_emit or state.re_emitted,
         }
     )
 
@@ -175,6 +186,7 @@ def failed(state: RecordState | None, raw: RawRecord, reason: str, now: datetime
         changes=state.changes if state else 0,
         published_key=state.published_key if state else None,
         removed_at=state.removed_at if state else None,
+        re_emitted=state.re_emitted if state else None,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from npo_integration.models.codec import encode, trusted
 from npo_integration.models.events import Event, NpoId, utc_now
@@ -13,9 +13,18 @@ from npo_integration.models.npo_config import ConfigSource, NpoIntegrationConfig
 
 
 class ConfigCommand(Event):
-    """``npo-integration.config-commands``, key npo_id. Secrets inside are sealed."""
+    """``npo-integration.config-commands``, key npo_id. Secrets inside are sealed.
 
-    event_type: Literal["npo_config.upsert", "npo_config.deactivate", "npo_config.reseal"]
+    Only an upsert carries a config; the others change the stored one (``registry.versioning``).
+    """
+
+    event_type: Literal[
+        "npo_config.upsert",
+        "npo_config.deactivate",
+        "npo_config.reseal",
+        "npo_config.pause",
+        "npo_config.resume",
+    ]
     npo_id: NpoId
     source: ConfigSource
     config: NpoIntegrationConfig | None = None
@@ -38,6 +47,22 @@ class FetchRequest(Event):
     stream: StreamName
     reason: Literal["schedule", "manual"] = "schedule"
     trace_id: str = Field(min_length=1)
+    full_refresh: bool = Field(
+        False, description="forget the stream's cursor and pull everything from the start"
+    )
+    re_emit: bool = Field(
+        False,
+        description=(
+            "a full refresh whose records each become an event again, unchanged or not "
+            "(``RawPage.re_emit``)"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _re_emit_is_a_full_refresh(self) -> FetchRequest:
+        if self.re_emit and not self.full_refresh:
+            raise ValueError("re_emit: only with full_refresh (a re-emit pulls everything)")
+        return self
 
 
 class RawRecord(Event):
@@ -54,6 +79,9 @@ class RawRecord(Event):
     fetched_at: AwareDatetime = Field(default_factory=utc_now)
     trace_id: str
     payload: Any
+    re_emit: bool = Field(
+        False, description="fetched by a re-emit (``trace_id``): an event even if unchanged"
+    )
 
 
 class RawItem(BaseModel):
@@ -81,6 +109,13 @@ class RawPage(Event):
     fetched_at: AwareDatetime = Field(default_factory=utc_now)
     trace_id: str
     records: list[RawItem] = Field(min_length=1)
+    re_emit: bool = Field(
+        False,
+        description=(
+            "fetched by a re-emit (``npo-integration fetch --re-emit``): each record becomes an "
+            "event again although its content is unchanged, once per re-emit (its trace id)"
+        ),
+    )
 
     def unpacked(self) -> list[RawRecord]:
         """Each record as a ``RawRecord`` (already validated as part of this page)."""
@@ -97,6 +132,7 @@ class RawPage(Event):
                 fetched_at=self.fetched_at,
                 trace_id=self.trace_id,
                 payload=item.payload,
+                re_emit=self.re_emit,
             )
             for index, item in enumerate(self.records)
         ]
@@ -109,6 +145,7 @@ class RawPage(Event):
             stream=record.stream,
             fetched_at=record.fetched_at,
             trace_id=record.trace_id,
+            re_emit=record.re_emit,
             records=[
                 RawItem(
                     record_key=record.record_key,

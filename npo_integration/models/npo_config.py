@@ -709,6 +709,9 @@ def one_source(config: SourceOrConfig) -> NpoSource:
 
 
 ConfigSource = Literal["npo-assessed", "admin-api", "cli", "file"]
+ConfigChange = Literal["upsert", "deactivate", "reseal", "pause", "resume"]
+"""What made a version: a whole config (``upsert``), a state change of the stored one (``pause``
+and ``deactivate`` set ``active`` false, ``resume`` sets it true) or new ciphertext (``reseal``)."""
 
 
 class NpoConfigVersion(_Strict):
@@ -718,5 +721,5 @@ class NpoConfigVersion(_Strict):
     version: int = Field(ge=1)
     updated_at: datetime
     source: ConfigSource
-    change: Literal["upsert", "deactivate", "reseal"]
+    change: ConfigChange
     config: NpoIntegrationConfig

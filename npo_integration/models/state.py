@@ -69,6 +69,9 @@ class DeliveryIntent(BaseModel):
             " 0 in intents written before changes were numbered"
         ),
     )
+    re_emit: str | None = Field(
+        None, description="the re-emit (its trace id) the event answers, if it is one"
+    )
 
 
 class RecordState(BaseModel):
@@ -115,6 +118,13 @@ class RecordState(BaseModel):
     removed_at: AwareDatetime | None = Field(
         None,
         description="when its removal event was published; None while it is live on the platform",
+    )
+    re_emitted: str | None = Field(
+        None,
+        description=(
+            "the last re-emit (its trace id) the record was processed for: another copy of that"
+            " re-emit's record is unchanged, a later re-emit makes a new event"
+        ),
     )
 
     @property

@@ -115,10 +115,13 @@ class StreamPuller:
         publish: PublishPage,
         commit_cursor: CommitCursor,
         full_sweep: bool = False,
+        re_emit: bool = False,
     ) -> PullOutcome:
         """``full_sweep``: walk an incremental stream from its start (``incremental.initial``);
-        the committed cursor only moves forward. Its log lines carry the NPO, stream and trace
-        id; its duration goes to ``npo_pull_seconds``."""
+        the committed cursor only moves forward (from ``cursor``: a full refresh passes none).
+        ``re_emit``: the pages say so, and ingestion makes an event of each record again.
+        Its log lines carry the NPO, stream and trace id; its duration goes to
+        ``npo_pull_seconds``."""
         started = time.perf_counter()
         with log_context(npo_id=self._config.npo_id, stream=self._name, trace_id=trace_id):
             outcome = await self._walk_and_publish(
@@ -127,6 +130,7 @@ class StreamPuller:
                 publish=publish,
                 commit_cursor=commit_cursor,
                 full_sweep=full_sweep,
+                re_emit=re_emit,
             )
         metrics.pull_seconds.labels(self._name, "failed" if outcome.error else "succeeded").observe(
             time.perf_counter() - started
@@ -141,6 +145,7 @@ class StreamPuller:
         publish: PublishPage,
         commit_cursor: CommitCursor,
         full_sweep: bool,
+        re_emit: bool,
     ) -> PullOutcome:
         records = pages = refused = 0
         keys: set[str] = set()
@@ -163,7 +168,7 @@ class StreamPuller:
                         refusal = refusal or f"{key}: {exc}"
                         await self._refuse(key, record, str(exc))
                 if items:
-                    await publish(raw_pages(npo_id, self._name, items, trace_id))
+                    await publish(raw_pages(npo_id, self._name, items, trace_id, re_emit=re_emit))
                 records += len(items)
                 keys.update(item.record_key for item, _ in items)
                 pages += 1

@@ -91,20 +91,27 @@ def raw_pages(
     trace_id: str,
     *,
     max_bytes: int = MAX_PAGE_BYTES,
+    re_emit: bool = False,
 ) -> list[RawPage]:
     """The items as pages in order, each at most ``max_bytes`` (a larger single
-    record is a page of its own)."""
+    record is a page of its own); ``re_emit``: fetched by a re-emit (``RawPage.re_emit``)."""
     pages: list[RawPage] = []
     chunk: list[RawItem] = []
     size = 0
+
+    def page() -> RawPage:
+        return RawPage(
+            npo_id=npo_id, stream=stream, trace_id=trace_id, records=chunk, re_emit=re_emit
+        )
+
     for item, item_size in items:
         if chunk and size + item_size > max_bytes:
-            pages.append(RawPage(npo_id=npo_id, stream=stream, trace_id=trace_id, records=chunk))
+            pages.append(page())
             chunk, size = [], 0
         chunk.append(item)
         size += item_size
     if chunk:
-        pages.append(RawPage(npo_id=npo_id, stream=stream, trace_id=trace_id, records=chunk))
+        pages.append(page())
     return pages
 
 

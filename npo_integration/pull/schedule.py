@@ -135,6 +135,12 @@ def cursor_committed(state: StreamPullState, cursor: str) -> StreamPullState:
     return state.model_copy(update={"cursor": cursor})
 
 
+def cursor_reset(state: StreamPullState) -> StreamPullState:
+    """A full refresh: no cursor, so the run walks from the start and commits what it finds
+    (which may be behind the old cursor: the NPO's data was restored, say)."""
+    return state.model_copy(update={"cursor": None})
+
+
 _NOT_RUNNING: dict[str, None] = {
     "running_since": None,
     "running_trace_id": None,

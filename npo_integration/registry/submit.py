@@ -56,6 +56,16 @@ def deactivate_command(npo_id: str, source: ConfigSource) -> ConfigCommand:
     return ConfigCommand(event_type="npo_config.deactivate", npo_id=npo_id, source=source)
 
 
+def pause_command(npo_id: str, source: ConfigSource) -> ConfigCommand:
+    """Stop pulls and enrolments for the NPO, keeping its config and secrets (``resume`` undoes)."""
+    return ConfigCommand(event_type="npo_config.pause", npo_id=npo_id, source=source)
+
+
+def resume_command(npo_id: str, source: ConfigSource) -> ConfigCommand:
+    """Make a paused (or deactivated) NPO active again with its stored config and secrets."""
+    return ConfigCommand(event_type="npo_config.resume", npo_id=npo_id, source=source)
+
+
 def reseal_command(npo_id: str, source: ConfigSource) -> ConfigCommand:
     """Re-encrypt the NPO's secrets with the primary key (after a key rotation)."""
     return ConfigCommand(event_type="npo_config.reseal", npo_id=npo_id, source=source)

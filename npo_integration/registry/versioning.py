@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from npo_integration.errors import ConfigError
 from npo_integration.models.internal import ConfigCommand
-from npo_integration.models.npo_config import SECRET_FIELDS, NpoConfigVersion, NpoIntegrationConfig
+from npo_integration.models.npo_config import (
+    SECRET_FIELDS,
+    ConfigChange,
+    NpoConfigVersion,
+    NpoIntegrationConfig,
+)
 from npo_integration.registry.sealed_config import reseal_config
 from npo_integration.sealing import SecretBox, is_sealed
 
@@ -40,22 +45,34 @@ def comparable(config: NpoIntegrationConfig, open_secret: Callable[[str], str]) 
     return dumped
 
 
+STATE_CHANGES: dict[str, tuple[ConfigChange, bool]] = {
+    "npo_config.deactivate": ("deactivate", False),
+    "npo_config.pause": ("pause", False),
+    "npo_config.resume": ("resume", True),
+}
+"""Commands that change only ``active`` of the stored config (its secrets stay as sealed):
+the change they record and the value they set."""
+
+
 def next_version(
     current: NpoConfigVersion | None, command: ConfigCommand, now: datetime, box: SecretBox
 ) -> NpoConfigVersion | None:
-    """The version the command produces, or None when it changes nothing (replays stay idempotent).
+    """The version the command produces, or None when it changes nothing (replays stay idempotent:
+    pausing a paused NPO, resuming an active one).
 
     A reseal always makes a version: the point is new ciphertext under the primary key,
     so the old key can leave the ring.
     """
-    change: Literal["upsert", "deactivate", "reseal"]
-    if command.event_type in ("npo_config.deactivate", "npo_config.reseal"):
+    change: ConfigChange
+    if command.event_type != "npo_config.upsert":
         if current is None:
             raise UnknownNpoError(f"unknown npo_id {command.npo_id!r}")
         if command.event_type == "npo_config.reseal":
             return _version(current, command, now, "reseal", reseal_config(current.config, box))
-        config = current.config.model_copy(update={"active": False})
-        change = "deactivate"
+        change, active = STATE_CHANGES[command.event_type]
+        if current.config.active == active:
+            return None
+        config = current.config.model_copy(update={"active": active})
     else:
         if command.config is None:
             raise ConfigError("config: required for an upsert")
@@ -72,11 +89,29 @@ def next_version(
     return _version(current, command, now, change, config)
 
 
+def file_may_change(
+    current: NpoConfigVersion | None, earlier: Callable[[int], NpoConfigVersion | None]
+) -> bool:
+    """Whether ``NPO_CONFIG_FILE`` may change the NPO: it is not registered, or the last change of
+    its config (reseals aside, which only re-encrypt) was the file's own upsert.
+
+    A config changed any other way (an upsert through the admin API, the CLI or npo-assessed; a
+    pause, resume or deactivation) is no longer the file's: a restart must not undo what an
+    operator did since. ``earlier(n)`` reads version ``n`` of the NPO's history.
+    """
+    version = current
+    while version is not None and version.change == "reseal":
+        version = earlier(version.version - 1) if version.version > 1 else None
+        if version is None:
+            return False  # history gone: do not guess
+    return version is None or (version.source == "file" and version.change == "upsert")
+
+
 def _version(
     current: NpoConfigVersion | None,
     command: ConfigCommand,
     now: datetime,
-    change: Literal["upsert", "deactivate", "reseal"],
+    change: ConfigChange,
     config: NpoIntegrationConfig,
 ) -> NpoConfigVersion:
     return NpoConfigVersion(

@@ -128,6 +128,12 @@ def stored() -> Iterator[tuple[str, bytes]]:
         yield key.decode(), raw
 
 
+def version(npo_id: str, number: int) -> NpoConfigVersion | None:
+    """Version ``number`` of the NPO's history."""
+    raw = _history.get(f"{npo_id}/{number}".encode())
+    return None if raw is None else decode(NpoConfigVersion, raw)
+
+
 def history(npo_id: str) -> list[NpoConfigVersion]:
     """Every stored version, oldest first: call on the owner of the NPO's partition
     (``table_route`` on ``history_table``)."""

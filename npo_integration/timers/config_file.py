@@ -2,6 +2,11 @@
 
 The file is read and validated on import, so a broken file stops the worker
 with one clear line before it connects. Unchanged configs make no new version.
+
+The file creates the NPOs that are not registered and updates those it manages: whose last
+change was the file's own (``registry.versioning.file_may_change``, applied by the config
+agent). An NPO changed since through the admin API, the CLI or npo-assessed (a new config, a
+pause, a resume, a deactivation) keeps that change across restarts: the file's entry is skipped.
 """
 
 from __future__ import annotations

@@ -148,8 +148,22 @@ npo_configs.subscribe(scheduler.on_config)
 pull_state.subscribe(scheduler.on_pull_state)
 
 
-async def request_pull(npo_id: str, stream: str, reason: str = "schedule") -> FetchRequest:
-    request = FetchRequest(npo_id=npo_id, stream=stream, reason=reason, trace_id=uuid.uuid4().hex)
+async def request_pull(
+    npo_id: str,
+    stream: str,
+    reason: str = "schedule",
+    *,
+    full_refresh: bool = False,
+    re_emit: bool = False,
+) -> FetchRequest:
+    request = FetchRequest(
+        npo_id=npo_id,
+        stream=stream,
+        reason=reason,
+        trace_id=uuid.uuid4().hex,
+        full_refresh=full_refresh or re_emit,
+        re_emit=re_emit,
+    )
     await fetch_requests.send(key=npo_id.encode(), value=encode(request))
     return request
 

@@ -23,16 +23,35 @@ class ManualFetch(web.View):
     @admin_only
     @documented(
         query=[
-            ("stream", {"type": "string"}, "one stream only (its key: offerings, crm/programmes)")
+            ("stream", {"type": "string"}, "one stream only (its key: offerings, crm/programmes)"),
+            (
+                "full_refresh",
+                {"type": "string", "enum": ["true", "false"]},
+                "forget the cursor and pull everything from the start",
+            ),
+            (
+                "re_emit",
+                {"type": "string", "enum": ["true", "false"]},
+                "a full refresh whose every record becomes an event again, unchanged or not",
+            ),
         ]
     )
     async def post(self, request: web.Request, npo_id: str) -> web.Response:
-        """Request a pull of every configured stream, or of ``?stream=``; 202 with the trace ids."""
+        """Request a pull of every configured stream, or of ``?stream=``; 202 with the trace ids.
+        ``?full_refresh=true`` pulls from no cursor; ``?re_emit=true`` also publishes every
+        record again (once per record per re-emit)."""
+        try:
+            full_refresh, re_emit = (_flag(request, name) for name in ("full_refresh", "re_emit"))
+        except ValueError as exc:
+            return self.json({"error": str(exc)}, status=400)
         version = npo_configs.current(npo_id)
         if version is None:
             return unknown_npo(self, npo_id)
         if not version.config.active:
-            return self.json({"error": f"NPO {npo_id!r} is inactive"}, status=409)
+            return self.json(
+                {"error": f"NPO {npo_id!r} is inactive (paused or deactivated): resume it first"},
+                status=409,
+            )
         wanted = request.query.get("stream")
         keys = [key for key, _, _ in version.config.all_streams()]
         if wanted is not None and wanted not in keys:
@@ -43,14 +62,28 @@ class ManualFetch(web.View):
             return self.json(
                 {"error": f"NPO {npo_id!r} has no enabled {wanted or 'stream'}"}, status=422
             )
-        requests = [await request_pull(npo_id, name, reason="manual") for name in streams]
+        requests = [
+            await request_pull(
+                npo_id, name, reason="manual", full_refresh=full_refresh, re_emit=re_emit
+            )
+            for name in streams
+        ]
         return self.json(
             {
                 "npo_id": npo_id,
+                "full_refresh": full_refresh or re_emit,
+                "re_emit": re_emit,
                 "requested": [{"stream": r.stream, "trace_id": r.trace_id} for r in requests],
             },
             status=202,
         )
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    value = request.query.get(name, "false")
+    if value not in ("true", "false"):
+        raise ValueError(f"{name}: must be true or false, not {value!r}")
+    return value == "true"
 
 
 @app.page("/admin/npos/{npo_id}/pulls")

@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
+from pydantic import ValidationError
+
 from npo_integration.http.errors import NpoUnavailableError
-from npo_integration.models.internal import RawPage, RawRecord
+from npo_integration.models.internal import FetchRequest, RawPage, RawRecord
 from npo_integration.models.npo_config import NpoIntegrationConfig, StreamConfig
 from npo_integration.pull.extract import StreamPuller
 from npo_integration.pull.walker import Page
@@ -168,3 +171,35 @@ async def test_a_full_sweep_of_an_incremental_stream_walks_from_the_start_cursor
     )
     assert asked == [None] and outcome.complete
     assert cursors == []  # "a" and "b" are older than the committed "m"
+
+
+async def test_a_re_emit_marks_its_pages_and_a_full_refresh_commits_from_no_cursor() -> None:
+    client = FakeClient({"/o": [[{"id": 1, "updated": "a"}], [{"id": 2, "updated": "b"}]]})
+    sent: list[RawPage] = []
+    cursors: list[str] = []
+
+    async def publish(pages: list[RawPage]) -> None:
+        sent.extend(pages)
+
+    # a full refresh passes no cursor: what the walk finds is committed, older than "m" or not
+    await StreamPuller(client.pages, CONFIG, "offerings").run(  # type: ignore[arg-type]
+        cursor=None,
+        trace_id="re-1",
+        publish=publish,
+        commit_cursor=cursors.append,
+        full_sweep=True,
+        re_emit=True,
+    )
+    assert cursors == ["a", "b"]
+    assert [page.re_emit for page in sent] == [True, True]
+    assert all(r.re_emit and r.trace_id == "re-1" for page in sent for r in page.unpacked())
+    assert RawPage.of(sent[0].unpacked()[0]).re_emit  # a re-drive keeps it
+
+
+def test_a_re_emit_request_is_a_full_refresh() -> None:
+    with pytest.raises(ValidationError, match="only with full_refresh"):
+        FetchRequest(npo_id="n1", stream="offerings", trace_id="t", re_emit=True)
+    asked = FetchRequest(
+        npo_id="n1", stream="offerings", trace_id="t", re_emit=True, full_refresh=True
+    )
+    assert asked.full_refresh and asked.re_emit

@@ -1,4 +1,5 @@
-"""Config commands become versions: numbered, idempotent on replay, with reseal and deactivate."""
+"""Config commands become versions: numbered, idempotent on replay, with reseal, deactivate,
+pause and resume; the start-up config file changes only what it manages."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import pytest
 
 from npo_integration.errors import ConfigError
 from npo_integration.models.internal import ConfigCommand
-from npo_integration.models.npo_config import NpoIntegrationConfig
+from npo_integration.models.npo_config import NpoConfigVersion, NpoIntegrationConfig
 from npo_integration.registry.sealed_config import seal_config
-from npo_integration.registry.versioning import UnknownNpoError, next_version
+from npo_integration.registry.versioning import UnknownNpoError, file_may_change, next_version
 from npo_integration.sealing import SecretBox
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
@@ -77,3 +78,81 @@ def test_an_unsealed_secret_is_refused() -> None:
     )
     with pytest.raises(ConfigError, match="not sealed"):
         next_version(None, upsert(plain), NOW, BOX)
+
+
+def state(kind: str, source: str = "cli") -> ConfigCommand:
+    return ConfigCommand.model_validate({"event_type": kind, "npo_id": "n1", "source": source})
+
+
+def test_pause_and_resume_flip_active_and_keep_the_sealed_secrets() -> None:
+    v1 = next_version(None, upsert(config()), NOW, BOX)
+    assert v1 is not None
+    paused = next_version(v1, state("npo_config.pause"), NOW, BOX)
+    assert paused is not None and (paused.version, paused.change) == (2, "pause")
+    assert paused.config.active is False
+    assert paused.config.sources == v1.config.sources  # same ciphertext: nothing resealed
+    assert next_version(paused, state("npo_config.pause"), NOW, BOX) is None  # a replay
+    assert next_version(paused, state("npo_config.deactivate"), NOW, BOX) is None  # same state
+    resumed = next_version(paused, state("npo_config.resume"), NOW, BOX)
+    assert resumed is not None and (resumed.version, resumed.change) == (3, "resume")
+    assert resumed.config == v1.config
+    assert next_version(resumed, state("npo_config.resume"), NOW, BOX) is None
+
+
+def test_resume_lifts_a_deactivation_too() -> None:
+    v1 = next_version(None, upsert(config()), NOW, BOX)
+    assert v1 is not None
+    off = next_version(v1, state("npo_config.deactivate"), NOW, BOX)
+    assert off is not None and not off.config.active
+    on = next_version(off, state("npo_config.resume"), NOW, BOX)
+    assert on is not None and on.config.active
+
+
+def test_pause_and_resume_need_a_known_npo() -> None:
+    for kind in ("npo_config.pause", "npo_config.resume"):
+        with pytest.raises(UnknownNpoError):
+            next_version(None, state(kind), NOW, BOX)
+
+
+def _history(*steps: tuple[str, str]) -> list[NpoConfigVersion]:
+    """Versions made by ``(command type, source)`` in turn (the first an upsert)."""
+    versions: list[NpoConfigVersion] = []
+    for kind, source in steps:
+        current = versions[-1] if versions else None
+        command = (
+            upsert(config(name=f"N{len(versions)}")).model_copy(update={"source": source})
+            if kind == "npo_config.upsert"
+            else state(kind, source)
+        )
+        made = next_version(current, command, NOW, BOX)
+        assert made is not None
+        versions.append(made)
+    return versions
+
+
+def _file_may_change(versions: list[NpoConfigVersion]) -> bool:
+    by_number = {v.version: v for v in versions}
+    return file_may_change(versions[-1] if versions else None, by_number.get)
+
+
+def test_the_config_file_manages_only_what_it_made_and_nobody_changed_since() -> None:
+    up, pause, resume, deact, reseal = (
+        "npo_config.upsert",
+        "npo_config.pause",
+        "npo_config.resume",
+        "npo_config.deactivate",
+        "npo_config.reseal",
+    )
+    assert _file_may_change([])  # not registered: the file creates it
+    assert _file_may_change(_history((up, "file")))
+    assert _file_may_change(_history((up, "cli"), (up, "file")))  # the file's again (2nd version)
+    assert _file_may_change(_history((up, "file"), (reseal, "admin-api"), (reseal, "cli")))
+    for other in ("admin-api", "cli", "npo-assessed"):
+        assert not _file_may_change(_history((up, other)))
+        assert not _file_may_change(_history((up, "file"), (up, other)))
+    assert not _file_may_change(_history((up, "file"), (pause, "cli")))
+    assert not _file_may_change(_history((up, "file"), (pause, "cli"), (resume, "cli")))
+    assert not _file_may_change(_history((up, "file"), (deact, "admin-api"), (reseal, "cli")))
+    # a reseal whose earlier versions are gone: not guessed to be the file's
+    lone = _history((up, "file"), (reseal, "cli"))
+    assert not file_may_change(lone[-1], lambda number: None)

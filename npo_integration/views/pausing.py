@@ -1,0 +1,55 @@
+"""Admin API: pause and resume an NPO, keeping its stored config and secrets.
+
+A pause is the state a deactivation makes (``active`` false: no pulls, no enrolments); resume is
+their inverse, with the config and sealed secrets as stored, so nobody sends the secrets again.
+Both are commands like every other config change (``registry.versioning``).
+"""
+
+from __future__ import annotations
+
+from faust import web
+
+from npo_integration.app import app
+from npo_integration.models.internal import ConfigCommand
+from npo_integration.registry.submit import pause_command, resume_command
+from npo_integration.tables import npo_configs
+from npo_integration.views.admin_answers import change_source, unknown_npo
+from npo_integration.views.admin_auth import admin_only
+from npo_integration.views.npos import _accept
+from npo_integration.views.openapi import WAIT, documented
+
+
+async def _set_active(view: web.View, request: web.Request, command: ConfigCommand) -> web.Response:
+    """Send the command; 200 at once when the NPO is already in the state it asks for (a
+    ``?wait=true`` would otherwise wait for a version that never comes)."""
+    current = npo_configs.current(command.npo_id)
+    if current is None:
+        return unknown_npo(view, command.npo_id)
+    if current.config.active == (command.event_type == "npo_config.resume"):
+        return view.json(
+            {
+                "npo_id": command.npo_id,
+                "status": "unchanged",
+                "active": current.config.active,
+                "version": current.version,
+            }
+        )
+    return await _accept(view, request, command)
+
+
+@app.page("/admin/npos/{npo_id}/pause")
+class NpoPause(web.View):
+    @admin_only
+    @documented(query=[WAIT])
+    async def post(self, request: web.Request, npo_id: str) -> web.Response:
+        """Pause the NPO: no more pulls or enrolments until it is resumed (its config is kept)."""
+        return await _set_active(self, request, pause_command(npo_id, change_source(request)))
+
+
+@app.page("/admin/npos/{npo_id}/resume")
+class NpoResume(web.View):
+    @admin_only
+    @documented(query=[WAIT])
+    async def post(self, request: web.Request, npo_id: str) -> web.Response:
+        """Resume a paused or deactivated NPO with its stored config and secrets."""
+        return await _set_active(self, request, resume_command(npo_id, change_source(request)))
