@@ -10,4 +10,5 @@ from npo_integration.views import (  # noqa: F401
     openapi,
     pulls,
     removals,
+    status,
 )
