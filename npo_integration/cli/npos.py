@@ -9,6 +9,7 @@ from urllib.parse import quote
 import click
 
 from npo_integration.cli.admin_client import AdminClient
+from npo_integration.cli.status import status
 from npo_integration.errors import ConfigError
 from npo_integration.registry.config_file import parse_configs
 
@@ -140,3 +141,6 @@ def removals_reject(npo_id: str, stream: str | None, url: str | None) -> None:
     """Drop NPO_ID's held removals: nothing is removed (a sweep as bad is held again)."""
     query = f"?stream={stream}" if stream else ""
     _print(AdminClient(url).call("POST", f"/admin/npos/{npo_id}/removals/reject{query}"))
+
+
+npos.add_command(status)  # cli/status.py: the status views across workers

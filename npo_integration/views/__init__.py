@@ -8,6 +8,7 @@ from npo_integration.views import (  # noqa: F401
     metrics,
     npos,
     openapi,
+    ops,
     pulls,
     removals,
     status,
