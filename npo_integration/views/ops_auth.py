@@ -20,14 +20,14 @@ from http.cookies import CookieError, SimpleCookie
 
 from faust import web
 
-from npo_integration.app import settings
+from npo_integration.views import admin_auth
 
 COOKIE = "npo_ops_session"
 SESSION_SECONDS = 8 * 3600
 
 
 def _key() -> bytes | None:
-    token = settings.admin_token
+    token = admin_auth.settings.admin_token  # read where the admin API reads it
     return None if token is None else token.get_secret_value().encode()
 
 
