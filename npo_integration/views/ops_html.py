@@ -6,6 +6,7 @@ answers (``/admin/status/npos`` and ``/admin/npos/{id}/status``), rendered as th
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from html import escape
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -30,6 +31,17 @@ header { display: flex; justify-content: space-between; align-items: center; }
 
 def _e(value: Any) -> str:
     return "-" if value is None or value == "" else escape(str(value))
+
+
+def when(value: str | None) -> str:
+    """An ISO time from the API as ``2026-05-01 12:30:05 UTC`` (the API answers in UTC)."""
+    if not value:
+        return "-"
+    try:
+        at = datetime.fromisoformat(value).astimezone(UTC)
+    except ValueError:
+        return escape(value)
+    return at.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def age(seconds: float | None, never: bool = False) -> str:
@@ -102,7 +114,7 @@ def npo_list(answer: dict[str, Any], csrf: str, limit: int) -> str:
             _e(n["display_name"]),
             _e(n["state"]),
             f"v{_e(n['config_version'])}",
-            _e(n["last_run_at"]),
+            when(n["last_run_at"]),
             age(n["staleness_seconds"], n["never_succeeded"]),
             _e(", ".join(n["failing_streams"])),
             _e(n["unprocessed"]),
@@ -125,7 +137,7 @@ def npo_list(answer: dict[str, Any], csrf: str, limit: int) -> str:
         )
     body = (
         f"{_incomplete(answer['workers'])}"
-        f"<p>{total} NPOs on {len(answer['workers'])} workers. Sorted by {sorts}. "
+        f"<p>NPOs: {total}, on {len(answer['workers'])} workers. Sorted by {sorts}. "
         f"Reload the page to refresh. {' '.join(pages)}</p>"
         + _table(
             [
@@ -177,7 +189,7 @@ def npo_detail(status: dict[str, Any], csrf: str, message: str | None) -> str:
             [
                 health(status["health"]),
                 f"{_e(status['state'])} (last change: {_e(status['last_change'])})",
-                f"v{_e(status['config_version'])} of {_e(status['config_updated_at'])}",
+                f"v{_e(status['config_version'])} of {when(status['config_updated_at'])}",
                 age(status["staleness_seconds"], status["never_succeeded"]),
                 f"{_e(owner['url'])} ({_e(owner['worker_id'][:8])})",
                 _e(owner["partition"]),
@@ -201,9 +213,9 @@ def npo_detail(status: dict[str, Any], csrf: str, message: str | None) -> str:
             [
                 _e(s["stream"]),
                 health(s["health"]),
-                _e(s["last_run_at"]),
-                _e(s["last_success_at"]),
-                _e(s["next_run_at"]),
+                when(s["last_run_at"]),
+                when(s["last_success_at"]),
+                when(s["next_run_at"]),
                 _e(s["records_last_run"]),
                 _e(s["consecutive_failures"]),
                 _e(s["last_error"]),
@@ -221,7 +233,7 @@ def npo_detail(status: dict[str, Any], csrf: str, message: str | None) -> str:
         ["Ended", "Stream", "Outcome", "Records", "Error"],
         [
             [
-                _e(p["ended_at"]),
+                when(p["ended_at"]),
                 _e(p["stream"]),
                 "ok" if p["ok"] else "failed",
                 _e(p["records"]),
@@ -240,7 +252,7 @@ def npo_detail(status: dict[str, Any], csrf: str, message: str | None) -> str:
     dead = _table(
         ["At", "From", "Record", "Reason"],
         [
-            [_e(d["at"]), _e(d["source_topic"]), _e(d["record_key"]), _e(d["reason"])]
+            [when(d["at"]), _e(d["source_topic"]), _e(d["record_key"]), _e(d["reason"])]
             for d in letters["recent"]
         ],
         "dead-letters",
