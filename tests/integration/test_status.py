@@ -61,6 +61,12 @@ async def test_status_with_two_workers(sandbox: SandboxProcess, deployment: Depl
         lambda: both_hold_partitions(workers), timeout=60, what="both workers holding partitions"
     )
 
+    # Pulled again by their owners now: the recent pulls are kept by the worker that pulls, and
+    # the first worker pulled every NPO before the second joined and took half of them.
+    for npo_id in (broken, badmap, *healthy):
+        status, body = await admin(workers[0].url, token, "POST", f"/admin/npos/{npo_id}/fetch")
+        assert status == 202, body
+
     async def settled_status(url: str, npo_id: str) -> dict[str, Any] | None:
         """The status once the NPO's first pull ended and both workers answered their share."""
         status, body = await admin(url, token, "GET", f"/admin/npos/{npo_id}/status")
@@ -68,7 +74,7 @@ async def test_status_with_two_workers(sandbox: SandboxProcess, deployment: Depl
             return None
         if not body["enrolments"]["complete"] or len(body["enrolments"]["workers"]) != 2:
             return None
-        ended = all(s["last_run_at"] for s in body["streams"])
+        ended = all(s["last_run_at"] for s in body["streams"]) and bool(body["recent_pulls"])
         if npo_id == badmap and body["dead_letters"]["last_24h"] < 3:
             return None
         return body if ended else None
@@ -93,7 +99,7 @@ async def test_status_with_two_workers(sandbox: SandboxProcess, deployment: Depl
             assert body["health"] == "failing"
             assert stream["consecutive_failures"] >= 1 and stream["last_error"]
             assert stream["last_success_at"] is None
-            assert body["recent_pulls"] and not body["recent_pulls"][0]["ok"]
+            assert not body["recent_pulls"][0]["ok"] and body["recent_pulls"][0]["error"]
         else:
             assert stream["last_success_at"] and stream["consecutive_failures"] == 0
             assert body["health"] == "ok"
