@@ -1,8 +1,8 @@
 """``/ops`` in a real headless browser (Debian's ``chromium`` driven by Playwright), JavaScript off.
 
-An operator logs in with the admin token, sees every NPO's health in the table, opens the NPO
-whose mapping misses a field (its dead letters with reasons, unprocessed records, recent pulls),
-pulls another one now (the simulated NPO is asked again), fixes the mapping and re-drives the
+An operator logs in with the admin token, sees every NPO's health in the table (first, failing,
+the one whose API refuses the configured token), opens the NPO whose mapping misses a field (its
+dead letters with reasons, unprocessed records, recent pulls), pulls another one now (the simulated NPO is asked again), fixes the mapping and re-drives the
 records that ran out of attempts (their events reach the offerings topic). The screenshot of the
 NPO table is written to docs/ops-page.png (docs/operations.md shows it) and checked not blank.
 """
@@ -97,10 +97,13 @@ async def test_the_ops_page_in_a_headless_browser(
     sandbox: SandboxProcess, deployment: Deployment, browser: Any
 ) -> None:
     await add_simple_npo(sandbox, "ops-good", offerings=3)
+    await add_simple_npo(sandbox, "ops-down", offerings=1)
     await add_cursor_npo(sandbox, "ops-badmap", 3)
+    wrong_token = {"kind": "bearer", "token": "not-the-npos-token"}
     deployment.write_configs(
         [
             simple_config("ops-good", sandbox.npo_url("ops-good")),
+            simple_config("ops-down", sandbox.npo_url("ops-down"), auth=wrong_token),
             cursor_config("ops-badmap", sandbox.npo_url("ops-badmap"), title_path="nope"),
         ]
     )
@@ -136,7 +139,9 @@ async def test_the_ops_page_in_a_headless_browser(
     await page.click("button[type=submit]")
     assert page.url == f"{worker.url}/ops"
     rows = page.locator("table#npos tbody tr")
-    assert await rows.count() == 2
+    assert await rows.count() == 3
+    first = await rows.nth(0).inner_text()  # stalest first: the NPO never pulled successfully
+    assert "ops-down" in first and "failing" in first and "never succeeded" in first
     table = await page.inner_text("table#npos")
     assert "ops-good" in table and "ops-badmap" in table and "ok" in table
     SCREENSHOT.parent.mkdir(exist_ok=True)
