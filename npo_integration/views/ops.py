@@ -148,7 +148,9 @@ class OpsNpo(web.View):
         status, body = await _admin_call("GET", f"/admin/npos/{quote(npo_id, safe='')}/status")
         if status != 200:
             return self.html(ops_html.failure(npo_id, _error(body), csrf), status=status)
-        return self.html(ops_html.npo_detail(body, csrf, request.query.get("done")))
+        done = request.query.get("done", "")
+        message = done if ops_auth.message_ok(done, request.query.get("sig", "")) else None
+        return self.html(ops_html.npo_detail(body, csrf, message))
 
 
 @app.page("/ops/npos/{npo_id}/{action}")
@@ -171,5 +173,6 @@ class OpsAction(web.View):
         outcome = (
             f"{action}: accepted" if status in (200, 202) else f"{action}: HTTP {status}, "
         ) + ("" if status in (200, 202) else _error(body))
-        target = f"/ops/npos/{quote(npo_id, safe='')}?{urlencode({'done': outcome})}"
+        signed = urlencode({"done": outcome, "sig": ops_auth.message_signature(outcome)})
+        target = f"/ops/npos/{quote(npo_id, safe='')}?{signed}"
         return self.html("", status=303, headers={"Location": target})

@@ -88,6 +88,17 @@ def csrf_ok(session: str, given: str) -> bool:
     return hmac.compare_digest(given.encode(), csrf_token(session).encode())
 
 
+def message_signature(message: str) -> str:
+    """Signs the outcome an action redirects with, so a crafted link cannot put words on the
+    page (``?done=...`` shows only what this service wrote)."""
+    key = _key()
+    return "" if key is None else _sign(key, "ops-message", message)
+
+
+def message_ok(message: str, signature: str) -> bool:
+    return bool(signature) and hmac.compare_digest(signature, message_signature(message))
+
+
 def cookie_header(request: web.Request, value: str, max_age: int = SESSION_SECONDS) -> str:
     secure = request.headers.get("X-Forwarded-Proto") == "https" or request.url.scheme == "https"
     flags = f"Max-Age={max_age}; Path=/ops; HttpOnly; SameSite=Strict"

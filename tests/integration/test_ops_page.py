@@ -2,9 +2,10 @@
 
 An operator logs in with the admin token, sees every NPO's health in the table (first, failing,
 the one whose API refuses the configured token), opens the NPO whose mapping misses a field (its
-dead letters with reasons, unprocessed records, recent pulls), pulls another one now (the simulated NPO is asked again), fixes the mapping and re-drives the
-records that ran out of attempts (their events reach the offerings topic). The screenshot of the
-NPO table is written to docs/ops-page.png (docs/operations.md shows it) and checked not blank.
+dead letters with reasons, unprocessed records, recent pulls), pulls another one now (the
+simulated NPO is asked again), fixes the mapping and re-drives the records that ran out of
+attempts (their events reach the offerings topic). The screenshot of the NPO table is written to
+docs/ops-page.png (docs/operations.md shows it) and checked not blank.
 """
 
 from __future__ import annotations
@@ -196,7 +197,10 @@ async def test_the_ops_page_in_a_headless_browser(
 
     await eventually(lambda: _at_least(events, 3), timeout=30, what="3 offerings re-driven")
 
-    # A form without its CSRF token is refused; logging out ends the session
+    # A form without its CSRF token is refused, a forged outcome is not shown; logging out
+    # ends the session
+    await page.goto(f"{worker.url}/ops/npos/ops-good?done=call+0800-FORGED")
+    assert await page.locator("#message").count() == 0
     refused = await context.request.post(f"{worker.url}/ops/npos/ops-good/pull", form={})
     assert refused.status == 403
     await page.click("button:has-text('Log out')")

@@ -87,6 +87,10 @@ def test_an_ops_session_is_signed_with_the_token_and_expires(
         admin_auth, "settings", settings.model_copy(update={"admin_token": SecretStr("x" * 40)})
     )
     assert not ops_auth.valid_session(session, now=1_000_000 + 60)  # a new token ends sessions
+    signature = ops_auth.message_signature("pull: accepted")
+    assert ops_auth.message_ok("pull: accepted", signature)
+    assert not ops_auth.message_ok("visit evil.example", signature)
+    assert not ops_auth.message_ok("pull: accepted", "")
 
 
 def test_the_session_cookie_is_http_only_strict_and_secure_over_https(token: str) -> None:
