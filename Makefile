@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: run test lint chart-check contracts install broker stop-broker stop unit integration bench clean
+.PHONY: run test lint chart-check contracts install broker browser stop-broker stop unit integration bench clean
 
 install: $(VENV)/.installed
 
@@ -16,6 +16,13 @@ $(VENV)/.installed: pyproject.toml sandbox/pyproject.toml
 broker:
 	scripts/kafka.sh start
 
+## Debian's chromium, for the /ops page's browser test (tests/integration/test_ops_page.py, which
+## is skipped without it). Needs root and Debian's package archive; elsewhere it only says so.
+browser:
+	@command -v chromium >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -q --no-install-recommends chromium) >/dev/null \
+		|| echo "make browser: chromium not installed; the /ops browser test will be skipped"
+
 ## Both brokers: the shared plaintext one and the SASL_SSL one the security test starts.
 stop-broker:
 	scripts/kafka.sh stop
@@ -27,7 +34,7 @@ run: install broker
 
 ## Lint (ruff), formatting and types (mypy, strict), the Helm chart, then the whole suite: unit
 ## tests, then integration tests against the real broker.
-test: lint chart-check broker
+test: lint chart-check broker browser
 	$(BIN)/pytest -q -p no:cacheprovider tests
 
 lint: install
@@ -48,7 +55,7 @@ contracts: install
 unit: install
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit
 
-integration: install broker
+integration: install broker browser
 	$(BIN)/pytest -q -p no:cacheprovider tests/integration
 
 ## Every benchmark (about 25 minutes on 2 cores), then docs/performance.md and docs/deployment.md

@@ -14,6 +14,10 @@ from aiohttp import web
 PUBLIC_PATHS = frozenset({"/health", "/metrics"})
 """The only routes that answer without the admin token."""
 
+OPS_PREFIX = "/ops"
+"""The operations page: HTML behind the admin token or a session made from it (views/ops.py);
+without either it answers 401 with the login form."""
+
 FAUST_BUILT_IN_PATHS = (
     "/",
     "/router/",
@@ -40,6 +44,10 @@ class Route:
     @property
     def public(self) -> bool:
         return self.template in PUBLIC_PATHS
+
+    @property
+    def ops(self) -> bool:
+        return self.template == OPS_PREFIX or self.template.startswith(OPS_PREFIX + "/")
 
     def path(self, value: str) -> str:
         """The template with every placeholder set to ``value``."""

@@ -2,6 +2,7 @@
 
 from npo_integration.agents import (  # noqa: F401
     config_commands,
+    dead_letter_window,
     enrol,
     enrolment_links,
     fetch,

@@ -10,6 +10,7 @@ from urllib.parse import quote
 import click
 
 from npo_integration.cli.admin_client import AdminClient
+from npo_integration.cli.status import status
 from npo_integration.cli.table import echo_table
 from npo_integration.errors import ConfigError
 from npo_integration.registry.config_file import parse_configs
@@ -169,3 +170,4 @@ def removals_reject(npo_id: str, stream: str | None, url: str | None) -> None:
 from npo_integration.cli.preview import check  # noqa: E402  npos check: the preview
 
 npos.add_command(check)
+npos.add_command(status)  # cli/status.py: the status views across workers

@@ -5,6 +5,7 @@ is the key's partition, which is what Faust's changelog semantics require.
 """
 
 from npo_integration.tables import (  # noqa: F401
+    dead_letter_window,
     enrolment_links,
     enrolments,
     erased_candidates,

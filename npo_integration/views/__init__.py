@@ -8,8 +8,10 @@ from npo_integration.views import (  # noqa: F401
     metrics,
     npos,
     openapi,
+    ops,
     pausing,
     preview,
     pulls,
     removals,
+    status,
 )

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from faust import web
 
-from npo_integration.app import settings
+from npo_integration.app import settings as settings  # read by ops_auth too (one place)
 
 V = TypeVar("V", bound=web.View)
 Handler = Callable[..., Awaitable[web.Response]]
