@@ -259,6 +259,12 @@ async def test_an_npo_with_an_lms_and_a_crm(stack: Stack, lms: str) -> None:
         if e["status"] == "enrolled"
     ] == [programmes[1]]
 
+    # The LMS's error in a 200 answer (Moodle's way) fails the enrolment: its error_in_body holds.
+    await send(stack.deployment, lms_assignment(f"{lms}-asg-lms-x", npo, "999", 2103))
+    [refused] = await wait_results(stack.deployment, f"{lms}-asg-lms-x", timeout=TIMEOUT)
+    assert refused["status"] == "failed" and "wsnoinstance" in refused["reason"], refused
+    assert len(await sandbox.enrolments(npo.lms_system)) == 2
+
     # Nothing was removed: no source's sweep took another source's offerings for gone ones.
     final = await offering_events(stack.deployment, npo)
     assert {e["event_type"] for e in final} == {"npo_offering.created"}
