@@ -7,10 +7,13 @@ Both are commands like every other config change (``registry.versioning``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from faust import web
 
 from npo_integration.app import app
 from npo_integration.models.internal import ConfigCommand
+from npo_integration.models.npo_config import ConfigSource
 from npo_integration.registry.submit import pause_command, resume_command
 from npo_integration.tables import npo_configs
 from npo_integration.views.admin_answers import change_source, unknown_npo
@@ -19,12 +22,19 @@ from npo_integration.views.npos import _accept
 from npo_integration.views.openapi import WAIT, documented
 
 
-async def _set_active(view: web.View, request: web.Request, command: ConfigCommand) -> web.Response:
+async def _set_active(
+    view: web.View,
+    request: web.Request,
+    npo_id: str,
+    make: Callable[[str, ConfigSource], ConfigCommand],
+) -> web.Response:
     """Send the command; 200 at once when the NPO is already in the state it asks for (a
-    ``?wait=true`` would otherwise wait for a version that never comes)."""
-    current = npo_configs.current(command.npo_id)
+    ``?wait=true`` would otherwise wait for a version that never comes). An id that is no
+    registered NPO (nor a valid id) is a 404 before any command is made of it."""
+    current = npo_configs.current(npo_id)
     if current is None:
-        return unknown_npo(view, command.npo_id)
+        return unknown_npo(view, npo_id)
+    command = make(npo_id, change_source(request))
     if current.config.active == (command.event_type == "npo_config.resume"):
         return view.json(
             {
@@ -43,7 +53,7 @@ class NpoPause(web.View):
     @documented(query=[WAIT])
     async def post(self, request: web.Request, npo_id: str) -> web.Response:
         """Pause the NPO: no more pulls or enrolments until it is resumed (its config is kept)."""
-        return await _set_active(self, request, pause_command(npo_id, change_source(request)))
+        return await _set_active(self, request, npo_id, pause_command)
 
 
 @app.page("/admin/npos/{npo_id}/resume")
@@ -52,4 +62,4 @@ class NpoResume(web.View):
     @documented(query=[WAIT])
     async def post(self, request: web.Request, npo_id: str) -> web.Response:
         """Resume a paused or deactivated NPO with its stored config and secrets."""
-        return await _set_active(self, request, resume_command(npo_id, change_source(request)))
+        return await _set_active(self, request, npo_id, resume_command)
