@@ -91,12 +91,15 @@ def test_no_secret_reaches_a_line(captured) -> None:
     log calls every way a call can take them: as %-arguments, extra=, a dict message and in an
     exception's line."""
     logger, out = captured
+    document = {
+        "npo_id": "code-academy",
+        "display_name": "Code Academy",
+        "base_url": "https://lms.example/api",
+        "transform": {"kind": "plugin", "name": "simple"},
+    }
     config = NpoIntegrationConfig.model_validate(
         {
-            "npo_id": "code-academy",
-            "display_name": "Code Academy",
-            "base_url": "https://lms.example/api",
-            "transform": {"kind": "plugin", "name": "simple"},
+            **document,
             "auth": {
                 "kind": "oauth2_client_credentials",
                 "token_url": "https://lms.example/token",
@@ -106,8 +109,8 @@ def test_no_secret_reaches_a_line(captured) -> None:
         }
     )
     bearer = NpoIntegrationConfig.model_validate(
-        {**config.model_dump(exclude={"auth"}), "auth": {"kind": "bearer", "token": TOKEN}}
-    )
+        {**document, "auth": {"kind": "bearer", "token": TOKEN}}
+    ).sources[0]
     settings = Settings(
         secrets_keys=SecretStr(FERNET_KEY),
         admin_token=SecretStr(ADMIN_TOKEN),
