@@ -4,7 +4,8 @@ enrolment call, outcome.
 A trace starts where work starts: a pull request (``timers/pull_scheduler.request_pull``) or a
 platform assignment event (continued from its ``traceparent`` Kafka header, else started).
 It travels as the ``traceparent`` header of every Kafka message made for it and of every HTTP
-request to the NPO (``http/client.py`` reads :func:`current_traceparent`).
+request to the NPO (``http/client.py`` reads :func:`current_traceparent`). With
+``OTEL_EXPORTER_OTLP_ENDPOINT`` set, ``otel.py`` records the spans (:func:`export_with`).
 
 The ``trace_id`` fields already stored in topics and tables stay as they are: a new pull's
 ``trace_id`` is a W3C trace id (32 hex digits), and :func:`w3c_trace_id` maps an older one
@@ -17,10 +18,10 @@ import hashlib
 import re
 import secrets
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from npo_integration.log_context import log_context
 
@@ -43,10 +44,6 @@ class TraceParent:
 
     def __str__(self) -> str:
         return f"00-{self.trace_id}-{self.span_id}-{self.flags}"
-
-    def child(self) -> TraceParent:
-        """The next span of the same trace (this one its parent)."""
-        return TraceParent(self.trace_id, _new_span_id(), self.flags)
 
     def headers(self) -> KafkaHeaders:
         """As Kafka message headers."""
@@ -111,10 +108,22 @@ def from_headers(headers: Headers) -> TraceParent | None:
     return None
 
 
-def continued(headers: Headers) -> TraceParent:
-    """The span of work a message asks for: a child of its ``traceparent``, else a new trace."""
-    parent = from_headers(headers)
-    return parent.child() if parent is not None else start()
+class SpanExporting(Protocol):
+    """Where spans are recorded when exporting is on (``otel.py``); none by default (no cost)."""
+
+    def span(
+        self, name: str, trace_id: str, parent: TraceParent | None
+    ) -> AbstractContextManager[TraceParent]:
+        """A recorded span of trace ``trace_id``, a child of ``parent`` (else a root)."""
+
+
+_exporting: SpanExporting | None = None
+
+
+def export_with(exporting: SpanExporting | None) -> None:
+    """Record every span from now on through ``exporting`` (``None``: stop)."""
+    global _exporting
+    _exporting = exporting
 
 
 _current: ContextVar[TraceParent | None] = ContextVar("npo_traceparent", default=None)
@@ -126,28 +135,41 @@ def current_traceparent() -> TraceParent | None:
 
 
 def current_headers() -> KafkaHeaders:
-    """Kafka headers for a message made now: a child span of the current one (none outside)."""
+    """Kafka headers for a message sent now: the current span as its parent (none outside)."""
     span = _current.get()
-    return span.child().headers() if span is not None else ()
+    return span.headers() if span is not None else ()
 
 
 def headers_for(trace_id: str) -> KafkaHeaders:
-    """Kafka headers for a message of the trace ``trace_id`` (a ``trace_id`` field): a child
-    of the current span when that is the same trace, else a new span of it."""
+    """Kafka headers for a message of the trace ``trace_id`` (a ``trace_id`` field): the current
+    span when it is of that trace, else a span of its own in it."""
     span = _current.get()
     wanted = w3c_trace_id(trace_id)
     if span is not None and span.trace_id == wanted:
-        return span.child().headers()
+        return span.headers()
     return start(wanted).headers()
 
 
 @contextmanager
-def traced(span: TraceParent) -> Iterator[TraceParent]:
-    """Within the block, NPO requests and messages carry ``span``'s trace and log lines its
-    trace id (``trace_id`` of :func:`~npo_integration.log_context.log_context`)."""
-    token = _current.set(span)
-    try:
-        with log_context(trace_id=span.trace_id):
-            yield span
-    finally:
-        _current.reset(token)
+def traced(
+    name: str, *, parent: TraceParent | None = None, trace_id: str | None = None
+) -> Iterator[TraceParent]:
+    """The span of one piece of work: a child of ``parent`` (a message's ``traceparent``), else
+    a root span of the trace ``trace_id`` (a ``trace_id`` field), else of a new trace.
+
+    Within the block, NPO requests and messages sent carry it, and log lines its trace id
+    (``trace_id`` of :func:`~npo_integration.log_context.log_context`)."""
+    trace = parent.trace_id if parent is not None else None
+    trace = trace or (w3c_trace_id(trace_id) if trace_id else new_trace_id())
+    recorded = (
+        _exporting.span(name, trace, parent)
+        if _exporting is not None
+        else nullcontext(TraceParent(trace, _new_span_id(), parent.flags if parent else "01"))
+    )
+    with recorded as span:
+        token = _current.set(span)
+        try:
+            with log_context(trace_id=span.trace_id):
+                yield span
+        finally:
+            _current.reset(token)

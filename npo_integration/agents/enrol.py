@@ -292,7 +292,7 @@ async def _handle(
         _abandoned(event, "before it started")
         return
     # The platform's traceparent header continues its trace (NPO call, outcome); else a new one.
-    with tracing.traced(tracing.continued(event.message.headers)):
+    with tracing.traced("enrolment", parent=tracing.from_headers(event.message.headers)):
         await _handled(acknowledge, event, message, partition)
 
 

@@ -120,7 +120,7 @@ def _walk(
 @app.agent(fetch_requests, concurrency=settings.fetch_concurrency)
 async def run_fetch_requests(stream: StreamT[bytes]) -> None:
     async for request in parsed(stream, FetchRequest, fetch_requests):
-        with tracing.traced(tracing.start(request.trace_id)):
+        with tracing.traced("pull", trace_id=request.trace_id):
             await _run(request)
 
 

@@ -258,7 +258,7 @@ class NpoHttpClient:
             headers["Idempotency-Key"] = idempotency_key
         span = current_traceparent()
         if span is not None:  # the NPO may continue the trace (W3C trace context)
-            headers[HEADER] = str(span.child())
+            headers[HEADER] = str(span)
         return headers
 
     def _make_auth(self, endpoint: Endpoint) -> AnyAuthenticator:
