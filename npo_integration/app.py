@@ -13,7 +13,7 @@ import faust
 from faust.types.auth import CredentialsT
 from mode.utils.objects import cached_property
 
-from npo_integration import faust_patches, kafka_auth, log_format, metrics
+from npo_integration import faust_patches, kafka_auth, log_format, metrics, otel
 from npo_integration.boot import TopicsFirst
 from npo_integration.errors import ConfigError
 from npo_integration.sensors import QuietMonitor
@@ -31,6 +31,7 @@ def _load_settings() -> tuple[Settings, CredentialsT | None]:
 
 settings, broker_credentials = _load_settings()
 logging.getLogger("npo_integration").setLevel(settings.log_level.upper())
+otel.start_exporting()  # only with OTEL_EXPORTER_OTLP_ENDPOINT set; before any NPO session opens
 
 
 class NpoApp(faust.App):

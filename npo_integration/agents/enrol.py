@@ -37,6 +37,7 @@ from faust.types import TP, AppT, EventT
 from mode.types.signals import BaseSignalT
 from pydantic import Field, TypeAdapter
 
+from npo_integration import tracing
 from npo_integration.agents import erasure
 from npo_integration.agents.dead_letters import dead_letter, payload_of
 from npo_integration.agents.in_order_acks import Acknowledge, InOrderAcks
@@ -131,11 +132,18 @@ class FaustPorts:
 
     async def publish_result(self, result: EnrolmentResult) -> None:
         _fence(finishing=True)
-        await batch_producer.send_one(RESULTS_TOPIC, result.assignment_id.encode(), encode(result))
+        await batch_producer.send_one(
+            RESULTS_TOPIC,
+            result.assignment_id.encode(),
+            encode(result),
+            headers=tracing.current_headers(),
+        )
 
     async def publish_link(self, link: EnrolmentLink) -> None:
         _fence(finishing=True)
-        await batch_producer.send_one(LINKS_TOPIC, link.npo_id.encode(), encode(link))
+        await batch_producer.send_one(
+            LINKS_TOPIC, link.npo_id.encode(), encode(link), headers=tracing.current_headers()
+        )
 
     async def dead_letter(self, state: EnrolmentState, reason: str) -> None:
         _fence(finishing=True)
@@ -283,6 +291,17 @@ async def _handle(
     if not ownership.may_start(event.message):
         _abandoned(event, "before it started")
         return
+    # The platform's traceparent header continues its trace (NPO call, outcome); else a new one.
+    with tracing.traced("enrolment", parent=tracing.from_headers(event.message.headers)):
+        await _handled(acknowledge, event, message, partition)
+
+
+async def _handled(
+    acknowledge: Acknowledge,
+    event: EventT[bytes],
+    message: EnrolmentCommand | CandidateAssignmentEvent,
+    partition: int,
+) -> None:
     try:
         if isinstance(message, EnrolmentCommand):
             await processor.on_command(message, partition)

@@ -15,7 +15,7 @@ from typing import Any
 
 from faust import StreamT
 
-from npo_integration import metrics
+from npo_integration import metrics, tracing
 from npo_integration.agents.dead_letters import dead_letter
 from npo_integration.agents.parsed_stream import parsed
 from npo_integration.app import app, settings
@@ -51,7 +51,13 @@ async def _publish(pages: list[RawPage]) -> None:
     topic = raw_records.get_topic_name()
     partitions = await output_log.partitions(topic)
     messages = [
-        Addressed(topic, partition_for(page.npo_id, partitions), page.npo_id.encode(), encode(page))
+        Addressed(
+            topic,
+            partition_for(page.npo_id, partitions),
+            page.npo_id.encode(),
+            encode(page),
+            tracing.headers_for(page.trace_id),
+        )
         for page in pages
     ]
     errors = [e for e in await batch_producer.send_all(messages) if e is not None]
@@ -87,7 +93,11 @@ async def _sweep_completed(request: FetchRequest, outcome: PullOutcome) -> PullO
     topic = raw_records.get_topic_name()
     partitions = await output_log.partitions(topic)
     message = Addressed(
-        topic, partition_for(marker.npo_id, partitions), marker.npo_id.encode(), encode(marker)
+        topic,
+        partition_for(marker.npo_id, partitions),
+        marker.npo_id.encode(),
+        encode(marker),
+        tracing.headers_for(marker.trace_id),
     )
     [error] = await batch_producer.send_all([message])
     if error is None:
@@ -110,7 +120,8 @@ def _walk(
 @app.agent(fetch_requests, concurrency=settings.fetch_concurrency)
 async def run_fetch_requests(stream: StreamT[bytes]) -> None:
     async for request in parsed(stream, FetchRequest, fetch_requests):
-        await _run(request)
+        with tracing.traced("pull", trace_id=request.trace_id):
+            await _run(request)
 
 
 async def _run(request: FetchRequest) -> None:

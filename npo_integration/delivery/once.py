@@ -64,6 +64,8 @@ class Outgoing:
     re_emit: str | None = None
     """The re-emit (its trace id) the event answers: kept in its intent, so a crash's recovery
     knows that re-emit is done."""
+    headers: tuple[tuple[str, bytes], ...] = ()
+    """Kafka headers of the message (``traceparent``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +140,7 @@ class OncePublisher:
         await record_intents(intents)
         return await self._send_all(
             [
-                Addressed(out.topic, i.partition, out.key.encode(), out.value)
+                Addressed(out.topic, i.partition, out.key.encode(), out.value, out.headers)
                 for out, i in zip(batch, intents, strict=True)
             ]
         )

@@ -96,16 +96,22 @@ class BatchProducer:
             return self._producer
 
     async def send_one(
-        self, topic: str, key: bytes, value: bytes, *, timeout: float = DEFAULT_TIMEOUT_SECONDS
+        self,
+        topic: str,
+        key: bytes,
+        value: bytes,
+        *,
+        headers: Sequence[tuple[str, bytes]] = (),
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
         """One message to the partition its key hashes to; returns once acknowledged.
         Messages sent at the same moment by concurrent callers travel in one request (the
         producer lingers a moment)."""
-        too_large = oversized(Addressed(topic, -1, key, value))
+        too_large = oversized(Addressed(topic, -1, key, value, tuple(headers)))
         if too_large is not None:
             raise too_large
         producer = await self._started()
-        future = await producer.send(topic, value=value, key=key)
+        future = await producer.send(topic, value=value, key=key, headers=list(headers) or None)
         await asyncio.wait_for(future, timeout)
 
     async def send_all(

@@ -42,6 +42,7 @@ from npo_integration.http.urls import join_base, require_same_origin, same_origi
 from npo_integration.log_context import log_context
 from npo_integration.models.npo_config import SourceOrConfig, one_source
 from npo_integration.sealing import SecretBox
+from npo_integration.tracing import HEADER, current_traceparent
 
 logger = logging.getLogger(__name__)
 
@@ -255,6 +256,9 @@ class NpoHttpClient:
         headers.update(extra or {})
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
+        span = current_traceparent()
+        if span is not None:  # the NPO may continue the trace (W3C trace context)
+            headers[HEADER] = str(span)
         return headers
 
     def _make_auth(self, endpoint: Endpoint) -> AnyAuthenticator:

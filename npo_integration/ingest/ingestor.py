@@ -40,6 +40,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import ValidationError
 
+from npo_integration import tracing
 from npo_integration.delivery.once import OncePublisher, Outgoing
 from npo_integration.errors import NpoIntegrationError, SkippableError
 from npo_integration.ingest import links, processed_flag
@@ -675,6 +676,7 @@ def _outgoing(raw: RawRecord, event: Event, change: int, topic: str, key: str) -
         key=key,
         value=encode(event),
         re_emit=raw.trace_id if raw.re_emit else None,
+        headers=tracing.headers_for(raw.trace_id),
     )
 
 

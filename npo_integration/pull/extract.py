@@ -34,6 +34,7 @@ from npo_integration.pull.raw import (
 )
 from npo_integration.pull.records import newer_cursor, record_id
 from npo_integration.pull.walker import Page
+from npo_integration.tracing import w3c_trace_id
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,9 @@ class StreamPuller:
         Its log lines carry the NPO, stream and trace id; its duration goes to
         ``npo_pull_seconds``."""
         started = time.perf_counter()
-        with log_context(npo_id=self._config.npo_id, stream=self._name, trace_id=trace_id):
+        with log_context(
+            npo_id=self._config.npo_id, stream=self._name, trace_id=w3c_trace_id(trace_id)
+        ):
             outcome = await self._walk_and_publish(
                 cursor=cursor,
                 trace_id=trace_id,

@@ -18,9 +18,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from datetime import datetime
 
+from npo_integration import tracing
 from npo_integration.app import settings
 from npo_integration.models.codec import DecodeError, decode, encode
 from npo_integration.models.events import utc_now
@@ -160,11 +160,15 @@ async def request_pull(
         npo_id=npo_id,
         stream=stream,
         reason=reason,
-        trace_id=uuid.uuid4().hex,
+        trace_id=tracing.new_trace_id(),
         full_refresh=full_refresh or re_emit,
         re_emit=re_emit,
     )
-    await fetch_requests.send(key=npo_id.encode(), value=encode(request))
+    await fetch_requests.send(
+        key=npo_id.encode(),
+        value=encode(request),
+        headers=list(tracing.start(request.trace_id).headers()),
+    )
     return request
 
 

@@ -67,6 +67,8 @@ class RequestLogEntry:
     endpoint: str
     header_names: list[str]
     status: int | None = None
+    traceparent: str | None = None
+    """The W3C ``traceparent`` header, when sent (not a secret: tests follow a trace by it)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -140,6 +142,7 @@ class SimulatedNpo:
             query=self.redact(request.query.items()),
             endpoint=endpoint,
             header_names=list(request.headers.keys()),
+            traceparent=request.headers.get("traceparent"),
         )
         self.requests.append(entry)
         self.request_count += 1

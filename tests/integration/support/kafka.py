@@ -33,6 +33,11 @@ class Message:
     offset: int
     key: str | None
     value: Any
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+    def header(self, name: str) -> str | None:
+        """The first header called ``name`` (as text), or ``None``."""
+        return next((v.decode() for n, v in self.headers if n == name), None)
 
 
 def _decode(raw: bytes | None) -> Any:
@@ -80,6 +85,7 @@ async def read_all(topic: str, *, settle: float = 0.5, broker: Broker = SHARED) 
                             r.offset,
                             r.key.decode() if r.key else None,
                             _decode(r.value),
+                            tuple(r.headers or ()),
                         )
                     )
         return messages
@@ -87,11 +93,18 @@ async def read_all(topic: str, *, settle: float = 0.5, broker: Broker = SHARED) 
         await consumer.stop()
 
 
-async def produce(topic: str, key: str, value: Any, *, broker: Broker = SHARED) -> None:
+async def produce(
+    topic: str,
+    key: str,
+    value: Any,
+    *,
+    broker: Broker = SHARED,
+    headers: list[tuple[str, bytes]] | None = None,
+) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, **broker.security)
     await producer.start()
     try:
         raw = value if isinstance(value, bytes) else json.dumps(value).encode()
-        await producer.send_and_wait(topic, key=key.encode(), value=raw)
+        await producer.send_and_wait(topic, key=key.encode(), value=raw, headers=headers)
     finally:
         await producer.stop()

@@ -125,6 +125,8 @@ class FakeLog:
         self.crash_after_send = False
         self.fail_send: Exception | None = None
         self.lose_acks: Exception | None = None  # the broker has the messages, the send fails
+        self.headers: dict[str, list[tuple[tuple[str, bytes], ...]]] = {}
+        """Each sent message's Kafka headers, by topic, in order sent."""
 
     def _parts(self, topic: str) -> list[list[tuple[bytes, bytes]]]:
         return self.topics.setdefault(topic, [[] for _ in range(self.n)])
@@ -158,6 +160,7 @@ class FakeLog:
                 "sent to the key's partition"
             )
             self._parts(m.topic)[m.partition].append((m.key, m.value))
+            self.headers.setdefault(m.topic, []).append(m.headers)
         if self.crash_after_send:
             raise Crash()
         if self.lose_acks is not None:

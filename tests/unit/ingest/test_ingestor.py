@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from npo_integration import tracing
 from npo_integration.models.internal import EnrolmentLink
 from tests.unit.ingest.conftest import Crash, Harness
 
@@ -348,3 +349,12 @@ async def test_states_of_a_batch_are_durable_before_the_next_batch_replaces_its_
     assert set(h.states.durable) == {
         "acme/offerings/1"
     }  # waited for before the second batch's intents
+
+
+async def test_an_event_carries_its_raw_records_trace_in_a_traceparent_header(
+    harness: Harness,
+) -> None:
+    await harness.ingest(harness.raw({"id": 7, "title": "Traced"}))
+    [(header,)] = harness.log.headers[OFFERINGS]
+    span = tracing.from_headers([header])
+    assert span is not None and span.trace_id == tracing.w3c_trace_id("trace")

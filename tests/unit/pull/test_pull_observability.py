@@ -1,5 +1,5 @@
 """A pull's duration goes to npo_pull_seconds by stream and outcome; its log lines carry the NPO,
-stream and trace id."""
+stream and (W3C) trace id."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 
 from npo_integration import metrics
 from npo_integration.log_format import JsonFormatter
+from npo_integration.tracing import w3c_trace_id
 from tests.unit.pull.test_extract import FakeClient, run
 
 
@@ -42,4 +43,9 @@ async def test_a_failed_pulls_line_names_the_npo_stream_and_trace(pull_log: io.S
     await run(FakeClient({"/o": [[{"id": 1}], [{"id": 2}]]}, fail_after=1))
     (line,) = [json.loads(text) for text in pull_log.getvalue().splitlines()]
     assert line["level"] == "WARNING" and "failed after 1 records" in line["message"]
-    assert (line["npo_id"], line["stream"], line["trace_id"]) == ("n1", "offerings", "t")
+    # the request's trace id "t" predates W3C trace ids: the line carries its W3C form
+    assert (line["npo_id"], line["stream"], line["trace_id"]) == (
+        "n1",
+        "offerings",
+        w3c_trace_id("t"),
+    )
