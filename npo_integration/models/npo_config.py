@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     ModelWrapValidatorHandler,
     PrivateAttr,
     SerializerFunctionWrapHandler,
@@ -24,7 +25,8 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
-from pydantic_core import ErrorDetails, InitErrorDetails
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, ErrorDetails, InitErrorDetails
 
 from npo_integration.expressions import (
     PathOrRootText,
@@ -610,6 +612,52 @@ class NpoIntegrationConfig(_Strict):
     display_name: str = Field(min_length=1, max_length=200)
     active: bool = True
     sources: list[SourceConfig] = Field(min_length=1, max_length=20)
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """The schema of both shapes a config is accepted in: with ``sources``, or one system
+        written at the top level (``_from_one_system``), so the published contract (docs/schemas)
+        does not refuse what the service reads."""
+        reference = handler(core_schema)
+        with_sources = handler.resolve_ref_schema(reference)
+        source = handler.resolve_ref_schema(with_sources["properties"]["sources"]["items"])
+        stream = handler.resolve_ref_schema(source["properties"]["streams"]["items"])
+        keyed_stream = {
+            **stream,
+            "properties": {
+                k: v for k, v in stream["properties"].items() if k not in ("name", "kind")
+            },
+            "required": [k for k in stream.get("required", []) if k not in ("name", "kind")],
+        }
+        one_system_fields = {k: v for k, v in source["properties"].items() if k != "name"}
+        one_system_fields["streams"] = {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {name: keyed_stream for name in LEGACY_STREAM_KINDS},
+        }
+        one_system = {
+            "type": "object",
+            "title": "NpoIntegrationConfig (one system)",
+            "additionalProperties": False,
+            "properties": {
+                **{k: v for k, v in with_sources["properties"].items() if k != "sources"},
+                **one_system_fields,
+            },
+            "required": [
+                *(k for k in with_sources.get("required", []) if k != "sources"),
+                *(k for k in source.get("required", []) if k != "name"),
+            ],
+        }
+        shapes = dict(with_sources)
+        with_sources.clear()
+        with_sources.update(
+            {"title": shapes.get("title", cls.__name__), "anyOf": [shapes, one_system]}
+        )
+        if "description" in shapes:
+            with_sources["description"] = shapes.pop("description")
+        return reference
 
     @model_validator(mode="wrap")
     @classmethod
