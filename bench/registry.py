@@ -110,7 +110,7 @@ async def plain_loop(source: str, target: str, expected: int) -> None:
                     event = NpoAssessed.model_validate_json(record.value)
                     assert event.integration is not None
                     document = event.integration.model_dump(mode="json", context={"redact": True})
-                    document["auth"]["token"] = box.encrypt(b"token").decode()
+                    document["sources"][0]["auth"]["token"] = box.encrypt(b"token").decode()
                     futures.append(
                         await producer.send(
                             target, key=record.key, value=json.dumps(document).encode()

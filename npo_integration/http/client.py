@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import cached_property, partial
 from types import TracebackType
 from typing import Any
 
@@ -52,7 +52,7 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _FOLLOWABLE_METHODS = frozenset({"GET", "HEAD"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class _Call:
     method: str
     url: str
@@ -61,8 +61,10 @@ class _Call:
     json: Any = None
     form: Any = None
 
-    @property
+    @cached_property
     def public_url(self) -> str:
+        """The URL with its (non-secret) params, as logs, errors and the response name it: built
+        once per call (each page's request has params; yarl's building is not free)."""
         return str(URL(self.url).extend_query(self.params)) if self.params else self.url
 
 

@@ -145,6 +145,9 @@ class NpoState:
     limiter: TokenBucket
     breaker: CircuitBreaker
     retry: Retrier
+    source: object = None
+    """The source object the endpoint was last made of: a call with that very object (decoded
+    configs are cached, their sources bound once) skips rebuilding and comparing it."""
 
 
 class NpoStates:
@@ -170,14 +173,17 @@ class NpoStates:
 
     def get(self, given: SourceOrConfig) -> NpoState:
         config = one_source(given)
+        state = self._states.get(config.state_key)
+        if state is not None and state.source is config:
+            return state  # the same (immutable) source as the last call: the same settings
         endpoint = Endpoint.of(config, self._caps)
-        state = self._states.get(endpoint.npo_id)
         if state is None:
             state = self._states[endpoint.npo_id] = self._build(endpoint)
             self._warn_capped(config)
         elif state.endpoint != endpoint:
             self._update(state, endpoint)
             self._warn_capped(config)
+        state.source = config
         return state
 
     def _warn_capped(self, config: NpoSource) -> None:
