@@ -34,6 +34,7 @@ from npo_integration.ingest.ingestor import (
     legacy_kind,
 )
 from npo_integration.ingest.removals import (
+    LiveRecords,
     SweepTracker,
     is_removal,
     plan_sweep,
@@ -169,7 +170,7 @@ def _sweep_ended(marker: SweepCompleted) -> list[RawRecord]:
     plan = plan_sweep(
         marker,
         seen,
-        states.live(marker.npo_id, marker.stream),
+        LiveRecords(*states.live(marker.npo_id, marker.stream, seen)),
         hold,
         hold_share=settings.removal_hold_share,
         now=utc_now(),

@@ -83,10 +83,24 @@ class SweepPlan:
     clear_hold: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class LiveRecords:
+    """A stream's records published and not removed, at a sweep's end: how many, and (decoded)
+    those the sweep did not see. Only those are decoded: in a steady sweep, none."""
+
+    count: int
+    absent: Sequence[RecordState]
+
+    @classmethod
+    def of(cls, states: Iterable[RecordState], seen: set[str]) -> LiveRecords:
+        live = [state for state in states if state.live]
+        return cls(len(live), [state for state in live if state.record_key not in seen])
+
+
 def plan_sweep(
     marker: SweepCompleted,
     seen: set[str],
-    live: Sequence[RecordState],
+    live: LiveRecords,
     hold: RemovalHold | None,
     *,
     hold_share: float,
@@ -103,17 +117,17 @@ def plan_sweep(
             marker.records,
         )
         return None
-    absent = [state for state in live if state.record_key not in seen]
+    absent = live.absent
     if hold is not None and hold.confirmed_at is not None:
         return SweepPlan(remove=absent, clear_hold=True)
-    if absent and (marker.records == 0 or len(absent) > hold_share * len(live)):
+    if absent and (marker.records == 0 or len(absent) > hold_share * live.count):
         return SweepPlan(
             hold=RemovalHold(
                 npo_id=marker.npo_id,
                 stream=marker.stream,
                 trace_id=marker.trace_id,
                 held_at=now,
-                published=len(live),
+                published=live.count,
                 seen=marker.records,
                 would_remove=len(absent),
             )

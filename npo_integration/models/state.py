@@ -133,6 +133,18 @@ class RecordState(BaseModel):
         return self.published_key is not None and self.removed_at is None
 
 
+_UNPUBLISHED = b'"published_key":null'
+_NOT_REMOVED = b'"removed_at":null'
+
+
+def live_in_bytes(raw: bytes) -> bool | None:
+    """``RecordState.live`` of a stored state, read from its JSON where it says it plainly (the
+    two fields it reads, as ``encode`` writes them), else ``None``: decode it."""
+    if _UNPUBLISHED in raw:
+        return False
+    return True if _NOT_REMOVED in raw else None
+
+
 class UnprocessedRecord(BaseModel):
     """A record that could not become an event yet, with what the re-drive needs:
     the original and when to retry.

@@ -16,7 +16,7 @@ processed, so the re-drive timer reads only what is pending.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 
 from npo_integration.app import app
 from npo_integration.delivery.acked_table import acked_bytes_table
@@ -26,6 +26,7 @@ from npo_integration.models.state import (
     RecordState,
     RemovalHold,
     UnprocessedRecord,
+    live_in_bytes,
 )
 from npo_integration.tables import ordered
 from npo_integration.tables.declare import PERSONAL_CHANGELOG, ROCKSDB_OPTIONS, bytes_table
@@ -84,18 +85,26 @@ class RecordStates:
         for raw in _states.values():
             yield decode(RecordState, raw)
 
-    def live(self, npo_id: str, stream: str) -> list[RecordState]:
-        """The stream's records published on the platform and not removed: one ordered scan of
-        the keys ``npo_id/stream/`` (``tables/ordered.py``), the cost of that NPO's records."""
+    def live(self, npo_id: str, stream: str, seen: Container[str]) -> tuple[int, list[RecordState]]:
+        """How many of the stream's records are published on the platform and not removed, and
+        those of them not in ``seen`` (decoded): one ordered scan of the keys ``npo_id/stream/``
+        (``tables/ordered.py``). A seen record is only counted, from its bytes where they say
+        it plainly (a steady sweep sees them all: nothing to decode)."""
         prefix = f"{npo_id}/{stream}/".encode()
-        found: list[RecordState] = []
+        count = 0
+        absent: list[RecordState] = []
         for key, raw in ordered.items_after(_states, prefix):
             if not key.startswith(prefix):
                 break
+            if key.decode() in seen:
+                live = live_in_bytes(raw)
+                count += decode(RecordState, raw).live if live is None else live
+                continue
             state = decode(RecordState, raw)
             if state.live:
-                found.append(state)
-        return found
+                count += 1
+                absent.append(state)
+        return count, absent
 
 
 class UnprocessedRecords:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from npo_integration.ingest.removals import SweepTracker, plan_sweep, removal_record
+from npo_integration.ingest.removals import (
+    LiveRecords,
+    SweepTracker,
+    plan_sweep,
+    removal_record,
+)
 from npo_integration.models.internal import SweepCompleted
 from npo_integration.models.state import RecordState, RemovalHold
 from tests.unit.ingest.conftest import Harness
@@ -37,22 +42,41 @@ def keys(*ids: int) -> set[str]:
 
 
 def test_absent_records_of_a_complete_sweep_are_removed() -> None:
-    plan = plan_sweep(marker(3), keys(1, 2, 3), live(1, 2, 3, 4), None, hold_share=0.5, now=NOW)
+    plan = plan_sweep(
+        marker(3),
+        keys(1, 2, 3),
+        LiveRecords.of(live(1, 2, 3, 4), keys(1, 2, 3)),
+        None,
+        hold_share=0.5,
+        now=NOW,
+    )
     assert plan is not None and [s.record_key for s in plan.remove] == ["acme/offerings/4"]
     assert plan.hold is None and not plan.clear_hold
 
 
 def test_a_sweep_not_seen_whole_here_decides_nothing() -> None:
     assert (
-        plan_sweep(marker(3), keys(1, 2), live(1, 2, 3, 4), None, hold_share=0.5, now=NOW) is None
+        plan_sweep(
+            marker(3),
+            keys(1, 2),
+            LiveRecords.of(live(1, 2, 3, 4), keys(1, 2)),
+            None,
+            hold_share=0.5,
+            now=NOW,
+        )
+        is None
     )
 
 
 def test_more_than_the_share_or_an_empty_answer_is_held() -> None:
-    plan = plan_sweep(marker(1), keys(1), live(1, 2, 3), None, hold_share=0.5, now=NOW)
+    plan = plan_sweep(
+        marker(1), keys(1), LiveRecords.of(live(1, 2, 3), keys(1)), None, hold_share=0.5, now=NOW
+    )
     assert plan is not None and not plan.remove and plan.hold is not None
     assert (plan.hold.published, plan.hold.seen, plan.hold.would_remove) == (3, 1, 2)
-    empty = plan_sweep(marker(0), set(), live(1, 2, 3, 4, 5), None, hold_share=0.9, now=NOW)
+    empty = plan_sweep(
+        marker(0), set(), LiveRecords.of(live(1, 2, 3, 4, 5), set()), None, hold_share=0.9, now=NOW
+    )
     assert empty is not None and empty.hold is not None and not empty.remove
 
 
@@ -66,12 +90,23 @@ def test_a_confirmed_hold_lets_the_next_sweep_remove_and_a_good_sweep_clears_it(
         seen=0,
         would_remove=3,
     )
-    back = plan_sweep(marker(3), keys(1, 2, 3), live(1, 2, 3), hold, hold_share=0.5, now=NOW)
+    back = plan_sweep(
+        marker(3),
+        keys(1, 2, 3),
+        LiveRecords.of(live(1, 2, 3), keys(1, 2, 3)),
+        hold,
+        hold_share=0.5,
+        now=NOW,
+    )
     assert back is not None and back.clear_hold and not back.remove and back.hold is None
-    still = plan_sweep(marker(0), set(), live(1, 2, 3), hold, hold_share=0.5, now=NOW)
+    still = plan_sweep(
+        marker(0), set(), LiveRecords.of(live(1, 2, 3), set()), hold, hold_share=0.5, now=NOW
+    )
     assert still is not None and still.hold is not None  # held again, with fresh counts
     confirmed = hold.model_copy(update={"confirmed_at": NOW})
-    go = plan_sweep(marker(0), set(), live(1, 2, 3), confirmed, hold_share=0.5, now=NOW)
+    go = plan_sweep(
+        marker(0), set(), LiveRecords.of(live(1, 2, 3), set()), confirmed, hold_share=0.5, now=NOW
+    )
     assert go is not None and len(go.remove) == 3 and go.clear_hold
 
 
@@ -150,3 +185,22 @@ async def test_a_removal_found_sent_after_a_crash_counts_as_removed(harness: Har
     assert (await h.ingest(h.raw({"id": 1, "site": True}))).status == "already_published"
     state = h.states.get("acme/offerings/1")
     assert state is not None and not state.live
+
+
+def test_a_stored_states_liveness_read_from_its_bytes_is_what_decoding_says() -> None:
+    """``RecordStates.live`` counts seen records from their bytes where they say it plainly: the
+    patterns must match what ``encode`` writes, for each way a state can be (or not be) live."""
+    from npo_integration.models.codec import encode
+    from npo_integration.models.state import live_in_bytes
+
+    (published,) = live(1)
+    states = [
+        published,
+        published.model_copy(update={"published_key": None}),
+        published.model_copy(update={"removed_at": NOW}),
+        published.model_copy(update={"published_key": None, "removed_at": NOW}),
+    ]
+    for state in states:  # right, or unsure (then the state is decoded)
+        said = live_in_bytes(encode(state))
+        assert said is None or said is state.live
+    assert live_in_bytes(encode(published)) is True  # the steady sweep's case: no decoding
