@@ -7,6 +7,7 @@ without seeing each other's messages, consumer groups or tables.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
-from tests.integration.support.kafka import BOOTSTRAP
+from tests.integration.support.kafka import BOOTSTRAP, delete_topics
 from tests.integration.support.processes import ROOT, SandboxProcess, WorkerProcess
 
 pytestmark = pytest.mark.integration
@@ -59,6 +60,8 @@ class Deployment:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         suffix = uuid.uuid4().hex[:8]
+        self.topic_prefixes = (f"it-{suffix}.", f"npo-it-{suffix}-")
+        """Its own topics, and the ones Faust makes for it (changelogs, repartitions)."""
         self.topics = {name: f"it-{suffix}.{name.replace('_', '-')}" for name in TOPIC_SETTINGS}
         self.admin_token = f"admin-{suffix}-{uuid.uuid4().hex}"  # 47 characters: at least 32
         self.secrets_key = Fernet.generate_key().decode()
@@ -92,6 +95,12 @@ class Deployment:
         for worker in self.workers:
             worker.stop()
 
+    def remove(self) -> None:
+        """Stop the workers and delete the deployment's topics: a suite run leaves the shared
+        broker as it found it (it once ran out of heap carrying every run's partitions)."""
+        self.stop_all()
+        asyncio.run(delete_topics(self.topic_prefixes))
+
 
 @pytest.fixture
 async def sandbox(tmp_path: Path) -> AsyncIterator[SandboxProcess]:
@@ -108,7 +117,7 @@ def deployment(tmp_path: Path) -> Any:
     try:
         yield deployment
     finally:
-        deployment.stop_all()
+        deployment.remove()
 
 
 StartWorker = Callable[..., Awaitable[WorkerProcess]]
@@ -136,5 +145,5 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Any:
         worker = asyncio.run(deployment.start_worker())
         yield Stack(sandbox, deployment, worker)
     finally:
-        deployment.stop_all()
+        deployment.remove()
         sandbox.stop()

@@ -280,7 +280,7 @@ def ingest_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngestSta
         worker = asyncio.run(deployment.start_worker(**INGEST_ENV))
         yield IngestStack(sandbox, deployment, worker)
     finally:
-        deployment.stop_all()
+        deployment.remove()
         sandbox.stop()
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from tests.integration.support.polling import scaled
+
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", f"127.0.0.1:{os.environ.get('KAFKA_PORT', '19092')}")
 
 
@@ -71,7 +73,7 @@ async def read_all(topic: str, *, settle: float = 0.5, broker: Broker = SHARED) 
         await consumer.seek_to_beginning(*tps)
         end = await consumer.end_offsets(tps)
         messages: list[Message] = []
-        deadline = time.monotonic() + 10 + settle
+        deadline = time.monotonic() + scaled(10) + settle
         while [tp for tp in tps if await consumer.position(tp) < end[tp]]:
             if time.monotonic() > deadline:
                 raise AssertionError(f"could not read {topic} to its end offsets")
@@ -108,3 +110,22 @@ async def produce(
         await producer.send_and_wait(topic, key=key.encode(), value=raw, headers=headers)
     finally:
         await producer.stop()
+
+
+async def delete_topics(prefixes: tuple[str, ...], *, broker: Broker = SHARED) -> list[str]:
+    """Delete every topic whose name starts with one of ``prefixes``; the names deleted. A broker
+    that does not answer is left as it is (the test's own outcome matters more than the cleanup)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaError
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap, **broker.security)
+    try:
+        await admin.start()
+        names = [t for t in await admin.list_topics() if t.startswith(prefixes)]
+        if names:
+            await admin.delete_topics(names)
+        return names
+    except (KafkaError, OSError):
+        return []
+    finally:
+        await admin.close()

@@ -14,6 +14,8 @@ from typing import Any
 
 import aiohttp
 
+from tests.integration.support.polling import scaled
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -29,6 +31,7 @@ async def _log_tail(log: Path) -> str:
 
 
 async def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession() as session:
         while True:
