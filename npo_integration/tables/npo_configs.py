@@ -14,8 +14,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
 
 from faust.types import EventT
+from pydantic import BaseModel, ConfigDict
 
 from npo_integration.app import app
 from npo_integration.delivery.acked_table import acked_bytes_table
@@ -162,3 +165,32 @@ async def wait_acked() -> None:
     """Return once every version stored so far is acknowledged by the broker."""
     await _history.wait_acked()
     await _current.wait_acked()
+
+
+class ConfigSummary(BaseModel):
+    """What the lists (admin list, status list) read of a stored config, without decoding the
+    rest of it (mappings, sealed secrets)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    class _Config(BaseModel):
+        model_config = ConfigDict(extra="ignore")
+
+        display_name: str
+        active: bool = True
+
+    npo_id: str
+    version: int
+    updated_at: datetime
+    source: str
+    config: _Config
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "npo_id": self.npo_id,
+            "display_name": self.config.display_name,
+            "active": self.config.active,
+            "version": self.version,
+            "updated_at": self.updated_at.isoformat(),
+            "source": self.source,
+        }

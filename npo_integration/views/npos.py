@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime
 from typing import Any
 
 from faust import web
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from npo_integration.app import app
 from npo_integration.errors import ConfigError
@@ -87,34 +86,6 @@ async def _accept(view: web.View, request: web.Request, command: ConfigCommand) 
     return view.json(body, status=202)
 
 
-class _Summary(BaseModel):
-    """What the list shows of a stored config, read without decoding the rest of it."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    class _Config(BaseModel):
-        model_config = ConfigDict(extra="ignore")
-
-        display_name: str
-        active: bool = True
-
-    npo_id: str
-    version: int
-    updated_at: datetime
-    source: str
-    config: _Config
-
-    def public(self) -> dict[str, Any]:
-        return {
-            "npo_id": self.npo_id,
-            "display_name": self.config.display_name,
-            "active": self.config.active,
-            "version": self.version,
-            "updated_at": self.updated_at.isoformat(),
-            "source": self.source,
-        }
-
-
 @app.page("/admin/npos")
 class NpoCollection(web.View):
     @admin_only
@@ -136,7 +107,9 @@ class NpoCollection(web.View):
                 {"error": f"limit: must be between 1 and {MAX_LIST_LIMIT}"}, status=400
             )
         rows = npo_configs.page(request.query.get("after") or None, limit + 1)
-        npos = [_Summary.model_validate_json(raw).public() for _, raw in rows[:limit]]
+        npos = [
+            npo_configs.ConfigSummary.model_validate_json(raw).public() for _, raw in rows[:limit]
+        ]
         more = len(rows) > limit
         return self.json({"npos": npos, "next": npos[-1]["npo_id"] if more else None})
 

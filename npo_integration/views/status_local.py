@@ -21,6 +21,7 @@ from npo_integration.models.state import PullState
 from npo_integration.partitioning import partition_for
 from npo_integration.pull.recent import recent_pulls
 from npo_integration.tables import dead_letter_window, enrolments, pull_state
+from npo_integration.tables.npo_configs import ConfigSummary
 from npo_integration.tables.record_state import unprocessed
 from npo_integration.timers.periodic import owned_partitions
 from npo_integration.topics import enrolment_commands, fetch_requests
@@ -197,22 +198,6 @@ def _iso(at: datetime | None) -> str | None:
     return None if at is None else at.isoformat()
 
 
-class _Listed(BaseModel):
-    """What the list reads of a stored config, without decoding the rest (mappings, secrets)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    class _Config(BaseModel):
-        model_config = ConfigDict(extra="ignore")
-
-        display_name: str
-        active: bool = True
-
-    npo_id: str
-    version: int
-    config: _Config
-
-
 def owned_lines(stored: list[tuple[str, bytes]]) -> list[dict[str, Any]]:
     """One health line per NPO of ``stored`` whose partition this worker owns, from its pull state
     (the streams it has pulled), unprocessed records and dead-letter window."""
@@ -227,7 +212,7 @@ def owned_lines(stored: list[tuple[str, bytes]]) -> list[dict[str, Any]]:
     pending = Counter(e.raw.npo_id for e in unprocessed.items() if e.raw.npo_id in ids)
     lines: list[dict[str, Any]] = []
     for _, raw in ours:
-        listed = _Listed.model_validate_json(raw)
+        listed = ConfigSummary.model_validate_json(raw)
         pulls = pull_state.get(listed.npo_id)
         active = listed.config.active
         streams = [stream_health(name, pulls, active, now) for name in sorted(pulls.streams)]
