@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from npo_integration.models.internal import RawRecord
@@ -161,6 +163,19 @@ class UnprocessedRecord(BaseModel):
     first_failed_at: AwareDatetime
     last_failed_at: AwareDatetime
     next_attempt_at: AwareDatetime
+
+
+class KeptPayload(BaseModel):
+    """The last content of an offering record the ingestion processed, as the NPO sent it: what
+    a mapping change is replayed over (``registry/replay.py``). Offering records only: they hold
+    no candidate data, so this store needs no erasure (docs/plugins.md, "Replaying a mapping
+    change")."""
+
+    model_config = ConfigDict(frozen=True)
+
+    content_hash: str
+    fetched_at: AwareDatetime
+    payload: Any
 
 
 class PendingDelivery(BaseModel):
