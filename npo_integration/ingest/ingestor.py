@@ -354,15 +354,16 @@ class Ingestor:
         self._states.flush()  # on their way while the next round is transformed
 
     def _keep(self, item: _Work) -> None:
-        """Keep an offering record's content (failed or not: a replay shows what newly passes),
-        forget a removed one's. Call in the record's partition scope."""
+        """Keep an offering record's content (failed or filtered out too: a replay shows what
+        newly passes or is newly included), forget an absent one's. Call in the record's
+        partition scope."""
         if self._payloads is None:
             return
-        if item.removal:
-            self._payloads.delete(item.raw.record_key)
-        elif item.keep:
-            raw = item.raw
+        raw = item.raw
+        if item.keep:
             self._payloads.put(raw.record_key, raw.content_hash, raw.fetched_at, raw.payload)
+        elif item.removal:  # gone from the NPO (a removal record: no plug-in was asked)
+            self._payloads.delete(raw.record_key)
 
     async def _resolve_intents(
         self,

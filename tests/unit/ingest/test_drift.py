@@ -121,3 +121,5 @@ async def test_ingestion_shows_changed_records_to_the_watch_and_keeps_offering_c
     assert h.payloads.data["acme/offerings/3"][1] == {"id": 3, "name": "T3"}
     await h.ingest(h.raw({"id": 1, "enr": "e1", "user": "u", "course": "c"}, stream="assignments"))
     assert "acme/assignments/1" not in h.payloads.data  # progress records quote candidates
+    filtered = await h.ingest(h.raw({"id": 30, "site": True, "title": "x"}))
+    assert filtered.status == "skipped" and "acme/offerings/30" in h.payloads.data
