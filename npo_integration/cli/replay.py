@@ -11,7 +11,7 @@ from urllib.parse import quote
 import click
 
 from npo_integration.cli.admin_client import AdminClient
-from npo_integration.cli.preview import _documents
+from npo_integration.cli.preview import config_documents
 from npo_integration.registry.replay import MAX_EXAMPLES
 
 
@@ -35,7 +35,7 @@ def diff(file: Path, examples: int, apply: bool, output: str, url: str | None) -
     """Replay the config in FILE over its NPO's kept offering records and report how many
     platform events would change, which fields (with examples), and which records would newly
     fail or newly pass. Nothing is registered or published unless --apply."""
-    documents = _documents(file)
+    documents = config_documents(file)
     if len(documents) != 1:
         raise click.ClickException(f"{file}: one config per diff, found {len(documents)}")
     [document] = documents

@@ -10,7 +10,8 @@ keys and the kind of their values), then flags a record where
 
 Each finding keeps the first record that showed it (its key, never its content) and a count.
 Cheap on the ingestion hot path (issue 9): only records whose content changed reach it; a record's
-shape is a tuple of (key, kind) pairs, and the verdict on a shape is cached per stream, so a
+shape is a tuple of (key, kind) pairs, and the verdict on a shape is cached per stream by the
+shape's hash (a collision, one in 2**64, would reuse another shape's verdict), so a
 stream of same-shaped records costs one tuple and one dict look-up per record. The fields a
 declarative mapping reads come from its rules and filters (``mapping_reads``); a plug-in's are
 unknown, so every baseline field counts as read. State is this worker's memory: a restart or a
@@ -39,10 +40,11 @@ LEARN = 20
 WINDOW = 20
 """Records over which a new field's share is judged."""
 NEW_FIELD_SHARE = 0.5
-MAX_STREAMS = 20_000
-"""Baselines kept per worker (a few hundred bytes each)."""
+MAX_STREAMS = 10_000
+"""Baselines kept per worker (a few KB each: the baseline's fields and the cached verdicts)."""
 MAX_SHAPES = 64
-"""Shapes whose verdict is cached per stream (a stream of free-form records clears it often)."""
+"""Shapes whose verdict is cached per stream, by the shape's hash (a stream of free-form records
+clears it often)."""
 
 DriftKind = Literal["missing", "type", "new_field"]
 Reads = frozenset[str] | None
@@ -65,31 +67,27 @@ class DriftFinding(BaseModel):
     records: int = 1
 
 
-def kind_of(value: Any) -> str:
-    """A JSON value's kind; ``int`` and ``float`` are both ``number`` (5 then 5.5 is no drift)."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "str"
-    if value is None:
-        return "null"
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    return type(value).__name__
-
+_KINDS: dict[type, str] = {
+    str: "str",
+    int: "number",
+    float: "number",
+    bool: "bool",
+    type(None): "null",
+    dict: "object",
+    list: "array",
+}
+"""A JSON value's kind by its type; ``int`` and ``float`` are both ``number`` (5 then 5.5 is no
+drift)."""
 
 Shape = tuple[tuple[str, str], ...]
 
 
 def shape_of(payload: Any) -> Shape | None:
     """Top-level (key, kind) pairs of a JSON object; ``None`` for anything else."""
-    if not isinstance(payload, dict):
+    if type(payload) is not dict:
         return None
-    return tuple((key, kind_of(value)) for key, value in payload.items())
+    kinds = _KINDS
+    return tuple(zip(payload, [kinds.get(type(v), "other") for v in payload.values()], strict=True))
 
 
 def _top(path_text: str) -> str | None:
@@ -116,6 +114,12 @@ def mapping_reads(mapping: DeclarativeMapping, kind: str) -> frozenset[str]:
     return frozenset(_record_reads(record)) if record is not None else frozenset()
 
 
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    findings: list[tuple[DriftKind, str, str]]
+    newcomers: tuple[str, ...]
+
+
 @dataclass(eq=False)
 class _Stream:
     token: object
@@ -125,7 +129,7 @@ class _Stream:
     kinds: dict[str, Counter[str]] = field(default_factory=dict)
     baseline: dict[str, str] | None = None  # field -> kind, fields in every learned record
     known: frozenset[str] = frozenset()  # every field seen while learning
-    verdicts: dict[Shape, list[tuple[DriftKind, str, str]]] = field(default_factory=dict)
+    verdicts: dict[int, _Verdict] = field(default_factory=dict)
     window: int = 0
     newcomers: Counter[str] = field(default_factory=Counter)
 
@@ -144,8 +148,9 @@ class _Stream:
             self.known = frozenset(self.present)
             self.present, self.kinds = Counter(), {}
 
-    def verdict(self, shape: Shape) -> list[tuple[DriftKind, str, str]]:
-        cached = self.verdicts.get(shape)
+    def verdict(self, shape: Shape) -> _Verdict:
+        """What is wrong with a record of this shape, and its fields the baseline lacks."""
+        cached = self.verdicts.get(hash(shape))
         if cached is not None:
             return cached
         assert self.baseline is not None
@@ -159,10 +164,11 @@ class _Stream:
                 found.append(("missing", name, f"field {name!r} is absent"))
             elif kind not in ("null", expected) and expected != "null":
                 found.append(("type", name, f"field {name!r} is {kind}, was {expected}"))
+        verdict = _Verdict(found, tuple(name for name, _ in shape if name not in self.known))
         if len(self.verdicts) >= MAX_SHAPES:
             self.verdicts.clear()
-        self.verdicts[shape] = found
-        return found
+        self.verdicts[hash(shape)] = verdict
+        return verdict
 
 
 class ShapeWatch:
@@ -220,12 +226,12 @@ class ShapeWatch:
             if stream.baseline is None:
                 stream.learn(shape)
                 continue
-            for kind, name, detail in stream.verdict(shape):
+            verdict = stream.verdict(shape)
+            for kind, name, detail in verdict.findings:
                 self._found(key, kind, name, detail, raw.record_key, now)
             stream.window += 1
-            for name, _ in shape:
-                if name not in stream.known:
-                    stream.newcomers[name] += 1
+            if verdict.newcomers:
+                stream.newcomers.update(verdict.newcomers)
             if stream.window >= WINDOW:
                 for name, count in stream.newcomers.items():
                     if count > NEW_FIELD_SHARE * stream.window:

@@ -14,6 +14,7 @@ Faust-free: the view (``views/replay.py``) hands in the kept records and the cur
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,9 @@ from npo_integration.transforms.contract import TransformError, TransformPlugin
 from npo_integration.transforms.invoke import PluginRunner, plugin_call
 from npo_integration.transforms.registry import PluginRegistry
 
+CHUNK = 500
+"""Records transformed per hand-over to the plug-in runner: declarative mappings run on the event
+loop, so a large NPO's replay yields to the worker's other work between chunks."""
 MAX_EXAMPLES = 20
 MAX_LISTED = 100
 """Records listed per category at most (the counts are complete)."""
@@ -288,8 +292,14 @@ class Differ:
         self, plugin: TransformPlugin, stream: StreamConfig, records: Sequence[Kept], npo_id: str
     ) -> list[Result]:
         method = METHOD_OF_KIND[stream.kind]
-        calls = [plugin_call(plugin, method, r.kept.payload, key=npo_id) for r in records]
-        outputs = await self._runner.map(calls, timeout=self._timeout) if calls else []
+        outputs: list[Any] = []
+        for start in range(0, len(records), CHUNK):
+            calls = [
+                plugin_call(plugin, method, r.kept.payload, key=npo_id)
+                for r in records[start : start + CHUNK]
+            ]
+            outputs += await self._runner.map(calls, timeout=self._timeout)
+            await asyncio.sleep(0)
         results: list[Result] = []
         for output in outputs:
             if isinstance(output, TransformError) or output is None:

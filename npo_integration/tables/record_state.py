@@ -34,6 +34,7 @@ from npo_integration.models.state import (
     RecordState,
     RemovalHold,
     UnprocessedRecord,
+    kept_bytes,
     live_in_bytes,
 )
 from npo_integration.tables import ordered
@@ -154,8 +155,7 @@ class RecordPayloads:
     record's content changed (the hot path of unchanged records does not touch it)."""
 
     def put(self, record_key: str, content_hash: str, fetched_at: datetime, payload: Any) -> None:
-        kept = KeptPayload(content_hash=content_hash, fetched_at=fetched_at, payload=payload)
-        _payloads[record_key.encode()] = encode(kept)
+        _payloads[record_key.encode()] = kept_bytes(content_hash, fetched_at, payload)
 
     def delete(self, record_key: str) -> None:
         _payloads.pop(record_key.encode(), None)

@@ -7,7 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from npo_integration.ingest.drift import ShapeWatch, mapping_reads, shape_of
+from npo_integration.models.codec import decode, encode
 from npo_integration.models.internal import RawRecord
+from npo_integration.models.state import KeptPayload, kept_bytes
 from npo_integration.pull.raw import raw_record
 from npo_integration.transforms.declarative.spec import DeclarativeMapping
 from tests.unit.ingest.conftest import T0, Harness
@@ -123,3 +125,11 @@ async def test_ingestion_shows_changed_records_to_the_watch_and_keeps_offering_c
     assert "acme/assignments/1" not in h.payloads.data  # progress records quote candidates
     filtered = await h.ingest(h.raw({"id": 30, "site": True, "title": "x"}))
     assert filtered.status == "skipped" and "acme/offerings/30" in h.payloads.data
+
+
+def test_kept_contents_are_written_as_the_model_encodes_them() -> None:
+    payload = {"id": 1, "name": "Café \u2603", "details": {"seats": 3.5, "tags": [None, True]}}
+    written = kept_bytes("h1", T0, payload)
+    model = KeptPayload(content_hash="h1", fetched_at=T0, payload=payload)
+    assert decode(KeptPayload, written) == model
+    assert written == encode(model)
