@@ -42,6 +42,8 @@ WINDOW = 20
 NEW_FIELD_SHARE = 0.5
 MAX_STREAMS = 10_000
 """Baselines kept per worker (a few KB each: the baseline's fields and the cached verdicts)."""
+MAX_FINDINGS = 20
+"""Findings kept per NPO (records with free-form keys would otherwise add one per key)."""
 MAX_SHAPES = 64
 """Shapes whose verdict is cached per stream, by the shape's hash (a stream of free-form records
 clears it often)."""
@@ -253,6 +255,8 @@ class ShapeWatch:
         slot = (stream, kind, name)
         before = findings.get(slot)
         if before is None:
+            if len(findings) >= MAX_FINDINGS:
+                return
             self._on_drift(kind)
             findings[slot] = DriftFinding(
                 stream=stream,
@@ -278,7 +282,7 @@ class ShapeWatch:
         return sorted(self._findings.get(npo_id, {}).values(), key=lambda f: f.first_seen_at)
 
     def drifting_streams(self) -> int:
-        """NPO streams with a finding (the metric's gauge)."""
+        """NPO streams with a finding."""
         return len({(npo_id, slot[0]) for npo_id, f in self._findings.items() for slot in f})
 
 

@@ -133,3 +133,14 @@ def test_kept_contents_are_written_as_the_model_encodes_them() -> None:
     model = KeptPayload(content_hash="h1", fetched_at=T0, payload=payload)
     assert decode(KeptPayload, written) == model
     assert written == encode(model)
+
+
+def test_an_npos_findings_are_capped() -> None:
+    shapes = watch(reads=None)
+    shapes.observe(records(0, 20, title="T"), T0)
+    free_form = [
+        raw_record("acme", "offerings", str(n), {"id": n, "title": "T", f"k{n // 20}": 1}, "t")
+        for n in range(20, 20 + 30 * 20)
+    ]
+    shapes.observe(free_form, T0)
+    assert len(shapes.of_npo("acme")) == 20  # 30 fields each new in a whole window
