@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from npo_integration.expressions import parse_path
 from npo_integration.ingest.ingestor import METHOD_OF_KIND
 from npo_integration.models.internal import ConfigCommand
-from npo_integration.models.npo_config import NpoIntegrationConfig, StreamConfig
+from npo_integration.models.npo_config import ConfigSource, NpoIntegrationConfig, StreamConfig
 from npo_integration.models.secret import REDACTED
 from npo_integration.models.state import KeptPayload
 from npo_integration.pull.records import record_id
@@ -253,17 +253,22 @@ class Differ:
         self._kept_of = kept_of
 
     async def diff(
-        self, request: DiffRequest, current: NpoIntegrationConfig, version: int
+        self,
+        request: DiffRequest,
+        current: NpoIntegrationConfig,
+        version: int,
+        source: ConfigSource = "admin-api",
     ) -> Replay:
         """The replay of ``request.config`` against ``current``; ``ConfigError`` (naming the
-        field) when the registry would refuse the new config."""
-        command = self._submitter.upsert_command(request.config, "admin-api")  # sent on apply
+        field) when the registry would refuse the new config. ``source``: who changes it, should
+        it be applied."""
+        command = self._submitter.upsert_command(request.config, source)  # sent on apply
         assert command.config is not None  # an upsert carries its config
         new = command.config
         streams: list[StreamDiff] = []
         not_replayed: list[str] = []
         re_emit: dict[str, list[Kept]] = {}
-        for key, source, stream in new.all_streams():
+        for key, npo_source, stream in new.all_streams():
             old = current.stream(key)
             if old is None or stream.kind != "offerings" or old[1].kind != "offerings":
                 not_replayed.append(key)
@@ -271,7 +276,7 @@ class Differ:
             records = list(self._kept_of(new.npo_id, key))
             npo_id = new.npo_id
             before = await self._results(self._plugins.for_config(old[0]), old[1], records, npo_id)
-            after = await self._results(self._plugins.load(source), stream, records, npo_id)
+            after = await self._results(self._plugins.load(npo_source), stream, records, npo_id)
             id_path = parse_path(stream.record_id_path)
             ids = [record_id(r.kept.payload, id_path) for r in records]
             diff, changed = compare(

@@ -23,7 +23,7 @@ from npo_integration.registry.replay import Differ, DiffRequest, Kept, Replay
 from npo_integration.tables import npo_configs, pull_state
 from npo_integration.tables.record_state import payloads
 from npo_integration.topics import raw_records
-from npo_integration.views.admin_answers import json_body, unknown_npo
+from npo_integration.views.admin_answers import change_source, json_body, unknown_npo
 from npo_integration.views.admin_auth import admin_only
 from npo_integration.views.npos import _wait_for_version
 from npo_integration.views.openapi import documented
@@ -91,7 +91,9 @@ class NpoDiff(web.View):
             body = parse_with_config(document, DiffRequest)
             if body.config.npo_id != npo_id:
                 raise ConfigError(f"npo_id: the config is {body.config.npo_id!r}, not {npo_id!r}")
-            replay = await differ.diff(body, current.config, current.version)
+            replay = await differ.diff(
+                body, current.config, current.version, change_source(request)
+            )
         except ConfigError as exc:
             return self.json({"error": str(exc)}, status=422)
         answer = replay.answer
