@@ -1,4 +1,5 @@
-"""The connector catalogue against the simulated systems, over the real broker: each template,
+"""The connector catalogue against the simulated systems (Moodle, Canvas, Salesforce, CiviCRM),
+over the real broker: each template,
 registered through the admin API with the NPO's base URL, credentials and a few parameters, maps
 offerings and progress, enrols once, walks its system's pages and meets its error conventions.
 
@@ -246,3 +247,67 @@ async def test_salesforce_template(stack: Stack) -> None:
     [refused] = await wait_results(stack.deployment, "cat-sf-x", timeout=TIMEOUT)
     assert refused["status"] == "failed", refused
     assert "HTTP 400: invalid cross reference id" in refused["reason"], refused
+
+
+async def test_civicrm_template(stack: Stack) -> None:
+    sandbox, npo_id = stack.sandbox, "cat-civicrm"
+    key = f"Bearer {TOKEN}"
+    await sandbox.add_npo(
+        npo_id,
+        flavour="civicrm",
+        auth={"kind": "api_key_header", "header_name": "X-Civi-Auth", "api_key": key},
+        offerings=3,
+    )
+    await onboard(
+        stack,
+        {
+            "npo_id": npo_id,
+            "template": "civicrm@1",
+            "base_url": sandbox.npo_url(npo_id),
+            "auth": {"key": key},
+            "overrides": {"streams": {"assignments": EVERY_2S}},
+        },
+    )
+    events = await sandbox.records(npo_id, "offerings")
+    published = await offerings(stack, npo_id, {str(e["id"]) for e in events})
+    first = published[str(events[0]["id"])]["offering"]
+    assert (first["title"], first["kind"]) == (events[0]["title"], "programme")
+    assert first["starts_at"].startswith(events[0]["start_date"][:10])
+
+    # every call carried X-Requested-With (else CiviCRM answers 400) and passed AuthX
+    assert {r["status"] for r in await sandbox.requests(npo_id)} == {200}
+
+    event = assignment("cat-civi-1", npo_id, offering=str(events[0]["id"]))
+    event["candidate"]["npo_user_ref"] = "2101"
+    result = await enrol_once(stack, event)
+    [participant] = await sandbox.enrolments(npo_id)
+    assert result["npo_enrolment_ref"] == participant["enrolment_id"]
+    assert participant["candidate"] == {"contact_id": 2101}
+    assert await posts(sandbox, npo_id) == [200]
+
+    record = next(
+        r
+        for r in await sandbox.records(npo_id, "progress")
+        if str(r["id"]) == participant["enrolment_id"]
+    )
+    await sandbox.upsert(npo_id, "progress", {**record, "status_id:name": "Attended"})
+    update = await wait_update(stack, "cat-civi-1", "completed")
+    assert update["progress"] == 1.0
+
+    # CiviCRM's error answer: {"error_code", "error_message", "status": 403} for a permission
+    await sandbox.set_faults(
+        npo_id,
+        endpoint="enrol",
+        fail_next=[
+            {
+                "status": 403,
+                "body": {"error_code": 0, "error_message": "Authorization failed", "status": 403},
+            }
+        ],
+    )
+    refusal = assignment("cat-civi-x", npo_id, offering=str(events[1]["id"]))
+    refusal["candidate"]["npo_user_ref"] = "2102"
+    await send(stack.deployment, refusal)
+    [refused] = await wait_results(stack.deployment, "cat-civi-x", timeout=TIMEOUT)
+    assert refused["status"] == "failed" and "HTTP 403" in refused["reason"], refused
+    assert len(await sandbox.enrolments(npo_id)) == 1

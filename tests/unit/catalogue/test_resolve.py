@@ -16,7 +16,7 @@ CREDENTIALS: dict[str, dict[str, str]] = {
     "moodle": {"key": "moodle-token"},
     "canvas": {"token": "canvas-token"},
     "salesforce": {"client_id": "spotlight", "client_secret": "sf-secret"},
-    "civicrm": {"token": "civi-key"},
+    "civicrm": {"key": "Bearer civi-key"},
 }
 
 
@@ -32,7 +32,7 @@ def moodle(**extra: Any) -> dict[str, Any]:
 
 def test_every_template_resolves_with_its_defaults_into_a_valid_config() -> None:
     refs = [t.ref for versions in catalogue().values() for t in versions.values()]
-    assert {"moodle@1", "canvas@1", "salesforce@1"} <= set(refs)
+    assert {"moodle@1", "canvas@1", "salesforce@1", "civicrm@1"} <= set(refs)
     for versions in catalogue().values():
         for template in versions.values():
             data = {
