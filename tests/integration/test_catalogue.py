@@ -1,7 +1,7 @@
 """The connector catalogue against the simulated systems (Moodle, Canvas, Salesforce, CiviCRM),
-over the real broker: each template,
-registered through the admin API with the NPO's base URL, credentials and a few parameters, maps
-offerings and progress, enrols once, walks its system's pages and meets its error conventions.
+over the real broker: each template, registered through the admin API with the NPO's base URL,
+credentials and a few parameters, maps offerings and progress, enrols once, walks its system's
+pages and meets its error conventions.
 
 One deployment (the module's ``stack``) serves every template, so the catalogue costs one worker
 start. Streams pulled every 2 s come from an override, so overrides are exercised end to end.
