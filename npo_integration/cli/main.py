@@ -30,8 +30,9 @@ HELP = """Spotlight NPO Integration: pulls NPO offerings and progress, pushes en
 \b
 Faust's commands (`worker -l info` starts a worker) need NPO_SECRETS_KEYS;
 npos, fetch, ingest, enrolments and candidates call a running worker's
-admin API (NPO_ADMIN_URL, NPO_ADMIN_TOKEN); reset-local-state removes a
-stopped worker's table stores (NPO_DATA_DIR). Settings: see the README."""
+admin API (NPO_ADMIN_URL, NPO_ADMIN_TOKEN); templates lists the connector
+catalogue; reset-local-state removes a stopped worker's table stores
+(NPO_DATA_DIR). Settings: see the README."""
 
 
 def run(command: click.Command, args: Sequence[str], prog_name: str) -> int:

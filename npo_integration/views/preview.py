@@ -9,6 +9,7 @@ from faust import web
 from pydantic import BaseModel, ValidationError
 
 from npo_integration.app import app, settings
+from npo_integration.catalogue import resolve_config_input
 from npo_integration.errors import ConfigError
 from npo_integration.json_input import JsonInputError
 from npo_integration.models.npo_config import NpoIntegrationConfig
@@ -45,7 +46,7 @@ def parse_with_config(document: object, model: type[R]) -> R:
     if not isinstance(document, dict) or "config" not in document:
         raise ConfigError('the body must be an object with "config" (the NPO config)')
     try:
-        config = NpoIntegrationConfig.model_validate(document["config"])
+        config = NpoIntegrationConfig.model_validate(resolve_config_input(document["config"]))
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
     try:
