@@ -1,6 +1,7 @@
-"""The push path beside other work: a rebalance mid-call, and an NPO that answers after 30 s.
+"""The push path beside other work: a rebalance mid-call, an NPO that answers after 30 s, and
+assignments that reach a worker before the config another worker just stored.
 
-Both count what the simulated NPO received and what a plain consumer reads on the
+Each counts what the simulated NPO received and what a plain consumer reads on the
 enrolment results topic. The rebalance test needs several workers and calls in
 flight while one joins; the slow-NPO test one worker whose enrolments of other
 NPOs must not wait for the slow one.
@@ -16,6 +17,7 @@ from typing import Any
 import aiohttp
 
 from npo_integration.push.identity import idempotency_key
+from npo_integration.push.processor import NO_CONFIG
 from tests.integration.conftest import Deployment
 from tests.integration.support.kafka import read_all
 from tests.integration.support.polling import eventually
@@ -151,3 +153,37 @@ async def test_an_npo_answering_after_30_s_delays_only_its_own_enrolments(
     assert sorted(r["assignment_id"] for r in slow_results) == slow_ids
     assert all(r["status"] == "confirmed" for r in slow_results)
     assert len(await enrol_requests(sandbox, slow)) == len(slow_ids)
+
+
+async def test_assignments_right_after_a_registration_on_another_worker_are_each_enrolled_once(
+    sandbox: SandboxProcess, deployment: Deployment
+) -> None:
+    # Each NPO is registered through the first worker and its assignments are sent the moment
+    # the registry has stored it: about half land on the second worker, which reads the config
+    # from the changelog and must wait for it rather than drop them ("no config").
+    first = await deployment.start_worker("first")
+    second = await deployment.start_worker("second")
+    await eventually(lambda: ready(first, second), timeout=60, what="two workers sharing work")
+    npos = [f"enr-fresh-{n}" for n in range(6)]
+    ids: dict[str, list[str]] = {}
+    for npo_id in npos:
+        await add_npo(sandbox, first.url, deployment.admin_token, npo_id)
+        ids[npo_id] = [f"asg-{npo_id}-{n}" for n in range(8)]
+        for assignment_id in ids[npo_id]:
+            await send(deployment, assignment(assignment_id, npo_id))
+    await send(deployment, assignment("asg-nobody", "enr-never-registered"))
+    expected = [i for group in ids.values() for i in group] + ["asg-nobody"]
+
+    async def all_decided() -> list[dict[str, Any]] | None:
+        found = [r for r in await results(deployment) if r["assignment_id"] in expected]
+        return found if {r["assignment_id"] for r in found} == set(expected) else None
+
+    await eventually(all_decided, timeout=60, what="an outcome for every assignment")
+    decided = [r for r in await results(deployment) if r["assignment_id"] in expected]
+    assert Counter(r["assignment_id"] for r in decided) == Counter(expected)
+    statuses = {r["assignment_id"]: (r["status"], r["reason"]) for r in decided}
+    assert statuses.pop("asg-nobody") == ("failed", NO_CONFIG)
+    assert set(statuses.values()) == {("confirmed", None)}
+    for npo_id in npos:
+        keys = Counter(e["idempotency_key"] for e in await sandbox.enrolments(npo_id))
+        assert keys == Counter(idempotency_key("enrol", i) for i in ids[npo_id]), npo_id
