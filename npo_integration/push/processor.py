@@ -255,18 +255,12 @@ class EnrolmentProcessor:
         self, event: CandidateAssignmentEvent, partition: int, *, caught_up: bool
     ) -> None:
         """An assignment of an NPO with no config: a ``failed`` outcome (re-drivable once it has
-        one), never a silent drop. When this worker's configs did not catch up in time, the
-        config may exist: dead-lettered too, for an operator."""
+        one, logged at info by ``_finish``), never a silent drop. When this worker's configs did
+        not catch up in time, the config may exist: dead-lettered too, for an operator."""
         reason = NO_CONFIG
         if not caught_up:
             reason += " (this worker's copy of the configs was still behind its changelog)"
         self.counters["no_config" if caught_up else "no_config_behind"] += 1
-        log.info(
-            "assignment %s of npo %s: %s; failed",
-            event.assignment_id,
-            event.offering.npo_id,
-            reason,
-        )
         state = machine.new(event, partition, self._clock())
         await self._fail(state, reason, dead_letter=not caught_up)
 

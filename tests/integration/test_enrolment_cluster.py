@@ -16,13 +16,20 @@ from typing import Any
 
 import aiohttp
 
+from npo_integration.partitioning import partition_for
 from npo_integration.push.identity import idempotency_key
 from npo_integration.push.processor import NO_CONFIG
 from tests.integration.conftest import Deployment
 from tests.integration.support.kafka import read_all
 from tests.integration.support.polling import eventually
 from tests.integration.support.processes import SandboxProcess, WorkerProcess
-from tests.integration.test_enrolment import add_npo, assignment, enrol_requests, send
+from tests.integration.test_enrolment import (
+    PARTITIONS,
+    add_npo,
+    assignment,
+    enrol_requests,
+    send,
+)
 
 HAND_OVER = re.compile(
     r"hand-over: (\d+) enrolment call\(s\) in flight waited for \((\d+) cancelled"
@@ -158,13 +165,20 @@ async def test_an_npo_answering_after_30_s_delays_only_its_own_enrolments(
 async def test_assignments_right_after_a_registration_on_another_worker_are_each_enrolled_once(
     sandbox: SandboxProcess, deployment: Deployment
 ) -> None:
-    # Each NPO is registered through the first worker and its assignments are sent the moment
-    # the registry has stored it: about half land on the second worker, which reads the config
-    # from the changelog and must wait for it rather than drop them ("no config").
+    # Two NPOs per partition, so that each worker stores some configs and reads the others'
+    # from the changelog. Each is registered through the first worker (which waits until its
+    # own copy holds the config, wherever it was stored) and its assignments are sent at once:
+    # about half are handled by the worker that did not store the config, which must see it
+    # (or wait for it), never drop them as "no config". Faust used to buffer another worker's
+    # config changes until 1,000 had come (tables/declare.py): the registration timed out.
     first = await deployment.start_worker("first")
     second = await deployment.start_worker("second")
     await eventually(lambda: ready(first, second), timeout=60, what="two workers sharing work")
-    npos = [f"enr-fresh-{n}" for n in range(6)]
+    candidates = (f"enr-fresh-{n}" for n in range(1000))
+    npos = [
+        next(n for n in candidates if partition_for(n, PARTITIONS) == partition)
+        for partition in [*range(PARTITIONS), *range(PARTITIONS)]
+    ]
     ids: dict[str, list[str]] = {}
     for npo_id in npos:
         await add_npo(sandbox, first.url, deployment.admin_token, npo_id)
