@@ -6,11 +6,11 @@ an npo_id label would swamp Prometheus. Per-NPO detail is in the admin views.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
@@ -59,12 +59,6 @@ schema_drift = Counter(
     "New changes of shape of an NPO stream's records (missing, type, new_field); which NPO and "
     "its first record: /admin/npos/{id}/status",
     ["kind"],
-    registry=registry,
-)
-ignored_assignments = Counter(
-    "npo_ignored_assignments",
-    "Assignment events not enrolled, by reason",
-    ["reason"],
     registry=registry,
 )
 timer_errors = Counter(
@@ -165,3 +159,35 @@ class RuntimeCollector(Collector):
             "Plug-in calls that timed out since start",
             value=plugin_runner.timeouts_total,
         )
+
+
+IGNORED = "ignored_"
+"""The processor's counts of inputs it did not act on start with this (``ignored_erased``, ...)."""
+
+
+class EventCountsCollector(Collector):
+    """``npo_enrolment_events_total``: what the push path did with each input, by event (ignored and
+    why, duplicates, stale commands, retries, outcomes), and ``npo_ignored_assignments_total``
+    (the ``ignored_*`` ones, by reason), read at scrape time from the processor's own counts,
+    so the hot path pays nothing for the export."""
+
+    def __init__(self, counts: Mapping[str, int]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "npo_enrolment_events",
+            "Enrolment inputs and outcomes on this worker since start, by event",
+            labels=["event"],
+        )
+        ignored = CounterMetricFamily(
+            "npo_ignored_assignments",
+            "Assignment events not enrolled, by reason (this worker, since start)",
+            labels=["reason"],
+        )
+        for event, count in sorted(dict(self._counts).items()):
+            family.add_metric([event], count)
+            if event.startswith(IGNORED):
+                ignored.add_metric([event.removeprefix(IGNORED)], count)
+        yield family
+        yield ignored

@@ -235,6 +235,15 @@ class Settings(BaseSettings):
             "enrolments in progress at once per NPO and worker (a slow NPO holds only these)"
         ),
     )
+    config_catch_up_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=600,
+        description=(
+            "how long an assignment whose NPO has no config here waits for this worker's copy of"
+            " the configs to read its changelog to the end, before it fails as 'no config'"
+        ),
+    )
     enrolment_retry_tick_seconds: float = Field(
         1.0, gt=0, le=60, description="how often enrolments due for a retry are looked for"
     )

@@ -37,7 +37,7 @@ from faust.types import TP, AppT, EventT
 from mode.types.signals import BaseSignalT
 from pydantic import Field, TypeAdapter
 
-from npo_integration import tracing
+from npo_integration import metrics, tracing
 from npo_integration.agents import erasure
 from npo_integration.agents.dead_letters import dead_letter, payload_of
 from npo_integration.agents.in_order_acks import Acknowledge, InOrderAcks
@@ -130,6 +130,9 @@ class FaustPorts:
     def config(self, npo_id: str) -> NpoConfigVersion | None:
         return npo_configs.current(npo_id)
 
+    async def catch_up_configs(self) -> bool:
+        return await npo_configs.caught_up(settings.config_catch_up_seconds)
+
     async def publish_result(self, result: EnrolmentResult) -> None:
         _fence(finishing=True)
         await batch_producer.send_one(
@@ -197,7 +200,8 @@ class FaustPorts:
 
 processor = EnrolmentProcessor(FaustPorts())
 """``processor.counters``: ignored, duplicate and stale inputs, outcomes
-(this worker, since start)."""
+(this worker, since start); exported as ``npo_enrolment_events_total``."""
+metrics.registry.register(metrics.EventCountsCollector(processor.counters))
 
 
 lanes = Lanes(

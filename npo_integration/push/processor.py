@@ -56,6 +56,8 @@ from npo_integration.transforms.sources import local_assignment
 
 log = logging.getLogger(__name__)
 
+NO_CONFIG = "the NPO has no integration config"
+
 GONE_STATUSES = frozenset({404, 410})
 """An unenrol answered with these finds nothing to remove: the goal (not enrolled) holds."""
 
@@ -79,6 +81,11 @@ class EnrolmentPorts(Protocol):
         """The candidate's personal data was erased: nothing of theirs is acted on again."""
 
     def config(self, npo_id: str) -> NpoConfigVersion | None: ...
+
+    async def catch_up_configs(self) -> bool:
+        """Return once this worker's configs hold every config written before the call (another
+        worker's registration is read from a changelog); ``False`` when they do not within the
+        bound (``NPO_CONFIG_CATCH_UP_SECONDS``). Awaited in the assignment's lane only."""
 
     async def publish_result(self, result: EnrolmentResult) -> None: ...
 
@@ -141,7 +148,7 @@ def unavailable(
 ) -> str | None:
     """Why the operation cannot run now; the operation then fails with this reason (re-drivable)."""
     if version is None:
-        return "the NPO has no integration config"
+        return NO_CONFIG
     if not version.config.active:
         return "the NPO's integration is inactive"
     config = source_of(version, offering)
@@ -202,15 +209,15 @@ class EnrolmentProcessor:
     async def _on_created(self, event: CandidateAssignmentEvent, partition: int) -> None:
         state = self._ports.load(event.assignment_id)
         if state is None:
-            why = not_enrolling(self._ports.config(event.offering.npo_id), event.offering)
+            npo_id = event.offering.npo_id
+            version, caught_up = await self._settled_config(npo_id)
+            why = not_enrolling(version, event.offering)
+            if why == "no_integration":
+                await self._no_config(event, partition, caught_up=caught_up)
+                return
             if why is not None:
                 self.counters[f"ignored_{why}"] += 1
-                log.debug(
-                    "assignment %s ignored: %s (npo %s)",
-                    event.assignment_id,
-                    why,
-                    event.offering.npo_id,
-                )
+                log.debug("assignment %s ignored: %s (npo %s)", event.assignment_id, why, npo_id)
                 return
             await self._work(machine.new(event, partition, self._clock()))
         elif state.status in IN_FLIGHT:
@@ -230,11 +237,39 @@ class EnrolmentProcessor:
                 state.status,
             )
 
+    async def _settled_config(self, npo_id: str) -> tuple[NpoConfigVersion | None, bool]:
+        """The NPO's config, and whether this worker's configs were known to be complete when it
+        was read: a config missing here is looked for again once they have caught up with every
+        config written so far (another worker may have just stored it)."""
+        version = self._ports.config(npo_id)
+        if version is not None:
+            return version, True
+        caught_up = await self._ports.catch_up_configs()
+        version = self._ports.config(npo_id)
+        if version is not None:
+            self.counters["config_seen_after_catch_up"] += 1
+            log.info("npo %s: config seen once this worker's configs caught up", npo_id)
+        return version, caught_up
+
+    async def _no_config(
+        self, event: CandidateAssignmentEvent, partition: int, *, caught_up: bool
+    ) -> None:
+        """An assignment of an NPO with no config: a ``failed`` outcome (re-drivable once it has
+        one, logged at info by ``_finish``), never a silent drop. When this worker's configs did
+        not catch up in time, the config may exist: dead-lettered too, for an operator."""
+        reason = NO_CONFIG
+        if not caught_up:
+            reason += " (this worker's copy of the configs was still behind its changelog)"
+        self.counters["no_config" if caught_up else "no_config_behind"] += 1
+        state = machine.new(event, partition, self._clock())
+        await self._fail(state, reason, dead_letter=not caught_up)
+
     async def _on_cancelled(self, event: CandidateAssignmentEvent, partition: int) -> None:
         state = self._ports.load(event.assignment_id)
         now = self._clock()
         if state is None:
-            if not_enrolling(self._ports.config(event.offering.npo_id), event.offering) is not None:
+            version, _ = await self._settled_config(event.offering.npo_id)
+            if not_enrolling(version, event.offering) is not None:
                 self.counters["ignored_cancel_unknown"] += 1
                 log.info(
                     "assignment %s cancelled; it was never enrolled by this service",

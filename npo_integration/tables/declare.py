@@ -49,7 +49,8 @@ def global_bytes_table(
     on_changelog_event: Callable[[EventT[bytes]], Awaitable[None]] | None = None,
 ) -> AckedGlobalTable:
     """Every worker holds every partition, including the ones other workers write
-    (``synchronize_all_active_partitions``; plain GlobalTables miss those, faust-streaming #283).
+    (``synchronize_all_active_partitions``; plain GlobalTables miss those, faust-streaming #283),
+    and applies each change read from the changelog at once (both buffer sizes 1, see below).
     ``on_changelog_event`` sees each change read from the changelog (other workers' writes).
     The changelog is batched (``delivery/acked_table.py``): writers ``wait_acked`` before their
     source messages are acknowledged."""
@@ -60,6 +61,12 @@ def global_bytes_table(
         value_type=bytes,
         beacon=app.tables.beacon,
         standby_buffer_size=1,  # as app.GlobalTable: apply other workers' changes as they come
+        # ... and so must the active buffer: with synchronize_all_active_partitions every
+        # changelog partition is active *and* standby here, and Faust's recovery loop handles
+        # an event of an active partition with recovery_buffer_size (1000 by default), even
+        # after recovery: another worker's writes then sat unapplied until 1000 of them came
+        # (a 2-worker fleet lost the assignments of half its NPOs: "no config").
+        recovery_buffer_size=1,
         is_global=True,
         synchronize_all_active_partitions=True,
         on_changelog_event=on_changelog_event,

@@ -12,12 +12,13 @@ valid while the stored bytes are the same (a new version has other bytes).
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from faust.types import EventT
+from faust.types import TP, EventT
 from pydantic import BaseModel, ConfigDict
 
 from npo_integration.app import app
@@ -26,7 +27,7 @@ from npo_integration.models.codec import decode, encode
 from npo_integration.models.npo_config import NpoConfigVersion
 from npo_integration.tables import ordered
 from npo_integration.tables.declare import ROCKSDB_OPTIONS, global_bytes_table
-from npo_integration.worker_resources import batch_producer
+from npo_integration.worker_resources import batch_producer, output_log
 
 CACHE_SIZE = 2_000
 """Decoded configs kept (about 30 KB each for a declarative one): the NPOs
@@ -110,6 +111,38 @@ _decoded = DecodedCache(CACHE_SIZE)
 def current(npo_id: str) -> NpoConfigVersion | None:
     raw = _current.get_raw(npo_id.encode())
     return None if raw is None else _decoded.get(npo_id, raw)
+
+
+CATCH_UP_POLL_SECONDS = 0.05
+
+
+async def caught_up(timeout: float) -> bool:
+    """Wait until this worker's copy holds every config written before the call, ``False`` if it
+    does not within ``timeout``.
+
+    Another worker's write reaches this worker's copy of the GlobalTable only once it is read
+    back from the changelog: an NPO registered moments before its first assignment can be
+    missing here although it exists. So before "no config" is believed, the changelog's end
+    offsets are asked of the broker and the store's applied offsets (the last record applied
+    per partition, this worker's own writes included) are awaited up to them.
+    """
+    topic = _current.changelog_topic.get_topic_name()
+    count = await output_log.partitions(topic)
+    ends = await output_log.end_offsets([(topic, partition) for partition in range(count)])
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        behind = [tp for tp, end in ends.items() if _applied(TP(*tp)) < end - 1]
+        if not behind:
+            return True
+        if asyncio.get_running_loop().time() >= deadline:
+            return False
+        await asyncio.sleep(CATCH_UP_POLL_SECONDS)
+
+
+def _applied(tp: TP) -> int:
+    """Offset of the last changelog record in this worker's store (-1: none)."""
+    offset = _current.data.persisted_offset(tp)
+    return -1 if offset is None else int(offset)
 
 
 def all_current() -> Iterator[NpoConfigVersion]:

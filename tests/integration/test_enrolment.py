@@ -17,6 +17,7 @@ from typing import Any
 
 from npo_integration.partitioning import partition_for
 from npo_integration.push.identity import idempotency_key
+from npo_integration.push.processor import NO_CONFIG
 from tests.integration.conftest import Deployment, Stack
 from tests.integration.support.admin import admin
 from tests.integration.support.kafka import produce, read_all
@@ -205,7 +206,7 @@ async def test_an_assignment_is_enrolled_once_with_its_idempotency_key_and_linke
     )
 
 
-async def test_bad_input_is_dead_lettered_and_npos_without_integration_are_ignored(
+async def test_bad_input_is_dead_lettered_and_an_npo_without_integration_fails_visibly(
     stack: Stack,
 ) -> None:
     await add_stack_npo(stack, "enr-after-bad")
@@ -234,7 +235,8 @@ async def test_bad_input_is_dead_lettered_and_npos_without_integration_are_ignor
         letter["reason"]
         for letter in await eventually(letters, timeout=15, what="two dead letters")
     )
-    assert await results_for(stack.deployment, "asg-no-integration") == []
+    (refused,) = await wait_results(stack.deployment, "asg-no-integration")
+    assert (refused["status"], refused["reason"]) == ("failed", NO_CONFIG)
 
 
 # --- failures and retries ------------------------------------------------------------------

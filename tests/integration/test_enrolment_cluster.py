@@ -1,6 +1,7 @@
-"""The push path beside other work: a rebalance mid-call, and an NPO that answers after 30 s.
+"""The push path beside other work: a rebalance mid-call, an NPO that answers after 30 s, and
+assignments that reach a worker before the config another worker just stored.
 
-Both count what the simulated NPO received and what a plain consumer reads on the
+Each counts what the simulated NPO received and what a plain consumer reads on the
 enrolment results topic. The rebalance test needs several workers and calls in
 flight while one joins; the slow-NPO test one worker whose enrolments of other
 NPOs must not wait for the slow one.
@@ -15,12 +16,20 @@ from typing import Any
 
 import aiohttp
 
+from npo_integration.partitioning import partition_for
 from npo_integration.push.identity import idempotency_key
+from npo_integration.push.processor import NO_CONFIG
 from tests.integration.conftest import Deployment
 from tests.integration.support.kafka import read_all
 from tests.integration.support.polling import eventually
 from tests.integration.support.processes import SandboxProcess, WorkerProcess
-from tests.integration.test_enrolment import add_npo, assignment, enrol_requests, send
+from tests.integration.test_enrolment import (
+    PARTITIONS,
+    add_npo,
+    assignment,
+    enrol_requests,
+    send,
+)
 
 HAND_OVER = re.compile(
     r"hand-over: (\d+) enrolment call\(s\) in flight waited for \((\d+) cancelled"
@@ -151,3 +160,44 @@ async def test_an_npo_answering_after_30_s_delays_only_its_own_enrolments(
     assert sorted(r["assignment_id"] for r in slow_results) == slow_ids
     assert all(r["status"] == "confirmed" for r in slow_results)
     assert len(await enrol_requests(sandbox, slow)) == len(slow_ids)
+
+
+async def test_assignments_right_after_a_registration_on_another_worker_are_each_enrolled_once(
+    sandbox: SandboxProcess, deployment: Deployment
+) -> None:
+    # Two NPOs per partition, so that each worker stores some configs and reads the others'
+    # from the changelog. Each is registered through the first worker (which waits until its
+    # own copy holds the config, wherever it was stored) and its assignments are sent at once:
+    # about half are handled by the worker that did not store the config, which must see it
+    # (or wait for it), never drop them as "no config". Faust used to buffer another worker's
+    # config changes until 1,000 had come (tables/declare.py): the registration timed out.
+    first = await deployment.start_worker("first")
+    second = await deployment.start_worker("second")
+    await eventually(lambda: ready(first, second), timeout=60, what="two workers sharing work")
+    candidates = (f"enr-fresh-{n}" for n in range(1000))
+    npos = [
+        next(n for n in candidates if partition_for(n, PARTITIONS) == partition)
+        for partition in [*range(PARTITIONS), *range(PARTITIONS)]
+    ]
+    ids: dict[str, list[str]] = {}
+    for npo_id in npos:
+        await add_npo(sandbox, first.url, deployment.admin_token, npo_id)
+        ids[npo_id] = [f"asg-{npo_id}-{n}" for n in range(8)]
+        for assignment_id in ids[npo_id]:
+            await send(deployment, assignment(assignment_id, npo_id))
+    await send(deployment, assignment("asg-nobody", "enr-never-registered"))
+    expected = [i for group in ids.values() for i in group] + ["asg-nobody"]
+
+    async def all_decided() -> list[dict[str, Any]] | None:
+        found = [r for r in await results(deployment) if r["assignment_id"] in expected]
+        return found if {r["assignment_id"] for r in found} == set(expected) else None
+
+    await eventually(all_decided, timeout=60, what="an outcome for every assignment")
+    decided = [r for r in await results(deployment) if r["assignment_id"] in expected]
+    assert Counter(r["assignment_id"] for r in decided) == Counter(expected)
+    statuses = {r["assignment_id"]: (r["status"], r["reason"]) for r in decided}
+    assert statuses.pop("asg-nobody") == ("failed", NO_CONFIG)
+    assert set(statuses.values()) == {("confirmed", None)}
+    for npo_id in npos:
+        keys = Counter(e["idempotency_key"] for e in await sandbox.enrolments(npo_id))
+        assert keys == Counter(idempotency_key("enrol", i) for i in ids[npo_id]), npo_id

@@ -3,6 +3,7 @@ service's monitor (sensors.QuietMonitor) into the service's registry."""
 
 from __future__ import annotations
 
+from collections import Counter
 from types import SimpleNamespace
 from typing import Any
 
@@ -50,3 +51,16 @@ def test_the_apps_monitor_feeds_the_served_registry() -> None:
 
     assert isinstance(app.monitor, QuietMonitor)
     assert "# TYPE npo_kafka_consumer_lag gauge" in generate_latest(metrics.registry).decode()
+
+
+def test_the_enrolment_processors_counts_are_served_with_the_ignored_ones_by_reason() -> None:
+    counts: Counter[str] = Counter({"confirmed": 3, "no_config": 1})
+    registry = CollectorRegistry()
+    registry.register(metrics.EventCountsCollector(counts))
+    counts["ignored_enrolment_disabled"] += 2  # read at scrape time, not at registration
+    assert registry.get_sample_value("npo_enrolment_events_total", {"event": "no_config"}) == 1
+    assert registry.get_sample_value("npo_enrolment_events_total", {"event": "confirmed"}) == 3
+    ignored = registry.get_sample_value(
+        "npo_ignored_assignments_total", {"reason": "enrolment_disabled"}
+    )
+    assert ignored == 2

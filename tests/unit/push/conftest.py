@@ -127,6 +127,9 @@ class FakePorts:
         self.journal: list[str] = []
         self.plugin = SimplePlugin()
         self.erased_candidates: set[str] = set()
+        self.in_changelog: dict[str, NpoConfigVersion] = {}
+        """Configs another worker wrote that this one has not read yet: seen after a catch-up."""
+        self.catches_up = True
 
     def add_config(self, config: NpoIntegrationConfig) -> None:
         self.configs[config.npo_id] = version_of(config)
@@ -155,6 +158,13 @@ class FakePorts:
 
     def config(self, npo_id: str) -> NpoConfigVersion | None:
         return self.configs.get(npo_id)
+
+    async def catch_up_configs(self) -> bool:
+        self.journal.append("catch_up")
+        if self.catches_up:
+            self.configs.update(self.in_changelog)
+            self.in_changelog.clear()
+        return self.catches_up
 
     async def publish_result(self, result: EnrolmentResult) -> None:
         self.results.append(result)

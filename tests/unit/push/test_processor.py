@@ -16,7 +16,7 @@ from npo_integration.http.errors import (
 from npo_integration.models.enrolment import EnrolmentCommand
 from npo_integration.push import machine
 from npo_integration.push.identity import idempotency_key
-from npo_integration.push.processor import EnrolmentProcessor
+from npo_integration.push.processor import NO_CONFIG, EnrolmentProcessor
 from tests.unit.push.conftest import (
     LOOKUP_ENROLMENT,
     SIMPLE_ENROLMENT,
@@ -248,7 +248,7 @@ async def test_a_call_interrupted_by_a_crash_is_resolved_when_the_event_comes_ag
     assert processor.counters["resumed"] == 1
 
 
-async def test_npos_without_enrolment_are_ignored_and_an_inactive_one_fails(
+async def test_npos_without_enrolment_are_ignored_and_inactive_or_unknown_ones_fail(
     processor: EnrolmentProcessor, ports: FakePorts
 ) -> None:
     ports.add_config(make_config("no-enrol", enrolment={"enabled": False}))
@@ -256,15 +256,47 @@ async def test_npos_without_enrolment_are_ignored_and_an_inactive_one_fails(
     await processor.on_assignment(make_assignment("a1", npo_id="unknown-npo"), 0)
     await processor.on_assignment(make_assignment("a2", npo_id="no-enrol"), 0)
     await processor.on_assignment(make_assignment("a3", npo_id="asleep"), 0)
-    assert processor.counters["ignored_no_integration"] == 1
+    assert processor.counters["no_config"] == 1
     assert processor.counters["ignored_enrolment_disabled"] == 1
-    assert ports.sent == [] and set(ports.states) == {"a3"}
+    assert ports.sent == [] and ports.dead == [] and set(ports.states) == {"a1", "a3"}
+    assert [(r.assignment_id, r.status, r.reason) for r in ports.results] == [
+        ("a1", "failed", NO_CONFIG),
+        ("a3", "failed", "the NPO's integration is inactive"),
+    ]
+
+
+async def test_a_config_another_worker_just_wrote_is_waited_for_not_dropped(
+    processor: EnrolmentProcessor, ports: FakePorts
+) -> None:
+    ports.in_changelog["acme"] = ports.configs.pop("acme")  # not read here yet
+    ports.reply(response(201, {"enrolment_id": "enr-1"}))
+    await processor.on_assignment(make_assignment(), 0)
+    assert ports.journal[0] == "catch_up"
+    assert [r.status for r in ports.results] == ["confirmed"]
+    assert processor.counters["config_seen_after_catch_up"] == 1
+
+
+async def test_no_config_while_the_configs_are_behind_is_dead_lettered_too(
+    processor: EnrolmentProcessor, ports: FakePorts
+) -> None:
+    ports.catches_up = False
+    ports.in_changelog["acme"] = ports.configs.pop("acme")  # not read here yet
+    await processor.on_assignment(make_assignment(), 0)
     (result,) = ports.results
-    assert (result.assignment_id, result.status, result.reason) == (
-        "a3",
-        "failed",
-        "the NPO's integration is inactive",
-    )
+    assert result.status == "failed" and result.reason is not None
+    assert result.reason.startswith(NO_CONFIG) and "behind" in result.reason
+    assert ports.dead == [("asg-1", result.reason)]
+    assert processor.counters["no_config_behind"] == 1
+
+
+async def test_a_cancel_first_waits_for_the_config_and_leaves_its_tombstone(
+    processor: EnrolmentProcessor, ports: FakePorts
+) -> None:
+    ports.in_changelog["acme"] = ports.configs.pop("acme")  # not read here yet
+    await processor.on_assignment(make_assignment(event_type="candidate_assignment.cancelled"), 0)
+    await processor.on_assignment(make_assignment(), 0)
+    assert ports.sent == []
+    assert ports.states["asg-1"].status == "cancelled"
 
 
 async def test_a_plugin_that_cannot_build_the_request_fails_it_to_the_dead_letters(
