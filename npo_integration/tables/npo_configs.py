@@ -116,6 +116,47 @@ def current(npo_id: str) -> NpoConfigVersion | None:
 CATCH_UP_POLL_SECONDS = 0.05
 
 
+class _SharedEnds:
+    """The changelog's end offsets, read once for every caller waiting at the time.
+
+    A caller may only use a read that started after it asked (a config stored before the call
+    must be inside the offsets), so callers arriving during a read wait for the next one: a burst
+    of assignments of unregistered NPOs costs one broker request per round trip, not one each."""
+
+    def __init__(self) -> None:
+        self._next: asyncio.Future[dict[tuple[str, int], int]] | None = None
+        self._reading = False
+        self._task: asyncio.Task[None] | None = None  # held: the loop keeps only a weak reference
+
+    async def read(self) -> dict[tuple[str, int], int]:
+        if self._next is None:
+            self._next = asyncio.get_running_loop().create_future()
+            if not self._reading:
+                self._reading = True
+                self._task = asyncio.get_running_loop().create_task(self._read_while_asked())
+        return await asyncio.shield(self._next)
+
+    async def _read_while_asked(self) -> None:
+        try:
+            while self._next is not None:
+                answer, self._next = self._next, None
+                try:
+                    answer.set_result(await _end_offsets())
+                except Exception as exc:  # every waiter of this read sees the broker's error
+                    answer.set_exception(exc)
+        finally:
+            self._reading = False
+
+
+async def _end_offsets() -> dict[tuple[str, int], int]:
+    topic = _current.changelog_topic.get_topic_name()
+    count = await output_log.partitions(topic)
+    return await output_log.end_offsets([(topic, partition) for partition in range(count)])
+
+
+_shared_ends = _SharedEnds()
+
+
 async def caught_up(timeout: float) -> bool:
     """Wait until this worker's copy holds every config written before the call, ``False`` if it
     does not within ``timeout``.
@@ -123,12 +164,11 @@ async def caught_up(timeout: float) -> bool:
     Another worker's write reaches this worker's copy of the GlobalTable only once it is read
     back from the changelog: an NPO registered moments before its first assignment can be
     missing here although it exists. So before "no config" is believed, the changelog's end
-    offsets are asked of the broker and the store's applied offsets (the last record applied
-    per partition, this worker's own writes included) are awaited up to them.
+    offsets are asked of the broker (one read shared by the callers waiting for it) and the
+    store's applied offsets (the last record applied per partition, this worker's own writes
+    included) are awaited up to them.
     """
-    topic = _current.changelog_topic.get_topic_name()
-    count = await output_log.partitions(topic)
-    ends = await output_log.end_offsets([(topic, partition) for partition in range(count)])
+    ends = await _shared_ends.read()
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         behind = [tp for tp, end in ends.items() if _applied(TP(*tp)) < end - 1]
