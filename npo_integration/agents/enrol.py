@@ -44,7 +44,13 @@ from npo_integration.agents.in_order_acks import Acknowledge, InOrderAcks
 from npo_integration.app import app, settings
 from npo_integration.errors import NpoIntegrationError
 from npo_integration.http.response import NpoResponse
-from npo_integration.models.codec import MAX_PLATFORM_MESSAGE_BYTES, decode, encode, key_of
+from npo_integration.models.codec import (
+    MAX_PLATFORM_MESSAGE_BYTES,
+    decode,
+    encode,
+    key_of,
+    versioned_adapter,
+)
 from npo_integration.models.enrolment import IN_FLIGHT, EnrolmentCommand, EnrolmentState
 from npo_integration.models.erasure import CandidateErase
 from npo_integration.models.events import CandidateAssignmentEvent
@@ -208,7 +214,9 @@ lanes = Lanes(
 
 
 Command = EnrolmentCommand | CandidateErase
-_commands: TypeAdapter[Command] = TypeAdapter(Annotated[Command, Field(discriminator="event_type")])
+_commands: TypeAdapter[Command] = versioned_adapter(
+    Annotated[Command, Field(discriminator="event_type")]
+)
 ERASE_RETRY = RetryPolicy(
     max_attempts=UNTIL_DONE, base_seconds=1.0, max_seconds=30.0, jitter="none"
 )

@@ -41,7 +41,7 @@ from npo_integration.ingest.removals import (
     removal_record,
 )
 from npo_integration.ingest.retry import redrive_policy, redriven
-from npo_integration.models.codec import encode
+from npo_integration.models.codec import encode, versioned_adapter
 from npo_integration.models.events import utc_now
 from npo_integration.models.internal import (
     IngestCommand,
@@ -75,8 +75,8 @@ ACK_TIMEOUT_SECONDS = 30.0
 exclusive = asyncio.Lock()
 """Held while a batch is ingested: an erasure (``agents/erasure.py``) takes it to change the same
 records and links without a batch in flight writing back what it read before."""
-_raw_messages: TypeAdapter[RawPage | RawRecord | SweepCompleted | RemovalDecision] = TypeAdapter(
-    RawMessage
+_raw_messages: TypeAdapter[RawPage | RawRecord | SweepCompleted | RemovalDecision] = (
+    versioned_adapter(RawMessage)
 )
 sweeps = SweepTracker()
 

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from npo_integration.app import app
 from npo_integration.delivery.acked_table import acked_bytes_table
-from npo_integration.models.codec import decode, encode
+from npo_integration.models.codec import Versioned, decode, encode
 from npo_integration.models.npo_config import NpoConfigVersion
 from npo_integration.tables import ordered
 from npo_integration.tables.declare import ROCKSDB_OPTIONS, global_bytes_table
@@ -167,7 +167,7 @@ async def wait_acked() -> None:
     await _current.wait_acked()
 
 
-class ConfigSummary(BaseModel):
+class ConfigSummary(Versioned):
     """What the lists (admin list, status list) read of a stored config, without decoding the
     rest of it (mappings, sealed secrets)."""
 
