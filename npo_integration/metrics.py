@@ -54,6 +54,12 @@ removals = Counter(
     ["stream", "outcome"],
     registry=registry,
 )
+state_purged = Counter(
+    "npo_state_purged",
+    "Table entries of deactivated NPOs deleted by the state sweep (tombstones), by table",
+    ["table"],
+    registry=registry,
+)
 ignored_assignments = Counter(
     "npo_ignored_assignments",
     "Assignment events not enrolled, by reason",

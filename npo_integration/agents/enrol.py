@@ -61,7 +61,7 @@ from npo_integration.push.calls import HttpCall
 from npo_integration.push.lanes import Lanes
 from npo_integration.push.processor import EnrolmentProcessor, wrong_key
 from npo_integration.retry_policy import UNTIL_DONE, RetryPolicy
-from npo_integration.tables import enrolments, erased_candidates, npo_configs
+from npo_integration.tables import enrolments, erased_candidates, npo_configs, state_purge
 from npo_integration.topics import enrolment_links, enrolment_results, raw_topic
 from npo_integration.transforms.contract import EnrolmentRequest
 from npo_integration.transforms.invoke import plugin_call
@@ -271,6 +271,14 @@ async def enrol_assignments(stream: StreamT[bytes]) -> None:
             # Blanks enrolments of a partition: after what is running there, not beside it.
             await lanes.drain()
             await _erase(acknowledge, event, message, partition)
+            continue
+        if isinstance(message, EnrolmentCommand) and message.event_type == "enrolment.purge_npo":
+            await lanes.drain()  # after what is running on the partition, not beside it
+            try:
+                await state_purge.purge_enrolments(message, partition)
+            except Exception:
+                log.exception("state purge of NPO %s's enrolments failed", message.npo_id)
+            await acks.done(event, acknowledge)
             continue
         if isinstance(message, EnrolmentCommand) and message.event_type == "enrolment.redrive_npo":
             # Re-marks failed enrolments of a partition: after what is running there, not beside it.

@@ -57,7 +57,7 @@ from npo_integration.models.npo_config import (
     StreamConfig,
     StreamKind,
 )
-from npo_integration.tables import enrolment_links, npo_configs
+from npo_integration.tables import enrolment_links, npo_configs, state_purge
 from npo_integration.tables.record_state import holds, pending, states, unprocessed
 from npo_integration.topics import assignment_updated, ingest_commands, offerings, raw_records
 from npo_integration.transforms.contract import TransformPlugin
@@ -294,6 +294,15 @@ async def ingest_raw_records(stream: StreamT[bytes]) -> None:
 async def run_ingest_commands(stream: StreamT[bytes]) -> None:
     """Keyed by npo_id like raw-records: this worker holds that NPO's unprocessed records."""
     async for command in parsed(stream, IngestCommand, ingest_commands):
+        if command.event_type == "ingest.purge":
+            async with exclusive:  # no batch in flight writes back what the purge deletes
+                try:
+                    await state_purge.purge_step(command)
+                except Exception:
+                    log.exception(
+                        "state purge of NPO %s failed; the next sweep asks again", command.npo_id
+                    )
+            continue
         pending = unprocessed.of_npo(command.npo_id)
         try:
             for entry in pending:

@@ -104,11 +104,16 @@ class EnrolmentCommand(Event, Versioned):
     partition): re-drive the failed enrolments of ``npo_id`` held on that partition.
     ``enrolment.confirm`` / ``enrolment.resend`` (key assignment_id): an operator's
     decision on an ``unknown`` enrolment: the NPO has it (``npo_enrolment_ref`` when
-    known), or it has not and the enrolment is sent again.
+    known), or it has not and the enrolment is sent again. ``enrolment.purge_npo`` (one per
+    partition): delete a deactivated NPO's enrolments past its retention (``tables.state_purge``).
     """
 
     event_type: Literal[
-        "enrolment.retry", "enrolment.redrive_npo", "enrolment.confirm", "enrolment.resend"
+        "enrolment.retry",
+        "enrolment.redrive_npo",
+        "enrolment.confirm",
+        "enrolment.resend",
+        "enrolment.purge_npo",
     ]
     npo_id: NpoId
     assignment_id: str | None = None

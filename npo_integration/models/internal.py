@@ -238,9 +238,11 @@ class IngestCommand(Event, Versioned):
     worker owning that NPO's records.
 
     ``ingest.redrive``: re-emit every unprocessed record of the NPO onto raw-records,
-    whatever its attempts so far (after a mapping fix, say).
+    whatever its attempts so far (after a mapping fix, say). ``ingest.purge``: the NPO is
+    deactivated past ``NPO_STATE_RETENTION_DAYS``; delete a batch of its state (the state sweep,
+    ``timers/state_sweep.py``, sends it; the step sends the next while some is left).
     """
 
-    event_type: Literal["ingest.redrive"] = "ingest.redrive"
+    event_type: Literal["ingest.redrive", "ingest.purge"] = "ingest.redrive"
     npo_id: NpoId
-    requested_by: Literal["admin-api", "cli"] = "admin-api"
+    requested_by: Literal["admin-api", "cli", "state-sweep"] = "admin-api"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from faust.types import EventT
@@ -112,6 +112,11 @@ def current(npo_id: str) -> NpoConfigVersion | None:
     return None if raw is None else _decoded.get(npo_id, raw)
 
 
+def current_raw(npo_id: str) -> bytes | None:
+    """The NPO's current config as stored, undecoded."""
+    return _current.get_raw(npo_id.encode())
+
+
 def all_current() -> Iterator[NpoConfigVersion]:
     for key, raw in _current.items():
         yield _decoded.get(key.decode(), raw)
@@ -183,7 +188,17 @@ class ConfigSummary(Versioned):
     version: int
     updated_at: datetime
     source: str
+    change: str = "upsert"
     config: _Config
+
+    def state_expired(self, now: datetime, retention: timedelta) -> bool:
+        """Deactivated (not paused) for longer than ``retention``: its state goes
+        (``timers/state_sweep.py``). A paused NPO keeps its state whatever its age."""
+        return (
+            not self.config.active
+            and self.change == "deactivate"
+            and now - self.updated_at >= retention
+        )
 
     def public(self) -> dict[str, Any]:
         return {
