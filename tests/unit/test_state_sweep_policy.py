@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from npo_integration.app import app  # noqa: F401  (wires the tables first)
 from npo_integration.models.codec import decode
 from npo_integration.tables.npo_configs import ConfigSummary
 
