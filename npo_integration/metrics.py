@@ -61,6 +61,12 @@ schema_drift = Counter(
     ["kind"],
     registry=registry,
 )
+state_purged = Counter(
+    "npo_state_purged",
+    "Table entries of deactivated NPOs deleted by the state sweep (tombstones), by table",
+    ["table"],
+    registry=registry,
+)
 timer_errors = Counter(
     "npo_timer_errors",
     "Failures inside a timer's tick (logged; the next tick tries again)",

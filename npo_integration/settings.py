@@ -210,6 +210,28 @@ class Settings(BaseSettings):
     ingest_redrive_batch: int = Field(
         200, ge=1, le=100_000, description="records one worker re-drives per tick at most"
     )
+    state_retention_days: float = Field(
+        30.0,
+        ge=0,
+        le=3650,
+        description=(
+            "how long a deactivated NPO's record states, unprocessed records, removal holds,"
+            " enrolment links and pull state are kept before the state sweep deletes them"
+            " (a paused NPO keeps its state; docs/operations.md#bounded-state)"
+        ),
+    )
+    state_sweep_tick_seconds: float = Field(
+        300.0,
+        gt=0,
+        le=86400,
+        description="how often each worker looks for deactivated NPOs whose state is due to go",
+    )
+    state_sweep_batch: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        description="table entries one purge step deletes at most (the rest in further steps)",
+    )
     removal_hold_share: float = Field(
         0.5,
         ge=0.0,

@@ -44,7 +44,13 @@ from npo_integration.agents.in_order_acks import Acknowledge, InOrderAcks
 from npo_integration.app import app, settings
 from npo_integration.errors import NpoIntegrationError
 from npo_integration.http.response import NpoResponse
-from npo_integration.models.codec import MAX_PLATFORM_MESSAGE_BYTES, decode, encode, key_of
+from npo_integration.models.codec import (
+    MAX_PLATFORM_MESSAGE_BYTES,
+    decode,
+    encode,
+    key_of,
+    versioned_adapter,
+)
 from npo_integration.models.enrolment import IN_FLIGHT, EnrolmentCommand, EnrolmentState
 from npo_integration.models.erasure import CandidateErase
 from npo_integration.models.events import CandidateAssignmentEvent
@@ -55,7 +61,7 @@ from npo_integration.push.calls import HttpCall
 from npo_integration.push.lanes import Lanes
 from npo_integration.push.processor import EnrolmentProcessor, wrong_key
 from npo_integration.retry_policy import UNTIL_DONE, RetryPolicy
-from npo_integration.tables import enrolments, erased_candidates, npo_configs
+from npo_integration.tables import enrolments, erased_candidates, npo_configs, state_purge
 from npo_integration.topics import enrolment_links, enrolment_results, raw_topic
 from npo_integration.transforms.contract import EnrolmentRequest
 from npo_integration.transforms.invoke import plugin_call
@@ -212,7 +218,9 @@ lanes = Lanes(
 
 
 Command = EnrolmentCommand | CandidateErase
-_commands: TypeAdapter[Command] = TypeAdapter(Annotated[Command, Field(discriminator="event_type")])
+_commands: TypeAdapter[Command] = versioned_adapter(
+    Annotated[Command, Field(discriminator="event_type")]
+)
 ERASE_RETRY = RetryPolicy(
     max_attempts=UNTIL_DONE, base_seconds=1.0, max_seconds=30.0, jitter="none"
 )
@@ -267,6 +275,14 @@ async def enrol_assignments(stream: StreamT[bytes]) -> None:
             # Blanks enrolments of a partition: after what is running there, not beside it.
             await lanes.drain()
             await _erase(acknowledge, event, message, partition)
+            continue
+        if isinstance(message, EnrolmentCommand) and message.event_type == "enrolment.purge_npo":
+            await lanes.drain()  # after what is running on the partition, not beside it
+            try:
+                await state_purge.purge_enrolments(message, partition)
+            except Exception:
+                log.exception("state purge of NPO %s's enrolments failed", message.npo_id)
+            await acks.done(event, acknowledge)
             continue
         if isinstance(message, EnrolmentCommand) and message.event_type == "enrolment.redrive_npo":
             # Re-marks failed enrolments of a partition: after what is running there, not beside it.

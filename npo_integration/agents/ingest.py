@@ -42,7 +42,7 @@ from npo_integration.ingest.removals import (
     removal_record,
 )
 from npo_integration.ingest.retry import redrive_policy, redriven
-from npo_integration.models.codec import encode
+from npo_integration.models.codec import encode, versioned_adapter
 from npo_integration.models.events import utc_now
 from npo_integration.models.internal import (
     IngestCommand,
@@ -59,7 +59,7 @@ from npo_integration.models.npo_config import (
     StreamConfig,
     StreamKind,
 )
-from npo_integration.tables import enrolment_links, npo_configs
+from npo_integration.tables import enrolment_links, npo_configs, state_purge
 from npo_integration.tables.record_state import holds, payloads, pending, states, unprocessed
 from npo_integration.topics import assignment_updated, ingest_commands, offerings, raw_records
 from npo_integration.transforms.contract import TransformPlugin
@@ -77,8 +77,8 @@ ACK_TIMEOUT_SECONDS = 30.0
 exclusive = asyncio.Lock()
 """Held while a batch is ingested: an erasure (``agents/erasure.py``) takes it to change the same
 records and links without a batch in flight writing back what it read before."""
-_raw_messages: TypeAdapter[RawPage | RawRecord | SweepCompleted | RemovalDecision] = TypeAdapter(
-    RawMessage
+_raw_messages: TypeAdapter[RawPage | RawRecord | SweepCompleted | RemovalDecision] = (
+    versioned_adapter(RawMessage)
 )
 sweeps = SweepTracker()
 
@@ -311,6 +311,15 @@ async def ingest_raw_records(stream: StreamT[bytes]) -> None:
 async def run_ingest_commands(stream: StreamT[bytes]) -> None:
     """Keyed by npo_id like raw-records: this worker holds that NPO's unprocessed records."""
     async for command in parsed(stream, IngestCommand, ingest_commands):
+        if command.event_type == "ingest.purge":
+            async with exclusive:  # no batch in flight writes back what the purge deletes
+                try:
+                    await state_purge.purge_step(command)
+                except Exception:
+                    log.exception(
+                        "state purge of NPO %s failed; the next sweep asks again", command.npo_id
+                    )
+            continue
         pending = unprocessed.of_npo(command.npo_id)
         try:
             for entry in pending:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic_core import from_json, to_json
 
 from npo_integration.errors import SkippableError
 from npo_integration.validation_errors import describe_validation_error
@@ -20,6 +21,23 @@ changelog) must fit in one Kafka message, and no real one comes near."""
 
 class DecodeError(SkippableError):
     """A message or table value that does not parse as its model."""
+
+
+VERSION_FIELD = "v"
+
+
+class Versioned(BaseModel):
+    """A value this service stores (a table value) or sends to itself (an internal topic): it
+    carries its schema version, so a worker of another release reads it or says why not.
+
+    ``v`` is 1 when absent (values written before versions existed). A model whose stored shape
+    changes incompatibly lists its new version in the ``Literal`` (``Literal[1, 2]``, default the
+    newest) and migrates the older one in a ``mode="before"`` validator. Fields added with a
+    default need no new version: ``decode`` tolerates fields it does not know (an older worker
+    reading a newer worker's value), and refuses a version it does not know in one line
+    (docs/contracts.md, "Stored values and upgrades")."""
+
+    v: Literal[1] = Field(1, description="schema version of the stored value (absent: 1)")
 
 
 def encode(model: BaseModel) -> bytes:
@@ -44,14 +62,97 @@ def decode(
     if max_bytes is not None and len(raw) > max_bytes:
         raise DecodeError(f"{name}: message of {len(raw)} bytes, more than {max_bytes}")
     try:
-        if isinstance(model_type, TypeAdapter):
-            return model_type.validate_json(raw)
-        return model_type.model_validate_json(raw)
+        return _validate(model_type, raw)
     except ValidationError as exc:
-        raise DecodeError(f"{name}: {describe_validation_error(exc)}") from None
+        if not _is_versioned(model_type):
+            raise DecodeError(f"{name}: {describe_validation_error(exc)}") from None
+        error = exc
+    return _decode_tolerant(model_type, raw, error, name)
+
+
+def _validate(model_type: type[M] | TypeAdapter[T], raw: bytes) -> M | T:
+    if isinstance(model_type, TypeAdapter):
+        return model_type.validate_json(raw)
+    return model_type.model_validate_json(raw)
+
+
+_versioned_adapters: set[int] = set()
+
+
+def versioned_adapter(tp: Any) -> TypeAdapter[Any]:
+    """A ``TypeAdapter`` (a union of ``Versioned`` models, say) that ``decode`` reads as stored
+    values: tolerant of added fields, strict about versions."""
+    adapter: TypeAdapter[Any] = TypeAdapter(tp)
+    _versioned_adapters.add(id(adapter))
+    return adapter
+
+
+def _is_versioned(model_type: type[BaseModel] | TypeAdapter[Any]) -> bool:
+    if isinstance(model_type, TypeAdapter):
+        return id(model_type) in _versioned_adapters
+    return issubclass(model_type, Versioned)
+
+
+MAX_TOLERANT_PASSES = 4
+
+
+def _decode_tolerant(
+    model_type: type[M] | TypeAdapter[T], raw: bytes, error: ValidationError, name: str
+) -> M | T:
+    """The slow path of a stored value that failed validation: an unknown schema version is
+    refused in one line; fields this release does not know (a newer release added them) are
+    dropped and the rest validated again. Off the hot path: a value of this release's shape
+    validates the first time."""
+    data: Any = None
+    for _ in range(MAX_TOLERANT_PASSES):
+        errors = error.errors()
+        for e in errors:
+            loc = e["loc"]
+            if e["type"] == "literal_error" and loc and loc[-1] == VERSION_FIELD and len(loc) <= 2:
+                expected = e.get("ctx", {}).get("expected", "?")
+                raise DecodeError(
+                    f"{name}: schema version {e['input']!r} unknown to this release (it reads"
+                    f" {expected}): written by a newer release; finish the upgrade"
+                    " (docs/contracts.md, 'Stored values and upgrades')"
+                )
+        if not all(e["type"] == "extra_forbidden" for e in errors):
+            break
+        if data is None:
+            data = from_json(raw)
+        for e in errors:
+            _drop(data, e["loc"])
+        try:
+            return _validate(model_type, to_json(data))
+        except ValidationError as exc:
+            error = exc
+    raise DecodeError(f"{name}: {describe_validation_error(error)}") from None
+
+
+def _drop(data: Any, loc: tuple[int | str, ...]) -> None:
+    """Delete the field at ``loc`` (a validation error's location) from parsed JSON. A step of
+    ``loc`` that is not in the data is a union member's tag (pydantic names the member it tried),
+    skipped."""
+    node = data
+    for step in loc[:-1]:
+        in_list = isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node)
+        if in_list or (isinstance(node, dict) and step in node):
+            node = node[step]
+    if isinstance(node, dict):
+        node.pop(loc[-1], None)
 
 
 _set_attribute = object.__setattr__
+_UNKNOWN = object()
+_versions: dict[type[BaseModel], Any] = {}
+"""The version ``trusted`` gives each model (``None``: not versioned), looked up once per model:
+``issubclass`` on a pydantic model costs as much as the rest of ``trusted``."""
+
+
+def _version_of(model_type: type[BaseModel]) -> int | None:
+    if not issubclass(model_type, Versioned):
+        return None
+    default: int = model_type.__pydantic_fields__[VERSION_FIELD].default
+    return default
 
 
 def trusted(model_type: type[M], **values: Any) -> M:
@@ -61,9 +162,16 @@ def trusted(model_type: type[M], **values: Any) -> M:
     For the hot paths (a page's records, a batch's intents and states): pydantic's
     ``model_construct`` skips validation too, but costs about five times as much.
     Every field must be given (else it falls back to ``model_construct``, which
-    fills defaults); decoding what was written validates as usual. A unit test
-    holds the result equal to a validated model for each model used this way.
+    fills defaults), except a ``Versioned`` model's ``v`` (its current version); decoding
+    what was written validates as usual. A unit test holds the result equal to a validated
+    model for each model used this way.
     """
+    version = _versions.get(model_type, _UNKNOWN)
+    if version is _UNKNOWN:
+        version = _versions[model_type] = _version_of(model_type)
+    if version is not None and VERSION_FIELD not in values:
+        # first, as a validated model holds it: the JSON follows the order of ``__dict__``
+        values = {VERSION_FIELD: version, **values}
     if values.keys() != model_type.__pydantic_fields__.keys():
         return model_type.model_construct(**values)
     model = model_type.__new__(model_type)

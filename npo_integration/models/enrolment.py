@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
+from npo_integration.models.codec import Versioned
 from npo_integration.models.events import CandidateAssignmentEvent, Event, NpoId
 
 EnrolmentStatus = Literal[
@@ -37,7 +38,7 @@ UNENROL_STATUSES: frozenset[str] = frozenset(
 )
 
 
-class EnrolmentState(BaseModel):
+class EnrolmentState(Versioned):
     """``npo-enrolments`` table value, key assignment_id."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -81,7 +82,7 @@ class EnrolmentState(BaseModel):
         return "unenrol" if self.status in UNENROL_STATUSES else "enrol"
 
 
-class EnrolmentDue(BaseModel):
+class EnrolmentDue(Versioned):
     """``npo-enrolment-due`` table value, key assignment_id: only enrolments that need a later look.
 
     Kept apart from the states so the retry timer scans the few waiting
@@ -95,7 +96,7 @@ class EnrolmentDue(BaseModel):
     due_at: AwareDatetime
 
 
-class EnrolmentCommand(Event):
+class EnrolmentCommand(Event, Versioned):
     """``npo-integration.enrolment-commands``: internal nudges to the enrolment agent.
 
     ``enrolment.retry`` (key assignment_id, sent to the state's partition): look
@@ -103,11 +104,16 @@ class EnrolmentCommand(Event):
     partition): re-drive the failed enrolments of ``npo_id`` held on that partition.
     ``enrolment.confirm`` / ``enrolment.resend`` (key assignment_id): an operator's
     decision on an ``unknown`` enrolment: the NPO has it (``npo_enrolment_ref`` when
-    known), or it has not and the enrolment is sent again.
+    known), or it has not and the enrolment is sent again. ``enrolment.purge_npo`` (one per
+    partition): delete a deactivated NPO's enrolments past its retention (``tables.state_purge``).
     """
 
     event_type: Literal[
-        "enrolment.retry", "enrolment.redrive_npo", "enrolment.confirm", "enrolment.resend"
+        "enrolment.retry",
+        "enrolment.redrive_npo",
+        "enrolment.confirm",
+        "enrolment.resend",
+        "enrolment.purge_npo",
     ]
     npo_id: NpoId
     assignment_id: str | None = None

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from npo_integration.models.codec import Versioned
 from npo_integration.models.events import Event
 
 CandidateId = str
@@ -58,7 +59,7 @@ def merged(*reports: list[ErasedEntries]) -> list[ErasedEntries]:
     return [totals[key] for key in sorted(totals)]
 
 
-class CandidateErase(Event):
+class CandidateErase(Event, Versioned):
     """``npo-integration.enrolment-commands``: erase a candidate's personal data, one partition at a
     time. Sent to partition 0; the owner of each partition erases what that partition holds and
     sends the command on to the next (with what was removed so far); the last one publishes
@@ -93,7 +94,7 @@ def erased_event_id(erasure_id: str) -> str:
     return str(uuid.uuid5(ERASURE_NAMESPACE, erasure_id))
 
 
-class ErasedCandidate(BaseModel):
+class ErasedCandidate(Versioned):
     """``npo-erased-candidates`` value, key candidate_id, on every partition: input about this
     candidate that arrives after its erasure (a late assignment, a late link) is dropped."""
 
@@ -103,7 +104,7 @@ class ErasedCandidate(BaseModel):
     erased_at: AwareDatetime
 
 
-class ErasedLink(BaseModel):
+class ErasedLink(Versioned):
     """``npo-enrolment-links`` value under ``<npo_id>/erased:<sha256 of the link's key>``: progress
     the NPO still reports for an erased enrolment is dropped, not kept as unprocessed."""
 

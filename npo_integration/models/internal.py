@@ -7,12 +7,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-from npo_integration.models.codec import encode, trusted
+from npo_integration.models.codec import Versioned, encode, trusted
 from npo_integration.models.events import Event, NpoId, utc_now
 from npo_integration.models.npo_config import ConfigSource, NpoIntegrationConfig, StreamName
 
 
-class ConfigCommand(Event):
+class ConfigCommand(Event, Versioned):
     """``npo-integration.config-commands``, key npo_id. Secrets inside are sealed.
 
     Only an upsert carries a config; the others change the stored one (``registry.versioning``).
@@ -38,7 +38,7 @@ class ConfigCommand(Event):
         return self._encoded
 
 
-class FetchRequest(Event):
+class FetchRequest(Event, Versioned):
     """``npo-integration.fetch-requests``, key npo_id: the owner of that
     partition pulls the stream."""
 
@@ -65,7 +65,7 @@ class FetchRequest(Event):
         return self
 
 
-class RawRecord(Event):
+class RawRecord(Event, Versioned):
     """``npo-integration.raw-records``, key npo_id: one NPO's records stay in order.
 
     The record is kept exactly as the NPO sent it (the seed's integration store).
@@ -95,7 +95,7 @@ class RawItem(BaseModel):
     payload: Any
 
 
-class RawPage(Event):
+class RawPage(Event, Versioned):
     """``npo-integration.raw-records``, key npo_id: records of one NPO stream fetched together (a
     page, or part of a large one), kept exactly as the NPO sent them (the seed's integration store).
 
@@ -156,7 +156,7 @@ class RawPage(Event):
         )
 
 
-class SweepCompleted(Event):
+class SweepCompleted(Event, Versioned):
     """``npo-integration.raw-records``, key npo_id: a full (not incremental) pull of a stream
     ended without error, after its pages (same partition, so ingestion reads it after them).
 
@@ -172,7 +172,7 @@ class SweepCompleted(Event):
     completed_at: AwareDatetime = Field(default_factory=utc_now)
 
 
-class RemovalDecision(Event):
+class RemovalDecision(Event, Versioned):
     """``npo-integration.raw-records``, key npo_id: an operator's answer to a held mass removal
     (``RemovalHold``), read in order with that NPO's pages by the worker holding the hold."""
 
@@ -190,7 +190,7 @@ RawMessage = Annotated[
 end of each complete sweep and operators' removal decisions."""
 
 
-class DeadLetter(Event):
+class DeadLetter(Event, Versioned):
     """``npo-integration.dead-letters``: what could not be handled, with
     the reason and the original."""
 
@@ -216,7 +216,7 @@ class EnrolmentResult(Event):
     decided_at: datetime = Field(default_factory=utc_now)
 
 
-class EnrolmentLink(Event):
+class EnrolmentLink(Event, Versioned):
     """``npo-integration.enrolment-links``, key npo_id: ties what the NPO calls an
     enrolment to the platform's assignment.
 
@@ -233,14 +233,16 @@ class EnrolmentLink(Event):
     npo_offering_ref: str
 
 
-class IngestCommand(Event):
+class IngestCommand(Event, Versioned):
     """``npo-integration.ingest-commands``, key npo_id: an operator's request to the
     worker owning that NPO's records.
 
     ``ingest.redrive``: re-emit every unprocessed record of the NPO onto raw-records,
-    whatever its attempts so far (after a mapping fix, say).
+    whatever its attempts so far (after a mapping fix, say). ``ingest.purge``: the NPO is
+    deactivated past ``NPO_STATE_RETENTION_DAYS``; delete a batch of its state (the state sweep,
+    ``timers/state_sweep.py``, sends it; the step sends the next while some is left).
     """
 
-    event_type: Literal["ingest.redrive"] = "ingest.redrive"
+    event_type: Literal["ingest.redrive", "ingest.purge"] = "ingest.redrive"
     npo_id: NpoId
-    requested_by: Literal["admin-api", "cli"] = "admin-api"
+    requested_by: Literal["admin-api", "cli", "state-sweep"] = "admin-api"

@@ -36,6 +36,7 @@ from npo_integration.expressions import (
     check_quoted_template,
     parse_template,
 )
+from npo_integration.models.codec import Versioned
 from npo_integration.models.events import Candidate, CandidateAssignmentEvent, NpoId, OfferingRef
 from npo_integration.models.http_fields import HeaderName, HeaderValue
 from npo_integration.models.secret import Secret
@@ -772,7 +773,7 @@ ConfigChange = Literal["upsert", "deactivate", "reseal", "pause", "resume"]
 and ``deactivate`` set ``active`` false, ``resume`` sets it true) or new ciphertext (``reseal``)."""
 
 
-class NpoConfigVersion(_Strict):
+class NpoConfigVersion(_Strict, Versioned):
     """One stored version of an NPO's config; the registry keeps every version."""
 
     npo_id: NpoId

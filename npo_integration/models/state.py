@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic_core import to_json
 
+from npo_integration.models.codec import Versioned
 from npo_integration.models.internal import RawRecord
 from npo_integration.models.npo_config import StreamName
 
@@ -35,7 +36,7 @@ class StreamPullState(BaseModel):
     )
 
 
-class PullState(BaseModel):
+class PullState(Versioned):
     model_config = ConfigDict(frozen=True)
 
     npo_id: str
@@ -78,7 +79,7 @@ class DeliveryIntent(BaseModel):
     )
 
 
-class RecordState(BaseModel):
+class RecordState(Versioned):
     """The integration store's processed flag for one NPO record."""
 
     model_config = ConfigDict(frozen=True)
@@ -149,7 +150,7 @@ def live_in_bytes(raw: bytes) -> bool | None:
     return True if _NOT_REMOVED in raw else None
 
 
-class UnprocessedRecord(BaseModel):
+class UnprocessedRecord(Versioned):
     """A record that could not become an event yet, with what the re-drive needs:
     the original and when to retry.
 
@@ -210,7 +211,7 @@ class PendingDelivery(BaseModel):
     intent: DeliveryIntent
 
 
-class PendingBatch(BaseModel):
+class PendingBatch(Versioned):
     """The intents of one batch of a raw-records partition, written
     durably before its events are sent.
 
@@ -227,7 +228,7 @@ class PendingBatch(BaseModel):
     items: list[PendingDelivery]
 
 
-class RemovalHold(BaseModel):
+class RemovalHold(Versioned):
     """A sweep that would have removed too many of an NPO stream's published records at once:
     nothing was removed. An operator confirms it (the next complete sweep's removals go out,
     whatever their share) or rejects it (dropped; a sweep as bad is held again); a later sweep

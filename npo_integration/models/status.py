@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from npo_integration.models.codec import Versioned
+
 WINDOW = timedelta(hours=24)
 RECENT_KEPT = 10
 REASON_CHARS = 300
@@ -28,7 +30,7 @@ def _hour(at: datetime) -> int:
     return int(at.timestamp() // 3600)
 
 
-class DeadLetterWindow(BaseModel):
+class DeadLetterWindow(Versioned):
     """One NPO's dead letters counted per hour over the last 24 hours, and the last few letters.
 
     Hourly buckets keep the value small whatever the rate; "the last 24 hours" is therefore

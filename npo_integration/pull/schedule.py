@@ -12,6 +12,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from npo_integration.models.codec import Versioned
 from npo_integration.models.npo_config import (
     NpoIntegrationConfig,
     StreamConfig,
@@ -85,7 +86,7 @@ class _ConfigSchedule(BaseModel):
         return found
 
 
-class ScheduleView(BaseModel):
+class ScheduleView(Versioned):
     """The part of a stored config version the scheduler needs, read from its bytes several times
     faster than the whole config (every NPO of a partition is read when a worker takes it over)."""
 

@@ -22,6 +22,7 @@ from npo_integration.models.codec import decode, encode, json_string
 from npo_integration.models.erasure import ErasedLink
 from npo_integration.models.internal import EnrolmentLink
 from npo_integration.partitioning import partition_for
+from npo_integration.tables import ordered
 from npo_integration.tables.declare import bytes_table
 from npo_integration.tables.scan import matching
 
@@ -33,6 +34,8 @@ _table = bytes_table(
     personal=True,
 )
 MARKER = "/erased:"
+LINK_KINDS = ("ref:", "user:")
+"""How link keys go on after ``npo_id/`` (``ingest.links``); markers are ``MARKER``."""
 
 
 def get(key: str) -> EnrolmentLink | None:
@@ -88,6 +91,28 @@ def of_candidate(
 def delete(key: str) -> None:
     """Remove a key (its changelog gets a tombstone); call while processing its partition."""
     _table.pop(key.encode(), None)
+
+
+def purge_npo(npo_id: str, limit: int) -> int:
+    """Delete up to ``limit`` of the NPO's links (tombstones), keeping its erasure markers (they
+    keep an erased candidate's late progress out); call while processing the NPO's partition."""
+    keys = _npo_keys(npo_id, limit)
+    for key in keys:
+        _table.pop(key, None)
+    return len(keys)
+
+
+def holds_links(npo_id: str) -> bool:
+    """Whether the NPO has links (erasure markers aside) on this worker."""
+    return bool(_npo_keys(npo_id, 1))
+
+
+def _npo_keys(npo_id: str, limit: int) -> list[bytes]:
+    """Up to ``limit`` link keys of the NPO (``ref:`` and ``user:`` keys, not its markers)."""
+    keys: list[bytes] = []
+    for kind in LINK_KINDS:
+        keys += ordered.keys_with_prefix(_table, f"{npo_id}/{kind}".encode(), limit - len(keys))
+    return keys
 
 
 def put_marker(key: str, erased: ErasedLink) -> None:

@@ -71,6 +71,20 @@ def of_npo(npo_id: str, partition: int | None = None) -> Iterator[EnrolmentState
             yield state
 
 
+def purge_npo(npo_id: str, partition: int, limit: int) -> tuple[int, bool]:
+    """Delete up to ``limit`` of the NPO's enrolments stored on ``partition`` (states and due
+    entries, tombstones); how many, and whether more are left. Call while processing an event of
+    that partition."""
+    found = [state.assignment_id for state in of_npo(npo_id, partition)]
+    for assignment_id in found[:limit]:
+        key = assignment_id.encode()
+        _states.delete_raw(key)
+        _due.delete_raw(key)
+    _states.flush()
+    _due.flush()
+    return min(len(found), limit), len(found) > limit
+
+
 def of_candidate(candidate_id: str, partition: int) -> Iterator[EnrolmentState]:
     """The candidate's enrolments stored on ``partition`` (a scan of this worker's enrolments)."""
     needle = b'"candidate_id":' + json_string(candidate_id)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from faust.types import TP, EventT
@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from npo_integration.app import app
 from npo_integration.delivery.acked_table import acked_bytes_table
-from npo_integration.models.codec import decode, encode
+from npo_integration.models.codec import Versioned, decode, encode
 from npo_integration.models.npo_config import NpoConfigVersion
 from npo_integration.tables import ordered
 from npo_integration.tables.declare import ROCKSDB_OPTIONS, global_bytes_table
@@ -185,6 +185,11 @@ def _applied(tp: TP) -> int:
     return -1 if offset is None else int(offset)
 
 
+def current_raw(npo_id: str) -> bytes | None:
+    """The NPO's current config as stored, undecoded."""
+    return _current.get_raw(npo_id.encode())
+
+
 def all_current() -> Iterator[NpoConfigVersion]:
     for key, raw in _current.items():
         yield _decoded.get(key.decode(), raw)
@@ -240,7 +245,7 @@ async def wait_acked() -> None:
     await _current.wait_acked()
 
 
-class ConfigSummary(BaseModel):
+class ConfigSummary(Versioned):
     """What the lists (admin list, status list) read of a stored config, without decoding the
     rest of it (mappings, sealed secrets)."""
 
@@ -256,7 +261,17 @@ class ConfigSummary(BaseModel):
     version: int
     updated_at: datetime
     source: str
+    change: str = "upsert"
     config: _Config
+
+    def state_expired(self, now: datetime, retention: timedelta) -> bool:
+        """Deactivated (not paused) for longer than ``retention``: its state goes
+        (``timers/state_sweep.py``). A paused NPO keeps its state whatever its age."""
+        return (
+            not self.config.active
+            and self.change == "deactivate"
+            and now - self.updated_at >= retention
+        )
 
     def public(self) -> dict[str, Any]:
         return {

@@ -14,6 +14,7 @@ from itertools import islice
 from typing import Any
 
 from faust import Table
+from faust.types import TableT
 
 
 def items_after(table: Table[bytes, bytes], after: bytes | None) -> Iterator[tuple[bytes, bytes]]:
@@ -31,3 +32,13 @@ def items_after(table: Table[bytes, bytes], after: bytes | None) -> Iterator[tup
 
 def page(table: Table[bytes, bytes], after: bytes | None, limit: int) -> list[tuple[bytes, bytes]]:
     return list(islice(items_after(table, after), limit))
+
+
+def keys_with_prefix(table: TableT[bytes, bytes], prefix: bytes, limit: int) -> list[bytes]:
+    """Up to ``limit`` keys starting with ``prefix``, in order: one ordered scan from it."""
+    keys: list[bytes] = []
+    for key, _ in items_after(table, prefix):  # type: ignore[arg-type]  # a Table at run time
+        if not key.startswith(prefix) or len(keys) >= limit:
+            break
+        keys.append(key)
+    return keys

@@ -222,6 +222,32 @@ class PendingBatches:
         await _pending.wait_acked()
 
 
+def purge_npo(npo_id: str, limit: int) -> dict[str, int]:
+    """Delete up to ``limit`` entries of the NPO's record states, unprocessed records and removal
+    holds (each a changelog tombstone); per table, how many. Call while processing an event of
+    the NPO's raw-records partition, with no batch of that NPO in flight."""
+    prefix = f"{npo_id}/".encode()
+    deleted: dict[str, int] = {}
+    for name, table in (
+        ("npo-record-state", _states),
+        ("npo-unprocessed-records", _unprocessed),
+        ("npo-removal-holds", _holds),
+    ):
+        keys = ordered.keys_with_prefix(table, prefix, limit - sum(deleted.values()))
+        for key in keys:
+            table.pop(key, None)
+        if keys:
+            deleted[name] = len(keys)
+    _states.flush()
+    return deleted
+
+
+def holds_npo_state(npo_id: str) -> bool:
+    """Whether any record state, unprocessed record or hold of the NPO is on this worker."""
+    prefix = f"{npo_id}/".encode()
+    return any(ordered.keys_with_prefix(t, prefix, 1) for t in (_states, _unprocessed, _holds))
+
+
 states = RecordStates()
 payloads = RecordPayloads()
 holds = RemovalHolds()

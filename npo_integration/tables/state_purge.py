@@ -1,0 +1,94 @@
+"""The state sweep: a deactivated NPO's state is deleted once it has been deactivated for
+``NPO_STATE_RETENTION_DAYS`` (docs/operations.md, "Bounded state"), so state stays bounded by the
+NPOs in use, not by every NPO ever registered.
+
+A timer cannot write tables (there is no current event), so each worker's tick sends an
+``ingest.purge`` command for each expired NPO on the raw-records partitions it owns that still
+has state there; the ingest-commands agent (same key, same partition) deletes a bounded batch of
+record states, unprocessed records, removal holds and enrolment links, and sends the next step
+while some is left. The last step sends ``enrolment.purge_npo`` to every enrolment-commands
+partition (enrolments are keyed by assignment). Each step checks the NPO again: one reactivated
+in between keeps what is left. Deletions are changelog tombstones, counted in
+``npo_state_purged{table}`` and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from npo_integration import metrics
+from npo_integration.app import settings
+from npo_integration.models.codec import DecodeError, decode, encode
+from npo_integration.models.enrolment import EnrolmentCommand
+from npo_integration.models.events import utc_now
+from npo_integration.models.internal import IngestCommand
+from npo_integration.tables import enrolment_links, enrolments, npo_configs, record_state
+from npo_integration.tables.npo_configs import ConfigSummary
+from npo_integration.topics import enrolment_commands, ingest_commands
+
+log = logging.getLogger(__name__)
+
+
+def retention() -> timedelta:
+    return timedelta(days=settings.state_retention_days)
+
+
+def expired(npo_id: str) -> bool:
+    """The NPO's current config says its state may go (read again at every step)."""
+    raw = npo_configs.current_raw(npo_id)
+    if raw is None:
+        return False
+    try:
+        summary = decode(ConfigSummary, raw)
+    except DecodeError:
+        return False
+    return summary.state_expired(utc_now(), retention())
+
+
+async def purge_step(command: IngestCommand) -> None:
+    """One bounded step of an NPO's purge, in the ingest-commands event of its partition."""
+    npo_id = command.npo_id
+    if not expired(npo_id):
+        log.info("state sweep: NPO %s is no longer due for a purge; its state is kept", npo_id)
+        return
+    limit = settings.state_sweep_batch
+    deleted = record_state.purge_npo(npo_id, limit)
+    links = enrolment_links.purge_npo(npo_id, limit - sum(deleted.values()))
+    if links:
+        deleted["npo-enrolment-links"] = links
+    for table, count in deleted.items():
+        metrics.state_purged.labels(table).inc(count)
+    total = sum(deleted.values())
+    if total >= limit:
+        log.info(
+            "state sweep: NPO %s, %d entries deleted (%s); more next step", npo_id, total, deleted
+        )
+        await ingest_commands.send(key=npo_id.encode(), value=encode(command))
+        return
+    log.info(
+        "state sweep: NPO %s, %d entries deleted (%s); its enrolments next", npo_id, total, deleted
+    )
+    for partition in range(settings.topic_partitions):
+        step = EnrolmentCommand(event_type="enrolment.purge_npo", npo_id=npo_id)
+        await enrolment_commands.send(key=npo_id.encode(), value=encode(step), partition=partition)
+
+
+async def purge_enrolments(command: EnrolmentCommand, partition: int) -> None:
+    """One bounded step of deleting an expired NPO's enrolments on ``partition`` (in that
+    partition's event); the next step goes to the same partition while some are left."""
+    if not expired(command.npo_id):
+        return
+    deleted, more = enrolments.purge_npo(command.npo_id, partition, settings.state_sweep_batch)
+    if deleted:
+        metrics.state_purged.labels("npo-enrolments").inc(deleted)
+        log.info(
+            "state sweep: NPO %s, %d enrolment(s) of partition %d deleted",
+            command.npo_id,
+            deleted,
+            partition,
+        )
+    if more:
+        await enrolment_commands.send(
+            key=command.npo_id.encode(), value=encode(command), partition=partition
+        )

@@ -1,0 +1,54 @@
+"""The state sweep's timer (``tables.state_purge``: the policy and the purge steps)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from npo_integration.app import settings
+from npo_integration.models.codec import DecodeError, decode, encode
+from npo_integration.models.events import utc_now
+from npo_integration.models.internal import IngestCommand
+from npo_integration.partitioning import partition_for
+from npo_integration.tables import enrolment_links, npo_configs, record_state
+from npo_integration.tables.npo_configs import ConfigSummary
+from npo_integration.tables.state_purge import retention
+from npo_integration.timers.periodic import RecentSends, owned_partitions, periodic
+from npo_integration.topics import ingest_commands, raw_records
+
+log = logging.getLogger(__name__)
+
+_sent = RecentSends(resend_after=600.0)
+"""Purges asked for lately: one in progress sends its own next steps."""
+
+
+@periodic(settings.state_sweep_tick_seconds)
+async def sweep_npo_state() -> None:
+    owned = owned_partitions(raw_records)
+    if not owned:
+        return
+    now, kept, monotonic = utc_now(), retention(), time.monotonic()
+    _sent.forget_old(monotonic)
+    asked = 0
+    for npo_id, raw in npo_configs.stored():
+        if partition_for(npo_id, settings.topic_partitions) not in owned:
+            continue
+        try:
+            summary = decode(ConfigSummary, raw)
+        except DecodeError as exc:
+            log.warning("state sweep: config of NPO %s unreadable, skipped: %s", npo_id, exc)
+            continue
+        if not summary.state_expired(now, kept):
+            continue
+        if not (record_state.holds_npo_state(npo_id) or enrolment_links.holds_links(npo_id)):
+            log.debug("state sweep: NPO %s expired, no state left here", npo_id)
+            continue
+        if not _sent.claim(npo_id, summary.version, monotonic):
+            continue
+        command = IngestCommand(
+            event_type="ingest.purge", npo_id=npo_id, requested_by="state-sweep"
+        )
+        await ingest_commands.send(key=npo_id.encode(), value=encode(command))
+        asked += 1
+    if asked:
+        log.info("state sweep: purge of %d deactivated NPO(s) asked for", asked)
