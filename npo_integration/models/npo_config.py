@@ -17,16 +17,14 @@ from pydantic import (
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
-    ModelWrapValidatorHandler,
     PrivateAttr,
     SerializerFunctionWrapHandler,
-    ValidationError,
     field_validator,
     model_serializer,
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema, ErrorDetails, InitErrorDetails
+from pydantic_core import CoreSchema
 
 from npo_integration.expressions import (
     PathOrRootText,
@@ -467,50 +465,6 @@ class RetryConfig(_Strict):
 # --- the integration -----------------------------------------------------------
 
 
-def _one_system_as_source(data: Any) -> tuple[dict[str, Any], list[Any]] | None:
-    """``data`` of a one-system config rewritten as one source named ``main`` (its streams
-    ``offerings`` and ``assignments`` of kinds offerings and progress), with the stream names in
-    order; ``None`` when it is not one (already sources, or not a mapping)."""
-    if not isinstance(data, dict):
-        return None
-    legacy = [name for name in LEGACY_SOURCE_FIELDS if name in data]
-    if not legacy:
-        return None
-    if "sources" in data:
-        raise ValueError(
-            f"a config has either sources or the one-system fields ({', '.join(legacy)}), not both"
-        )
-    source: dict[str, Any] = {"name": LEGACY_SOURCE}
-    source.update({key: data[key] for key in legacy})
-    names: list[Any] = []
-    streams = data.get("streams")
-    if isinstance(streams, dict):
-        present = [(name, stream) for name, stream in streams.items() if stream is not None]
-        names = [name for name, _ in present]
-        source["streams"] = [
-            {"name": name, "kind": LEGACY_STREAM_KINDS.get(name, name), **stream}
-            if isinstance(stream, dict)
-            else stream
-            for name, stream in present
-        ]
-    rest = {key: value for key, value in data.items() if key not in LEGACY_SOURCE_FIELDS}
-    return {**rest, "sources": [source]}, names
-
-
-def _as_written(error: ErrorDetails, stream_names: list[Any]) -> InitErrorDetails:
-    """An error of a migrated one-system config located as in the config as written."""
-    loc = error["loc"]
-    if loc[:2] == ("sources", 0):
-        loc = loc[2:]
-        if loc[:1] == ("streams",) and len(loc) > 1 and isinstance(loc[1], int):
-            index = loc[1]
-            loc = ("streams", stream_names[index], *loc[2:]) if index < len(stream_names) else loc
-    details: InitErrorDetails = {"type": error["type"], "loc": loc, "input": error["input"]}
-    if "ctx" in error:
-        details["ctx"] = error["ctx"]
-    return details
-
-
 class SourceConfig(_Strict):
     """One system of an NPO (an LMS, a CRM): its API, credentials, limits, streams, transform and
     enrolment endpoint. Everything measured per call (rate limit, circuit breaker) is per source."""
@@ -604,9 +558,10 @@ class NpoIntegrationConfig(_Strict):
     """One NPO's integration: its sources (systems), each with its own API, streams, transform
     and enrolment endpoint.
 
-    A config written before sources (top-level ``base_url``, ``auth``, ``streams.offerings``,
-    ``streams.assignments``, ``transform``, ...) is read as one source named ``main`` whose
-    streams ``offerings`` and ``assignments`` keep their keys (``_from_one_system``)."""
+    A config of one system (top-level ``base_url``, ``auth``, ``streams.offerings``, ...; stored
+    before sources, and still what platforms send) is accepted too, as one source named ``main``:
+    ``registry.config_input`` makes it canonical where configs arrive, so this model reads the
+    sources shape only and stored configs decode on pydantic's fast JSON path."""
 
     npo_id: NpoId
     display_name: str = Field(min_length=1, max_length=200)
@@ -618,8 +573,8 @@ class NpoIntegrationConfig(_Strict):
         cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         """The schema of both shapes a config is accepted in: with ``sources``, or one system
-        written at the top level (``_from_one_system``), so the published contract (docs/schemas)
-        does not refuse what the service reads."""
+        written at the top level (``registry.config_input``), so the published contract
+        (docs/schemas) does not refuse what the service reads."""
         reference = handler(core_schema)
         with_sources = handler.resolve_ref_schema(reference)
         source = handler.resolve_ref_schema(with_sources["properties"]["sources"]["items"])
@@ -658,21 +613,6 @@ class NpoIntegrationConfig(_Strict):
         if "description" in shapes:
             with_sources["description"] = shapes.pop("description")
         return reference
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _from_one_system(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
-        """A config of one system (stored before sources, or still written so) as one source;
-        its errors name the fields as written (``streams.offerings.path``), not as migrated."""
-        migrated = _one_system_as_source(data)
-        if migrated is None:
-            return handler(data)
-        document, stream_names = migrated
-        try:
-            return handler(document)
-        except ValidationError as exc:
-            errors = [_as_written(error, stream_names) for error in exc.errors()]
-            raise ValidationError.from_exception_data(exc.title, errors) from None
 
     @model_validator(mode="after")
     def _unique_sources(self) -> NpoIntegrationConfig:

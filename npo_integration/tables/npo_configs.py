@@ -22,8 +22,9 @@ from pydantic import BaseModel, ConfigDict
 
 from npo_integration.app import app
 from npo_integration.delivery.acked_table import acked_bytes_table
-from npo_integration.models.codec import decode, encode
+from npo_integration.models.codec import encode
 from npo_integration.models.npo_config import NpoConfigVersion
+from npo_integration.registry.config_input import decode_config_version
 from npo_integration.tables import ordered
 from npo_integration.tables.declare import ROCKSDB_OPTIONS, global_bytes_table
 from npo_integration.worker_resources import batch_producer
@@ -88,7 +89,7 @@ class DecodedCache:
         if entry is not None and entry[0] == raw:
             self._entries.move_to_end(npo_id)
             return entry[1]
-        version = decode(NpoConfigVersion, raw)
+        version = decode_config_version(raw)
         self.put(npo_id, raw, version)
         return version
 
@@ -134,7 +135,7 @@ def stored() -> Iterator[tuple[str, bytes]]:
 def version(npo_id: str, number: int) -> NpoConfigVersion | None:
     """Version ``number`` of the NPO's history."""
     raw = _history.get(f"{npo_id}/{number}".encode())
-    return None if raw is None else decode(NpoConfigVersion, raw)
+    return None if raw is None else decode_config_version(raw)
 
 
 def history(npo_id: str) -> list[NpoConfigVersion]:
@@ -147,7 +148,7 @@ def history(npo_id: str) -> list[NpoConfigVersion]:
     for number in range(1, latest.version + 1):
         raw = _history.get(f"{npo_id}/{number}".encode())
         if raw is not None:
-            versions.append(decode(NpoConfigVersion, raw))
+            versions.append(decode_config_version(raw))
     return versions
 
 
