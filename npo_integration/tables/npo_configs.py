@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from npo_integration.app import app
 from npo_integration.delivery.acked_table import acked_bytes_table
+from npo_integration.delivery.own_writes import OwnWrites
 from npo_integration.models.codec import encode
 from npo_integration.models.npo_config import NpoConfigVersion
 from npo_integration.registry.config_input import decode_config_version
@@ -56,7 +57,7 @@ async def _changelog_event(event: EventT[bytes]) -> None:
     if isinstance(key, bytes):
         value = event.value
         npo_id = key.decode()
-        if isinstance(value, bytes) and _decoded.holds(npo_id, value):
+        if isinstance(value, bytes) and _own_writes.read_back(npo_id, value):
             return  # this worker's own write, read back: its listeners were told at store()
         _notify(npo_id, value if isinstance(value, bytes) else None)
 
@@ -93,11 +94,6 @@ class DecodedCache:
         self.put(npo_id, raw, version)
         return version
 
-    def holds(self, npo_id: str, raw: bytes) -> bool:
-        """Whether ``raw`` is what is cached for the NPO (already decoded, already seen)."""
-        entry = self._entries.get(npo_id)
-        return entry is not None and entry[0] == raw
-
     def put(self, npo_id: str, raw: bytes, version: NpoConfigVersion) -> None:
         self._entries[npo_id] = (raw, version)
         self._entries.move_to_end(npo_id)
@@ -106,6 +102,11 @@ class DecodedCache:
 
 
 _decoded = DecodedCache(CACHE_SIZE)
+
+
+OWN_WRITES_KEPT = 200_000
+"""NPOs with a write not read back yet (a hash each): more than a burst of registrations holds."""
+_own_writes = OwnWrites(OWN_WRITES_KEPT)
 
 
 def current(npo_id: str) -> NpoConfigVersion | None:
@@ -159,6 +160,7 @@ def store(version: NpoConfigVersion) -> None:
     _history.put_raw(f"{version.npo_id}/{version.version}".encode(), value)
     _current.put_raw(version.npo_id.encode(), value)
     _decoded.put(version.npo_id, value, version)  # the next command for this NPO reads it as is
+    _own_writes.wrote(version.npo_id, value)
     _notify(version.npo_id, value, version)
 
 
