@@ -27,6 +27,8 @@ def parse_configs(text: str, *, origin: str = "input") -> list[NpoIntegrationCon
             configs.append(read_config(item))  # any shape a config is accepted in
         except ValidationError as exc:
             raise ConfigError(f"{origin}: {_at_item(index, exc)}") from None
+        except ConfigError as exc:  # a template input that does not resolve
+            raise ConfigError(f"{origin}: {exc}") from None
     return configs
 
 

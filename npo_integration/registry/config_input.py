@@ -12,10 +12,11 @@ makes pydantic turn every config's JSON into Python objects first, which made ev
   ``tables.npo_configs``) and config commands (``agents.config_commands``). Those are decoded with
   :func:`decode_with_config`, which takes the fast path when the bytes are already canonical.
 
-Shapes read today: the canonical one, and one system written at the top level (a config written
-before sources, and what platforms still send), read as the source ``main``. Another shape
-(a catalogue template, ``{"template": "moodle@1", ...}``) plugs in at :func:`needs_canonical` and
-:func:`canonical_config`: every entry point above then reads it, and nothing else changes.
+Shapes read today, in this order: a catalogue template input (``{"template": "moodle@1", ...}``,
+resolved by ``catalogue.resolve_config_input`` into a full config), one system written at the
+top level (a config written before sources, what platforms still send, and what templates
+resolve to), read as the source ``main``, and the canonical one. Another shape plugs in at
+:func:`needs_canonical` and :func:`canonical_config`: every entry point above then reads it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import pydantic_core
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails, InitErrorDetails
 
+from npo_integration.catalogue import resolve_config_input
+from npo_integration.errors import ConfigError
 from npo_integration.models.codec import DecodeError, decode
 from npo_integration.models.npo_config import (
     LEGACY_SOURCE,
@@ -35,7 +38,7 @@ from npo_integration.models.npo_config import (
     NpoConfigVersion,
     NpoIntegrationConfig,
 )
-from npo_integration.validation_errors import describe_validation_error
+from npo_integration.validation_errors import describe_validation_error, dotted
 
 M = TypeVar("M", bound=BaseModel)
 Location = tuple[str | int, ...]
@@ -46,9 +49,11 @@ through :func:`canonical_config`); with them it usually is (tried on the fast pa
 
 
 def needs_canonical(data: Mapping[str, Any]) -> bool:
-    """Whether ``data`` is written in another shape than the canonical one (here: it has a
-    one-system field at the top level)."""
-    return any(name in data for name in LEGACY_SOURCE_FIELDS)
+    """Whether ``data`` is written in another shape than the canonical one: a template input
+    (``template`` names one), or a one-system field at the top level."""
+    return isinstance(data.get("template"), str) or any(
+        name in data for name in LEGACY_SOURCE_FIELDS
+    )
 
 
 def canonical_config(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -57,8 +62,11 @@ def canonical_config(data: Mapping[str, Any]) -> dict[str, Any]:
     A one-system config becomes one source named ``main``; its ``streams`` object
     (``{"offerings": {...}, "assignments": {...}}``) becomes a list of named streams of kinds
     offerings and progress, in order, so their keys (``offerings``, ``assignments``) and every
-    key derived from them stay byte-identical. A canonical config comes back as a copy.
-    ``ValueError`` when it mixes both shapes."""
+    key derived from them stay byte-identical. A template input is resolved first (what it
+    resolves to is read the same way). A canonical config comes back as a copy.
+    ``ValueError`` when it mixes both shapes; ``ConfigError`` for a template that does not
+    resolve."""
+    data = resolve_config_input(data)
     legacy = [name for name in LEGACY_SOURCE_FIELDS if name in data]
     if not legacy:
         return dict(data)
@@ -87,7 +95,8 @@ def _present(streams: Mapping[str, Any]) -> list[tuple[str, Any]]:
 
 def read_config(data: Any) -> NpoIntegrationConfig:
     """A config from an entry point (an admin body, a file, the CLI) in any shape it is accepted
-    in; ``ValidationError`` naming the fields as written (``streams.offerings.path``)."""
+    in; ``ValidationError`` naming the fields as written (``streams.offerings.path``),
+    ``ConfigError`` for a template input that does not resolve."""
     return read_model(NpoIntegrationConfig, data, ())
 
 
@@ -135,6 +144,8 @@ def decode_with_config(
         return read_model(model_type, data, at)
     except ValidationError as exc:
         raise DecodeError(f"{model_type.__name__}: {describe_validation_error(exc)}") from None
+    except ConfigError as exc:  # a template input that does not resolve
+        raise DecodeError(f"{model_type.__name__}: {dotted(at)}: {exc}") from None
 
 
 def decode_config_version(raw: bytes | None) -> NpoConfigVersion:
@@ -148,7 +159,8 @@ def _canonical_at(data: Any, at: Location) -> tuple[Any, Mapping[str, Any] | Non
     (``None``: nothing changed, ``data`` is returned as is)."""
     if not at:
         if isinstance(data, Mapping) and needs_canonical(data):
-            return canonical_config(data), data
+            written = resolve_config_input(data)  # errors name a template's fields as resolved
+            return canonical_config(written), written
         return data, None
     head, rest = at[0], at[1:]
     if isinstance(head, str) and isinstance(data, Mapping) and head in data:

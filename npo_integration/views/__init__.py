@@ -13,5 +13,6 @@ from npo_integration.views import (  # noqa: F401
     preview,
     pulls,
     removals,
+    replay,
     status,
 )
