@@ -87,6 +87,7 @@ async def plain_loop(source: str, target: str, expected: int) -> None:
     from cryptography.fernet import Fernet
 
     from npo_integration.models.assessment import NpoAssessed
+    from npo_integration.registry.config_input import decode_with_config
 
     box = Fernet(Fernet.generate_key())
     consumer = AIOKafkaConsumer(
@@ -107,7 +108,7 @@ async def plain_loop(source: str, target: str, expected: int) -> None:
             futures = []
             for records in batch.values():
                 for record in records:
-                    event = NpoAssessed.model_validate_json(record.value)
+                    event = decode_with_config(NpoAssessed, record.value, at=("integration",))
                     assert event.integration is not None
                     document = event.integration.model_dump(mode="json", context={"redact": True})
                     document["sources"][0]["auth"]["token"] = box.encrypt(b"token").decode()

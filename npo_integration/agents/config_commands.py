@@ -21,9 +21,10 @@ from npo_integration.agents.batches import in_partition, partition_batches
 from npo_integration.agents.dead_letters import dead_letter
 from npo_integration.app import app, settings
 from npo_integration.errors import NpoIntegrationError
-from npo_integration.models.codec import decode, key_of
+from npo_integration.models.codec import key_of
 from npo_integration.models.events import utc_now
 from npo_integration.models.internal import ConfigCommand
+from npo_integration.registry.config_input import decode_with_config
 from npo_integration.registry.validation import check_config
 from npo_integration.registry.versioning import file_may_change, next_version
 from npo_integration.tables import npo_configs
@@ -41,7 +42,10 @@ def _apply(event: EventT[bytes]) -> Awaitable[None] | None:
     returns its dead letter to send."""
     try:
         sent = config_submitter.sent.take(event.value) if isinstance(event.value, bytes) else None
-        command = sent if sent is not None else decode(ConfigCommand, event.value)
+        if sent is not None:
+            command = sent
+        else:  # written by this version or an older one (rolling upgrade)
+            command = decode_with_config(ConfigCommand, event.value, at=("config",))
         if command.config is not None and sent is None:  # a sent one was checked when made
             check_config(command.config, allow_private=settings.allow_private_npo_urls)
         current = npo_configs.current(command.npo_id)

@@ -20,8 +20,9 @@ from npo_integration.agents.dead_letters import dead_letter, payload_of
 from npo_integration.app import app
 from npo_integration.errors import NpoIntegrationError
 from npo_integration.models.assessment import NpoAssessed
-from npo_integration.models.codec import MAX_PLATFORM_MESSAGE_BYTES, decode, key_of
+from npo_integration.models.codec import MAX_PLATFORM_MESSAGE_BYTES, key_of
 from npo_integration.models.internal import ConfigCommand
+from npo_integration.registry.config_input import decode_with_config
 from npo_integration.registry.redaction import redact_document
 from npo_integration.retry_policy import UNTIL_DONE, RetryPolicy
 from npo_integration.timers.periodic import owned_partitions
@@ -40,7 +41,9 @@ async def _command(event: EventT[bytes]) -> ConfigCommand | None:
     """The sealed upsert the message asks for; ``None`` when there is nothing to
     integrate or it is refused."""
     try:
-        assessed = decode(NpoAssessed, event.value, max_bytes=MAX_PLATFORM_MESSAGE_BYTES)
+        assessed = decode_with_config(
+            NpoAssessed, event.value, at=("integration",), max_bytes=MAX_PLATFORM_MESSAGE_BYTES
+        )
     except NpoIntegrationError as exc:
         # Unparsed: where its secrets are is unknown, so it is kept only as a masked summary.
         await _dead_letter(event, str(exc), payload_of(event.value))

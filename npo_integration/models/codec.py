@@ -23,6 +23,10 @@ class DecodeError(SkippableError):
     """A message or table value that does not parse as its model."""
 
 
+class UnknownVersionError(DecodeError):
+    """A stored value or internal message written by a newer release (its ``v`` is unknown here)."""
+
+
 VERSION_FIELD = "v"
 
 
@@ -110,7 +114,7 @@ def _decode_tolerant(
             loc = e["loc"]
             if e["type"] == "literal_error" and loc and loc[-1] == VERSION_FIELD and len(loc) <= 2:
                 expected = e.get("ctx", {}).get("expected", "?")
-                raise DecodeError(
+                raise UnknownVersionError(
                     f"{name}: schema version {e['input']!r} unknown to this release (it reads"
                     f" {expected}): written by a newer release; finish the upgrade"
                     " (docs/contracts.md, 'Stored values and upgrades')"

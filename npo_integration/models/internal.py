@@ -33,9 +33,13 @@ class ConfigCommand(Event, Versioned):
     def encoded(self) -> bytes:
         """The command as sent, encoded once: the submitter measures it before it is sent
         (a command is not changed after it is made)."""
-        if self._encoded is None:
-            self._encoded = encode(self)
-        return self._encoded
+        private = self.__pydantic_private__  # through its dict: cheaper than the attribute
+        encoded = private.get("_encoded") if private is not None else None
+        if encoded is None:
+            encoded = encode(self)
+            if private is not None:
+                private["_encoded"] = encoded
+        return encoded
 
 
 class FetchRequest(Event, Versioned):

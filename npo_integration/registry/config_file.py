@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
-from npo_integration.catalogue import resolve_config_input
 from npo_integration.errors import ConfigError
 from npo_integration.models.npo_config import NpoIntegrationConfig
-from npo_integration.validation_errors import describe_validation_error
-
-_many = TypeAdapter(list[NpoIntegrationConfig])
+from npo_integration.registry.config_input import read_config
+from npo_integration.validation_errors import describe_validation_error, dotted
 
 
 def parse_configs(text: str, *, origin: str = "input") -> list[NpoIntegrationConfig]:
@@ -23,12 +21,20 @@ def parse_configs(text: str, *, origin: str = "input") -> list[NpoIntegrationCon
             f"{origin}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
     items = document if isinstance(document, list) else [document]
-    try:
-        return _many.validate_python([resolve_config_input(item) for item in items])
-    except ValidationError as exc:
-        raise ConfigError(f"{origin}: {describe_validation_error(exc)}") from None
-    except ConfigError as exc:  # a template input that does not resolve
-        raise ConfigError(f"{origin}: {exc}") from None
+    configs = []
+    for index, item in enumerate(items):
+        try:
+            configs.append(read_config(item))  # any shape a config is accepted in
+        except ValidationError as exc:
+            raise ConfigError(f"{origin}: {_at_item(index, exc)}") from None
+        except ConfigError as exc:  # a template input that does not resolve
+            raise ConfigError(f"{origin}: {exc}") from None
+    return configs
+
+
+def _at_item(index: int, exc: ValidationError) -> str:
+    """The errors of the file's item ``index``, located in the file (``0.streams.offerings``)."""
+    return describe_validation_error(exc, name=lambda loc: dotted((index, *loc)))
 
 
 def load_config_file(path: Path) -> list[NpoIntegrationConfig]:

@@ -23,8 +23,10 @@ from pydantic import BaseModel, ConfigDict
 
 from npo_integration.app import app
 from npo_integration.delivery.acked_table import acked_bytes_table
-from npo_integration.models.codec import Versioned, decode, encode
+from npo_integration.delivery.own_writes import OwnWrites
+from npo_integration.models.codec import Versioned, encode
 from npo_integration.models.npo_config import NpoConfigVersion
+from npo_integration.registry.config_input import decode_config_version
 from npo_integration.tables import ordered
 from npo_integration.tables.declare import ROCKSDB_OPTIONS, global_bytes_table
 from npo_integration.worker_resources import batch_producer, output_log
@@ -56,7 +58,7 @@ async def _changelog_event(event: EventT[bytes]) -> None:
     if isinstance(key, bytes):
         value = event.value
         npo_id = key.decode()
-        if isinstance(value, bytes) and _decoded.holds(npo_id, value):
+        if isinstance(value, bytes) and _own_writes.read_back(npo_id, value):
             return  # this worker's own write, read back: its listeners were told at store()
         _notify(npo_id, value if isinstance(value, bytes) else None)
 
@@ -89,14 +91,9 @@ class DecodedCache:
         if entry is not None and entry[0] == raw:
             self._entries.move_to_end(npo_id)
             return entry[1]
-        version = decode(NpoConfigVersion, raw)
+        version = decode_config_version(raw)
         self.put(npo_id, raw, version)
         return version
-
-    def holds(self, npo_id: str, raw: bytes) -> bool:
-        """Whether ``raw`` is what is cached for the NPO (already decoded, already seen)."""
-        entry = self._entries.get(npo_id)
-        return entry is not None and entry[0] == raw
 
     def put(self, npo_id: str, raw: bytes, version: NpoConfigVersion) -> None:
         self._entries[npo_id] = (raw, version)
@@ -106,6 +103,11 @@ class DecodedCache:
 
 
 _decoded = DecodedCache(CACHE_SIZE)
+
+
+OWN_WRITES_KEPT = 200_000
+"""NPOs with a write not read back yet (a hash each): more than a burst of registrations holds."""
+_own_writes = OwnWrites(OWN_WRITES_KEPT)
 
 
 def current(npo_id: str) -> NpoConfigVersion | None:
@@ -212,7 +214,7 @@ def stored() -> Iterator[tuple[str, bytes]]:
 def version(npo_id: str, number: int) -> NpoConfigVersion | None:
     """Version ``number`` of the NPO's history."""
     raw = _history.get(f"{npo_id}/{number}".encode())
-    return None if raw is None else decode(NpoConfigVersion, raw)
+    return None if raw is None else decode_config_version(raw)
 
 
 def history(npo_id: str) -> list[NpoConfigVersion]:
@@ -225,7 +227,7 @@ def history(npo_id: str) -> list[NpoConfigVersion]:
     for number in range(1, latest.version + 1):
         raw = _history.get(f"{npo_id}/{number}".encode())
         if raw is not None:
-            versions.append(decode(NpoConfigVersion, raw))
+            versions.append(decode_config_version(raw))
     return versions
 
 
@@ -236,6 +238,7 @@ def store(version: NpoConfigVersion) -> None:
     _history.put_raw(f"{version.npo_id}/{version.version}".encode(), value)
     _current.put_raw(version.npo_id.encode(), value)
     _decoded.put(version.npo_id, value, version)  # the next command for this NPO reads it as is
+    _own_writes.wrote(version.npo_id, value)
     _notify(version.npo_id, value, version)
 
 

@@ -14,11 +14,11 @@ from faust import web
 from pydantic import ValidationError
 
 from npo_integration.app import app
-from npo_integration.catalogue import resolve_config_input
 from npo_integration.errors import ConfigError
 from npo_integration.json_input import JsonInputError
 from npo_integration.models.internal import ConfigCommand
 from npo_integration.models.npo_config import NpoConfigVersion, NpoIntegrationConfig
+from npo_integration.registry.config_input import read_config
 from npo_integration.registry.submit import deactivate_command, reseal_command
 from npo_integration.registry.warnings import config_warnings
 from npo_integration.tables import npo_configs
@@ -57,7 +57,7 @@ async def _parse_config(request: web.Request) -> NpoIntegrationConfig:
     except JsonInputError as exc:
         raise InvalidJsonError(str(exc)) from None
     try:
-        return NpoIntegrationConfig.model_validate(resolve_config_input(document))
+        return read_config(document)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
 

@@ -9,10 +9,9 @@ from faust import web
 from pydantic import BaseModel, ValidationError
 
 from npo_integration.app import app, settings
-from npo_integration.catalogue import resolve_config_input
 from npo_integration.errors import ConfigError
 from npo_integration.json_input import JsonInputError
-from npo_integration.models.npo_config import NpoIntegrationConfig
+from npo_integration.registry.config_input import read_config
 from npo_integration.registry.preview import Previewer, PreviewRequest
 from npo_integration.validation_errors import describe_validation_error
 from npo_integration.views.admin_answers import json_body
@@ -46,7 +45,7 @@ def parse_with_config(document: object, model: type[R]) -> R:
     if not isinstance(document, dict) or "config" not in document:
         raise ConfigError('the body must be an object with "config" (the NPO config)')
     try:
-        config = NpoIntegrationConfig.model_validate(resolve_config_input(document["config"]))
+        config = read_config(document["config"])
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
     try:

@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestServer
 
 from npo_integration.http import NpoHttpClient
 from npo_integration.models.npo_config import NpoIntegrationConfig
+from npo_integration.registry.config_input import read_config
 from npo_integration.sealing import SecretBox
 
 
@@ -71,7 +72,7 @@ def config_factory() -> Callable[..., NpoIntegrationConfig]:
             "retry": {"max_attempts": 3, "backoff_base_seconds": 0.5, "backoff_max_seconds": 30},
         }
         data.update(overrides)
-        return NpoIntegrationConfig.model_validate(data)
+        return read_config(data)
 
     return make
 

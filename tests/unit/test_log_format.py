@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from npo_integration.log_context import current_log_context, log_context
 from npo_integration.log_format import JsonFormatter, logging_config
-from npo_integration.models.npo_config import NpoIntegrationConfig
+from npo_integration.registry.config_input import read_config
 from npo_integration.settings import Settings
 
 TOKEN = "tok-SECRET-0123456789abcdef"
@@ -97,7 +97,7 @@ def test_no_secret_reaches_a_line(captured) -> None:
         "base_url": "https://lms.example/api",
         "transform": {"kind": "plugin", "name": "simple"},
     }
-    config = NpoIntegrationConfig.model_validate(
+    config = read_config(
         {
             **document,
             "auth": {
@@ -108,9 +108,7 @@ def test_no_secret_reaches_a_line(captured) -> None:
             },
         }
     )
-    bearer = NpoIntegrationConfig.model_validate(
-        {**document, "auth": {"kind": "bearer", "token": TOKEN}}
-    ).sources[0]
+    bearer = read_config({**document, "auth": {"kind": "bearer", "token": TOKEN}}).sources[0]
     settings = Settings(
         secrets_keys=SecretStr(FERNET_KEY),
         admin_token=SecretStr(ADMIN_TOKEN),

@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from npo_integration.errors import ConfigError
-from npo_integration.models.npo_config import NpoIntegrationConfig
+from npo_integration.registry.config_input import read_config
 from npo_integration.registry.validation import check_config
 from npo_integration.url_policy import check_url_allowed
 
@@ -48,7 +48,7 @@ def test_public_literals_and_names_pass_without_a_lookup(url: str) -> None:
 
 
 def test_the_token_url_is_named_when_refused() -> None:
-    config = NpoIntegrationConfig.model_validate(
+    config = read_config(
         {
             "npo_id": "npo-1",
             "display_name": "NPO",

@@ -22,7 +22,7 @@ from npo_integration.errors import ConfigError
 from npo_integration.http.auth.base import OutgoingRequest
 from npo_integration.http.errors import UnsendableRequestError
 from npo_integration.http.transport import send
-from npo_integration.models.npo_config import NpoIntegrationConfig
+from npo_integration.registry.config_input import read_config
 from npo_integration.validation_errors import describe_validation_error
 from npo_integration.views import admin_auth
 from npo_integration.worker_resources import config_submitter
@@ -107,12 +107,12 @@ def test_a_header_with_cr_or_lf_is_refused_when_the_config_is_validated(
 ) -> None:
     document = {**CONFIG, "headers": headers, **({"auth": auth} if auth else {})}
     with pytest.raises(ValidationError) as refused:
-        NpoIntegrationConfig.model_validate(document)
+        read_config(document)
     assert error in describe_validation_error(refused.value)
 
 
 def test_a_config_too_large_for_one_message_is_refused_when_submitted() -> None:
-    config = NpoIntegrationConfig.model_validate({**CONFIG, "headers": {"X-Big": "a" * 600_000}})
+    config = read_config({**CONFIG, "headers": {"X-Big": "a" * 600_000}})
     with pytest.raises(ConfigError, match=r"config of \d+ bytes \(sealed\) is larger than"):
         config_submitter.upsert_command(config, "admin-api")
 

@@ -84,7 +84,10 @@ def test_a_platform_message_too_large_deep_or_not_utf8_is_a_decode_error(
     raw: bytes, reason: str
 ) -> None:
     from npo_integration.models.assessment import NpoAssessed
-    from npo_integration.models.codec import MAX_PLATFORM_MESSAGE_BYTES, DecodeError, decode
+    from npo_integration.models.codec import MAX_PLATFORM_MESSAGE_BYTES, DecodeError
+    from npo_integration.registry.config_input import decode_with_config
 
-    with pytest.raises(DecodeError, match=reason):
-        decode(NpoAssessed, raw, max_bytes=MAX_PLATFORM_MESSAGE_BYTES)
+    with pytest.raises(DecodeError, match=reason):  # as the npo-assessed agent reads it
+        decode_with_config(
+            NpoAssessed, raw, at=("integration",), max_bytes=MAX_PLATFORM_MESSAGE_BYTES
+        )

@@ -8,15 +8,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from npo_integration.models.internal import RawPage
-from npo_integration.models.npo_config import NpoIntegrationConfig
 from npo_integration.models.state import StreamPullState
 from npo_integration.pull import schedule
 from npo_integration.pull.extract import StreamPuller
 from npo_integration.pull.raw import RecordLimits
 from npo_integration.pull.walker import Page
+from npo_integration.registry.config_input import read_config
 from tests.unit.badinput.test_json_input import deep_value
 
-CONFIG = NpoIntegrationConfig.model_validate(
+CONFIG = read_config(
     {
         "npo_id": "n1",
         "display_name": "N",

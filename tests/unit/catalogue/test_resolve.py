@@ -10,7 +10,7 @@ from npo_integration.catalogue import catalogue, find_template, resolve_template
 from npo_integration.catalogue.merge_patch import merge_patch
 from npo_integration.catalogue.resolve import resolve_config_input
 from npo_integration.errors import ConfigError
-from npo_integration.models.npo_config import NpoIntegrationConfig
+from npo_integration.registry.config_input import read_config
 
 CREDENTIALS: dict[str, dict[str, str]] = {
     "moodle": {"key": "moodle-token"},
@@ -41,7 +41,7 @@ def test_every_template_resolves_with_its_defaults_into_a_valid_config() -> None
                 "base_url": "https://api.example.org",
                 "auth": CREDENTIALS[template.name],
             }
-            config = NpoIntegrationConfig.model_validate(resolve_template(data))
+            config = read_config(resolve_template(data))
             assert config.template is not None
             assert (config.template.name, config.template.version) == (
                 template.name,
@@ -51,7 +51,7 @@ def test_every_template_resolves_with_its_defaults_into_a_valid_config() -> None
 
 
 def test_moodle_needs_only_npo_id_base_url_and_token() -> None:
-    config = NpoIntegrationConfig.model_validate(resolve_template(moodle()))
+    config = read_config(resolve_template(moodle()))
     source = config.sources[0]
     assert config.display_name == "code-school (Moodle)"
     assert source.auth.kind == "api_key_query"
@@ -101,7 +101,7 @@ def test_overrides_are_a_json_merge_patch_on_the_resolved_config() -> None:
     assert offering["fields"]["npo_offering_ref"] == {"path": "id"}  # the rest is the template's
     assert len(offering["filter"]) == 2
     assert resolved["streams"]["offerings"]["schedule_seconds"] == 60
-    NpoIntegrationConfig.model_validate(resolved)
+    read_config(resolved)
 
 
 def test_another_auth_kind_replaces_the_templates() -> None:

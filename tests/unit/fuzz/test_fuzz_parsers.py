@@ -28,9 +28,9 @@ from npo_integration.expressions import (
 )
 from npo_integration.http.links import parse_link_header
 from npo_integration.http.response import NpoResponse
-from npo_integration.models.npo_config import NpoIntegrationConfig
 from npo_integration.pull.pagination import build_paginator
 from npo_integration.pull.records import extract_records, max_cursor, record_id
+from npo_integration.registry.config_input import read_config
 from npo_integration.transforms.contract import TransformError
 from npo_integration.transforms.declarative.mapper import DeclarativePlugin
 from npo_integration.transforms.declarative.spec import DeclarativeMapping
@@ -134,7 +134,7 @@ PAGINATIONS = [
     {"style": "link_header"},
 ]
 PAGINATION_CONFIGS = [
-    NpoIntegrationConfig.model_validate(
+    read_config(
         {
             "npo_id": "fuzz",
             "display_name": "F",
@@ -223,7 +223,7 @@ VALID_CONFIG: dict[str, Any] = {
     "transform": {"kind": "declarative", "mapping": MAPPING.model_dump(mode="json")},
     "error_in_body": {"path": "exception"},
 }
-assert NpoIntegrationConfig.model_validate(VALID_CONFIG)
+assert read_config(VALID_CONFIG)
 
 key_paths = st.lists(
     st.one_of(
@@ -238,7 +238,7 @@ key_paths = st.lists(
 def test_any_document_is_a_config_or_a_validation_error(case: Any) -> None:
     document = replace_at(VALID_CONFIG, *case) if isinstance(case, tuple) else case
     with contextlib.suppress(ValidationError, ConfigError):
-        NpoIntegrationConfig.model_validate(document)
+        read_config(document)
 
 
 # --- the path and template language ------------------------------------------------------------

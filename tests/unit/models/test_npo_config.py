@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
-from npo_integration.models.npo_config import NpoIntegrationConfig
+from npo_integration.registry.config_input import read_config
 
 
 def config(**overrides: Any) -> dict[str, Any]:
@@ -26,12 +26,12 @@ def config(**overrides: Any) -> dict[str, Any]:
 
 def errors_of(document: dict[str, Any]) -> list[tuple[str, str]]:
     with pytest.raises(ValidationError) as caught:
-        NpoIntegrationConfig.model_validate(document)
+        read_config(document)
     return [(".".join(str(p) for p in e["loc"]), e["msg"]) for e in caught.value.errors()]
 
 
 def test_a_complete_config_validates_with_defaults_filled_in() -> None:
-    parsed = NpoIntegrationConfig.model_validate(config())
+    parsed = read_config(config())
     assert parsed.active is True
     found = parsed.stream("offerings")
     assert found is not None
@@ -59,7 +59,7 @@ def test_a_complete_config_validates_with_defaults_filled_in() -> None:
     ],
 )
 def test_every_auth_kind_is_accepted(auth: dict[str, Any], kind: str) -> None:
-    assert NpoIntegrationConfig.model_validate(config(auth=auth)).sources[0].auth.kind == kind
+    assert read_config(config(auth=auth)).sources[0].auth.kind == kind
 
 
 def test_an_unknown_auth_kind_names_the_field_and_the_choices() -> None:
@@ -104,7 +104,7 @@ def test_a_bad_npo_id_is_refused() -> None:
 
 
 def test_a_clear_secret_cannot_be_serialised_but_can_be_shown_redacted() -> None:
-    parsed = NpoIntegrationConfig.model_validate(config())
+    parsed = read_config(config())
     with pytest.raises(PydanticSerializationError, match="seal the config first") as caught:
         parsed.model_dump_json()
     assert "t0ken" not in str(caught.value)

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from npo_integration.models.npo_config import NpoIntegrationConfig, StreamConfig
+from npo_integration.models.npo_config import StreamConfig
+from npo_integration.registry.config_input import read_config
 
 
 def config(**overrides: Any) -> dict[str, Any]:
@@ -33,7 +34,7 @@ def enrolment(**settings: Any) -> dict[str, Any]:
 def refusal(document: dict[str, Any]) -> tuple[str, str]:
     """The one error: its location (the field) and its message."""
     with pytest.raises(ValidationError) as caught:
-        NpoIntegrationConfig.model_validate(document)
+        read_config(document)
     errors = caught.value.errors()
     assert len(errors) == 1, errors
     return ".".join(str(part) for part in errors[0]["loc"]), errors[0]["msg"]
@@ -132,7 +133,7 @@ def test_a_stream_template_may_use_only_the_cursor_and_the_parent(
 
 
 def test_good_paths_and_templates_validate_and_stay_text() -> None:
-    parsed = NpoIntegrationConfig.model_validate(
+    parsed = read_config(
         config(
             streams={
                 "offerings": {"path": "/courses", "records_path": ""},

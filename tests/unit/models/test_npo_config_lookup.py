@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from npo_integration.models.npo_config import EnrolmentLookup, LookupParam, NpoIntegrationConfig
+from npo_integration.models.npo_config import EnrolmentLookup, LookupParam
+from npo_integration.registry.config_input import read_config
 from tests.unit.models.test_npo_config_expressions import config, enrolment
 
 SOQL = "SELECT Id FROM ProgramEngagement__c WHERE Contact__r.Email = {candidate.email}"
@@ -16,7 +17,7 @@ SOQL = "SELECT Id FROM ProgramEngagement__c WHERE Contact__r.Email = {candidate.
 
 def refusal(lookup: dict[str, Any]) -> tuple[str, str]:
     with pytest.raises(ValidationError) as caught:
-        NpoIntegrationConfig.model_validate(config(enrolment=enrolment(lookup=lookup)))
+        read_config(config(enrolment=enrolment(lookup=lookup)))
     (error,) = caught.value.errors()
     return ".".join(str(part) for part in error["loc"]), error["msg"]
 

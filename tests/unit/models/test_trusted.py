@@ -3,11 +3,17 @@ the hot paths build with it."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 from npo_integration.models.codec import trusted
 from npo_integration.models.internal import RawRecord
+from npo_integration.models.npo_config import NpoSource, SourceConfig
 from npo_integration.models.state import DeliveryIntent, PendingBatch, PendingDelivery, RecordState
+from npo_integration.registry.config_input import read_config
+
+ROOT = Path(__file__).resolve().parents[3]
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 INTENT = dict(
@@ -87,3 +93,23 @@ def test_missing_fields_fall_back_to_defaults() -> None:
     )
     assert state.processed is False and state.attempts == 0 and state.intent is None
     assert state.changes == 0
+
+
+def test_a_configs_sources_with_its_npo_id_equal_validated_ones() -> None:
+    """``NpoIntegrationConfig.source`` builds each ``NpoSource`` with ``trusted``."""
+    document = json.loads((ROOT / "examples" / "sources" / "two-systems.json").read_text())
+    config = read_config(document)
+    prefixes = tuple(f"{s.name}:" for s in config.sources if s.name != "main")
+    for source in config.sources:
+        bound = config.source(source.name)
+        checked = NpoSource(
+            **{name: getattr(source, name) for name in SourceConfig.model_fields},
+            npo_id=config.npo_id,
+            reserved_prefixes=prefixes if source.name == "main" else (),
+        )
+        assert bound == checked and bound is not None
+        redacted = {"redact": True}
+        assert bound.model_dump(mode="json", context=redacted) == checked.model_dump(
+            mode="json", context=redacted
+        )
+        assert bound.model_fields_set == checked.model_fields_set

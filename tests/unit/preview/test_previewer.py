@@ -11,7 +11,7 @@ import pytest
 
 from npo_integration.errors import ConfigError
 from npo_integration.http.npo_state import UNCAPPED
-from npo_integration.models.npo_config import NpoIntegrationConfig
+from npo_integration.registry.config_input import read_config
 from npo_integration.registry.preview import Previewer, PreviewRequest
 from npo_integration.registry.submit import ConfigSubmitter
 from npo_integration.sealing import SecretBox
@@ -74,7 +74,7 @@ async def previewer() -> AsyncIterator[Previewer]:
 
 
 def request(document: dict[str, Any], **options: Any) -> PreviewRequest:
-    return PreviewRequest(config=NpoIntegrationConfig.model_validate(document), **options)
+    return PreviewRequest(config=read_config(document), **options)
 
 
 async def test_a_preview_shows_requests_records_results_and_the_enrol_request(

@@ -11,11 +11,12 @@ from pydantic import ValidationError
 
 from npo_integration.http.errors import NpoUnavailableError
 from npo_integration.models.internal import FetchRequest, RawPage, RawRecord
-from npo_integration.models.npo_config import NpoIntegrationConfig, StreamConfig
+from npo_integration.models.npo_config import StreamConfig
 from npo_integration.pull.extract import StreamPuller
 from npo_integration.pull.walker import Page
+from npo_integration.registry.config_input import read_config
 
-CONFIG = NpoIntegrationConfig.model_validate(
+CONFIG = read_config(
     {
         "npo_id": "n1",
         "display_name": "N",

@@ -16,6 +16,7 @@ from npo_integration.models.events import Candidate, CandidateAssignmentEvent, O
 from npo_integration.models.internal import EnrolmentLink, EnrolmentResult
 from npo_integration.models.npo_config import NpoConfigVersion, NpoIntegrationConfig
 from npo_integration.push.calls import HttpCall
+from npo_integration.registry.config_input import read_config
 from npo_integration.transforms.contract import EnrolmentRequest
 from npo_integration.transforms.plugins.simple import SimplePlugin
 
@@ -58,7 +59,7 @@ def make_config(npo_id: str = "acme", **changes: Any) -> NpoIntegrationConfig:
         "retry": {"backoff_base_seconds": 1, "backoff_max_seconds": 8},
         **changes,
     }
-    return NpoIntegrationConfig.model_validate(document)
+    return read_config(document)
 
 
 def version_of(config: NpoIntegrationConfig) -> NpoConfigVersion:

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from npo_integration.errors import ConfigError
 from npo_integration.models.npo_config import NpoIntegrationConfig
 from npo_integration.models.secret import looks_like_credential
+from npo_integration.registry.config_input import read_config
 from npo_integration.registry.validation import check_config
 from npo_integration.validation_errors import describe_validation_error
 
@@ -27,7 +28,7 @@ def config(**overrides: Any) -> NpoIntegrationConfig:
         "transform": {"kind": "plugin", "name": "simple"},
         **overrides,
     }
-    return NpoIntegrationConfig.model_validate(document)
+    return read_config(document)
 
 
 def refusal(parsed: NpoIntegrationConfig) -> str:
@@ -179,4 +180,4 @@ def test_the_redacted_placeholder_is_refused_as_a_secret(stars: str) -> None:
 def test_a_config_read_back_redacted_cannot_be_stored_again() -> None:
     shown = config().model_dump(mode="json", context={"redact": True})
     with pytest.raises(ValidationError, match="placeholder"):
-        NpoIntegrationConfig.model_validate(shown)
+        read_config(shown)

@@ -6,6 +6,7 @@ import pytest
 
 from npo_integration.errors import SecretError
 from npo_integration.models.npo_config import NpoIntegrationConfig
+from npo_integration.registry.config_input import read_config
 from npo_integration.registry.sealed_config import reseal_config, seal_config
 from npo_integration.sealing import SecretBox
 
@@ -41,7 +42,7 @@ def test_a_bad_key_is_refused() -> None:
 
 def test_a_sealed_config_serialises_without_the_secret_and_reseals() -> None:
     key1, key2 = SecretBox.generate_key(), SecretBox.generate_key()
-    config = NpoIntegrationConfig.model_validate(
+    config = read_config(
         {
             "npo_id": "n1",
             "display_name": "N",

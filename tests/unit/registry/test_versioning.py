@@ -10,6 +10,7 @@ import pytest
 from npo_integration.errors import ConfigError
 from npo_integration.models.internal import ConfigCommand
 from npo_integration.models.npo_config import NpoConfigVersion, NpoIntegrationConfig
+from npo_integration.registry.config_input import read_config
 from npo_integration.registry.sealed_config import seal_config
 from npo_integration.registry.versioning import UnknownNpoError, file_may_change, next_version
 from npo_integration.sealing import SecretBox
@@ -20,7 +21,7 @@ BOX = SecretBox([KEY])
 
 
 def config(name: str = "N", token: str = "t") -> NpoIntegrationConfig:
-    plain = NpoIntegrationConfig.model_validate(
+    plain = read_config(
         {
             "npo_id": "n1",
             "display_name": name,
@@ -67,7 +68,7 @@ def test_reseal_moves_secrets_to_the_primary_key() -> None:
 
 
 def test_an_unsealed_secret_is_refused() -> None:
-    plain = NpoIntegrationConfig.model_validate(
+    plain = read_config(
         {
             "npo_id": "n1",
             "display_name": "N",

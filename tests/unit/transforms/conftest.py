@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 
 from npo_integration.models.events import CandidateAssignmentEvent
 from npo_integration.models.npo_config import NpoIntegrationConfig
+from npo_integration.registry.config_input import read_config
 from npo_integration.transforms.testing import load_recorded, sample_assignment
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -18,7 +20,7 @@ RECORDED = Path(__file__).parent / "recorded"
 
 
 def example_config(name: str) -> NpoIntegrationConfig:
-    return NpoIntegrationConfig.model_validate_json((EXAMPLES / f"{name}.json").read_text())
+    return read_config(json.loads((EXAMPLES / f"{name}.json").read_text()))
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from npo_integration.models.npo_config import NpoIntegrationConfig
+from npo_integration.registry.config_input import read_config
 from npo_integration.transforms.declarative.spec import DeclarativeMapping, FieldRule
 
 OK_OFFERING = {"npo_offering_ref": "id", "title": "name"}
@@ -30,9 +30,7 @@ def offering(**fields: Any) -> dict[str, Any]:
 
 
 def test_a_good_mapping_validates_inside_a_config() -> None:
-    config = NpoIntegrationConfig.model_validate_json(
-        config_with(offering(kind={"const": "course"}))
-    )
+    config = read_config(json.loads(config_with(offering(kind={"const": "course"}))))
     assert config.sources[0].transform.kind == "declarative"
 
 
@@ -146,7 +144,7 @@ def test_malformed_mapping_is_rejected_with_a_clear_message(
     mapping: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ValidationError) as info:
-        NpoIntegrationConfig.model_validate_json(config_with(mapping))
+        read_config(json.loads(config_with(mapping)))
     assert message in str(info.value)
 
 

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from npo_integration.models.npo_config import DeclarativeTransform, NpoIntegrationConfig
+from npo_integration.models.npo_config import DeclarativeTransform
+from npo_integration.registry.config_input import read_config
 from npo_integration.transforms.testing import assert_plugin_conforms, sample_assignment
 
 from .conftest import EXAMPLES, RECORDED, example_config
@@ -21,7 +22,7 @@ def test_every_expected_example_exists() -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_example_validates(name: str) -> None:
-    config = NpoIntegrationConfig.model_validate_json((EXAMPLES / f"{name}.json").read_text())
+    config = read_config(json.loads((EXAMPLES / f"{name}.json").read_text()))
     assert config.npo_id == name
     [source] = config.sources
     assert source.base_url == f"http://127.0.0.1:8900/npos/{name}"

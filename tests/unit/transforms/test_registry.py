@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from npo_integration.models.npo_config import NpoIntegrationConfig
+from npo_integration.registry.config_input import read_config
 from npo_integration.transforms.contract import (
     CONTRACT_VERSION,
     EnrolmentRequest,
@@ -104,7 +105,7 @@ class FakeEntryPoints:
 
 
 def plugin_config(name: str, npo_id: str = "acme", **options: Any) -> NpoIntegrationConfig:
-    return NpoIntegrationConfig.model_validate(
+    return read_config(
         {
             "npo_id": npo_id,
             "display_name": npo_id.title(),
@@ -115,7 +116,7 @@ def plugin_config(name: str, npo_id: str = "acme", **options: Any) -> NpoIntegra
 
 
 def declarative_config(mapping: dict[str, Any], **extra: Any) -> NpoIntegrationConfig:
-    return NpoIntegrationConfig.model_validate(
+    return read_config(
         {
             "npo_id": "decl",
             "display_name": "Decl",
