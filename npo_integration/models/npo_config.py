@@ -327,6 +327,18 @@ class EnrolmentEndpoint(_Strict):
     body_format: Literal["json", "form", "none"] = "json"
     response_id_path: PathText | None = "id"
 
+    @model_validator(mode="after")
+    def _patch_has_a_body_and_a_key(self) -> EnrolmentEndpoint:
+        if self.method == "PATCH":
+            if self.body_format == "none":
+                raise ValueError("method PATCH sends the record's fields: body_format is not none")
+            if not parse_template(self.path).placeholders:
+                raise ValueError(
+                    "method PATCH upserts the record the path names: the path needs a {name} "
+                    "for the key (e.g. /sobjects/Engagement__c/Ext_Id__c/{assignment_key})"
+                )
+        return self
+
 
 _LOOKUP_RECORDS: dict[str, type[BaseModel]] = {"candidate": Candidate, "offering": OfferingRef}
 """The assignment's objects a lookup template may name a field of (``{candidate.email}``)."""
