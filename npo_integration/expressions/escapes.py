@@ -10,6 +10,7 @@ encoding here would encode twice.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, Literal
 from urllib.parse import quote
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from npo_integration.expressions.templates import Template
 
 Escape = Callable[[str], str]
-QuoteKind = Literal["soql"]
+QuoteKind = Literal["soql", "json"]
 """The query languages a config may name as a value's ``quote``."""
 
 _DOT_SEGMENTS = frozenset({"", ".", ".."})
@@ -57,7 +58,13 @@ def soql_literal(value: str) -> str:
     return "'" + "".join(out) + "'"
 
 
-QUOTES: Final[dict[QuoteKind, Escape]] = {"soql": soql_literal}
+def json_literal(value: str) -> str:
+    """``value`` as a whole JSON string literal, quotes included (CiviCRM APIv4's ``params``)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+QUOTES: Final[dict[QuoteKind, Escape]] = {"soql": soql_literal, "json": json_literal}
+_QUOTE_CHARS: Final[dict[QuoteKind, str]] = {"soql": "'", "json": '"'}
 
 
 def check_quoted_template(template: Template, kind: QuoteKind) -> None:
@@ -67,7 +74,7 @@ def check_quoted_template(template: Template, kind: QuoteKind) -> None:
     is right and ``= '{candidate.email}'`` (a literal in a literal) is a
     ``ValueError`` saying so; so is a quote left open in the template's text.
     """
-    assert kind == "soql"  # the one kind so far: SOQL's single-quoted strings with \ escapes
+    mark = _QUOTE_CHARS[kind]  # both quote strings with one character and escape with \
     in_string = escaped = False
     for part in template.parts:
         if not isinstance(part, str):
@@ -82,7 +89,7 @@ def check_quoted_template(template: Template, kind: QuoteKind) -> None:
                 escaped = False
             elif in_string and char == "\\":
                 escaped = True
-            elif char == "'":
+            elif char == mark:
                 in_string = not in_string
     if in_string:
         raise ValueError(f"template {template.text!r} leaves a quote open")

@@ -12,13 +12,16 @@ from npo_integration.http.response import NpoResponse
 from npo_integration.models.npo_config import ErrorInBodyConfig
 
 Scrub = Callable[[str], str]
-_REASON_KEYS = ("message", "error_description", "error", "detail", "title")
+_REASON_KEYS = ("message", "error_message", "error_description", "error", "detail", "title")
 
 
 def reason_text(response: NpoResponse) -> str:
     """The NPO's own words: a JSON ``message``-like field when there is one (also Salesforce's
-    ``[{"message": ...}]``), else the body text."""
+    ``[{"message": ...}]``, CiviCRM's ``{"error_message"}``, Canvas's
+    ``{"errors": [{"message"}]}``), else the body text."""
     body: Any = response.json if response.is_json else None
+    if isinstance(body, dict) and isinstance(body.get("errors"), list) and body["errors"]:
+        body = body["errors"]
     if isinstance(body, list) and body and isinstance(body[0], dict):
         body = body[0]
     if isinstance(body, dict):

@@ -198,6 +198,13 @@ PaginationConfig = Annotated[
 ]
 
 
+PAGE_VALUES: dict[str, tuple[str, ...]] = {
+    "offset": ("offset", "limit"),
+    "page_number": ("number", "size"),
+}
+"""The ``{page.NAME}`` values each pagination style gives a stream's params (whole numbers)."""
+
+
 # --- streams -------------------------------------------------------------------
 
 
@@ -263,30 +270,54 @@ class StreamConfig(_Strict):
 
     @model_validator(mode="after")
     def _known_placeholders(self) -> StreamConfig:
-        """``{cursor}`` needs ``incremental``, ``{parent.FIELD}`` needs ``parent_stream``."""
+        """``{cursor}`` needs ``incremental``, ``{parent.FIELD}`` needs ``parent_stream``,
+        ``{page.NAME}`` a pagination style that counts (:data:`PAGE_VALUES`)."""
         templates = [("path", self.path)]
         templates += [(f"params.{name}", text) for name, text in self.params.items()]
+        paging = PAGE_VALUES.get(self.pagination.style, ())
         for where, text in templates:
             for placeholder in parse_template(text).placeholders:
                 if placeholder.text == "cursor":
                     if self.incremental is None:
                         raise ValueError(f"{where}: {{cursor}} needs incremental")
+                elif placeholder.steps[0] == "page" and len(placeholder.steps) == 2:
+                    if where == "path" or placeholder.steps[1] not in paging:
+                        names = ", ".join(f"{{page.{n}}}" for n in paging) or "none"
+                        raise ValueError(
+                            f"{where}: {{{placeholder.text}}} is not a page value of pagination "
+                            f"style {self.pagination.style!r} in params (it has: {names})"
+                        )
                 elif placeholder.steps[0] == "parent" and len(placeholder.steps) > 1:
                     if self.parent_stream is None:
                         raise ValueError(f"{where}: {{{placeholder.text}}} needs parent_stream")
                 else:
                     raise ValueError(
                         f"{where}: unknown value {{{placeholder.text}}}; "
-                        "use {cursor} or {parent.FIELD} (write {{ and }} for literal braces)"
+                        "use {cursor}, {parent.FIELD} or {page.NAME} "
+                        "(write {{ and }} for literal braces)"
                     )
         return self
+
+    @property
+    def pages_in_params(self) -> bool:
+        """The params write the page values themselves (``{page.offset}``...), so the paginator's
+        own query params are not sent: APIv4's ``limit``/``offset`` live inside one JSON param."""
+        return any(
+            p.steps[0] == "page"
+            for t in self.params.values()
+            for p in parse_template(t).placeholders
+        )
 
 
 # --- enrolment -----------------------------------------------------------------
 
 
 class EnrolmentEndpoint(_Strict):
-    method: Literal["POST", "PUT", "DELETE", "GET"] = "POST"
+    """One enrol or unenrol call. ``PATCH`` is for an upsert keyed in the path (Salesforce's
+    ``PATCH /sobjects/{Object}/{ExternalIdField}/{value}``): the same assignment sent twice
+    updates the record it made, so a redelivery cannot make a second one."""
+
+    method: Literal["POST", "PUT", "PATCH", "DELETE", "GET"] = "POST"
     path: TemplateText = Field(
         description=(
             "relative to base_url; {name} placeholders are filled from the plug-in's path_vars"
@@ -294,6 +325,18 @@ class EnrolmentEndpoint(_Strict):
     )
     body_format: Literal["json", "form", "none"] = "json"
     response_id_path: PathText | None = "id"
+
+    @model_validator(mode="after")
+    def _patch_has_a_body_and_a_key(self) -> EnrolmentEndpoint:
+        if self.method == "PATCH":
+            if self.body_format == "none":
+                raise ValueError("method PATCH sends the record's fields: body_format is not none")
+            if not parse_template(self.path).placeholders:
+                raise ValueError(
+                    "method PATCH upserts the record the path names: the path needs a {name} "
+                    "for the key (e.g. /sobjects/Engagement__c/Ext_Id__c/{assignment_key})"
+                )
+        return self
 
 
 _LOOKUP_RECORDS: dict[str, type[BaseModel]] = {"candidate": Candidate, "offering": OfferingRef}

@@ -17,15 +17,28 @@ from npo_integration.pull.records import format_cursor
 
 
 class _StreamValues:
-    """Values for one walk over one stream: the cursor and the parent record."""
+    """Values for one page of one walk over one stream: the cursor, the parent record and the
+    page's numbers (``{page.offset}``: digits, so a JSON param needs no quoting of them)."""
 
-    __slots__ = ("cursor", "parent")
+    __slots__ = ("cursor", "page", "parent")
 
-    def __init__(self, *, cursor: str | None, parent: Mapping[str, Any] | None) -> None:
+    def __init__(
+        self,
+        *,
+        cursor: str | None,
+        parent: Mapping[str, Any] | None,
+        page: Mapping[str, int] | None = None,
+    ) -> None:
         self.cursor = cursor
         self.parent = parent
+        self.page = page or {}
 
     def value_of(self, placeholder: Path) -> str:
+        if placeholder.steps[0] == "page":
+            number = self.page.get(str(placeholder.steps[-1]))
+            if number is None:  # the config validator allows only the style's own names
+                raise ConfigError(f"the stream's pagination gives no {{{placeholder.text}}}")
+            return str(number)
         if placeholder.text == "cursor":
             if self.cursor is None:
                 raise ConfigError(
@@ -50,16 +63,21 @@ class _StreamValues:
 
 
 def stream_request(
-    stream: StreamConfig, *, cursor: str | None, parent: Mapping[str, Any] | None
+    stream: StreamConfig,
+    *,
+    cursor: str | None,
+    parent: Mapping[str, Any] | None,
+    page: Mapping[str, int] | None = None,
 ) -> tuple[str, dict[str, str]]:
-    """The first page's path (placeholders URL-quoted) and params (left for aiohttp to encode).
+    """A page's path (placeholders URL-quoted) and params (left for aiohttp to encode).
 
     The incremental ``param`` carries the committed cursor, or ``initial`` on
-    the very first pull; ``{cursor}`` is filled the same way.
+    the very first pull; ``{cursor}`` is filled the same way; ``{page.NAME}``
+    from ``page`` (the paginator's :attr:`PageRequest.values`).
     """
     incremental = stream.incremental
     effective = cursor if cursor is not None else (incremental.initial if incremental else None)
-    values = _StreamValues(cursor=effective, parent=parent)
+    values = _StreamValues(cursor=effective, parent=parent, page=page)
     path = values.render(stream.path, escape=lambda value: quote(value, safe=""))
     params = {name: values.render(value) for name, value in stream.params.items()}
     if incremental is not None and incremental.param and effective is not None:

@@ -60,15 +60,21 @@ async def walk_pages(
     A body that is not JSON or whose ``records_path`` is not a list stops the
     walk with :class:`NpoResponseError`.
     """
-    path, params = stream_request(stream, cursor=cursor, parent=parent)
+    first = paginator.first()
+    path, params = stream_request(stream, cursor=cursor, parent=parent, page=first.values)
     records_path = parse_path(stream.records_path, empty_is_root=True)
     incremental = stream.incremental
     cursor_field = parse_path(incremental.cursor_field) if incremental else None
-    page_request: PageRequest | None = paginator.first()
     number = 0
+    page_request: PageRequest | None = first
     while page_request is not None:
         if page_request.url is not None:
             response = await fetch(stream.method, page_request.url, {})
+        elif stream.pages_in_params:
+            path, params = stream_request(
+                stream, cursor=cursor, parent=parent, page=page_request.values
+            )
+            response = await fetch(stream.method, path, params)
         else:
             response = await fetch(stream.method, path, {**params, **page_request.params})
         body = require_json(response, method=stream.method, scrub=scrub)

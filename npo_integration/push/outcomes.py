@@ -7,6 +7,9 @@ if ``outcome_unknown`` the NPO may have acted, so resolve before sending again.
 
 A 5xx answer to a POST is an unknown outcome too: a gateway's 504 (or an
 application's 500 after its commit) says nothing about whether the NPO acted.
+A ``PATCH`` is not: an enrolment endpoint's PATCH is an upsert keyed in its path
+(:class:`~npo_integration.models.npo_config.EnrolmentEndpoint` checks the key is
+there), so sending it again updates what the first one may have made.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from npo_integration.models.npo_config import AlreadyEnrolledConfig, SourceOrCon
 from npo_integration.retry_policy import RetryPolicy
 
 log = logging.getLogger(__name__)
+
+UPSERT_METHOD = "PATCH"
+"""An enrolment endpoint's upsert: sent again after any failure, whatever the NPO did."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +68,8 @@ async def perform(send: Callable[[], Awaitable[NpoResponse]], *, method: str = "
     except NpoUnavailableError as exc:
         server_error = exc.status is not None and exc.status >= 500
         acted = server_error and method.upper() not in IDEMPOTENT_METHODS
-        return Unavailable(
-            str(exc), retry_after=exc.retry_after, outcome_unknown=exc.outcome_unknown or acted
-        )
+        unknown = (exc.outcome_unknown or acted) and method.upper() != UPSERT_METHOD
+        return Unavailable(str(exc), retry_after=exc.retry_after, outcome_unknown=unknown)
     except RetriableError as exc:
         return Unavailable(str(exc), retry_after=exc.retry_after)
     except FatalError as exc:

@@ -17,7 +17,7 @@ from tests.integration.support.admin import admin
 from tests.integration.support.kafka import read_all
 from tests.integration.support.polling import eventually
 from tests.integration.support.processes import SandboxProcess
-from tests.integration.test_enrolment import assignment, send, wait_results
+from tests.integration.test_enrolment import assignment, enrol_requests, send, wait_results
 from tests.integration.test_sources import TIMEOUT, posts, wait_update
 
 TOKEN = "catalogue-token"
@@ -65,6 +65,26 @@ async def paged(sandbox: SandboxProcess, npo_id: str, endpoint: str, key: str, v
         )
 
     await eventually(probe, timeout=TIMEOUT, what=f"{npo_id}: {endpoint} page {key}={value}")
+
+
+async def pull_error(stack: Stack, npo_id: str, stream: str = "offerings") -> str:
+    """The stream's last pull error, once a pull of it has failed (the pulls admin view)."""
+    url, token = stack.worker.url, stack.deployment.admin_token
+
+    async def probe() -> str | None:
+        status, body = await admin(url, token, "GET", f"/admin/npos/{npo_id}/pulls")
+        assert status == 200, body
+        error = body.get("streams", {}).get(stream, {}).get("last_error")
+        return str(error) if error else None
+
+    return await eventually(probe, timeout=TIMEOUT, what=f"a failed pull of {npo_id} {stream}")
+
+
+async def deactivate(stack: Stack, npo_id: str) -> None:
+    """Stop pulling an NPO a test made fail on purpose (the deployment is shared)."""
+    url, token = stack.worker.url, stack.deployment.admin_token
+    status, body = await admin(url, token, "POST", f"/admin/npos/{npo_id}/deactivate?wait=true")
+    assert status == 200, body
 
 
 async def enrol_once(stack: Stack, event: dict[str, Any]) -> dict[str, Any]:
@@ -167,6 +187,19 @@ async def test_canvas_template(stack: Stack) -> None:
             "overrides": {"streams": {"offerings": EVERY_2S, "assignments": EVERY_2S}},
         },
     )
+    revoked = "cat-canvas-401"  # onboarded with a token Canvas no longer accepts
+    await sandbox.add_npo(
+        revoked, flavour="canvas", auth={"kind": "bearer", "token": TOKEN}, offerings=1
+    )
+    await onboard(
+        stack,
+        {
+            "npo_id": revoked,
+            "template": "canvas@1",
+            "base_url": sandbox.npo_url(revoked),
+            "auth": {"token": "revoked-token"},
+        },
+    )
     courses = [
         c for c in await sandbox.records(npo_id, "offerings") if c["workflow_state"] != "deleted"
     ]
@@ -198,6 +231,12 @@ async def test_canvas_template(stack: Stack) -> None:
     [refused] = await wait_results(stack.deployment, "cat-canvas-x", timeout=TIMEOUT)
     assert refused["status"] == "failed" and "404" in refused["reason"], refused
 
+    # 401 for a token Canvas does not accept: WWW-Authenticate and {"errors": [{"message"}]}
+    error = await pull_error(stack, revoked)
+    assert "HTTP 401" in error and "Invalid access token." in error, error
+    assert {r["status"] for r in await sandbox.requests(revoked)} == {401}
+    await deactivate(stack, revoked)
+
 
 async def test_salesforce_template(stack: Stack) -> None:
     sandbox, npo_id = stack.sandbox, "cat-salesforce"
@@ -206,7 +245,7 @@ async def test_salesforce_template(stack: Stack) -> None:
         flavour="salesforce",
         auth={"kind": "oauth2_client_credentials", **CLIENT},
         offerings=3,
-        options={"page_size": 2},
+        options={"page_size": 2, "honours_idempotency": False},  # as Salesforce: no replays
     )
     await onboard(
         stack,
@@ -230,10 +269,23 @@ async def test_salesforce_template(stack: Stack) -> None:
 
     await eventually(query_more, timeout=TIMEOUT, what="a nextRecordsUrl page")
 
+    # enrolment is an upsert on an External ID holding the assignment id: Salesforce creates the
+    # engagement, then its answer is lost (503); sent again, the same PATCH updates it (200)
+    await sandbox.set_faults(npo_id, endpoint="enrol", fail_next=[{"commit_then_status": 503}])
     result = await enrol_once(stack, assignment("cat-sf-1", npo_id, offering=programmes[0]))
     [engagement] = await sandbox.enrolments(npo_id)
     assert result["npo_enrolment_ref"] == engagement["enrolment_id"]
-    assert await posts(sandbox, npo_id) == [201]
+    upserts = await enrol_requests(sandbox, npo_id)
+    assert [(r["method"], r["status"]) for r in upserts] == [("PATCH", 503), ("PATCH", 200)]
+    assert {
+        r["path"].rsplit("/", 2)[-2:] == ["Spotlight_Assignment_Id__c", "cat-sf-1"] for r in upserts
+    } == {True}
+    held = [
+        r
+        for r in await sandbox.records(npo_id, "progress")
+        if r.get("Spotlight_Assignment_Id__c") == "cat-sf-1"
+    ]
+    assert [r["Id"] for r in held] == [engagement["enrolment_id"]]
     await sandbox.upsert(
         npo_id,
         "progress",
@@ -265,7 +317,25 @@ async def test_civicrm_template(stack: Stack) -> None:
             "template": "civicrm@1",
             "base_url": sandbox.npo_url(npo_id),
             "auth": {"key": key},
+            "params": {"page_size": 2},
             "overrides": {"streams": {"assignments": EVERY_2S}},
+        },
+    )
+    bare = "cat-civicrm-bare"  # calls without X-Requested-With: CiviCRM's CSRF guard refuses them
+    await sandbox.add_npo(
+        bare,
+        flavour="civicrm",
+        auth={"kind": "api_key_header", "header_name": "X-Civi-Auth", "api_key": key},
+        offerings=1,
+    )
+    await onboard(
+        stack,
+        {
+            "npo_id": bare,
+            "template": "civicrm@1",
+            "base_url": sandbox.npo_url(bare),
+            "auth": {"key": key},
+            "overrides": {"headers": {"X-Requested-With": None}},
         },
     )
     events = await sandbox.records(npo_id, "offerings")
@@ -273,6 +343,14 @@ async def test_civicrm_template(stack: Stack) -> None:
     first = published[str(events[0]["id"])]["offering"]
     assert (first["title"], first["kind"]) == (events[0]["title"], "programme")
     assert first["starts_at"].startswith(events[0]["start_date"][:10])
+
+    # APIv4 pages by limit and offset inside its one JSON "params": the third event is page 2
+    pages = [
+        json.loads(r["query"]["params"])
+        for r in await sandbox.requests(npo_id)
+        if r["endpoint"] == "offerings" and r["status"] == 200
+    ]
+    assert [(p["limit"], p["offset"]) for p in pages[:2]] == [(2, 0), (2, 2)], pages
 
     # every call carried X-Requested-With (else CiviCRM answers 400) and passed AuthX
     assert {r["status"] for r in await sandbox.requests(npo_id)} == {200}
@@ -294,20 +372,17 @@ async def test_civicrm_template(stack: Stack) -> None:
     update = await wait_update(stack, "cat-civi-1", "completed")
     assert update["progress"] == 1.0
 
-    # CiviCRM's error answer: {"error_code", "error_message", "status": 403} for a permission
-    await sandbox.set_faults(
-        npo_id,
-        endpoint="enrol",
-        fail_next=[
-            {
-                "status": 403,
-                "body": {"error_code": 0, "error_message": "Authorization failed", "status": 403},
-            }
-        ],
-    )
+    # a 403 (how CiviCRM answers a permission error) refuses the enrolment for good
+    await sandbox.set_faults(npo_id, endpoint="enrol", fail_next=[{"status": 403}])
     refusal = assignment("cat-civi-x", npo_id, offering=str(events[1]["id"]))
     refusal["candidate"]["npo_user_ref"] = "2102"
     await send(stack.deployment, refusal)
     [refused] = await wait_results(stack.deployment, "cat-civi-x", timeout=TIMEOUT)
     assert refused["status"] == "failed" and "HTTP 403" in refused["reason"], refused
     assert len(await sandbox.enrolments(npo_id)) == 1
+
+    # CiviCRM's own refusal, not an injected one: 400 {"error_code", "error_message"} from the
+    # AJAX page's CSRF guard, its message in the pull's error
+    error = await pull_error(stack, bare)
+    assert "HTTP 400: SECURITY ALERT: Ajax requests can only be issued" in error, error
+    await deactivate(stack, bare)

@@ -22,9 +22,14 @@ class PageRequest:
     params: dict[str, str] = field(default_factory=dict)
     url: str | None = None
     """Absolute next-page URL (next_url, link_header): replaces the stream URL and its params."""
+    values: dict[str, int] = field(default_factory=dict)
+    """The page's numbers for a stream that writes them itself, as ``{page.NAME}`` in its params
+    (CiviCRM's ``limit`` and ``offset`` inside one JSON param); the ``params`` are then not sent."""
 
     def key(self) -> str:
-        return self.url if self.url is not None else urlencode(sorted(self.params.items()))
+        if self.url is not None:
+            return self.url
+        return urlencode(sorted(self.params.items()) + sorted(self.values.items()))
 
 
 def _identity(url: str) -> str:

@@ -34,14 +34,18 @@ class PageNumberPaginator(Paginator[PageNumberPagination]):
             params[self.config.size_param] = str(self.config.page_size)
         return params
 
+    def _request(self) -> PageRequest:
+        values = {"number": self.page, "size": self.config.page_size}
+        return PageRequest(params=self._params(), values=values)
+
     def first_request(self) -> PageRequest:
-        return PageRequest(params=self._params())
+        return self._request()
 
     def next_request(self, response: NpoResponse, records: Sequence[Any]) -> PageRequest | None:
         if len(records) < self.config.page_size:
             return None
         self.page += 1
-        return PageRequest(params=self._params())
+        return self._request()
 
 
 class OffsetPaginator(Paginator[OffsetPagination]):
@@ -57,11 +61,15 @@ class OffsetPaginator(Paginator[OffsetPagination]):
             self.config.limit_param: str(self.config.limit),
         }
 
+    def _request(self) -> PageRequest:
+        values = {"offset": self.offset, "limit": self.config.limit}
+        return PageRequest(params=self._params(), values=values)
+
     def first_request(self) -> PageRequest:
-        return PageRequest(params=self._params())
+        return self._request()
 
     def next_request(self, response: NpoResponse, records: Sequence[Any]) -> PageRequest | None:
         if len(records) < self.config.limit:
             return None
         self.offset += len(records)
-        return PageRequest(params=self._params())
+        return self._request()

@@ -10,8 +10,11 @@
     Participant.create  values {contact_id, event_id, status_id:name, role_id:name} (POST only)
     Participant.delete  where [["id", "=", N]] (POST only)
 
-A GET of an action that is not a get is 405; a failed call is 500 (403 for a permission error)
-with ``{"error_code", "error_message", "status"}``, how the AJAX page answers them. CiviCRM writes
+Gets page by ``limit`` and ``offset`` (0: no limit); ``countMatched`` (all matches, not just the
+page) comes only when ``select`` names ``row_count``. A GET of an action that is not a get is 405
+and a request without X-Requested-With 400, both ``{"error_code", "error_message"}``; a failed
+call is 500 (403 for a permission error) with ``{"error_code", "error_message", "status"}``: how
+CRM/Api4/Page/AJAX.php answers them. CiviCRM writes
 datetimes as ``YYYY-MM-DD HH:MM:SS`` in the site's time zone (UTC here). Participants have no
 modified date in CiviCRM; the simulator keeps one for its own bookkeeping and never shows it.
 """
@@ -47,10 +50,14 @@ _KINDS = {
 class CiviError(Exception):
     """A failed API call: the AJAX page's status and body."""
 
-    def __init__(self, message: str, status: int = 500, code: Any = 0) -> None:
+    def __init__(
+        self, message: str, status: int = 500, code: Any = 0, *, call: bool = True
+    ) -> None:
         super().__init__(message)
         self.status = status
-        self.body = {"error_code": code, "error_message": message, "status": status}
+        self.body = {"error_code": code, "error_message": message}
+        if call:  # the request checks before any call answer without "status"
+            self.body["status"] = status
 
 
 def _answer(error: CiviError) -> web.Response:
@@ -209,6 +216,7 @@ async def api4(request: web.Request, npo: SimulatedNpo) -> web.Response:
                 "eg. CRM.api4().",
                 status=400,
                 code=400,
+                call=False,
             )
         )
     if request.method == "GET" and not action.lower().startswith("get"):
@@ -217,6 +225,7 @@ async def api4(request: web.Request, npo: SimulatedNpo) -> web.Response:
                 "SECURITY: All requests that modify the database must be http POST, not GET.",
                 status=405,
                 code=405,
+                call=False,
             )
         )
     kind = _KINDS.get((entity, action))
@@ -226,7 +235,8 @@ async def api4(request: web.Request, npo: SimulatedNpo) -> web.Response:
             raise CiviError("params is not valid JSON")
         if kind in ("offerings", "progress"):
             values, matched = _get(npo, kind, params)
-            return _result(entity, action, values, matched)
+            counted = "row_count" in params.get("select", [])  # countMatched only on request
+            return _result(entity, action, values, matched if counted else None)
         if kind == "enrol":
             return _result(entity, action, [await _create(request, npo, params)], None)
         if kind == "unenrol":

@@ -1,11 +1,18 @@
-"""``salesforce``: Nonprofit Cloud style REST: SOQL queries paged by ``nextRecordsUrl``.
+"""``salesforce``: NPSP Program Management Module REST: SOQL queries paged by ``nextRecordsUrl``.
 
     GET    /npos/{id}/services/data/v60.0/query?q=SELECT Id FROM Program__c
                [WHERE LastModifiedDate > 2026-11-20T10:00:00Z]          offerings
     GET    ...same with FROM ProgramEngagement__c                         progress
     GET    /npos/{id}/services/data/v60.0/query/{locator}                 next batch
     POST   /npos/{id}/services/data/v60.0/sobjects/ProgramEngagement__c   enrol (JSON)
+    PATCH  /npos/{id}/services/data/v60.0/sobjects/ProgramEngagement__c/{ExtIdField}/{value}
+               upsert by external id (JSON): 201 created, 200 updated (``created``
+               says which), 300 when several records hold the value
     DELETE /npos/{id}/services/data/v60.0/sobjects/ProgramEngagement__c/{Id}
+
+The objects are those of NPSP's Program Management Module without its ``pmdm__``
+namespace. The one External ID field is ``Spotlight_Assignment_Id__c``, a custom
+field an NPO adds to ProgramEngagement__c; another field name is 404 NOT_FOUND.
 
 Any ``vNN.N`` version works. Batch size is the ``Sforce-Query-Options:
 batchSize=N`` header, else the NPO's ``page_size``. A query result is a
@@ -38,6 +45,7 @@ _STAGES = {"enrolled": "Enrolled", "in_progress": "In Progress", "completed": "C
 _PROGRAM_ID = IdFormat("a0P", 12, "AAA")
 _ENGAGEMENT_ID = IdFormat("a0E", 12, "AAA")
 _CONTACT_ID = IdFormat("003", 12, "AAA")
+EXTERNAL_IDS = frozenset({"Spotlight_Assignment_Id__c"})
 _BATCH_SIZE = re.compile(r"batchSize\s*=\s*(\d+)", re.IGNORECASE)
 
 
@@ -172,8 +180,7 @@ def _not_found() -> web.Response:
     return _error(404, "NOT_FOUND", "The requested resource does not exist")
 
 
-@route("enrol")
-async def create_engagement(request: web.Request, npo: SimulatedNpo) -> web.Response:
+async def _engagement_body(request: web.Request) -> dict[str, Any] | web.Response:
     if request.match_info["sobject"] != ENGAGEMENT:
         return _not_found()
     try:
@@ -182,6 +189,13 @@ async def create_engagement(request: web.Request, npo: SimulatedNpo) -> web.Resp
         return _error(400, "JSON_PARSER_ERROR", "request body is not valid JSON")
     if not isinstance(body, dict):
         return _error(400, "JSON_PARSER_ERROR", "expected a JSON object")
+    return body
+
+
+def _create(
+    request: web.Request, npo: SimulatedNpo, body: dict[str, Any], extra: Record
+) -> web.Response:
+    """A new engagement from ``body`` (plus ``extra``, an upsert's external id): 201."""
     program = body.get("Program__c")
     if not program:
         return _missing("Program__c")
@@ -204,6 +218,7 @@ async def create_engagement(request: web.Request, npo: SimulatedNpo) -> web.Resp
     ident = str(FLAVOUR.new_id(npo, "progress"))
     engagement = {
         **body,
+        **extra,
         "attributes": _attributes(ENGAGEMENT, ident),
         "Id": ident,
         "Contact__c": contact,
@@ -215,7 +230,42 @@ async def create_engagement(request: web.Request, npo: SimulatedNpo) -> web.Resp
     FLAVOUR.records(npo, "progress")[ident] = engagement
     candidate = {"Contact__c": contact, "Email": email}
     record_enrolment(request, npo, ident, program, candidate, body)
-    return web.json_response({"id": ident, "success": True, "errors": []}, status=201)
+    answer = {"id": ident, "success": True, "errors": [], **({"created": True} if extra else {})}
+    return web.json_response(answer, status=201)
+
+
+@route("enrol")
+async def create_engagement(request: web.Request, npo: SimulatedNpo) -> web.Response:
+    body = await _engagement_body(request)
+    return body if isinstance(body, web.Response) else _create(request, npo, body, {})
+
+
+@route("enrol")
+async def upsert_engagement(request: web.Request, npo: SimulatedNpo) -> web.Response:
+    """Upsert by external id: the record holding ``value`` in ``field`` is updated (200), else
+    one is created (201); as Salesforce, from API v46 both answer ``{id, created}``."""
+    field, value = request.match_info["field"], request.match_info["value"]
+    body = await _engagement_body(request)
+    if isinstance(body, web.Response):
+        return body
+    if field not in EXTERNAL_IDS:
+        message = f"Provided external ID field does not exist or is not accessible: {field}"
+        return _error(404, "NOT_FOUND", message)
+    if field in body:
+        message = f"The {field} field should not be specified in the sobject data."
+        return _error(400, "INVALID_FIELD", message, [field])
+    engagements = FLAVOUR.records(npo, "progress")
+    held = [e for e in engagements.values() if e.get(field) == value]
+    if len(held) > 1:
+        urls = [e["attributes"]["url"] for e in held]
+        return web.json_response(urls, status=300)
+    if not held:
+        return _create(request, npo, body, {field: value})
+    [engagement] = held
+    engagement.update({k: v for k, v in body.items() if k != "Contact__r"})
+    engagement["LastModifiedDate"] = FLAVOUR.touch(request, npo)
+    answer = {"id": engagement["Id"], "success": True, "errors": [], "created": False}
+    return web.json_response(answer, status=200)
 
 
 @route("unenrol")
@@ -233,6 +283,7 @@ def register(router: web.UrlDispatcher) -> None:
     router.add_get(f"{base}/query", query)
     router.add_get(f"{base}/query/{{locator}}", query_more)
     router.add_post(f"{base}/sobjects/{{sobject}}", create_engagement)
+    router.add_patch(f"{base}/sobjects/{{sobject}}/{{field}}/{{value}}", upsert_engagement)
     router.add_delete(f"{base}/sobjects/{{sobject}}/{{record_id}}", delete_engagement)
 
 
@@ -248,7 +299,8 @@ FLAVOUR = Flavour(
         "offerings": "GET /services/data/v60.0/query?q=SELECT ... FROM Program__c",
         "progress": "GET /services/data/v60.0/query?q=SELECT ... FROM ProgramEngagement__c",
         "next": "GET /services/data/v60.0/query/{locator}",
-        "enrol": "POST /services/data/v60.0/sobjects/ProgramEngagement__c",
+        "enrol": "POST /services/data/v60.0/sobjects/ProgramEngagement__c "
+        "(or PATCH .../ProgramEngagement__c/Spotlight_Assignment_Id__c/{value}: upsert)",
         "unenrol": "DELETE /services/data/v60.0/sobjects/ProgramEngagement__c/{Id}",
     },
 )

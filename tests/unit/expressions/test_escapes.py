@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from npo_integration.expressions import (
+    QUOTES,
     EscapeError,
     check_quoted_template,
     parse_template,
@@ -87,3 +90,11 @@ def test_a_soql_template_with_placeholders_outside_literals_is_fine(text: str) -
 def test_a_soql_template_that_would_nest_literals_is_refused(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("{", r"\{").replace("}", r"\}")):
         check_quoted_template(parse_template(text), "soql")
+
+
+def test_json_literal_is_a_whole_json_string_and_must_stand_outside_quotes() -> None:
+    assert QUOTES["json"]('O"Brien\n\\') == '"O\\"Brien\\n\\\\"'
+    assert json.loads(QUOTES["json"]('a"], ["id", ">", 0')) == 'a"], ["id", ">", 0'
+    check_quoted_template(parse_template('{{"where":[["contact_id","=",{c}]]}}'), "json")
+    with pytest.raises(ValueError, match="inside a quoted string"):
+        check_quoted_template(parse_template('{{"where":[["contact_id","=","{c}"]]}}'), "json")

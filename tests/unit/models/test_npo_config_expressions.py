@@ -120,9 +120,21 @@ def test_a_malformed_path_or_template_is_refused_naming_the_field(
         ({"params": {"course": "{parent.id}"}}, "params.course: {parent.id} needs parent_stream"),
         (
             {"path": "/c/{course_id}"},
-            "path: unknown value {course_id}; use {cursor} or {parent.FIELD}",
+            "path: unknown value {course_id}; use {cursor}, {parent.FIELD} or {page.NAME}",
         ),
         ({"path": "/c/{parent}", "parent_stream": "offerings"}, "unknown value {parent}"),
+        (
+            {"params": {"q": "{page.offset}"}},
+            "params.q: {page.offset} is not a page value of pagination style 'none' in params",
+        ),
+        (
+            {"params": {"q": "{page.number}"}, "pagination": {"style": "offset"}},
+            "(it has: {page.offset}, {page.limit})",
+        ),
+        (
+            {"path": "/c/{page.offset}", "pagination": {"style": "offset"}},
+            "path: {page.offset} is not a page value",
+        ),
     ],
 )
 def test_a_stream_template_may_use_only_the_cursor_and_the_parent(

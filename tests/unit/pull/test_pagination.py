@@ -1,5 +1,6 @@
 """Walking streams against servers shaped like real NPO APIs, one page at a time."""
 
+import json
 import re
 from typing import Any
 
@@ -88,6 +89,48 @@ async def test_offset_limit(client, serve, config_factory) -> None:
     pages = await collect(client, config_factory(base), walk)
     assert ids(pages) == [[1, 2, 3], [4, 5, 6], [7]]
     assert [q["offset"] for q in seen.queries] == ["0", "3", "6"]
+
+
+async def test_page_values_written_inside_a_json_param(client, serve, config_factory) -> None:
+    """CiviCRM APIv4: ``params={"limit": L, "offset": O}``; no separate offset/limit params."""
+    seen = Recorder()
+
+    async def api4(request: web.Request) -> web.Response:
+        seen.saw(request)
+        params = json.loads(request.query["params"])
+        offset, limit = params["offset"], params["limit"]
+        return web.json_response({"values": RECORDS[offset : offset + limit]})
+
+    base = await serve(web.get("/api4/Event/get", api4))
+    walk = stream(
+        path="/api4/Event/get",
+        params={"params": '{{"select":["id"],"limit":{page.limit},"offset":{page.offset}}}'},
+        records_path="values",
+        pagination={"style": "offset", "limit": 3},
+    )
+    pages = await collect(client, config_factory(base), walk)
+    assert ids(pages) == [[1, 2, 3], [4, 5, 6], [7]]
+    assert [set(q) for q in seen.queries] == [{"params"}] * 3
+    sent = [json.loads(q["params"]) for q in seen.queries]
+    assert sent == [{"select": ["id"], "limit": 3, "offset": n} for n in (0, 3, 6)]
+
+
+async def test_page_numbers_in_a_param(client, serve, config_factory) -> None:
+    seen = Recorder()
+
+    async def items(request: web.Request) -> web.Response:
+        seen.saw(request)
+        page, size = map(int, request.query["window"].split(":"))
+        return web.json_response(RECORDS[(page - 1) * size : page * size])
+
+    base = await serve(web.get("/items", items))
+    pagination = {"style": "page_number", "page_size": 4}
+    walk = stream(
+        path="/items", params={"window": "{page.number}:{page.size}"}, pagination=pagination
+    )
+    pages = await collect(client, config_factory(base), walk)
+    assert ids(pages) == [[1, 2, 3, 4], [5, 6, 7]]
+    assert seen.queries == [{"window": "1:4"}, {"window": "2:4"}]
 
 
 async def test_body_cursor(client, serve, config_factory) -> None:

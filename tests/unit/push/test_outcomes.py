@@ -18,14 +18,14 @@ from tests.unit.push.conftest import make_config, response
 
 
 async def outcome_of(
-    error: BaseException | None = None, status: int = 201, body: object = None
+    error: BaseException | None = None, status: int = 201, body: object = None, method: str = "GET"
 ) -> object:
     async def send():  # type: ignore[no-untyped-def]
         if error is not None:
             raise error
         return response(status, body)
 
-    return await perform(send)
+    return await perform(send, method=method)
 
 
 async def test_a_2xx_is_answered_with_its_json_body() -> None:
@@ -49,6 +49,18 @@ async def test_transient_failures_keep_retry_after_and_whether_the_npo_may_have_
     circuit = await outcome_of(CircuitOpenError("open", retry_after=5))
     assert circuit == Unavailable("open", 5, counted=False)
     assert await outcome_of(RetriableError("x")) == Unavailable("x")
+
+
+async def test_a_failed_upsert_is_sent_again_not_resolved() -> None:
+    """A PATCH enrolment is an upsert keyed in its path: a 503 or a lost answer is no unknown."""
+    for error in (
+        NpoUnavailableError("503", status=503),
+        NpoTimeoutError("no answer", outcome_unknown=True),
+    ):
+        outcome = await outcome_of(error, method="PATCH")
+        assert outcome == Unavailable(str(error)), outcome
+    post = await outcome_of(NpoUnavailableError("503", status=503), method="POST")
+    assert post == Unavailable("503", outcome_unknown=True)
 
 
 async def test_an_unforeseen_error_is_an_unknown_outcome_not_a_crash() -> None:

@@ -278,3 +278,26 @@ async def test_an_npo_that_rejects_duplicates_answers_already_enrolled_its_own_w
     assert (await call(http, "POST", base, json=engagement))[0] == 201
     status, errors = await call(http, "POST", base, json=engagement)
     assert status == 400 and errors[0]["errorCode"] == "DUPLICATE_VALUE"
+
+
+async def test_salesforce_upsert_by_external_id_makes_one_engagement(
+    sandbox: SandboxServer, http: aiohttp.ClientSession
+) -> None:
+    await sandbox.add_npo("sfu", "salesforce", offerings=2)
+    program = (await sandbox.records("sfu", "offerings"))[0]["Id"]
+    base = f"{sandbox.npo_base_url('sfu')}/services/data/v60.0/sobjects/ProgramEngagement__c"
+    url = f"{base}/Spotlight_Assignment_Id__c/a-1"
+    engagement = {"Program__c": program, "Contact__r": {"Email": "x@y.z"}}
+    status, created = await call(http, "PATCH", url, json=engagement)
+    assert status == 201 and created["created"] is True
+    status, updated = await call(http, "PATCH", url, json={**engagement, "Stage__c": "Enrolled"})
+    assert (status, updated["id"], updated["created"]) == (200, created["id"], False)
+    held = [
+        r
+        for r in await sandbox.records("sfu", "progress")
+        if r.get("Spotlight_Assignment_Id__c") == "a-1"
+    ]
+    assert [r["Id"] for r in held] == [created["id"]]
+    assert len(await sandbox.enrolments("sfu")) == 1
+    status, errors = await call(http, "PATCH", f"{base}/Email__c/a-1", json=engagement)
+    assert status == 404 and errors[0]["errorCode"] == "NOT_FOUND"
