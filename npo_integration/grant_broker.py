@@ -14,6 +14,8 @@ gets an error and the call is retried like any unavailable NPO.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 from typing import Any
 
 import aiohttp
@@ -22,7 +24,12 @@ from yarl import URL
 from npo_integration.app import app, settings
 from npo_integration.errors import NpoIntegrationError
 from npo_integration.http.auth.base import PostForm
-from npo_integration.http.auth.grants import GrantKeeper, GrantRevokedError, NoGrantError
+from npo_integration.http.auth.grants import (
+    AFTER_TOKEN_ANSWER,
+    GrantKeeper,
+    GrantRevokedError,
+    NoGrantError,
+)
 from npo_integration.http.errors import NpoUnavailableError
 from npo_integration.models.npo_config import OAuth2AuthorizationCodeAuth
 from npo_integration.models.oauth_grant import NpoGrants
@@ -122,3 +129,12 @@ def grant_error_answer(exc: NpoIntegrationError) -> tuple[dict[str, Any], int]:
 
 broker = ClusterGrantBroker()
 http_client.grants = broker
+
+TEST_KILL_VARIABLE = "SPOTLIGHT_TEST_KILL_AFTER_TOKEN_ANSWER"
+"""Test only (tests/integration/test_oauth_rotation.py): ``1`` makes this worker SIGKILL itself
+right after it receives its first refreshed token and before it stores it, the crash window the
+rotation rules are about. Never set in a deployment."""
+
+if os.environ.get(TEST_KILL_VARIABLE) == "1":
+    logger.warning("%s is set: this worker dies at its first token answer", TEST_KILL_VARIABLE)
+    AFTER_TOKEN_ANSWER.append(lambda: os.kill(os.getpid(), signal.SIGKILL))
