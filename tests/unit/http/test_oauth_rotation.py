@@ -44,7 +44,11 @@ def sim_auth(rotation: str = "strict", delay: float = 0.0) -> dict[str, Any]:
 
 
 def npo_config(base: str, box: SecretBox) -> NpoIntegrationConfig:
-    return NpoIntegrationConfig.model_validate(
+    return NpoIntegrationConfig.model_validate(config_data(base, box))
+
+
+def config_data(base: str, box: SecretBox) -> dict[str, Any]:
+    return dict(
         {
             "npo_id": "bb",
             "display_name": "Blackbaud NPO",
@@ -342,3 +346,17 @@ async def test_sigkill_between_receiving_and_storing_does_not_lock_out(
     assert json.loads(survivor.stdout) == {"count": 25}
     assert counters(sandbox)["reuse_rejected"] == 0
     assert counters(sandbox)["revoked"] is False
+
+
+def test_the_subscription_key_goes_in_auth_not_in_headers(box) -> None:
+    from npo_integration.errors import ConfigError
+    from npo_integration.registry.credentials import check_no_credentials
+
+    data = config_data("http://npo.example", box)
+    data["headers"] = {"Bb-Api-Subscription-Key": "in clear"}
+    with pytest.raises(ConfigError, match="oauth2_authorization_code"):
+        check_no_credentials(NpoIntegrationConfig.model_validate(data))
+    data["headers"] = {}
+    del data["auth"]["subscription_key"]
+    with pytest.raises(ValueError, match="go together"):
+        NpoIntegrationConfig.model_validate(data)
