@@ -48,24 +48,22 @@ def npo_config(base: str, box: SecretBox) -> NpoIntegrationConfig:
 
 
 def config_data(base: str, box: SecretBox) -> dict[str, Any]:
-    return dict(
-        {
-            "npo_id": "bb",
-            "display_name": "Blackbaud NPO",
-            "base_url": base,
-            "transform": {"kind": "plugin", "name": "simple"},
-            "auth": {
-                "kind": "oauth2_authorization_code",
-                "authorize_url": f"{base}/oauth2/authorization",
-                "token_url": "/oauth2/token",
-                "redirect_uri": "https://ops.example.org/oauth/callback",
-                "client_id": "spotlight",
-                "client_secret": box.seal(CLIENT_SECRET),
-                "subscription_key_header": "Bb-Api-Subscription-Key",
-                "subscription_key": box.seal(SUBSCRIPTION_KEY),
-            },
-        }
-    )
+    return {
+        "npo_id": "bb",
+        "display_name": "Blackbaud NPO",
+        "base_url": base,
+        "transform": {"kind": "plugin", "name": "simple"},
+        "auth": {
+            "kind": "oauth2_authorization_code",
+            "authorize_url": f"{base}/oauth2/authorization",
+            "token_url": "/oauth2/token",
+            "redirect_uri": "https://ops.example.org/oauth/callback",
+            "client_id": "spotlight",
+            "client_secret": box.seal(CLIENT_SECRET),
+            "subscription_key_header": "Bb-Api-Subscription-Key",
+            "subscription_key": box.seal(SUBSCRIPTION_KEY),
+        },
+    }
 
 
 async def consent_code(sandbox: SandboxServer, npo_id: str = "bb") -> str:
