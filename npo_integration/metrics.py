@@ -66,6 +66,13 @@ removals = Counter(
     ["stream", "outcome"],
     registry=registry,
 )
+schema_drift = Counter(
+    "npo_schema_drift",
+    "New changes of shape of an NPO stream's records (missing, type, new_field); which NPO and "
+    "its first record: /admin/npos/{id}/status",
+    ["kind"],
+    registry=registry,
+)
 ignored_assignments = Counter(
     "npo_ignored_assignments",
     "Assignment events not enrolled, by reason",

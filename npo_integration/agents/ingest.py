@@ -26,6 +26,7 @@ from npo_integration.agents.dead_letters import dead_letter
 from npo_integration.agents.parsed_stream import decoded, parsed
 from npo_integration.app import app, settings
 from npo_integration.delivery.once import Addressed, OncePublisher
+from npo_integration.ingest.drift import Reads, ShapeWatch, mapping_reads
 from npo_integration.ingest.ingestor import (
     Ingestor,
     NoConfigError,
@@ -53,12 +54,13 @@ from npo_integration.models.internal import (
 )
 from npo_integration.models.npo_config import (
     LEGACY_STREAM_KINDS,
+    DeclarativeTransform,
     NpoSource,
     StreamConfig,
     StreamKind,
 )
 from npo_integration.tables import enrolment_links, npo_configs
-from npo_integration.tables.record_state import holds, pending, states, unprocessed
+from npo_integration.tables.record_state import holds, payloads, pending, states, unprocessed
 from npo_integration.topics import assignment_updated, ingest_commands, offerings, raw_records
 from npo_integration.transforms.contract import TransformPlugin
 from npo_integration.transforms.invoke import PluginCall
@@ -101,6 +103,19 @@ def stream_kind(npo_id: str, stream: str) -> StreamKind:
     if stream in LEGACY_STREAM_KINDS:
         return legacy_kind(npo_id, stream)
     return _stream(npo_id, stream)[1].kind
+
+
+def stream_reads(npo_id: str, stream: str) -> tuple[object, Reads]:
+    """What the stream's mapping reads (``None``: a plug-in's, unknown), and its source config
+    object (a new one after each config change) as the token."""
+    source, config = _stream(npo_id, stream)
+    transform = source.transform
+    if isinstance(transform, DeclarativeTransform):
+        return source, mapping_reads(transform.mapping, config.kind)
+    return source, None
+
+
+shapes = ShapeWatch(stream_reads, on_drift=lambda kind: metrics.schema_drift.labels(kind).inc())
 
 
 async def run_plugins(calls: Sequence[PluginCall]) -> list[Any]:
@@ -148,6 +163,8 @@ ingestor = Ingestor(
     retry=retry_policy,
     clock=utc_now,
     kind_of=stream_kind,
+    payloads=payloads,
+    shapes=shapes,
 )
 
 

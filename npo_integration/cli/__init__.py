@@ -14,6 +14,7 @@ OPERATOR_COMMANDS: dict[str, str] = {
     "ingest": "npo_integration.cli.ingest:ingest",
     "enrolments": "npo_integration.cli.enrolments:enrolments",
     "candidates": "npo_integration.cli.candidates:candidates",
+    "templates": "npo_integration.cli.templates:templates",
     "reset-local-state": "npo_integration.cli.reset_local_state:reset_local_state",
 }
 

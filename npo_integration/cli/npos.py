@@ -214,6 +214,8 @@ def removals_reject(npo_id: str, stream: str | None, url: str | None) -> None:
 
 
 from npo_integration.cli.preview import check  # noqa: E402  npos check: the preview
+from npo_integration.cli.replay import diff  # noqa: E402  npos diff: replay a mapping change
 
 npos.add_command(check)
+npos.add_command(diff)
 npos.add_command(status)  # cli/status.py: the status views across workers

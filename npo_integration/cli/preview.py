@@ -46,7 +46,7 @@ def check(
     """Dry run of the config in FILE: call its NPO and show each stream's requests (secrets
     redacted), records and what the transform makes of them, and the enrol request for a sample
     assignment (not sent). Nothing is registered or published."""
-    documents = _documents(file)
+    documents = config_documents(file)
     body: dict[str, Any] = {"stream": stream, "pages": pages}
     if assignment is not None:
         body["assignment"] = _json_file(assignment)
@@ -64,7 +64,7 @@ def check(
             click.echo(line)
 
 
-def _documents(file: Path) -> list[Any]:
+def config_documents(file: Path) -> list[Any]:
     """The config(s) in FILE as written (the worker seals their secrets), refused here in one
     line naming the field when one is not a config."""
     text = file.read_text(encoding="utf-8")

@@ -106,6 +106,20 @@ class UnprocessedStore(Protocol):
     def delete(self, record_key: str) -> None: ...
 
 
+class PayloadStore(Protocol):
+    """The last processed content of offering records (``tables.record_state.RecordPayloads``)."""
+
+    def put(self, record_key: str, content_hash: str, fetched_at: datetime, payload: Any) -> None:
+        """Keep this content of the record."""
+
+    def delete(self, record_key: str) -> None: ...
+
+
+class ShapeObserver(Protocol):
+    def observe(self, records: Sequence[RawRecord], now: datetime) -> None:
+        """Changed records of a batch (``ingest.drift.ShapeWatch``)."""
+
+
 class PendingStore(Protocol):
     def unfinished(self, partition: int, finished_batch_id: str | None) -> PendingBatch | None:
         """The partition's pending batch, unless it is ``finished_batch_id``
@@ -182,6 +196,7 @@ class _Work:
     out: Outgoing | None = None
     error: BaseException | None = None
     removal: bool = False  # ``out`` is the record's removal
+    keep: bool = False  # an offering record: its content is kept for replays
 
 
 def _by_part(items: Sequence[_Work]) -> list[tuple[SourcePartition, list[_Work]]]:
@@ -207,8 +222,12 @@ class Ingestor:
         retry: RetryPolicy,
         clock: Callable[[], datetime],
         kind_of: KindOf = legacy_kind,
+        payloads: PayloadStore | None = None,
+        shapes: ShapeObserver | None = None,
     ) -> None:
         self._kind_of = kind_of
+        self._payloads = payloads
+        self._shapes = shapes
         self._states = states
         self._unprocessed = unprocessed
         self._pending = pending
@@ -309,6 +328,7 @@ class Ingestor:
         for part, items in _by_part(todo):
             with part.scope():
                 for item in items:
+                    self._keep(item)
                     if item.error is not None:
                         outcomes[part.partition][item.index] = self._fail(
                             item.state, item.raw, item.error, letters
@@ -332,6 +352,18 @@ class Ingestor:
                         else Outcome("skipped")
                     )
         self._states.flush()  # on their way while the next round is transformed
+
+    def _keep(self, item: _Work) -> None:
+        """Keep an offering record's content (failed or filtered out too: a replay shows what
+        newly passes or is newly included), forget an absent one's. Call in the record's
+        partition scope."""
+        if self._payloads is None:
+            return
+        raw = item.raw
+        if item.keep:
+            self._payloads.put(raw.record_key, raw.content_hash, raw.fetched_at, raw.payload)
+        elif item.removal:  # gone from the NPO (a removal record: no plug-in was asked)
+            self._payloads.delete(raw.record_key)
 
     async def _resolve_intents(
         self,
@@ -507,10 +539,14 @@ class Ingestor:
                 plugin = plugins.get(stream) or plugins.setdefault(
                     stream, self._plugin_for(*stream)
                 )
-                calls.append(_plugin_call(plugin, item.raw, self._kind_of(*stream)))
+                kind = self._kind_of(*stream)
+                calls.append(_plugin_call(plugin, item.raw, kind))
+                item.keep = kind == "offerings"
                 called.append(item)
             except Exception as exc:
                 item.error = exc
+        if self._shapes is not None and called:
+            self._shapes.observe([item.raw for item in called], self._clock())
         results = await self._run_plugins(calls) if calls else []
         for item, result in zip(called, results, strict=True):
             if isinstance(result, Exception):

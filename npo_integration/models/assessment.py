@@ -3,12 +3,23 @@ event that carries a config."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
+from npo_integration.catalogue import resolve_config_input
+from npo_integration.errors import ConfigError
 from npo_integration.models.events import Event, NpoId
 from npo_integration.models.npo_config import NpoIntegrationConfig
+
+
+def _resolved(document: Any) -> Any:
+    """A catalogue template input (``"template": "moodle@1"``) as its full config; a template that
+    does not resolve is this event's validation error (one line), not a crash of the agent."""
+    try:
+        return resolve_config_input(document)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
 
 
 class NpoAssessed(Event):
@@ -16,6 +27,6 @@ class NpoAssessed(Event):
 
     event_type: Literal["npo.assessed"] = "npo.assessed"
     npo_id: NpoId
-    integration: NpoIntegrationConfig | None = Field(
+    integration: Annotated[NpoIntegrationConfig | None, BeforeValidator(_resolved)] = Field(
         None, description="absent when the NPO has no API to integrate"
     )

@@ -628,6 +628,13 @@ class NpoSource(SourceConfig):
         return field if self.name == LEGACY_SOURCE else f"sources.{self.name}.{field}"
 
 
+class TemplateProvenance(_Strict):
+    """The catalogue template a config was resolved from (``npo_integration.catalogue``)."""
+
+    name: str = Field(min_length=1)
+    version: int = Field(ge=1)
+
+
 class NpoIntegrationConfig(_Strict):
     """One NPO's integration: its sources (systems), each with its own API, streams, transform
     and enrolment endpoint.
@@ -640,6 +647,9 @@ class NpoIntegrationConfig(_Strict):
     display_name: str = Field(min_length=1, max_length=200)
     active: bool = True
     sources: list[SourceConfig] = Field(min_length=1, max_length=20)
+    template: TemplateProvenance | None = Field(
+        None, description="the catalogue template and version this config was resolved from"
+    )
 
     @classmethod
     def __get_pydantic_json_schema__(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic_core import to_json
 
 from npo_integration.models.internal import RawRecord
 from npo_integration.models.npo_config import StreamName
@@ -161,6 +165,36 @@ class UnprocessedRecord(BaseModel):
     first_failed_at: AwareDatetime
     last_failed_at: AwareDatetime
     next_attempt_at: AwareDatetime
+
+
+class KeptPayload(BaseModel):
+    """The last content of an offering record the ingestion processed, as the NPO sent it: what
+    a mapping change is replayed over (``registry/replay.py``). Offering records only: they hold
+    no candidate data, so this store needs no erasure (docs/plugins.md, "Replaying a mapping
+    change")."""
+
+    model_config = ConfigDict(frozen=True)
+
+    content_hash: str
+    fetched_at: AwareDatetime
+    payload: Any
+
+
+def kept_bytes(content_hash: str, fetched_at: datetime, payload: Any) -> bytes:
+    """``encode`` of a ``KeptPayload`` of these values, written directly: on the hot path of
+    changed records, where pydantic's serialisation of the model costs ten times as much (its
+    values come from a validated raw record)."""
+    return b"".join(
+        (
+            b'{"content_hash":',
+            to_json(content_hash),
+            b',"fetched_at":',
+            to_json(fetched_at),
+            b',"payload":',
+            to_json(payload),
+            b"}",
+        )
+    )
 
 
 class PendingDelivery(BaseModel):

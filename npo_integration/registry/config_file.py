@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 
+from npo_integration.catalogue import resolve_config_input
 from npo_integration.errors import ConfigError
 from npo_integration.models.npo_config import NpoIntegrationConfig
 from npo_integration.validation_errors import describe_validation_error
@@ -23,9 +24,11 @@ def parse_configs(text: str, *, origin: str = "input") -> list[NpoIntegrationCon
         ) from None
     items = document if isinstance(document, list) else [document]
     try:
-        return _many.validate_python(items)
+        return _many.validate_python([resolve_config_input(item) for item in items])
     except ValidationError as exc:
         raise ConfigError(f"{origin}: {describe_validation_error(exc)}") from None
+    except ConfigError as exc:  # a template input that does not resolve
+        raise ConfigError(f"{origin}: {exc}") from None
 
 
 def load_config_file(path: Path) -> list[NpoIntegrationConfig]:

@@ -11,21 +11,30 @@ being published, awaited until the changelog has them (``delivery/once.py``);
 raw record (the re-drive needs it: the raw-records topic's retention is not a
 store), the reason and the next attempt. An entry is deleted once its record is
 processed, so the re-drive timer reads only what is pending.
+
+``payloads`` holds the last processed content of each offering record (not of progress records:
+those quote candidates), which ``npos diff`` replays a mapping change over.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Container, Iterator
+from datetime import datetime
+from typing import Any, cast
+
+from faust import Table
 
 from npo_integration.app import app
 from npo_integration.delivery.acked_table import acked_bytes_table
 from npo_integration.models.codec import DecodeError, decode, encode
 from npo_integration.models.state import (
+    KeptPayload,
     PendingBatch,
     RecordState,
     RemovalHold,
     UnprocessedRecord,
+    kept_bytes,
     live_in_bytes,
 )
 from npo_integration.tables import ordered
@@ -57,6 +66,10 @@ _pending = acked_bytes_table(
 _holds = bytes_table(
     "npo-removal-holds",
     help="npo_id/stream -> RemovalHold (a mass removal waiting for an operator)",
+)
+_payloads = bytes_table(
+    "npo-record-payloads",
+    help="record_key -> KeptPayload (an offering record's last processed content)",
 )
 unprocessed_table = _unprocessed  # for table_route: keys are partitioned by npo_id
 holds_table = _holds  # for table_route: keys start with npo_id, partitioned by it
@@ -136,6 +149,27 @@ class UnprocessedRecords:
         )
 
 
+class RecordPayloads:
+    """The last processed content of each offering record, for replaying a mapping change.
+    Write only while processing an event of the record's NPO partition; written only when a
+    record's content changed (the hot path of unchanged records does not touch it)."""
+
+    def put(self, record_key: str, content_hash: str, fetched_at: datetime, payload: Any) -> None:
+        _payloads[record_key.encode()] = kept_bytes(content_hash, fetched_at, payload)
+
+    def delete(self, record_key: str) -> None:
+        _payloads.pop(record_key.encode(), None)
+
+    def of_stream(self, npo_id: str, stream: str) -> Iterator[tuple[str, KeptPayload]]:
+        """``(record_key, payload)`` of the stream's records on this worker's partitions, in key
+        order: one ordered scan of the keys ``npo_id/stream/``."""
+        prefix = f"{npo_id}/{stream}/".encode()
+        for key, raw in ordered.items_after(cast(Table[bytes, bytes], _payloads), prefix):
+            if not key.startswith(prefix):
+                break
+            yield key.decode(), decode(KeptPayload, raw)
+
+
 class RemovalHolds:
     """Held mass removals, per NPO stream. Write only while processing an event of the NPO's
     raw-records partition."""
@@ -189,6 +223,7 @@ class PendingBatches:
 
 
 states = RecordStates()
+payloads = RecordPayloads()
 holds = RemovalHolds()
 unprocessed = UnprocessedRecords()
 pending = PendingBatches()

@@ -46,6 +46,7 @@ BUILTIN_PLUGINS: Mapping[str, str] = MappingProxyType(
     {
         "simple": "npo_integration.transforms.plugins.simple:SimplePlugin",
         "canvas": "npo_integration.transforms.plugins.canvas:CanvasPlugin",
+        "civicrm": "npo_integration.transforms.plugins.civicrm:CiviCrmPlugin",
     }
 )
 PluginFactory = Callable[[dict[str, Any]], object]

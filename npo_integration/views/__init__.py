@@ -14,5 +14,6 @@ from npo_integration.views import (  # noqa: F401
     preview,
     pulls,
     removals,
+    replay,
     status,
 )

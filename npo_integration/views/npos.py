@@ -14,6 +14,7 @@ from faust import web
 from pydantic import ValidationError
 
 from npo_integration.app import app
+from npo_integration.catalogue import resolve_config_input
 from npo_integration.errors import ConfigError
 from npo_integration.json_input import JsonInputError
 from npo_integration.models.internal import ConfigCommand
@@ -56,7 +57,7 @@ async def _parse_config(request: web.Request) -> NpoIntegrationConfig:
     except JsonInputError as exc:
         raise InvalidJsonError(str(exc)) from None
     try:
-        return NpoIntegrationConfig.model_validate(document)
+        return NpoIntegrationConfig.model_validate(resolve_config_input(document))
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
 

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from faust import web
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from npo_integration.app import app, settings
+from npo_integration.catalogue import resolve_config_input
 from npo_integration.errors import ConfigError
 from npo_integration.json_input import JsonInputError
 from npo_integration.models.npo_config import NpoIntegrationConfig
@@ -23,6 +26,8 @@ from npo_integration.worker_resources import (
     secret_box,
 )
 
+R = TypeVar("R", bound=BaseModel)
+
 previewer = Previewer(
     submitter=config_submitter,
     box=secret_box,
@@ -34,17 +39,18 @@ previewer = Previewer(
 )
 
 
-def parse_preview(document: object) -> PreviewRequest:
-    """The request, its config checked as the registry checks one (errors name the config's
-    fields as written, ``streams.offerings.path``, as a create would); ``ConfigError`` if not."""
+def parse_with_config(document: object, model: type[R]) -> R:
+    """A request carrying a config, the config checked as the registry checks one (errors name
+    the config's fields as written, ``streams.offerings.path``, as a create would);
+    ``ConfigError`` if not."""
     if not isinstance(document, dict) or "config" not in document:
         raise ConfigError('the body must be an object with "config" (the NPO config)')
     try:
-        config = NpoIntegrationConfig.model_validate(document["config"])
+        config = NpoIntegrationConfig.model_validate(resolve_config_input(document["config"]))
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
     try:
-        return PreviewRequest.model_validate({**document, "config": config})
+        return model.model_validate({**document, "config": config})
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
 
@@ -62,7 +68,7 @@ class NpoPreview(web.View):
         except JsonInputError as exc:
             return self.json({"error": str(exc)}, status=400)
         try:
-            answer = await previewer.preview(parse_preview(document))
+            answer = await previewer.preview(parse_with_config(document, PreviewRequest))
         except ConfigError as exc:
             return self.json({"error": str(exc)}, status=422)
         return self.json(answer.model_dump(mode="json"))

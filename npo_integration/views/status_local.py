@@ -1,9 +1,10 @@
 """What this worker knows of an NPO: the pieces the status views put together.
 
-An NPO's pull state, unprocessed records, removal holds, dead-letter window, recent pulls and the
-pull's circuit breakers all live on the worker that owns the NPO's partition (the same number in
-every topic and table): ``owner_status`` reads them there. Its enrolments are keyed by assignment
-and spread over every partition: ``enrolment_share`` is one worker's part of them.
+An NPO's pull state, unprocessed records, removal holds, dead-letter window, recent pulls, the
+pull's circuit breakers and its schema drift findings (``ingest/drift.py``) all live on the worker
+that owns the NPO's partition (the same number in every topic and table): ``owner_status`` reads
+them there. Its enrolments are keyed by assignment and spread over every partition:
+``enrolment_share`` is one worker's part of them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from npo_integration.agents.ingest import shapes
 from npo_integration.app import app, settings
 from npo_integration.models.events import utc_now
 from npo_integration.models.npo_config import NpoConfigVersion, OAuth2AuthorizationCodeAuth
@@ -175,6 +177,7 @@ def owner_status(version: NpoConfigVersion) -> dict[str, Any]:
         },
         "removal_holds": held(npo_id),
         "oauth_grants": grants,
+        "schema_drift": [finding.model_dump(mode="json") for finding in shapes.of_npo(npo_id)],
         "dead_letters": {
             "last_24h": window.last_24h(now),
             "recent": [letter.model_dump(mode="json") for letter in window.recent],

@@ -3,7 +3,8 @@
 Faults are set per NPO and per endpoint kind (or ``any``). Latency and
 ``down`` apply to every request; ``fail_next`` is a queue of one-shot faults,
 each consumed by one authenticated request, so a test can script the exact
-failure sequence a client must survive.
+failure sequence a client must survive. ``rename_fields`` is schema drift: every record the
+endpoint answers with has those top-level fields renamed, until the fault is cleared.
 """
 
 from __future__ import annotations
@@ -88,9 +89,11 @@ class FaultSpec:
     down: bool = False
     down_mode: Literal["503", "reset"] = "503"
     fail_next: deque[FaultAction] = field(default_factory=deque)
+    rename_fields: dict[str, str] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
         return {
+            "rename_fields": dict(self.rename_fields),
             "latency_ms": self.latency_ms,
             "down": self.down,
             "down_mode": self.down_mode,
@@ -108,6 +111,9 @@ class FaultUpdate(BaseModel):
     down: bool | None = None
     down_mode: Literal["503", "reset"] | None = None
     fail_next: list[FaultAction] = Field(default_factory=list)
+    rename_fields: dict[str, str] | None = Field(
+        default=None, description="old -> new top-level field name in every answered record"
+    )
 
 
 def apply_update(faults: dict[str, FaultSpec], update: FaultUpdate) -> None:
@@ -119,6 +125,8 @@ def apply_update(faults: dict[str, FaultSpec], update: FaultUpdate) -> None:
         spec.down = update.down
     if update.down_mode is not None:
         spec.down_mode = update.down_mode
+    if update.rename_fields is not None:
+        spec.rename_fields = dict(update.rename_fields)
     spec.fail_next.extend(update.fail_next)
 
 
@@ -145,6 +153,28 @@ async def before_auth(request: web.Request, npo: SimulatedNpo, kind: str) -> web
             request.transport.abort()
         return web.Response(status=503)
     return web.json_response({"error": "unavailable", "message": "NPO is down"}, status=503)
+
+
+def renamed(npo: SimulatedNpo, kind: str, response: web.StreamResponse) -> web.StreamResponse:
+    """The answer with the ``rename_fields`` of its records applied (schema drift), if any."""
+    renames = next((s.rename_fields for s in _specs(npo, kind) if s.rename_fields), None)
+    body = getattr(response, "body", None)
+    if not renames or not isinstance(body, bytes) or response.status != 200:
+        return response
+    document = json.loads(body)
+    todo = [document]
+    while todo:  # every object inside a list is a record
+        item = todo.pop()
+        if isinstance(item, dict):
+            todo.extend(item.values())
+        elif isinstance(item, list):
+            for record in item:
+                if isinstance(record, dict):
+                    for old, new in renames.items():
+                        if old in record:
+                            record[new] = record.pop(old)
+            todo.extend(item)
+    return web.json_response(document, status=response.status)
 
 
 def take_action(npo: SimulatedNpo, kind: str) -> FaultAction | None:

@@ -1,4 +1,5 @@
-"""OAuth2 client-credentials token endpoint: ``POST /npos/{npo_id}/oauth/token``.
+"""OAuth2 client-credentials token endpoint: ``POST /npos/{npo_id}/oauth/token`` (and at
+Salesforce's path, ``/services/oauth2/token``).
 
 Issued tokens are counted per NPO so a test can assert that a client caches
 its token instead of fetching one per request; ``token_ttl_seconds`` lets a
@@ -42,3 +43,4 @@ async def token(request: web.Request, npo: SimulatedNpo) -> web.Response:
 
 def register(router: web.UrlDispatcher) -> None:
     router.add_post("/npos/{npo_id}/oauth/token", token)
+    router.add_post("/npos/{npo_id}/services/oauth2/token", token)  # Salesforce's path

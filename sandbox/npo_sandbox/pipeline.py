@@ -115,6 +115,6 @@ async def _serve(
 
     action = faults.take_action(npo, endpoint)
     if action is None:
-        return await proceed()
+        return faults.renamed(npo, endpoint, await proceed())
     log.debug("npo %s %s: injecting %s", npo.npo_id, endpoint, action)
-    return await faults.perform(action, proceed)
+    return faults.renamed(npo, endpoint, await faults.perform(action, proceed))

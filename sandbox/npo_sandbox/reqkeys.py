@@ -22,3 +22,6 @@ TOUCHED_ENROLMENTS = _key("sandbox.enrolments", list)
 
 MOODLE_PARAMS = _key("sandbox.moodle_params", Mapping)
 """Moodle's merged query+form params, parsed once per request."""
+
+CIVICRM_PARAMS = _key("sandbox.civicrm_params", dict)
+"""CiviCRM APIv4's ``params`` (a JSON string in the query or form body), decoded once."""

@@ -1,6 +1,7 @@
 """``canvas``: Canvas LMS style, RFC 8288 ``Link`` header pagination.
 
     GET    /npos/{id}/api/v1/courses?page=N&per_page=M
+    GET    /npos/{id}/api/v1/accounts/{account_id}/courses?page=N&per_page=M   (the same courses)
     GET    /npos/{id}/api/v1/courses/{course_id}/enrollments?page=N&per_page=M
     POST   /npos/{id}/api/v1/courses/{course_id}/enrollments   form enrollment[user_id]=...
     DELETE /npos/{id}/api/v1/courses/{course_id}/enrollments/{enrollment_id}?task=delete
@@ -226,6 +227,7 @@ async def unenrol(request: web.Request, npo: SimulatedNpo) -> web.Response:
 def register(router: web.UrlDispatcher) -> None:
     base = "/npos/{npo_id}/api/v1/courses"
     router.add_get(base, list_courses)
+    router.add_get("/npos/{npo_id}/api/v1/accounts/{account_id}/courses", list_courses)
     router.add_get(base + "/{course_id}/enrollments", list_enrollments)
     router.add_post(base + "/{course_id}/enrollments", enrol)
     router.add_delete(base + "/{course_id}/enrollments/{enrollment_id}", unenrol)

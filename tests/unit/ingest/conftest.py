@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from npo_integration.delivery.once import Addressed, OncePublisher
+from npo_integration.ingest.drift import ShapeWatch
 from npo_integration.ingest.ingestor import Ingestor, Outcome, OutputTopics, SourcePartition
 from npo_integration.ingest.retry import redrive_policy
 from npo_integration.models.internal import EnrolmentLink, RawRecord
@@ -112,6 +113,19 @@ class FakeUnprocessed:
 
     def delete(self, record_key: str) -> None:
         del self.data[record_key]
+
+
+class FakePayloads:
+    """The kept offering contents: record key -> (content hash, payload)."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, tuple[str, Any]] = {}
+
+    def put(self, record_key: str, content_hash: str, fetched_at: datetime, payload: Any) -> None:
+        self.data[record_key] = (content_hash, payload)
+
+    def delete(self, record_key: str) -> None:
+        self.data.pop(record_key, None)
 
 
 class FakeLog:
@@ -223,6 +237,8 @@ class Harness:
         self.log = FakeLog()
         self.plugin = Plugin()
         self.links: dict[str, EnrolmentLink] = {}
+        self.payloads = FakePayloads()
+        self.shapes: ShapeWatch | None = None
         self.dead_letters: list[tuple[RawRecord, str]] = []
         self.runner = PluginRunner(max_workers=2)
         self.retry = redrive_policy(backoff_seconds=10, max_attempts=3)
@@ -253,6 +269,8 @@ class Harness:
             topics=TOPICS,
             retry=self.retry,
             clock=self.clock,
+            payloads=self.payloads,
+            shapes=self.shapes,
         )
 
     async def ingest(self, raw: RawRecord) -> Outcome:

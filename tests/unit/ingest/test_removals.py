@@ -132,7 +132,9 @@ async def test_an_absent_offering_is_removed_once_and_comes_back_as_created(
     assert state is not None and state.live
     h.clock.advance(1)
     gone = removal_record(state, marker(0).model_copy(update={"completed_at": h.clock.now}))
+    assert "acme/offerings/1" in h.payloads.data
     assert (await h.ingest(gone)).status == "published"
+    assert "acme/offerings/1" not in h.payloads.data  # gone from the NPO: nothing to replay
     assert (await h.ingest(gone)).status == "unchanged"  # a re-processed marker: no second event
     assert (await h.ingest(h.raw({"id": 1, "title": "A"}))).status == "published"
     events = h.log.events(OFFERINGS)

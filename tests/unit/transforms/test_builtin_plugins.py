@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from npo_integration.models.events import CandidateAssignmentEvent
 from npo_integration.transforms.contract import TransformError
 from npo_integration.transforms.plugins.canvas import CanvasPlugin
+from npo_integration.transforms.plugins.civicrm import CiviCrmPlugin
 from npo_integration.transforms.plugins.simple import SimplePlugin
 from npo_integration.transforms.testing import assert_plugin_conforms, sample_assignment
 
@@ -153,3 +155,58 @@ def test_canvas_errors_and_options() -> None:
     assert conclude.query == {"task": "conclude"}
     with pytest.raises(ValueError, match="unenrol_task"):
         CanvasPlugin({"unenrol_task": "nuke"})
+
+
+def test_civicrm_conforms_and_maps(assignment: CandidateAssignmentEvent) -> None:
+    plugin = CiviCrmPlugin({"event_url": "https://crm.example.org/civicrm/event/info?id={id}"})
+    event = {
+        "id": 101,
+        "title": "Data literacy",
+        "summary": "Read data",
+        "description": "<p>Read data.</p>",
+        "start_date": "2027-01-10 09:00:00",
+        "end_date": "2027-01-11 17:00:00",
+        "is_active": True,
+        "max_participants": 20,
+    }
+    participant = {
+        "id": 5001,
+        "contact_id": 42,
+        "event_id": 101,
+        "status_id:name": "Attended",
+        "register_date": "2026-11-02 10:00:00",
+    }
+    report = assert_plugin_conforms(
+        plugin,
+        offerings=[event],
+        progress=[participant],
+        assignment=assignment,
+        enrol_response={"values": [{"id": 5002}], "count": 1, "version": 4},
+        npo_enrolment_ref="5002",
+    )
+    [offering] = report.offerings
+    assert (offering.npo_offering_ref, offering.status, offering.capacity) == ("101", "open", 20)
+    assert offering.starts_at == datetime(2027, 1, 10, 9, tzinfo=UTC)
+    assert offering.url == "https://crm.example.org/civicrm/event/info?id=101"
+    [progress] = report.progress
+    assert (progress.status, progress.progress, progress.npo_user_ref) == ("completed", 1.0, "42")
+    assert report.enrolment is not None and report.enrolment.body is not None
+    assert json.loads(report.enrolment.body["params"]) == {
+        "values": {
+            "contact_id": 42,
+            "event_id": 101,
+            "status_id:name": "Registered",
+            "role_id:name": ["Attendee"],
+        }
+    }
+    assert report.enrolment_ref == "5002"
+    assert report.unenrol is not None and report.unenrol.body is not None
+    assert json.loads(report.unenrol.body["params"]) == {"where": [["id", "=", 5002]]}
+
+
+def test_civicrm_puts_nothing_but_whole_ids_into_params() -> None:
+    injected = sample_assignment(npo_user_ref='42", "is_test": "1')
+    with pytest.raises(TransformError, match="CiviCRM ids are whole numbers"):
+        CiviCrmPlugin().enrolment_request(injected)
+    with pytest.raises(ValueError, match="unknown time zone"):
+        CiviCrmPlugin({"timezone": "Mars/Olympus"})

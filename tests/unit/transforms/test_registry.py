@@ -204,7 +204,8 @@ def test_unknown_name_rescans_so_a_package_installed_later_is_found(
     scan = FakeEntryPoints()
     registry = PluginRegistry(entry_points=scan, min_rescan_seconds=0)
     with pytest.raises(
-        PluginLoadError, match=r"no transform plug-in named 'acme' \(known: canvas, simple\)"
+        PluginLoadError,
+        match=r"no transform plug-in named 'acme' \(known: canvas, civicrm, simple\)",
     ):
         registry.for_config(plugin_config("acme", region="eu"))
     scan.targets["acme"] = "AcmePlugin"  # `pip install acme-npo` while running
