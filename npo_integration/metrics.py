@@ -27,6 +27,18 @@ pulls = Counter(
 raw_records = Counter(
     "npo_raw_records", "Records fetched and put on the raw topic", ["stream"], registry=registry
 )
+oauth_token_requests = Counter(
+    "npo_oauth_token_requests",
+    "OAuth2 authorization-code token requests (grant_type: authorization_code, refresh_token)",
+    ["grant_type", "outcome"],
+    registry=registry,
+)
+oauth_grants_revoked = Counter(
+    "npo_oauth_grants_revoked",
+    "OAuth2 grants the NPO revoked (invalid_grant): an operator must consent again; the NPO is "
+    "named by `npos status`",
+    registry=registry,
+)
 dead_letters = Counter(
     "npo_dead_letters", "Messages dead-lettered, by source topic", ["source"], registry=registry
 )

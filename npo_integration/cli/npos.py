@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import click
 
@@ -117,6 +117,52 @@ def pause(npo_id: str, url: str | None) -> None:
 def resume(npo_id: str, url: str | None) -> None:
     """Pull and enrol for a paused or deactivated NPO_ID again, with its stored config."""
     _print(AdminClient(url).call("POST", f"/admin/npos/{npo_id}/resume?wait=true"))
+
+
+@npos.command("authorize")
+@click.argument("npo_id")
+@click.option("--source", default="main", show_default=True, help="the source whose grant")
+@click.option(
+    "--code",
+    default=None,
+    help="the code from the consent's redirect (or the whole redirect URL); asked for if absent",
+)
+@admin_url
+def authorize(npo_id: str, source: str, code: str | None, url: str | None) -> None:
+    """Consent to NPO_ID's OAuth2 grant (auth oauth2_authorization_code): prints the URL to open,
+    then exchanges the code the NPO redirects back with. Run it again after a revocation."""
+    client = AdminClient(url)
+    path = f"/admin/npos/{quote(npo_id, safe='')}/oauth"
+    state = None
+    if code is None:
+        consent = client.call("GET", f"{path}/consent?source={quote(source, safe='')}")
+        state = consent["state"]
+        click.echo("Open this URL, consent, and paste the address it redirects to:")
+        click.echo(consent["url"])
+        code = click.prompt("redirect URL or code", hide_input=True)
+    try:
+        exchanged = _code_from(code.strip(), state)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    body = json.dumps({"source": source, "code": exchanged})
+    _print(client.call("POST", f"{path}/code", body))
+
+
+def _code_from(text: str, state: str | None) -> str:
+    """The code of a pasted redirect URL (its ``state`` checked against ours), or ``text``."""
+    if "code=" not in text:
+        if not text:
+            raise ValueError("no code given")
+        return text
+    query = parse_qs(urlsplit(text).query or text.split("?", 1)[-1])
+    codes, states = query.get("code", []), query.get("state", [])
+    if len(codes) != 1:
+        raise ValueError("the redirect URL has no single code parameter")
+    if states and state is not None and states[0] != state:
+        raise ValueError(
+            "the redirect's state is not this consent's (an old or foreign redirect): consent again"
+        )
+    return codes[0]
 
 
 @npos.command("reseal")

@@ -9,6 +9,7 @@ otherwise or the request may already have taken effect.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import random
 import time
@@ -31,6 +32,7 @@ from npo_integration.http.auth import (
     OutgoingRequest,
     build_authenticator,
 )
+from npo_integration.http.auth.base import GrantBroker
 from npo_integration.http.circuit import CircuitState
 from npo_integration.http.classify import classify
 from npo_integration.http.errors import CircuitOpenError, NpoRequestError, NpoResponseError
@@ -117,6 +119,8 @@ class NpoHttpClient:
         observer: Observer | None = None,
     ) -> None:
         self._box = box
+        self.grants: GrantBroker | None = None
+        """Where authorization-code authenticators get their tokens (set by the worker)."""
         self._observer = observer
         self._allow_private = allow_private
         self._user_agent = user_agent
@@ -269,6 +273,8 @@ class NpoHttpClient:
             base_url=endpoint.base_url,
             post_form=partial(self._post_form, endpoint),
             clock=self._clock,
+            state_key=endpoint.npo_id,
+            grants=self.grants,
         )
         return build_authenticator(endpoint.auth, context)
 
@@ -419,15 +425,26 @@ class NpoHttpClient:
                 )
 
     async def _post_form(
-        self, endpoint: Endpoint, url: str, form: list[tuple[str, str]]
+        self,
+        endpoint: Endpoint,
+        url: str,
+        form: list[tuple[str, str]],
+        *,
+        basic: tuple[str, str] | None = None,
     ) -> NpoResponse:
-        """An unauthenticated form POST (OAuth2 token endpoint, which may live on another host)."""
+        """An unauthenticated form POST (OAuth2 token endpoint, which may live on another host);
+        ``basic``: the client's id and secret as HTTP Basic."""
         check_literal_host(url, allow_private=self._allow_private)
-        request = OutgoingRequest("POST", url, self._headers(endpoint, None, None), [])
+        headers = self._headers(endpoint, None, None)
+        secrets = [value for key, value in form if any(s in key for s in _FORM_SECRETS)]
+        if basic is not None:
+            pair = base64.b64encode(f"{basic[0]}:{basic[1]}".encode()).decode()
+            headers["Authorization"] = f"Basic {pair}"
+            secrets += [basic[1], pair]
+        request = OutgoingRequest("POST", url, headers, [])
         response = await self._send(
             request, public_url=url, timeout=endpoint.timeout_seconds, form=form
         )
-        secrets = [value for key, value in form if "secret" in key or "password" in key]
 
         def scrub(text: str) -> str:
             for value in secrets:
@@ -438,6 +455,10 @@ class NpoHttpClient:
         if error is not None:
             raise error
         return response
+
+
+_FORM_SECRETS = ("secret", "password", "token", "code")
+"""Form fields whose values are scrubbed from token endpoints' error bodies."""
 
 
 def _observe(method: str, status: str, started: float) -> None:

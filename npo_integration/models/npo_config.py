@@ -127,13 +127,39 @@ class OAuth2ClientCredentialsAuth(_Strict):
     refresh_margin_seconds: float = Field(30.0, ge=0, le=3600)
 
 
+class OAuth2AuthorizationCodeAuth(_Strict):
+    """Authorization code with rotating refresh tokens (Blackbaud SKY API). The grant itself is
+    not configuration: an operator consents once (``npo-integration npos authorize ID``) and the
+    refresh tokens live sealed in the ``npo-oauth-grants`` table (docs/security.md)."""
+
+    kind: Literal["oauth2_authorization_code"]
+    authorize_url: str = Field(description="the NPO's consent page, absolute")
+    token_url: str = Field(description="absolute, or relative to base_url")
+    redirect_uri: str = Field(description="registered with the NPO; the code arrives there")
+    client_id: str
+    client_secret: Secret
+    scope: str | None = None
+    subscription_key_header: HeaderName | None = Field(
+        None, description="a second credential sent on every API call (Bb-Api-Subscription-Key)"
+    )
+    subscription_key: Secret | None = None
+    refresh_margin_seconds: float = Field(60.0, ge=0, le=3600)
+
+    @model_validator(mode="after")
+    def _subscription_key_pair(self) -> OAuth2AuthorizationCodeAuth:
+        if (self.subscription_key_header is None) != (self.subscription_key is None):
+            raise ValueError("subscription_key_header and subscription_key go together")
+        return self
+
+
 AuthConfig = Annotated[
     NoAuth
     | BearerAuth
     | ApiKeyHeaderAuth
     | ApiKeyQueryAuth
     | BasicAuth
-    | OAuth2ClientCredentialsAuth,
+    | OAuth2ClientCredentialsAuth
+    | OAuth2AuthorizationCodeAuth,
     Field(discriminator="kind"),
 ]
 SECRET_FIELDS: dict[str, tuple[str, ...]] = {
@@ -143,7 +169,9 @@ SECRET_FIELDS: dict[str, tuple[str, ...]] = {
     "api_key_query": ("key",),
     "basic": ("password",),
     "oauth2_client_credentials": ("client_secret",),
+    "oauth2_authorization_code": ("client_secret", "subscription_key"),
 }
+"""Secret fields per kind; an optional one (None) is skipped by whoever walks them."""
 
 
 # --- pagination: one model per style -------------------------------------------

@@ -19,6 +19,7 @@ from npo_integration.models.npo_config import (
     ApiKeyQueryAuth,
     NpoIntegrationConfig,
     NpoSource,
+    OAuth2AuthorizationCodeAuth,
 )
 from npo_integration.models.secret import looks_like_credential
 
@@ -37,11 +38,13 @@ def check_no_credentials(config: NpoIntegrationConfig) -> None:
 def _check_source(config: NpoSource) -> None:
     auth = config.auth
     auth_header = auth.header.lower() if isinstance(auth, ApiKeyHeaderAuth) else None
+    if isinstance(auth, OAuth2AuthorizationCodeAuth) and auth.subscription_key_header:
+        auth_header = auth.subscription_key_header.lower()
     auth_param = auth.param if isinstance(auth, ApiKeyQueryAuth) else None
     for name, value in config.headers.items():
         if name.lower() == auth_header:
             raise ConfigError(
-                f"headers.{name}: auth (api_key_header) sends this header; remove it here"
+                f"headers.{name}: auth ({auth.kind}) sends this header; remove it here"
             )
         if looks_like_credential(name) and value:
             raise ConfigError(f"headers.{name}: {_header_advice(name, value)}")

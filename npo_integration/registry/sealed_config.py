@@ -22,7 +22,11 @@ def _map_source(source: SourceConfig, fn: Callable[[str], str]) -> SourceConfig:
     fields = SECRET_FIELDS[source.auth.kind]
     if not fields:
         return source
-    update = {name: SecretStr(fn(getattr(source.auth, name).get_secret_value())) for name in fields}
+    update = {
+        name: SecretStr(fn(secret.get_secret_value()))
+        for name in fields
+        if (secret := getattr(source.auth, name)) is not None
+    }
     return source.model_copy(update={"auth": source.auth.model_copy(update=update)})
 
 

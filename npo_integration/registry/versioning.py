@@ -25,7 +25,8 @@ class UnknownNpoError(ConfigError):
 def assert_sealed(config: NpoIntegrationConfig) -> None:
     for source in config.all_sources():
         for name in SECRET_FIELDS[source.auth.kind]:
-            if not is_sealed(getattr(source.auth, name).get_secret_value()):
+            secret = getattr(source.auth, name)
+            if secret is not None and not is_sealed(secret.get_secret_value()):
                 raise ConfigError(
                     f"{source.where(f'auth.{name}')}: secret is not sealed; "
                     "configs must be sealed before they are sent"
@@ -38,8 +39,9 @@ def comparable(config: NpoIntegrationConfig, open_secret: Callable[[str], str]) 
     for source, shown in zip(config.sources, dumped["sources"], strict=True):
         shown["auth"].update(
             {
-                name: open_secret(getattr(source.auth, name).get_secret_value())
+                name: open_secret(secret.get_secret_value())
                 for name in SECRET_FIELDS[source.auth.kind]
+                if (secret := getattr(source.auth, name)) is not None
             }
         )
     return dumped

@@ -7,6 +7,7 @@ from npo_integration.views import (  # noqa: F401
     ingestion,
     metrics,
     npos,
+    oauth,
     openapi,
     ops,
     pausing,

@@ -10,7 +10,7 @@ them there. Its enrolments are keyed by assignment and spread over every partiti
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -18,11 +18,11 @@ from pydantic import BaseModel, ConfigDict
 from npo_integration.agents.ingest import shapes
 from npo_integration.app import app, settings
 from npo_integration.models.events import utc_now
-from npo_integration.models.npo_config import NpoConfigVersion
+from npo_integration.models.npo_config import NpoConfigVersion, OAuth2AuthorizationCodeAuth
 from npo_integration.models.state import PullState
 from npo_integration.partitioning import partition_for
 from npo_integration.pull.recent import recent_pulls
-from npo_integration.tables import dead_letter_window, enrolments, pull_state
+from npo_integration.tables import dead_letter_window, enrolments, oauth_grants, pull_state
 from npo_integration.tables.npo_configs import ConfigSummary
 from npo_integration.tables.record_state import unprocessed
 from npo_integration.timers.periodic import owned_partitions
@@ -146,6 +146,10 @@ def owner_status(version: NpoConfigVersion) -> dict[str, Any]:
     reasons = Counter(entry.reason for entry in entries).most_common(TOP_REASONS)
     window = dead_letter_window.get(npo_id)
     stale = staleness(lines)
+    grants = oauth_status(version)
+    health = worst([line.health for line in lines], config.active)
+    if any(grant["grant"] != "active" for grant in grants):
+        health = "failing"  # no call can succeed until an operator consents (npos authorize)
     return {
         "npo_id": npo_id,
         "display_name": config.display_name,
@@ -153,7 +157,7 @@ def owner_status(version: NpoConfigVersion) -> dict[str, Any]:
         "last_change": version.change,
         "config_version": version.version,
         "config_updated_at": version.updated_at.isoformat(),
-        "health": worst([line.health for line in lines], config.active),
+        "health": health,
         "staleness_seconds": None if stale is None or stale == float("inf") else stale,
         "never_succeeded": stale == float("inf"),
         "owner": {
@@ -172,6 +176,7 @@ def owner_status(version: NpoConfigVersion) -> dict[str, Any]:
             "top_reasons": [{"reason": r, "count": n} for r, n in reasons],
         },
         "removal_holds": held(npo_id),
+        "oauth_grants": grants,
         "schema_drift": [finding.model_dump(mode="json") for finding in shapes.of_npo(npo_id)],
         "dead_letters": {
             "last_24h": window.last_24h(now),
@@ -179,6 +184,35 @@ def owner_status(version: NpoConfigVersion) -> dict[str, Any]:
         },
         "recent_pulls": [run.model_dump(mode="json") for run in recent_pulls.of(npo_id)],
     }
+
+
+def oauth_status(version: NpoConfigVersion) -> list[dict[str, Any]]:
+    """Each authorization-code source's grant: ``missing`` (never consented), ``active`` or
+    ``revoked`` by the NPO (invalid_grant). Never a token: those stay sealed in the table."""
+    stored = oauth_grants.get(version.npo_id)
+    lines: list[dict[str, Any]] = []
+    for source in version.config.all_sources():
+        if not isinstance(source.auth, OAuth2AuthorizationCodeAuth):
+            continue
+        grant = None if stored is None else stored.sources.get(source.name)
+        line: dict[str, Any] = {"source": source.name, "grant": "missing"}
+        if grant is not None:
+            line = {
+                "source": source.name,
+                "grant": grant.status,
+                "generation": grant.generation,
+                "refreshed_at": _epoch_iso(grant.refreshed_at),
+                "revoked_at": _epoch_iso(grant.revoked_at),
+                "revoked_reason": grant.revoked_reason,
+            }
+        if line["grant"] != "active":
+            line["action"] = f"npo-integration npos authorize {version.npo_id}"
+        lines.append(line)
+    return lines
+
+
+def _epoch_iso(at: float | None) -> str | None:
+    return None if at is None else datetime.fromtimestamp(at, UTC).isoformat()
 
 
 def enrolment_share(version: NpoConfigVersion) -> dict[str, Any]:

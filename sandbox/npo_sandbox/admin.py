@@ -77,6 +77,9 @@ def describe_npo(npo: SimulatedNpo, root_url: str) -> dict[str, Any]:
     endpoints = dict(get_flavour(npo.flavour).endpoints)
     if npo.auth.kind == "oauth2_client_credentials":
         endpoints["token"] = "POST /oauth/token"
+    if npo.auth.kind == "oauth2_authorization_code":
+        endpoints["authorize"] = "GET /oauth2/authorization"
+        endpoints["token"] = "POST /oauth2/token"
     return {
         "npo_id": npo.npo_id,
         "flavour": npo.flavour,
@@ -86,6 +89,7 @@ def describe_npo(npo: SimulatedNpo, root_url: str) -> dict[str, Any]:
         "offerings": npo.offering_count,
         "progress": npo.progress_count,
         "endpoints": {kind: ep.replace(" /", f" {base_url}/", 1) for kind, ep in endpoints.items()},
+        "grant": None if npo.grant is None else npo.grant.counters(),
     }
 
 

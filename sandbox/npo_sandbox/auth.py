@@ -19,7 +19,13 @@ if TYPE_CHECKING:
     from .state import SimulatedNpo
 
 AuthKind = Literal[
-    "none", "bearer", "api_key_header", "api_key_query", "basic", "oauth2_client_credentials"
+    "none",
+    "bearer",
+    "api_key_header",
+    "api_key_query",
+    "basic",
+    "oauth2_client_credentials",
+    "oauth2_authorization_code",
 ]
 
 _REQUIRED: dict[str, tuple[str, ...]] = {
@@ -28,6 +34,7 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "api_key_query": ("api_key",),
     "basic": ("username", "password"),
     "oauth2_client_credentials": ("client_id", "client_secret"),
+    "oauth2_authorization_code": ("client_id", "client_secret"),
 }
 
 
@@ -46,6 +53,11 @@ class AuthSettings(BaseModel):
     client_id: str | None = None
     client_secret: str | None = None
     token_ttl_seconds: float = Field(default=3600, ge=0)
+    subscription_key: str | None = None
+    """oauth2_authorization_code: also required in ``Bb-Api-Subscription-Key`` (SKY API)."""
+    refresh_rotation: Literal["strict", "grace"] = "strict"
+    """When a used refresh token dies (grants.py): at once, or when its successor is used."""
+    refresh_delay_seconds: float = Field(default=0, ge=0, le=30)
 
     @model_validator(mode="after")
     def _has_credentials(self) -> AuthSettings:
@@ -61,9 +73,14 @@ class AuthSettings(BaseModel):
             shown["header_name"] = self.header_name
         elif self.kind == "api_key_query":
             shown["query_param"] = self.query_param
-        elif self.kind == "oauth2_client_credentials":
+        elif self.kind in ("oauth2_client_credentials", "oauth2_authorization_code"):
             shown["token_ttl_seconds"] = self.token_ttl_seconds
+        if self.kind == "oauth2_authorization_code":
+            shown["refresh_rotation"] = self.refresh_rotation
         return shown
+
+
+SUBSCRIPTION_HEADER = "Bb-Api-Subscription-Key"
 
 
 def same_secret(given: str | None, expected: str | None) -> bool:
@@ -109,12 +126,20 @@ async def check(request: web.Request, npo: SimulatedNpo, now: float) -> str | No
         ok = same_secret(basic[0], settings.username)
         ok = same_secret(basic[1], settings.password) and ok
         return None if ok else "invalid username or password"
+    if kind == "oauth2_authorization_code" and settings.subscription_key is not None:
+        given = request.headers.get(SUBSCRIPTION_HEADER)
+        if not same_secret(given, settings.subscription_key):
+            return f"missing or invalid {SUBSCRIPTION_HEADER}"
     token = _bearer(request)
     expires_at = npo.tokens.get(token or "")
     if expires_at is None:
         return "unknown access token"
     if now >= expires_at:
         return "access token expired"
+    if kind == "oauth2_authorization_code":
+        from .grants import mark_access_used  # grants imports this module
+
+        mark_access_used(npo, token or "")
     return None
 
 

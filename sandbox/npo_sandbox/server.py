@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import admin, oauth
+from . import admin, grants, oauth
 from .auth import AuthSettings
 from .faults import FaultAction, FaultUpdate, apply_update
 from .flavours import FLAVOURS, get_flavour
@@ -37,6 +37,7 @@ def build_sandbox_app(state: SandboxState | None = None) -> web.Application:
     app[STATE_KEY] = state if state is not None else SandboxState()
     admin.register(app.router)
     oauth.register(app.router)
+    grants.register(app.router)
     for flavour in FLAVOURS.values():
         flavour.register(app.router)
     app.router.add_route("*", "/npos/{npo_id}/{tail:.*}", _unknown_path)

@@ -13,7 +13,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,6 +22,9 @@ from .auth import AuthSettings
 from .datagen import GEN_END
 from .faults import FaultSpec
 from .timefmt import ONE_SECOND, floor_second, from_epoch
+
+if TYPE_CHECKING:
+    from .grants import GrantState
 
 SECRET_PARAM_NAMES = frozenset(
     {
@@ -119,6 +122,8 @@ class SimulatedNpo:
     request_count: int = 0
     tokens: dict[str, float] = field(default_factory=dict)
     tokens_issued: int = 0
+    grant: GrantState | None = None
+    """oauth2_authorization_code: the consent and its refresh-token chain (grants.py)."""
     enrolments: list[EnrolmentRecord] = field(default_factory=list)
     replies: dict[str, StoredReply] = field(default_factory=dict)
     key_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
@@ -199,6 +204,7 @@ class SandboxState:
             "unknown_npo_requests": self.unknown_npo_requests,
             "requests": {n.npo_id: n.request_count for n in npos},
             "tokens_issued": {n.npo_id: n.tokens_issued for n in npos},
+            "grants": {n.npo_id: n.grant.counters() for n in npos if n.grant is not None},
         }
 
 

@@ -24,6 +24,7 @@ WIRING = (
     "npo_integration.views",
     "npo_integration.tables",
     "npo_integration.worker_resources",
+    "npo_integration.grant_broker",  # sets the HTTP client's grant broker
     "npo_integration.boot",
     "npo_integration.sensors",
     "npo_integration.cli.main",

@@ -14,6 +14,7 @@ from npo_integration.http.auth.base import (
     OutgoingRequest,
 )
 from npo_integration.http.auth.oauth2 import OAuth2ClientCredentialsAuthenticator
+from npo_integration.http.auth.oauth2_code import OAuth2AuthorizationCodeAuthenticator
 from npo_integration.http.auth.static import (
     ApiKeyHeaderAuthenticator,
     ApiKeyQueryAuthenticator,
@@ -30,6 +31,7 @@ AUTHENTICATORS: dict[str, type[AnyAuthenticator]] = {
     "api_key_query": ApiKeyQueryAuthenticator,
     "basic": BasicAuthenticator,
     "oauth2_client_credentials": OAuth2ClientCredentialsAuthenticator,
+    "oauth2_authorization_code": OAuth2AuthorizationCodeAuthenticator,
 }
 
 
@@ -48,6 +50,7 @@ __all__ = [
     "BasicAuthenticator",
     "BearerAuthenticator",
     "NoAuthenticator",
+    "OAuth2AuthorizationCodeAuthenticator",
     "OAuth2ClientCredentialsAuthenticator",
     "OutgoingRequest",
     "build_authenticator",

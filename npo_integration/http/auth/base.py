@@ -6,7 +6,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from multidict import CIMultiDict
 from pydantic import SecretStr
@@ -15,7 +15,35 @@ from npo_integration.http.response import NpoResponse
 from npo_integration.sealing import SecretBox
 
 ConfigT = TypeVar("ConfigT")
-PostForm = Callable[[str, list[tuple[str, str]]], Awaitable[NpoResponse]]
+if TYPE_CHECKING:
+    from npo_integration.models.npo_config import OAuth2AuthorizationCodeAuth
+
+
+class PostForm(Protocol):
+    """Send one unauthenticated form POST (OAuth2 token requests); ``basic``: the client's id
+    and secret as HTTP Basic (RFC 6749 §2.3.1)."""
+
+    def __call__(
+        self, url: str, form: list[tuple[str, str]], *, basic: tuple[str, str] | None = None
+    ) -> Awaitable[NpoResponse]: ...
+
+
+class GrantBroker(Protocol):
+    """Where an authorization-code authenticator gets access tokens (``auth/grants.py``): this
+    worker's keeper when it owns the NPO's grant, else the worker that does."""
+
+    async def access_token(
+        self,
+        state_key: str,
+        config: OAuth2AuthorizationCodeAuth,
+        post_form: PostForm,
+        base_url: str,
+        rejected: str | None = None,
+    ) -> tuple[str, float]:
+        """``(sealed access token, expires_at epoch)``."""
+        ...
+
+
 REDACTED = "***"
 
 
@@ -41,6 +69,9 @@ class AuthContext:
     post_form: PostForm
     """Send one unauthenticated form POST (OAuth2 token requests)."""
     clock: Callable[[], float] = time.monotonic
+    state_key: str = ""
+    """The source's state key (``npo`` or ``npo/source``): names its OAuth2 grant."""
+    grants: GrantBroker | None = None
 
 
 class Authenticator(ABC, Generic[ConfigT]):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from . import canvas, civicrm, cursor, moodle, offset, salesforce, simple
+from . import blackbaud, canvas, civicrm, cursor, moodle, offset, salesforce, simple
 from .base import Flavour
 
 FLAVOURS: dict[str, Flavour] = {
     module.FLAVOUR.name: module.FLAVOUR
-    for module in (simple, canvas, moodle, salesforce, civicrm, cursor, offset)
+    for module in (simple, canvas, moodle, salesforce, civicrm, cursor, offset, blackbaud)
 }
 
 

@@ -33,6 +33,7 @@ def test_every_config_kind_has_an_authenticator() -> None:
         "api_key_query",
         "basic",
         "oauth2_client_credentials",
+        "oauth2_authorization_code",
     }
 
 

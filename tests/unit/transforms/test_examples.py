@@ -95,6 +95,21 @@ def test_salesforce_values(recorded_factory, assignment) -> None:
     assert report.unenrol.path_vars == {"engagement_id": "npo-enrolment-1"}
 
 
+def test_blackbaud_values(recorded_factory, assignment) -> None:
+    report = assert_plugin_conforms(
+        example_config("blackbaud"), assignment=assignment, **recorded_factory("blackbaud")
+    )
+    fair, closed = report.offerings
+    assert (fair.status, closed.status, fair.description) == ("open", "closed", "Meet employers.")
+    attending, cancelled = report.progress
+    assert (attending.status, cancelled.status) == ("enrolled", "withdrawn")
+    assert attending.npo_user_ref == "42" and attending.npo_offering_ref == "101"
+    assert report.enrolment is not None and report.enrolment.path_vars == {"event_id": "101"}
+    assert report.enrolment.body is not None
+    assert report.enrolment.body["constituent_id"] == "42"
+    assert report.enrolment_ref == "5003"
+
+
 def test_recorded_files_are_json() -> None:
     for path in RECORDED.glob("*.json"):
         json.loads(path.read_text())
