@@ -24,6 +24,7 @@ from npo_integration.http import NpoHttpClient
 from npo_integration.http.auth import grants as grants_module
 from npo_integration.http.auth.grants import GrantKeeper, GrantRevokedError, MemoryGrantStore
 from npo_integration.models.npo_config import NpoIntegrationConfig
+from npo_integration.registry.config_input import read_config
 from npo_integration.sealing import SecretBox
 from npo_sandbox import SandboxServer
 
@@ -44,7 +45,7 @@ def sim_auth(rotation: str = "strict", delay: float = 0.0) -> dict[str, Any]:
 
 
 def npo_config(base: str, box: SecretBox) -> NpoIntegrationConfig:
-    return NpoIntegrationConfig.model_validate(config_data(base, box))
+    return read_config(config_data(base, box))
 
 
 def config_data(base: str, box: SecretBox) -> dict[str, Any]:
@@ -282,7 +283,7 @@ CHILD = textwrap.dedent(
     from pathlib import Path
     from npo_integration.http import NpoHttpClient
     from npo_integration.http.auth import grants
-    from npo_integration.models.npo_config import NpoIntegrationConfig
+    from npo_integration.registry.config_input import read_config
     from npo_integration.models.oauth_grant import NpoGrants
     from npo_integration.sealing import SecretBox
 
@@ -302,7 +303,7 @@ CHILD = textwrap.dedent(
 
     async def main():
         box = SecretBox([key])
-        config = NpoIntegrationConfig.model_validate_json(config_json)
+        config = read_config(json.loads(config_json))
         async with NpoHttpClient(box, allow_private=True) as client:
             client.grants = grants.GrantKeeper(FileStore(), box)
             response = await client.request(config, "GET", "/event/v1/eventlist")
@@ -353,8 +354,8 @@ def test_the_subscription_key_goes_in_auth_not_in_headers(box) -> None:
     data = config_data("http://npo.example", box)
     data["headers"] = {"Bb-Api-Subscription-Key": "in clear"}
     with pytest.raises(ConfigError, match="oauth2_authorization_code"):
-        check_no_credentials(NpoIntegrationConfig.model_validate(data))
+        check_no_credentials(read_config(data))
     data["headers"] = {}
     del data["auth"]["subscription_key"]
     with pytest.raises(ValueError, match="go together"):
-        NpoIntegrationConfig.model_validate(data)
+        read_config(data)
