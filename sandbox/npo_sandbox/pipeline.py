@@ -117,4 +117,4 @@ async def _serve(
     if action is None:
         return await proceed()
     log.debug("npo %s %s: injecting %s", npo.npo_id, endpoint, action)
-    return await faults.perform(action, proceed)
+    return await faults.perform(action, proceed, request)
