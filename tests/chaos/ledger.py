@@ -54,7 +54,8 @@ class Ledger(BaseModel):
     double_outcomes: list[str] = Field(default_factory=list)
     lost_assignments: list[str] = Field(
         default_factory=list,
-        description="no enrolment or no final outcome, and no dead letter saying why",
+        description="enrolled at the NPO but no final outcome, confirmed but not enrolled, or "
+        "neither and no dead letter saying why",
     )
     dead_letters: int = 0
 
@@ -202,13 +203,16 @@ async def take(
             for record in await _enrolments(sandbox, npo_id):
                 email = str((record.get("candidate") or {}).get("email", ""))
                 enrolled[email.split("@", 1)[0]] += 1
-        outcomes: defaultdict[str, int] = defaultdict(int)
+        # Outcomes by event id: a send tried again after an unacknowledged try may leave a second
+        # copy with the same id (a platform consumer skips it); two ids are two outcomes.
+        final_ids: defaultdict[str, set[str]] = defaultdict(set)
         confirmed: set[str] = set()
         for m in await read_all(topics["enrolment_results"], broker=broker):
             if _is_event(m) and m.value.get("status") in FINAL:
-                outcomes[str(m.key)] += 1
+                final_ids[str(m.key)].add(str(m.value.get("event_id")))
                 if m.value["status"] == "confirmed":
                     confirmed.add(str(m.key))
+        outcomes = {a: len(final_ids[a]) for a in wanted}
         ledger.assignments = len(wanted)
         ledger.enrolments_per_assignment = _count(enrolled[a] for a in wanted)
         ledger.outcomes_per_assignment = _count(outcomes[a] for a in wanted)
@@ -217,7 +221,9 @@ async def take(
         ledger.lost_assignments = sorted(
             a
             for a in wanted
-            if (not outcomes[a] and a not in lettered_keys) or (a in confirmed and not enrolled[a])
+            # a dead letter explains a missing outcome only when the NPO was never called
+            if (not outcomes[a] and (enrolled[a] or a not in lettered_keys))
+            or (a in confirmed and not enrolled[a])
         )
     return ledger
 
