@@ -1,5 +1,6 @@
-"""Chaos fixtures: every test here is marked ``chaos`` (``make chaos`` runs them alone) and shares
-the integration suite's deployments, simulator and broker helpers."""
+"""Chaos fixtures: every test module here is marked ``chaos`` (``make chaos`` runs them alone,
+``make test`` runs the rest first) and shares the integration suite's deployments, simulator and
+broker helpers."""
 
 from __future__ import annotations
 
@@ -11,14 +12,6 @@ import pytest
 
 from tests.integration.conftest import Deployment
 from tests.integration.support.processes import ROOT, SandboxProcess
-
-pytestmark = pytest.mark.chaos
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/chaos" in str(item.fspath):
-            item.add_marker(pytest.mark.chaos)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -26,6 +26,8 @@ from tests.integration.support.kafka import read_all
 from tests.integration.support.polling import eventually
 from tests.integration.support.processes import SandboxProcess
 
+pytestmark = pytest.mark.chaos
+
 OUTAGE_SECONDS = 20.0
 """The fault itself (how long the broker is away), not a wait for anything."""
 NPOS = ("outage-a", "outage-b", "outage-c")

@@ -28,6 +28,8 @@ from tests.integration.support.polling import eventually
 from tests.integration.support.processes import SandboxProcess, WorkerProcess
 from tests.integration.test_ingestion import message_count
 
+pytestmark = pytest.mark.chaos
+
 ENV = {"NPO_INGEST_BATCH_SIZE": "2"}  # small batches: a kill lands inside one
 
 

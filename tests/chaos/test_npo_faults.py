@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests.chaos.scenario import (
     TOKEN,
@@ -24,6 +25,8 @@ from tests.integration.conftest import Deployment
 from tests.integration.support.kafka import read_all
 from tests.integration.support.polling import eventually
 from tests.integration.support.processes import SandboxProcess
+
+pytestmark = pytest.mark.chaos
 
 OFFERINGS = 45  # pages of 20, 20 and 5
 PROCEED: dict[str, Any] = {"hang_ms": 0}  # a one-shot "fault" that answers normally
