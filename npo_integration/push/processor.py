@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from npo_integration import metrics
 from npo_integration.errors import NpoIntegrationError
 from npo_integration.http.response import NpoResponse
 from npo_integration.models.enrolment import IN_FLIGHT, EnrolmentCommand, EnrolmentState, Operation
@@ -205,7 +206,10 @@ class EnrolmentProcessor:
             why = not_enrolling(self._ports.config(event.offering.npo_id), event.offering)
             if why is not None:
                 self.counters[f"ignored_{why}"] += 1
-                log.debug(
+                metrics.ignored_assignments.labels(why).inc()
+                # info, not debug: an ignore of an integrated NPO's assignment is a loss (the
+                # chaos suite's rebalance scenario sees it with two workers; docs/reliability.md)
+                log.info(
                     "assignment %s ignored: %s (npo %s)",
                     event.assignment_id,
                     why,

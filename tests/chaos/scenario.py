@@ -111,7 +111,8 @@ async def put_config(worker: WorkerProcess, deployment: Deployment, config: dict
         f"/admin/npos/{config['npo_id']}?wait=true",
         config,
     )
-    assert status == 200, body
+    # 202: accepted and durable, applied by the worker owning its partition a moment later
+    assert status in (200, 202), body
 
 
 async def start_timed(deployment: Deployment, name: str, **env: str) -> tuple[WorkerProcess, float]:
