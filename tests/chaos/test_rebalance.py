@@ -160,6 +160,9 @@ async def test_workers_added_stopped_and_killed_under_steady_load(
         },
         notes=[
             f"{load.changes} record changes and {len(load.assignments)} assignments during the "
-            f"moves; pulls every {INTERVAL} s, none twice within one"
+            f"moves; pulls every {INTERVAL} s, none twice within one",
+            "KNOWN LOSS (strict xfail until fixed): lost assignments were ignored as "
+            "no_integration by one worker, from the NPO's registration until the next "
+            "rebalance (its npo-configs GlobalTable lagging the other worker's write)",
         ],
     )
