@@ -110,7 +110,7 @@ async def test_sigkill_during_ingestion_of_a_batch(cluster: Cluster) -> None:
 
     await eventually(flowing, timeout=60, interval=0.01, what="offering events flowing")
     c.kill()
-    before = await c.offering_events(npo)
+    before = await message_count(topic) - already
     killed = time.monotonic()
     healthy = await c.restart("w-after-ingest")
     ledger = await settled_ledger(c.sandbox, c.deployment, npos=[npo])
