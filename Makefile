@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: run test lint chart-check contracts install broker browser stop-broker stop unit integration bench clean
+.PHONY: run test lint chart-check contracts install broker browser stop-broker stop unit integration chaos bench clean
 
 install: $(VENV)/.installed
 
@@ -33,9 +33,18 @@ run: install broker
 	scripts/run-demo.sh
 
 ## Lint (ruff), formatting and types (mypy, strict), the Helm chart, then the whole suite: unit
-## tests, then integration tests against the real broker.
+## tests, integration tests against the real broker, then the chaos suite on its own.
 test: lint chart-check broker browser
-	$(BIN)/pytest -q -p no:cacheprovider tests
+	$(BIN)/pytest -q -p no:cacheprovider -m "not chaos" tests
+	$(MAKE) chaos
+
+## The chaos suite alone (tests/chaos, marker chaos: kills, a broker outage, NPO faults, each
+## ending with the ledger), then docs/reliability.md from var/chaos/*.json, even when a
+## scenario failed (the page shows which); the exit status is the suite's.
+chaos: install broker
+	rm -f var/chaos/*.json
+	$(BIN)/pytest -q -p no:cacheprovider -m chaos tests/chaos; status=$$?; \
+		$(BIN)/python -m tests.chaos.report; exit $$status
 
 lint: install
 	$(BIN)/ruff check .
@@ -56,7 +65,7 @@ unit: install
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit
 
 integration: install broker browser
-	$(BIN)/pytest -q -p no:cacheprovider tests/integration
+	$(BIN)/pytest -q -p no:cacheprovider -m "not chaos" tests/integration
 
 ## Every benchmark (about 25 minutes on 2 cores), then docs/performance.md and docs/deployment.md
 ## (sizing) from their figures.

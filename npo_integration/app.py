@@ -84,6 +84,7 @@ app = NpoApp(
 )
 
 metrics.registry.register(metrics.ConsumerLagCollector(app.monitor))
+metrics.raw_records_retention_seconds.set(settings.raw_records_retention_seconds)
 
 # Faust fixes first (they apply to every agent), then register agents, tables, timers and views.
 faust_patches.keep_queues_on_resume(app)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -58,6 +58,17 @@ ingested_records = Counter(
     "npo_ingested_records",
     "Raw records ingested, by outcome (published, unchanged, skipped, stale, failed, ...)",
     ["outcome"],
+    registry=registry,
+)
+raw_records_age_seconds = Gauge(
+    "npo_raw_records_age_seconds",
+    "Age (broker timestamp to now) of the oldest raw record of the last batch ingested: how far"
+    " ingestion is behind in time. Near the raw topic's retention, records expire unread",
+    registry=registry,
+)
+raw_records_retention_seconds = Gauge(
+    "npo_raw_records_retention_seconds",
+    "The raw-records topic's retention (NPO_RAW_RECORDS_RETENTION_HOURS)",
     registry=registry,
 )
 removals = Counter(

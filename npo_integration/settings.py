@@ -284,6 +284,16 @@ class Settings(BaseSettings):
             " creates them (docs/security.md#personal-data)"
         ),
     )
+    raw_records_retention_hours: float | None = Field(
+        None,
+        ge=1,
+        description=(
+            "retention of the raw-records topic, set when the service creates it; unset: the"
+            " personal-data retention (it carries NPO records), never more. Raw records older than"
+            " this are gone before ingestion read them, so keep it longer than any outage"
+            " (alert NpoRawRecordsNearRetention)"
+        ),
+    )
     erasure_compaction_hours: float = Field(
         24.0,
         gt=0,
@@ -422,6 +432,23 @@ class Settings(BaseSettings):
         if not (value.isascii() and value.isprintable()) or any(c.isspace() for c in value):
             raise ValueError("must be printable ASCII without spaces (it is sent in a header)")
         return value
+
+    @field_validator("raw_records_retention_hours")
+    @classmethod
+    def _raw_retention(cls, value: float | None, info: ValidationInfo) -> float | None:
+        """Raw records carry personal data: never kept longer than the personal-data retention."""
+        days = info.data.get("personal_data_retention_days")
+        if value is not None and days is not None and value > days * 24:
+            raise ValueError(
+                f"{value:g} hours is more than NPO_PERSONAL_DATA_RETENTION_DAYS ({days:g} days)"
+            )
+        return value
+
+    @property
+    def raw_records_retention_seconds(self) -> float:
+        """The raw-records topic's retention: its own setting, else the personal-data one."""
+        hours = self.raw_records_retention_hours
+        return hours * 3600.0 if hours is not None else self.personal_data_retention_days * 86400.0
 
     @property
     def hand_over_seconds(self) -> float:

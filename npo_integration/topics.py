@@ -17,9 +17,15 @@ from npo_integration.app import app, settings
 PERSONAL_DATA_RETENTION_SECONDS = settings.personal_data_retention_days * 86400.0
 
 
-def raw_topic(*names: str, compacting: bool = False, personal: bool = False) -> TopicT:
+def raw_topic(
+    *names: str,
+    compacting: bool = False,
+    personal: bool = False,
+    retention: float | None = None,
+) -> TopicT:
     """A topic (or one channel over several) of raw bytes, declared with
-    the service's partition count; ``personal``: it carries candidates' personal data."""
+    the service's partition count; ``personal``: it carries candidates' personal data
+    (``retention`` seconds, default the personal-data retention)."""
     return app.topic(
         *names,
         key_type=bytes,
@@ -29,7 +35,7 @@ def raw_topic(*names: str, compacting: bool = False, personal: bool = False) -> 
         partitions=settings.topic_partitions,
         internal=True,
         compacting=compacting or None,
-        retention=PERSONAL_DATA_RETENTION_SECONDS if personal else None,
+        retention=(retention or PERSONAL_DATA_RETENTION_SECONDS) if personal else None,
     )
 
 
@@ -39,7 +45,9 @@ assignment_updated = raw_topic(settings.topic_assignment_updated, personal=True)
 offerings = raw_topic(settings.topic_offerings)
 config_commands = raw_topic(settings.topic_config_commands)
 fetch_requests = raw_topic(settings.topic_fetch_requests)
-raw_records = raw_topic(settings.topic_raw_records, personal=True)
+raw_records = raw_topic(
+    settings.topic_raw_records, personal=True, retention=settings.raw_records_retention_seconds
+)
 enrolment_results = raw_topic(settings.topic_enrolment_results, personal=True)
 enrolment_links = raw_topic(settings.topic_enrolment_links, personal=True)
 enrolment_commands = raw_topic(settings.topic_enrolment_commands, personal=True)

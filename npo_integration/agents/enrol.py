@@ -140,18 +140,23 @@ class FaustPorts:
         return await npo_configs.caught_up(settings.config_catch_up_seconds)
 
     async def publish_result(self, result: EnrolmentResult) -> None:
-        _fence(finishing=True)
-        await batch_producer.send_one(
+        # Until acknowledged: the NPO has acted, a broker away for a while must not turn the
+        # outcome into a dead letter (the chaos suite's broker outage found that).
+        await batch_producer.send_until_acked(
             RESULTS_TOPIC,
             result.assignment_id.encode(),
             encode(result),
             headers=tracing.current_headers(),
+            before_each=partial(_fence, finishing=True),
         )
 
     async def publish_link(self, link: EnrolmentLink) -> None:
-        _fence(finishing=True)
-        await batch_producer.send_one(
-            LINKS_TOPIC, link.npo_id.encode(), encode(link), headers=tracing.current_headers()
+        await batch_producer.send_until_acked(
+            LINKS_TOPIC,
+            link.npo_id.encode(),
+            encode(link),
+            headers=tracing.current_headers(),
+            before_each=partial(_fence, finishing=True),
         )
 
     async def dead_letter(self, state: EnrolmentState, reason: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Sequence
 from functools import partial
@@ -290,6 +291,8 @@ async def ingest_raw_records(stream: StreamT[bytes]) -> None:
         # removals come from, and an erasure must not change them in between.
         async with exclusive:
             parts = []
+            oldest = min(events[0].message.timestamp for _, events in groups)
+            metrics.raw_records_age_seconds.set(max(0.0, time.time() - oldest))
             for partition, events in groups:
                 with in_partition(events[-1]):
                     records = await _unpacked(events)

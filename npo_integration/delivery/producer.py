@@ -18,15 +18,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    KafkaError,
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+)
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from npo_integration.delivery.once import Addressed
 from npo_integration.errors import FatalError
+from npo_integration.retry_policy import UNTIL_DONE, RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +42,16 @@ SHARED_BATCH_AT_MOST = 8
 """Messages for one partition up to which a send joins the producer's open
 batch instead of making its own."""
 DEFAULT_TIMEOUT_SECONDS = 30.0
+UNTIL_ACKED = RetryPolicy(max_attempts=UNTIL_DONE, base_seconds=0.5, max_seconds=5.0, jitter="none")
+"""Waits between tries of a send that must reach the broker however long it is away."""
 MAX_REQUEST_BYTES = 1024 * 1024
 """aiokafka's default request limit, under the broker's default ``message.max.bytes``."""
+
+
+BROKEN_SEQUENCE = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch)
+"""Errors after which an idempotent producer never sends again (a broker restarted and lost or
+moved its producer state): every later send fails the same way until a new producer, with a new
+producer id, replaces it. Found by the chaos suite's broker outage (issue 14)."""
 
 
 class MessageTooLargeError(FatalError):
@@ -95,6 +110,24 @@ class BatchProducer:
                 self._producer = producer
             return self._producer
 
+    async def _renew_if_broken(
+        self, producer: AIOKafkaProducer, errors: Sequence[BaseException | None]
+    ) -> None:
+        """Replace ``producer`` (if still the current one) when a send failed with a broken
+        sequence; the callers' own retries then go through the new one."""
+        broken = next((e for e in errors if isinstance(e, BROKEN_SEQUENCE)), None)
+        if broken is None:
+            return
+        async with self._lock:
+            if id(self._producer) != id(producer):
+                return  # already replaced by another caller
+            self._producer = None
+        log.warning("producer sequence broken (%r): a new producer takes over", broken)
+        try:
+            await asyncio.wait_for(producer.stop(), DEFAULT_TIMEOUT_SECONDS)
+        except Exception as exc:  # its pending sends fail; their callers try again
+            log.warning("stopping the broken producer: %r", exc)
+
     async def send_one(
         self,
         topic: str,
@@ -112,7 +145,39 @@ class BatchProducer:
             raise too_large
         producer = await self._started()
         future = await producer.send(topic, value=value, key=key, headers=list(headers) or None)
-        await asyncio.wait_for(future, timeout)
+        try:
+            await asyncio.wait_for(future, timeout)
+        except BROKEN_SEQUENCE as exc:
+            await self._renew_if_broken(producer, [exc])
+            raise
+
+    async def send_until_acked(
+        self,
+        topic: str,
+        key: bytes,
+        value: bytes,
+        *,
+        headers: Sequence[tuple[str, bytes]] = (),
+        before_each: Callable[[], None] = lambda: None,
+    ) -> None:
+        """``send_one`` tried again until the broker acknowledges it, however long it is away (a
+        broker restart): for what must not be dropped once an NPO has acted, such as an
+        enrolment's outcome. The same bytes each time, so a try that reached the broker
+        unacknowledged is at worst a second copy with the same event id. ``before_each`` may
+        raise to stop (the partition was revoked: its new owner resumes)."""
+        attempt = 0
+        while True:
+            before_each()
+            try:
+                await self.send_one(topic, key, value, headers=headers)
+                return
+            except (KafkaError, TimeoutError) as exc:
+                attempt += 1
+                delay = UNTIL_ACKED.delay(attempt)
+                log.warning(
+                    "a message to %s not acknowledged (%r); again in %.1fs", topic, exc, delay
+                )
+                await asyncio.sleep(delay)
 
     async def send_all(
         self, messages: Sequence[Addressed], *, timeout: float = DEFAULT_TIMEOUT_SECONDS
@@ -132,6 +197,7 @@ class BatchProducer:
             )
         if not sendable:
             return outcome
+        producer = await self._started()
         try:
             batches = await self._hand_over([messages[i] for i in sendable])
         except Exception as exc:
@@ -151,6 +217,7 @@ class BatchProducer:
                 error = future.exception()
             for index in batch.members:
                 outcome[sendable[index]] = error
+        await self._renew_if_broken(producer, outcome)
         return outcome
 
     async def send_all_or_raise(self, messages: Sequence[Addressed]) -> dict[tuple[str, int], int]:
@@ -161,8 +228,13 @@ class BatchProducer:
         too_large = next((e for e in map(oversized, messages) if e is not None), None)
         if too_large is not None:
             raise too_large
+        producer = await self._started()
         batches = await self._hand_over(messages)
-        await asyncio.gather(*(batch.future for batch in batches))
+        try:
+            await asyncio.gather(*(batch.future for batch in batches))
+        except BROKEN_SEQUENCE as exc:
+            await self._renew_if_broken(producer, [exc])
+            raise
         last: dict[tuple[str, int], int] = {}
         for batch in batches:
             metadata = batch.future.result()

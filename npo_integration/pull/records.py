@@ -7,11 +7,24 @@ Callers parse a path once per walk, not per record.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from npo_integration.expressions import MISSING, Path
 from npo_integration.http.errors import NpoResponseError
+
+log = logging.getLogger(__name__)
+
+CURSOR_SKEW_SECONDS = 300.0
+"""How far past this worker's clock a cursor may go: NPO clocks run a little ahead, a record
+dated in 2099 is an NPO bug. A cursor taken from such a record would ask "changed since 2099"
+forever and freeze the stream, so values later than now plus this are never taken as cursor."""
+
+_MILLIS_FROM = 1e11
+"""Epoch numbers above this are milliseconds (1e11 seconds is the year 5138)."""
 
 
 def type_name(value: Any) -> str:
@@ -50,13 +63,33 @@ def format_cursor(value: int | float | str) -> str:
     return str(value)
 
 
-def max_cursor(records: Iterable[Any], cursor_field: Path) -> str | None:
+def _beyond(value: int | float | str, limit: float) -> bool:
+    """Whether a cursor value (epoch seconds or milliseconds, or an ISO-8601 text) is later than
+    ``limit`` (epoch seconds); texts that are no timestamp are opaque and never beyond."""
+    if isinstance(value, (int, float)):
+        return value > (limit * 1000 if value > _MILLIS_FROM else limit)
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp() > limit
+
+
+def max_cursor(
+    records: Iterable[Any], cursor_field: Path, *, now: float | None = None
+) -> str | None:
     """The largest ``cursor_field`` among ``records``: numbers numerically, strings as given.
 
     ISO-8601 timestamps in one format compare correctly as strings; epoch
     numbers compare as numbers. Records without the field are ignored; a mix of
     numbers and strings is an error since no order between them is meaningful.
+    Values later than ``now`` (epoch seconds, default the clock) plus
+    :data:`CURSOR_SKEW_SECONDS` are not taken (the record itself is still published), so the
+    cursor is capped and a future-dated record cannot freeze the stream.
     """
+    limit = (time.time() if now is None else now) + CURSOR_SKEW_SECONDS
     numbers: list[int | float] = []
     strings: list[str] = []
     for record in records:
@@ -75,6 +108,17 @@ def max_cursor(records: Iterable[Any], cursor_field: Path) -> str | None:
             )
     if numbers and strings:
         raise NpoResponseError(f"cursor_field {cursor_field.text!r} mixes numbers and strings")
+    kept_numbers = [n for n in numbers if not _beyond(n, limit)]
+    kept_strings = [t for t in strings if not _beyond(t, limit)]
+    future = len(numbers) + len(strings) - len(kept_numbers) - len(kept_strings)
+    if future:
+        log.warning(
+            "%d record(s) with %s later than now + %.0f s: not taken as the cursor",
+            future,
+            cursor_field.text,
+            CURSOR_SKEW_SECONDS,
+        )
+    numbers, strings = kept_numbers, kept_strings
     if numbers:
         return format_cursor(max(numbers))
     return max(strings) if strings else None

@@ -31,9 +31,13 @@ EndpointKind = Literal[
     "offerings", "progress", "enrol", "unenrol", "token", "lookup", "other", "any"
 ]
 Proceed = Callable[[], Awaitable[web.StreamResponse]]
-BadBody = Literal["deep_body", "not_utf8", "oversized_record", "deep_record"]
+BadBody = Literal[
+    "deep_body", "not_utf8", "oversized_record", "deep_record", "truncated", "reset_mid_body"
+]
 """Hostile answers: a body nested 5000 levels deep; the real answer with bytes that are not UTF-8
-in a record; the real answer with a first record of 2 MB, or nested 200 levels deep."""
+in a record; the real answer with a first record of 2 MB, or nested 200 levels deep; the first
+half of the real answer as a complete response (truncated JSON); the real answer's headers and
+first half, then the connection reset (``reset_mid_body``)."""
 DEEP_LEVELS = 5000
 
 
@@ -185,7 +189,9 @@ def take_action(npo: SimulatedNpo, kind: str) -> FaultAction | None:
     return None
 
 
-async def perform(action: FaultAction, proceed: Proceed) -> web.StreamResponse:
+async def perform(
+    action: FaultAction, proceed: Proceed, request: web.Request | None = None
+) -> web.StreamResponse:
     """Answer as ``action`` says, calling ``proceed`` when the real handler must run."""
     if action.status is not None:
         headers = {"Retry-After": str(action.retry_after)} if action.retry_after is not None else {}
@@ -200,7 +206,7 @@ async def perform(action: FaultAction, proceed: Proceed) -> web.StreamResponse:
     if action.error_in_200:
         return web.json_response(MOODLE_INVALID_TOKEN)
     if action.bad_body is not None:
-        return await _bad_body(action.bad_body, proceed)
+        return await _bad_body(action.bad_body, proceed, request)
     if action.hang_ms is not None:
         await asyncio.sleep(action.hang_ms / 1000)
         return await proceed()
@@ -232,7 +238,30 @@ def _first_record(document: Any) -> dict[str, Any] | None:
     return None
 
 
-async def _bad_body(kind: BadBody, proceed: Proceed) -> web.StreamResponse:
+async def _cut_body(request: web.Request, body: bytes, reset: bool) -> web.StreamResponse:
+    """Half of ``body``: as the whole answer, or announced in full and cut by a reset."""
+    half = body[: len(body) // 2]
+    if not reset:
+        return web.Response(body=half, headers={"Content-Type": "application/json"})
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    response.content_length = len(body)
+    await response.prepare(request)
+    await response.write(half)
+    request[ABORTED] = True
+    if request.transport is not None:
+        request.transport.abort()
+    return response
+
+
+async def _bad_body(
+    kind: BadBody, proceed: Proceed, request: web.Request | None = None
+) -> web.StreamResponse:
+    if kind in ("truncated", "reset_mid_body"):
+        response = await proceed()
+        body = getattr(response, "body", None)
+        if not isinstance(body, bytes) or request is None:
+            return response
+        return await _cut_body(request, body, reset=kind == "reset_mid_body")
     if kind == "deep_body":
         text = '{"data": ' + "[" * DEEP_LEVELS + "]" * DEEP_LEVELS + "}"
         return web.Response(text=text, content_type="application/json")

@@ -117,4 +117,4 @@ async def _serve(
     if action is None:
         return faults.renamed(npo, endpoint, await proceed())
     log.debug("npo %s %s: injecting %s", npo.npo_id, endpoint, action)
-    return faults.renamed(npo, endpoint, await faults.perform(action, proceed))
+    return faults.renamed(npo, endpoint, await faults.perform(action, proceed, request))

@@ -35,3 +35,19 @@ def test_changelogs_of_tables_with_candidate_data_are_compacted_within_the_erasu
     for name in PERSONAL_TABLES:
         changelog = app.tables[name].changelog_topic
         assert changelog.config["max.compaction.lag.ms"] == lag, name
+
+
+def test_the_raw_topic_retention_is_its_own_setting_never_past_the_personal_data_one() -> None:
+    """Raw records waiting for ingestion expire unread after it (issue 14): a setting, with the
+    personal-data retention as default and bound."""
+    import pytest
+
+    from npo_integration.settings import Settings
+
+    base = {"secrets_keys": settings.secrets_keys}
+    assert Settings(**base).raw_records_retention_seconds == 7 * 86400
+    assert Settings(**base, raw_records_retention_hours=48).raw_records_retention_seconds == 172800
+    with pytest.raises(ValueError, match="more than NPO_PERSONAL_DATA_RETENTION_DAYS"):
+        Settings(**base, raw_records_retention_hours=24 * 8)
+    with pytest.raises(ValueError):
+        Settings(**base, raw_records_retention_hours=0.5)

@@ -108,3 +108,26 @@ def test_newer_cursor() -> None:
     assert newer_cursor("5", None) == "5"
     assert newer_cursor("9", "10") == "10"
     assert newer_cursor("2024-02-01", "2024-01-01") == "2024-02-01"
+
+
+NOW = 1_800_000_000.0  # 2027-01-15, epoch seconds
+
+
+def test_max_cursor_never_takes_a_value_past_now_plus_the_skew() -> None:
+    """A record dated in 2099 would make every later pull ask for changes since 2099 (issue 14)."""
+    records = [
+        {"t": "2027-01-15T07:00:00Z"},
+        {"t": "2099-01-01T00:00:00Z"},
+        {"t": "2099-01-01T00:00:00.000+0000"},
+    ]
+    assert max_cursor(records, p("t"), now=NOW) == "2027-01-15T07:00:00Z"
+    assert max_cursor([{"t": "2099-01-01T00:00:00"}], p("t"), now=NOW) is None
+    assert max_cursor([{"t": NOW + 60}, {"t": 4_070_908_800}], p("t"), now=NOW) == str(
+        int(NOW + 60)
+    )
+    # milliseconds are read as milliseconds
+    assert max_cursor([{"t": NOW * 1000}, {"t": 4_070_908_800_000}], p("t"), now=NOW) == str(
+        int(NOW * 1000)
+    )
+    # opaque texts are not dates: kept as they are
+    assert max_cursor([{"t": "zz-cursor"}], p("t"), now=NOW) == "zz-cursor"

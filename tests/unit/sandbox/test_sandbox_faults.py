@@ -237,3 +237,19 @@ async def test_bad_bodies_are_hostile_in_the_way_they_say(
     assert b"\xff\xfe" in not_utf8 and json.loads(not_utf8.decode(errors="replace"))
     assert len(oversized) > 2 * 1024 * 1024
     assert nesting_depth(json.loads(deep_record)) > 200
+
+
+async def test_truncated_and_reset_bodies_cut_the_real_answer_in_half(
+    sandbox: SandboxServer, http: aiohttp.ClientSession
+) -> None:
+    async with http.get(offerings_url(sandbox)) as response:
+        whole = await response.read()
+    kinds = ["truncated", "reset_mid_body"]
+    await sandbox.set_faults("n", "offerings", fail_next=[{"bad_body": k} for k in kinds])
+    async with http.get(offerings_url(sandbox)) as response:
+        assert response.status == 200
+        assert await response.read() == whole[: len(whole) // 2]
+    with pytest.raises(aiohttp.ClientPayloadError):
+        async with http.get(offerings_url(sandbox)) as response:
+            assert response.status == 200 and response.content_length == len(whole)
+            await response.read()
