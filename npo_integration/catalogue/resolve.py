@@ -36,7 +36,7 @@ class TemplateInput(BaseModel):
 
     npo_id: str = Field(min_length=1)
     template: str = Field(min_length=1, description="NAME@VERSION, or NAME for its latest version")
-    base_url: str = Field(min_length=1)
+    base_url: str | None = Field(None, min_length=1, description="the template's, if it has one")
     display_name: str | None = None
     active: bool | None = None
     auth: dict[str, Any] = Field(default_factory=dict)
@@ -107,16 +107,20 @@ def _text(key: str, context: Mapping[str, Any], ref: str) -> str:
 def resolve_template(data: Mapping[str, Any]) -> dict[str, Any]:
     """The full config dict of a template input, with the template and version it resolved to
     (``template: {"name", "version"}``); :class:`TemplateError` (a ``ConfigError``, one line)
-    for an unknown template or version, a missing or unknown parameter, missing credentials or
-    an override of ``npo_id`` or ``template``."""
+    for an unknown template or version, a missing base URL (where the template has none), a
+    missing or unknown parameter, missing credentials or an override of ``npo_id`` or
+    ``template``."""
     try:
         given = TemplateInput.model_validate(data)
     except ValidationError as exc:
         raise TemplateError(describe_validation_error(exc)) from None
     template = find_template(given.template)
+    base_url = given.base_url or template.base_url
+    if base_url is None:
+        raise TemplateError(f"base_url: {template.ref} needs the NPO's base_url")
     context = {
         "npo_id": given.npo_id,
-        "base_url": given.base_url.rstrip("/"),
+        "base_url": base_url.rstrip("/"),
         "params": _parameters(template, given.params),
     }
     config: dict[str, Any] = _fill(template.config, context, template.ref)

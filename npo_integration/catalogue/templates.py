@@ -63,6 +63,11 @@ class CatalogueTemplate(BaseModel):
     system: str = Field(min_length=1, description="the system and API it is written for")
     description: str = Field(min_length=1)
     docs: list[str] = Field(min_length=1, description="the public API documentation it follows")
+    base_url: str | None = Field(
+        None,
+        description="the API's one address, for a hosted system every NPO shares (SKY API): "
+        "an NPO then need not give its base_url, and may give another",
+    )
     auth: dict[str, Any] = Field(
         description="the auth the system takes, without its secret: the NPO's auth is laid over it"
     )
@@ -78,8 +83,10 @@ class CatalogueTemplate(BaseModel):
 
     @property
     def needs(self) -> list[str]:
-        """What an NPO must give: ``base_url``, its credentials and the required parameters."""
-        needs = ["npo_id", "base_url", *(f"auth.{field}" for field in self.auth_needs)]
+        """What an NPO must give: ``base_url`` (unless the template has one), its credentials and
+        the required parameters."""
+        own_url = [] if self.base_url else ["base_url"]
+        needs = ["npo_id", *own_url, *(f"auth.{field}" for field in self.auth_needs)]
         return needs + [f"params.{n}" for n, p in self.params.items() if p.required]
 
 

@@ -9,6 +9,8 @@ owns the partition next recovers it from the changelog like any other table.
 
 from __future__ import annotations
 
+from faust.streams import _current_event
+
 from npo_integration.app import settings
 from npo_integration.delivery.once import Addressed
 from npo_integration.delivery.producer import BatchProducer
@@ -21,7 +23,13 @@ table = bytes_table("npo-oauth-grants", help="npo_id -> NpoGrants (sealed OAuth2
 
 
 def get(npo_id: str) -> NpoGrants | None:
-    raw = table.get(npo_id.encode())
+    # RocksDB reads the current event's partition: in the enrol agent that is the assignment's,
+    # not the NPO's, and the grant would look missing. Read as a timer or a web request does.
+    token = _current_event.set(None)
+    try:
+        raw = table.get(npo_id.encode())
+    finally:
+        _current_event.reset(token)
     return None if raw is None else decode(NpoGrants, raw)
 
 

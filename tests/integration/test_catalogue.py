@@ -1,7 +1,7 @@
-"""The connector catalogue against the simulated systems (Moodle, Canvas, Salesforce, CiviCRM),
-over the real broker: each template, registered through the admin API with the NPO's base URL,
-credentials and a few parameters, maps offerings and progress, enrols once, walks its system's
-pages and meets its error conventions.
+"""The connector catalogue against the simulated systems (Moodle, Canvas, Salesforce, CiviCRM,
+Blackbaud), over the real broker: each template, registered through the admin API with the NPO's
+base URL, credentials and a few parameters, maps offerings and progress, enrols once, walks its
+system's pages and meets its error conventions.
 
 One deployment (the module's ``stack``) serves every template, so the catalogue costs one worker
 start. Streams pulled every 2 s come from an override, so overrides are exercised end to end.
@@ -18,6 +18,9 @@ from tests.integration.support.kafka import read_all
 from tests.integration.support.polling import eventually
 from tests.integration.support.processes import SandboxProcess
 from tests.integration.test_enrolment import assignment, enrol_requests, send, wait_results
+from tests.integration.test_oauth_rotation import SECRET as BB_SECRET
+from tests.integration.test_oauth_rotation import SUBSCRIPTION_KEY as BB_SUBSCRIPTION_KEY
+from tests.integration.test_oauth_rotation import consent, grant_counters, sim_auth
 from tests.integration.test_sources import TIMEOUT, posts, wait_update
 
 TOKEN = "catalogue-token"
@@ -386,3 +389,73 @@ async def test_civicrm_template(stack: Stack) -> None:
     error = await pull_error(stack, bare)
     assert "HTTP 400: SECURITY ALERT: Ajax requests can only be issued" in error, error
     await deactivate(stack, bare)
+
+
+async def test_blackbaud_template_with_rotating_refresh_tokens(stack: Stack) -> None:
+    sandbox, npo_id = stack.sandbox, "cat-blackbaud"
+    # strict rotation: each refresh token is revoked on use, a reused one revokes the grant
+    await sandbox.add_npo(
+        npo_id, flavour="blackbaud", auth=sim_auth("strict"), offerings=3, progress=12
+    )
+    base = sandbox.npo_url(npo_id)
+    stored = await onboard(
+        stack,
+        {
+            "npo_id": npo_id,
+            "template": "blackbaud@1",
+            "base_url": base,
+            "auth": {  # the simulator's OAuth endpoints instead of oauth2.sky.blackbaud.com
+                "authorize_url": f"{base}/oauth2/authorization",
+                "token_url": "/oauth2/token",
+                "redirect_uri": "https://ops.example.org/oauth/callback",
+                "client_id": "spotlight",
+                "client_secret": BB_SECRET,
+                "subscription_key": BB_SUBSCRIPTION_KEY,
+                "refresh_margin_seconds": 1,
+            },
+            "params": {"page_size": 2},
+            "overrides": {"streams": {"offerings": EVERY_2S, "assignments": EVERY_2S}},
+        },
+        method="POST",
+    )
+    assert stored["config"]["template"] == {"name": "blackbaud", "version": 1}
+    assert BB_SECRET not in json.dumps(stored) and BB_SUBSCRIPTION_KEY not in json.dumps(stored)
+    await consent(sandbox, stack.deployment, stack.worker, npo_id)
+
+    events = await sandbox.records(npo_id, "offerings")
+    published = await offerings(stack, npo_id, {e["id"] for e in events})
+    first = published[events[0]["id"]]["offering"]
+    assert (first["title"], first["kind"]) == (events[0]["name"], "other")
+    # limit/offset pages followed through next_link: events, and one event's participants
+    await paged(sandbox, npo_id, "offerings", "offset", "2")
+    await paged(sandbox, npo_id, "progress", "offset", "2")
+    participant_paths = {
+        r["path"] for r in await sandbox.requests(npo_id) if r["endpoint"] == "progress"
+    }
+    assert all("/event/v1/events/" in path for path in participant_paths), participant_paths
+
+    # SKY API's quota answer is 429 with Retry-After: the enrolment waits and is made once
+    await sandbox.set_faults(
+        npo_id, endpoint="enrol", fail_next=[{"status": 429, "retry_after": 1}]
+    )
+    event = assignment("cat-bb-1", npo_id, offering=events[0]["id"])
+    result = await enrol_once(stack, event)
+    [participant] = await sandbox.enrolments(npo_id)
+    assert result["npo_enrolment_ref"] == participant["enrolment_id"]
+    assert participant["candidate"] == {"constituent_id": "user-cat-bb-1"}
+    assert await posts(sandbox, npo_id) == [429, 200]
+
+    # the participant, read back per event, is the assignment's progress
+    record = next(
+        r
+        for r in await sandbox.records(npo_id, "progress")
+        if r["id"] == participant["enrolment_id"]
+    )
+    await sandbox.upsert(npo_id, "progress", {**record, "rsvp_status": "Canceled"})
+    await wait_update(stack, "cat-bb-1", "withdrawn")
+
+    counters = await grant_counters(sandbox, npo_id)
+    assert counters["revoked"] is False and counters["reuse_rejected"] == 0, counters
+    assert counters["max_in_flight"] == 1, counters
+    assert BB_SECRET not in stack.worker.output()
+    await deactivate(stack, npo_id)

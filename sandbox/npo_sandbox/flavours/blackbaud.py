@@ -2,8 +2,9 @@
 
     GET  /npos/{id}/event/v1/eventlist?limit=L&offset=O
          -> {"count": total, "value": [...], "next_link": "<same URL, next offset>"}
-    GET  /npos/{id}/event/v1/participants?limit=L&offset=O      (one list for every event;
-         the real API lists them per event: /event/v1/events/{event_id}/participants)
+    GET  /npos/{id}/event/v1/events/{event_id}/participants?limit=L&offset=O   (as SKY API)
+    GET  /npos/{id}/event/v1/participants?limit=L&offset=O      (every event's in one list,
+         not in SKY API: examples/npos/blackbaud.json reads it, one call per page)
     POST /npos/{id}/event/v1/events/{event_id}/participants
          JSON {"constituent_id", "rsvp_status", ...} -> 200 {"id": "..."}
 
@@ -16,6 +17,7 @@ As in SKY API: ``limit`` (default 500 there, the NPO's page size here) and ``off
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
@@ -79,10 +81,15 @@ def generate(npo_id: str, offerings: int, progress: int) -> tuple[list[Record], 
     return events, participants
 
 
-def _page(request: web.Request, npo: SimulatedNpo, kind: str) -> web.Response:
+def _page(
+    request: web.Request, npo: SimulatedNpo, kind: str, event_id: str | None = None
+) -> web.Response:
     offset = int_param(request.query, "offset", 0, lo=0)
     limit = page_size(request.query, "limit", npo)
-    ordered = by_id(FLAVOUR.records(npo, kind).values(), FLAVOUR.keys[kind])
+    records: Iterable[Record] = FLAVOUR.records(npo, kind).values()
+    if event_id is not None:
+        records = [r for r in records if r["event_id"] == event_id]
+    ordered = by_id(records, FLAVOUR.keys[kind])
     body: dict[str, Any] = {"count": len(ordered), "value": ordered[offset : offset + limit]}
     if offset + limit < len(ordered):
         body["next_link"] = str(request.url.update_query(offset=offset + limit, limit=limit))
@@ -97,6 +104,14 @@ async def event_list(request: web.Request, npo: SimulatedNpo) -> web.Response:
 @route("progress")
 async def participant_list(request: web.Request, npo: SimulatedNpo) -> web.Response:
     return _page(request, npo, "progress")
+
+
+@route("progress")
+async def event_participant_list(request: web.Request, npo: SimulatedNpo) -> web.Response:
+    event_id = request.match_info["event_id"]
+    if event_id not in FLAVOUR.records(npo, "offerings"):
+        return json_error(404, "not_found", f"no event {event_id!r}")
+    return _page(request, npo, "progress", event_id)
 
 
 @route("enrol")
@@ -126,6 +141,7 @@ def register(router: web.UrlDispatcher) -> None:
     base = "/npos/{npo_id}/event/v1"
     router.add_get(f"{base}/eventlist", event_list)
     router.add_get(f"{base}/participants", participant_list)
+    router.add_get(f"{base}/events/{{event_id}}/participants", event_participant_list)
     router.add_post(f"{base}/events/{{event_id}}/participants", create_participant)
 
 

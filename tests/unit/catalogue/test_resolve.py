@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,11 +14,18 @@ from npo_integration.catalogue.resolve import resolve_config_input
 from npo_integration.errors import ConfigError
 from npo_integration.registry.config_input import read_config
 
+ROOT = Path(__file__).resolve().parents[3]
 CREDENTIALS: dict[str, dict[str, str]] = {
     "moodle": {"key": "moodle-token"},
     "canvas": {"token": "canvas-token"},
     "salesforce": {"client_id": "spotlight", "client_secret": "sf-secret"},
     "civicrm": {"key": "Bearer civi-key"},
+    "blackbaud": {
+        "client_id": "spotlight",
+        "client_secret": "bb-secret",
+        "subscription_key": "bb-subscription-key",
+        "redirect_uri": "https://ops.example.org/oauth/callback",
+    },
 }
 
 
@@ -32,7 +41,7 @@ def moodle(**extra: Any) -> dict[str, Any]:
 
 def test_every_template_resolves_with_its_defaults_into_a_valid_config() -> None:
     refs = [t.ref for versions in catalogue().values() for t in versions.values()]
-    assert {"moodle@1", "canvas@1", "salesforce@1", "civicrm@1"} <= set(refs)
+    assert {"moodle@1", "canvas@1", "salesforce@1", "civicrm@1", "blackbaud@1"} <= set(refs)
     for versions in catalogue().values():
         for template in versions.values():
             data = {
@@ -136,6 +145,10 @@ def test_resolution_is_pure() -> None:
             "params.role_id: must be an integer, got 'student'",
         ),
         (moodle(overrides={"npo_id": "other"}), "overrides.npo_id: may not be overridden"),
+        (
+            {"npo_id": "x", "template": "moodle@1", "auth": {"key": "k"}},
+            "base_url: moodle@1 needs the NPO's base_url",
+        ),
         ({"template": "moodle@1", "base_url": "https://x"}, "npo_id: Field required"),
         (moodle(tempo=1), "tempo: Extra inputs are not permitted"),
     ],
@@ -172,3 +185,56 @@ def test_merge_patch_follows_rfc_7396_examples() -> None:
     assert merge_patch({"e": None}, {"a": 1}) == {"e": None, "a": 1}
     assert merge_patch([1, 2], {"a": "b", "c": None}) == {"a": "b"}
     assert merge_patch({}, {"a": {"bb": {"ccc": None}}}) == {"a": {"bb": {}}}
+
+
+def test_blackbaud_template_is_the_hand_written_example_apart_from_urls() -> None:
+    """blackbaud@1 was written from examples/npos/blackbaud.json: resolved with the example's
+    simulator URLs and credentials it is the same config, but for the participants, which it
+    reads per event as SKY API lists them (the example reads the simulator's all-events list)."""
+    example = json.loads((ROOT / "examples" / "npos" / "blackbaud.json").read_text())
+    auth = example["auth"]
+    data = {
+        "npo_id": example["npo_id"],
+        "template": "blackbaud@1",
+        "base_url": example["base_url"],
+        "display_name": example["display_name"],
+        "auth": {k: v for k, v in auth.items() if k != "subscription_key_header"},
+    }
+    template = read_config(resolve_template(data)).sources[0]
+    written = read_config(example).sources[0]
+    assert template.auth == written.auth
+    by_name = {s.name: s for s in template.streams}
+    participants = by_name["assignments"]
+    assert participants.path == "/event/v1/events/{parent.id}/participants"
+    assert participants.parent_stream == "offerings"
+    by_name["assignments"] = participants.model_copy(
+        update={"path": "/event/v1/participants", "parent_stream": None}
+    )
+    assert list(by_name.values()) == written.streams
+    assert template.model_copy(update={"streams": written.streams}) == written
+
+
+def test_blackbaud_defaults_to_sky_api_and_needs_the_client_and_subscription_key() -> None:
+    template = find_template("blackbaud@1")
+    assert template.auth["authorize_url"] == "https://oauth2.sky.blackbaud.com/authorization"
+    assert template.auth["token_url"] == "https://oauth2.sky.blackbaud.com/token"
+    assert template.needs == [  # no base_url: every customer's SKY API is api.sky.blackbaud.com
+        "npo_id",
+        "auth.client_id",
+        "auth.client_secret",
+        "auth.subscription_key",
+        "auth.redirect_uri",
+    ]
+    data = {
+        "npo_id": "harbour-hope",
+        "template": "blackbaud@1",
+        "auth": CREDENTIALS["blackbaud"],
+        "params": {"page_size": 50},
+    }
+    source = read_config(resolve_template(data)).sources[0]
+    assert source.base_url == "https://api.sky.blackbaud.com"
+    assert {s.params["limit"] for s in source.streams} == {"50"}
+    assert source.auth.subscription_key_header == "Bb-Api-Subscription-Key"  # type: ignore[union-attr]
+    missing = {**data, "auth": {**CREDENTIALS["blackbaud"], "subscription_key": ""}}
+    with pytest.raises(ConfigError, match=r"^auth\.subscription_key: blackbaud@1 needs the NPO"):
+        resolve_template(missing)

@@ -14,7 +14,11 @@ def test_list_names_each_template_its_system_and_what_it_needs() -> None:
     rows = {line.split("\t")[0]: line.split("\t") for line in done.stdout.splitlines()}
     assert rows["moodle"][1] == "1"
     assert rows["moodle"][3] == "npo_id, base_url, auth.key"
-    assert {"canvas", "salesforce"} <= set(rows)
+    assert {"canvas", "salesforce", "civicrm"} <= set(rows)
+    # SKY API is one host for every customer: the template has the base URL, the NPO its keys
+    assert rows["blackbaud"][3] == (
+        "npo_id, auth.client_id, auth.client_secret, auth.subscription_key, auth.redirect_uri"
+    )
 
 
 def test_show_prints_the_template_as_json() -> None:
