@@ -107,6 +107,8 @@ class OAuthCode(web.View):
     @documented(body=CodeExchange)
     async def post(self, request: web.Request, npo_id: str) -> web.Response:
         """Exchange a consent's code for the NPO's first grant (replacing a revoked one)."""
+        if npo_configs.current(npo_id) is None:  # as every admin change: unknown before bad body
+            return unknown_npo(self, npo_id)
         try:
             ask = await _body(request, CodeExchange)
         except ValueError as exc:
@@ -143,6 +145,8 @@ class OAuthToken(web.View):
         """Worker to worker: a sealed access token of the NPO's grant, from its owner's keeper
         (refreshed there if needed, one refresh at a time). 421 on a worker that is not the
         owner (the partition moved: ask again)."""
+        if npo_configs.current(npo_id) is None:
+            return unknown_npo(self, npo_id)
         try:
             ask = await _body(request, TokenAsk)
         except ValueError as exc:
