@@ -114,6 +114,9 @@ class PayloadStore(Protocol):
 
     def delete(self, record_key: str) -> None: ...
 
+    def flush(self) -> None:
+        """Send the writes so far (after a batch)."""
+
 
 class ShapeObserver(Protocol):
     def observe(self, records: Sequence[RawRecord], now: datetime) -> None:
@@ -352,6 +355,8 @@ class Ingestor:
                         else Outcome("skipped")
                     )
         self._states.flush()  # on their way while the next round is transformed
+        if self._payloads is not None:
+            self._payloads.flush()
 
     def _keep(self, item: _Work) -> None:
         """Keep an offering record's content (failed or filtered out too: a replay shows what

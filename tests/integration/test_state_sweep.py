@@ -1,6 +1,6 @@
-"""Bounded state: a deactivated NPO's record states (and unprocessed records, links) are deleted
-by the state sweep once its retention is over, as tombstones on the tables' changelogs read with
-a plain consumer; a paused NPO and an active one keep theirs."""
+"""Bounded state: a deactivated NPO's record states (and kept payloads, unprocessed records,
+links) are deleted by the state sweep once its retention is over, as tombstones on the tables'
+changelogs read with a plain consumer; a paused NPO and an active one keep theirs."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ async def test_a_deactivated_npos_record_states_become_tombstones_and_others_sta
         NPO_STATE_RETENTION_DAYS="0", NPO_STATE_SWEEP_TICK_SECONDS="1", NPO_STATE_SWEEP_BATCH="2"
     )
     states = _changelog(deployment, "npo-record-state")
+    payloads = _changelog(deployment, "npo-record-payloads")
 
     async def all_published() -> bool:
         counts = [len(await events_of(deployment, n)) for n in ("sw-gone", "sw-paused", "sw-kept")]
@@ -58,19 +59,24 @@ async def test_a_deactivated_npos_record_states_become_tombstones_and_others_sta
         assert status == 200, body
 
     async def gone() -> bool:
-        latest = _latest(await read_all(states), "sw-gone")
-        return len(latest) == 3 and all(v is None for v in latest.values())
+        for changelog in (states, payloads):
+            latest = _latest(await read_all(changelog), "sw-gone")
+            if not (len(latest) == 3 and all(v is None for v in latest.values())):
+                return False
+        return True
 
-    # Batches of 2: the 3 states take two purge steps.
-    await eventually(gone, timeout=30, what="tombstones for sw-gone's 3 record states")
-    after = await read_all(states)
-    for npo_id in ("sw-paused", "sw-kept"):
-        kept = _latest(after, npo_id)
-        assert len(kept) == 3 and all(v is not None for v in kept.values()), (npo_id, kept)
+    # Batches of 2: the 3 states and 3 kept payloads take three purge steps.
+    await eventually(gone, timeout=30, what="tombstones for sw-gone's 3 states and 3 payloads")
+    for changelog in (states, payloads):
+        after = await read_all(changelog)
+        for npo_id in ("sw-paused", "sw-kept"):
+            kept = _latest(after, npo_id)
+            assert len(kept) == 3 and all(v is not None for v in kept.values()), (npo_id, kept)
 
     status, metrics_text = await admin(worker.url, deployment.admin_token, "GET", "/metrics")
     assert status == 200
     assert 'npo_state_purged_total{table="npo-record-state"} 3.0' in str(metrics_text)
+    assert 'npo_state_purged_total{table="npo-record-payloads"} 3.0' in str(metrics_text)
     status, body = await admin(
         worker.url, deployment.admin_token, "GET", "/admin/npos/sw-gone/status"
     )

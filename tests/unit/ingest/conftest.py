@@ -127,6 +127,9 @@ class FakePayloads:
     def delete(self, record_key: str) -> None:
         self.data.pop(record_key, None)
 
+    def flush(self) -> None:
+        """Writes land in ``data`` at once."""
+
 
 class FakeLog:
     """Output topics in memory: an ``OutputLog`` plus the send that appends to it."""
