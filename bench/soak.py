@@ -10,7 +10,8 @@ before is registered again; the worker's ``NPO_STATE_RETENTION_DAYS`` is one min
 state of each is swept in between; its ``NPO_ENROLMENT_RETENTION_DAYS`` is 0, so settled
 enrolments of active NPOs go at the next tick too).
 
-Writes ``var/chaos/soak.json``, which ``docs/reliability.md`` is rendered from. Its fields:
+Writes ``var/soak/soak.json``, which ``docs/reliability.md``'s "Soak" section is rendered from
+(``tests/chaos/report.py``; ``make chaos`` clears ``var/chaos/``, not this). Its fields:
 
 - ``scenario``: ``"soak"``; ``started_at``: ISO-8601 UTC start of the measured part;
 - ``seconds``: measured duration (after warm-up); ``warmup_seconds``;
@@ -57,7 +58,7 @@ CHURN_SECONDS = float(os.environ.get("SOAK_CHURN_SECONDS", "20"))
 RETENTION_DAYS = 60 / 86400
 SAMPLE_SECONDS = 15.0
 FLAT_GROWTH_PCT = 10.0
-OUT = ROOT / "var" / "chaos" / "soak.json"
+OUT = ROOT / "var" / "soak" / "soak.json"
 TOKEN = "soak"
 FAULTS: dict[str, dict[str, Any]] = {
     "500": {"fail_next": [{"status": 500}, {"status": 502}, {"status": 503}]},

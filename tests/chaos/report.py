@@ -9,8 +9,10 @@ Usage: .venv/bin/python -m tests.chaos.report [--out docs/reliability.md]
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -54,7 +56,54 @@ def _seconds(value: float) -> str:
     return f"{value:.1f} s"
 
 
-def render(results: list[ScenarioResult]) -> str:
+SOAK = ROOT / "var" / "soak" / "soak.json"
+"""Written by ``bench/soak.py`` (10 minutes, so not part of ``make chaos``)."""
+
+
+def render_soak(soak: dict[str, Any] | None) -> list[str]:
+    """The soak's section: traffic, faults, churn, what the sweep deleted, memory and local state
+    after warm-up and at the end."""
+    lines = ["", "## Soak: bounded state", ""]
+    if soak is None:
+        lines.append("Not run on this machine: `bench/soak.py` writes `var/soak/soak.json`.")
+        return lines
+    rss, rocks = soak["rss_mb"], soak["rocksdb_mb"]
+
+    def counts(values: dict[str, Any]) -> str:
+        return ", ".join(f"{k}: {v}" for k, v in sorted(values.items())) or "-"
+
+    lines += [
+        f"`bench/soak.py`, {soak['started_at'][:16].replace('T', ' ')} UTC: one worker, "
+        f"{soak['npos']} simulated NPOs, {soak['seconds']:.0f} s after a "
+        f"{soak['warmup_seconds']:.0f} s warm-up.",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| assignments sent | {soak['assignments_sent']} ({soak['assignments_per_second']:g}/s) |",
+        f"| outcomes | {counts(soak['outcomes'])} |",
+        f"| NPO faults injected | {counts(soak['faults_injected'])} |",
+        f"| NPO churn | {counts(soak['churn'])} |",
+        f"| entries the state sweep deleted | {counts(soak['state_purged'])} |",
+        f"| worker RSS (MB), after warm-up → end | {rss['start']:.0f} → {rss['end']:.0f} "
+        f"({rss['growth_pct']:+.1f}%) |",
+        f"| local table state (MB), after warm-up → end | {rocks['start']:.1f} → "
+        f"{rocks['end']:.1f} ({rocks['growth_pct']:+.1f}%) |",
+        f"| flat (each grew less than 10%) | {'yes' if soak['flat'] else '**no**'} |",
+    ]
+    return lines
+
+
+def _load_soak(path: Path) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    try:
+        soak: dict[str, Any] = json.loads(path.read_text())
+    except ValueError as exc:
+        raise SystemExit(f"chaos report: {path} is not the soak's result: {exc}") from None
+    return soak
+
+
+def render(results: list[ScenarioResult], soak: dict[str, Any] | None = None) -> str:
     lines = [INTRO, "## Summary", ""]
     passed = sum(r.passed for r in results)
     lines += [
@@ -94,6 +143,7 @@ def render(results: list[ScenarioResult]) -> str:
             f"{m.name}: {m.rss_mb_start or '?'} → {m.rss_mb_end or '?'}" for m in r.memory
         )
         lines.append(f"| {r.title} | {recovery} | {memory or '-'} | {'; '.join(r.notes)} |")
+    lines += render_soak(soak)
     if results:
         last = max(results, key=lambda r: r.finished_at)
         lines += [
@@ -111,12 +161,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "reliability.md")
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--soak", type=Path, default=SOAK)
     args = parser.parse_args()
     results = _load(args.results)
     if not results:
         print(f"chaos report: no scenario results in {args.results}", file=sys.stderr)
         raise SystemExit(1)
-    args.out.write_text(render(results))
+    args.out.write_text(render(results, _load_soak(args.soak)))
     print(f"wrote {args.out} ({len(results)} scenarios)")
 
 
