@@ -92,7 +92,7 @@ async def test_an_erased_npos_state_goes_at_once_and_its_secrets_with_it(
     assert history[f"{GONE}/1"] is None, history  # the version that held the sealed token
     assert history[f"{GONE}/2"]["change"] == "erase", history
     stored = json.dumps([current, history])
-    for secret in [*sealed, f"tok-{GONE}"]:
+    for secret in [*sealed, f"tok-{GONE}", "sealed:"]:
         assert secret not in stored
     kept_config = _latest(await read_all(configs), KEPT)[KEPT]
     assert kept_config["config"]["active"] is True
