@@ -7,7 +7,8 @@ Settings (environment): ``SOAK_SECONDS`` (600, after warm-up), ``SOAK_WARMUP_SEC
 ``SOAK_NPOS`` (200), ``SOAK_ASSIGNMENTS_PER_SECOND`` (10), ``SOAK_FAULTS_PER_MINUTE`` (30),
 ``SOAK_CHURN_SECONDS`` (20: this often one NPO is deactivated, and the one deactivated 7 rounds
 before is registered again; the worker's ``NPO_STATE_RETENTION_DAYS`` is one minute, so the
-state of each is swept in between).
+state of each is swept in between; its ``NPO_ENROLMENT_RETENTION_DAYS`` is 0, so settled
+enrolments of active NPOs go at the next tick too).
 
 Writes ``var/chaos/soak.json``, which ``docs/reliability.md`` is rendered from. Its fields:
 
@@ -187,6 +188,7 @@ async def soak(tmp: Path) -> dict[str, Any]:
         deployment.write_configs([config(sandbox, n) for n in npo_ids])
         worker = await deployment.start_worker(
             NPO_STATE_RETENTION_DAYS=str(RETENTION_DAYS),
+            NPO_ENROLMENT_RETENTION_DAYS="0",
             NPO_STATE_SWEEP_TICK_SECONDS="10",
             NPO_SCHEDULER_TICK_SECONDS="1",
         )

@@ -224,7 +224,10 @@ class Settings(BaseSettings):
         300.0,
         gt=0,
         le=86400,
-        description="how often each worker looks for deactivated NPOs whose state is due to go",
+        description=(
+            "how often each worker looks for deactivated NPOs whose state is due to go, and for"
+            " settled enrolments past their retention"
+        ),
     )
     state_sweep_batch: int = Field(
         1000,
@@ -282,6 +285,18 @@ class Settings(BaseSettings):
         description=(
             "retention of the topics carrying candidates' personal data, set when the service"
             " creates them (docs/security.md#personal-data)"
+        ),
+    )
+    enrolment_retention_days: float = Field(
+        90.0,
+        ge=0,
+        le=3650,
+        description=(
+            "how long a settled enrolment (final status, outcome event acknowledged, nothing due)"
+            " is kept before the state sweep deletes it, whatever its NPO's state; its state is"
+            " what makes a re-delivered assignment event a no-op, so it must outlive the"
+            " assignments topic: at least NPO_PERSONAL_DATA_RETENTION_DAYS, or 0 (deleted at the"
+            " next sweep: tests and demos only; docs/operations.md#bounded-state)"
         ),
     )
     raw_records_retention_hours: float | None = Field(
@@ -431,6 +446,19 @@ class Settings(BaseSettings):
             )
         if not (value.isascii() and value.isprintable()) or any(c.isspace() for c in value):
             raise ValueError("must be printable ASCII without spaces (it is sent in a header)")
+        return value
+
+    @field_validator("enrolment_retention_days")
+    @classmethod
+    def _enrolment_retention(cls, value: float, info: ValidationInfo) -> float:
+        """An enrolment forgotten while its assignment event can still be re-delivered would be
+        enrolled again: never shorter than the assignments topic's retention (0: tests only)."""
+        days = info.data.get("personal_data_retention_days")
+        if value != 0 and days is not None and value < days:
+            raise ValueError(
+                f"{value:g} days is less than NPO_PERSONAL_DATA_RETENTION_DAYS ({days:g} days),"
+                " the assignments topic's retention (0 deletes at once: tests only)"
+            )
         return value
 
     @field_validator("raw_records_retention_hours")

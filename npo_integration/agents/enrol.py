@@ -78,6 +78,8 @@ ASSIGNMENTS_TOPIC = settings.topic_candidate_assignments
 COMMANDS_TOPIC = settings.topic_enrolment_commands
 RESULTS_TOPIC = enrolment_results.get_topic_name()
 LINKS_TOPIC = enrolment_links.get_topic_name()
+SWEEP_STEPS = frozenset({"enrolment.purge_npo", "enrolment.expire_settled"})
+"""State sweep steps on one partition (``tables.state_purge.purge_enrolments``)."""
 MAX_PENDING = 20_000
 """Messages read and not yet done at most; past it the agent stops reading until some finish."""
 
@@ -281,12 +283,20 @@ async def enrol_assignments(stream: StreamT[bytes]) -> None:
             await lanes.drain()
             await _erase(acknowledge, event, message, partition)
             continue
-        if isinstance(message, EnrolmentCommand) and message.event_type == "enrolment.purge_npo":
-            await lanes.drain()  # after what is running on the partition, not beside it
+        if isinstance(message, EnrolmentCommand) and message.event_type in SWEEP_STEPS:
+            if message.event_type == "enrolment.purge_npo":
+                await lanes.drain()  # after what is running on the partition, not beside it
+            # A settled enrolment has nothing running: a lane that acts on one meanwhile (a
+            # cancel) writes its state again after this synchronous step, so no drain (each tick).
             try:
                 await state_purge.purge_enrolments(message, partition)
             except Exception:
-                log.exception("state purge of NPO %s's enrolments failed", message.npo_id)
+                log.exception(
+                    "state sweep step %s (NPO %s) on partition %d failed; the next tick asks again",
+                    message.event_type,
+                    message.npo_id,
+                    partition,
+                )
             await acks.done(event, acknowledge)
             continue
         if isinstance(message, EnrolmentCommand) and message.event_type == "enrolment.redrive_npo":
@@ -295,7 +305,7 @@ async def enrol_assignments(stream: StreamT[bytes]) -> None:
             await _handle(acknowledge, event, message, partition)
             continue
         if isinstance(message, EnrolmentCommand):
-            key, npo_id = message.assignment_id or "", message.npo_id
+            key, npo_id = message.assignment_id or "", message.npo_id or ""
         else:
             key, npo_id = message.assignment_id, message.offering.npo_id
         # The task copies this context: its table writes land on this event's partition.

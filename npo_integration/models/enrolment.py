@@ -7,9 +7,10 @@ after it, keyed by assignment_id like the candidate-assignments topic.
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime, timedelta
+from typing import Literal, Self
 
-from pydantic import AwareDatetime, ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
 from npo_integration.models.codec import Versioned
 from npo_integration.models.events import CandidateAssignmentEvent, Event, NpoId
@@ -36,6 +37,11 @@ REDRIVABLE: frozenset[str] = frozenset({"failed", "cancel_failed"})
 UNENROL_STATUSES: frozenset[str] = frozenset(
     {"cancel_pending", "cancelling", "cancel_failed", "cancelled", "cancel_not_supported"}
 )
+FINAL: frozenset[str] = frozenset(
+    {"confirmed", "failed", "cancelled", "cancel_not_supported", "cancel_failed"}
+)
+"""Statuses nothing acts on unless a new input comes (an operator's re-drive, a cancel).
+``unknown`` is not one: it waits for an operator's decision."""
 
 
 class EnrolmentState(Versioned):
@@ -81,6 +87,19 @@ class EnrolmentState(Versioned):
     def operation(self) -> Operation:
         return "unenrol" if self.status in UNENROL_STATUSES else "enrol"
 
+    @property
+    def settled(self) -> bool:
+        """Nothing is due: a final status (or erased: never acted on again) and no ``due_at``.
+
+        A final status is stored only after its outcome event was acknowledged by the broker
+        (``push.processor``: publish until acked, then save), so a settled state has no outcome
+        left to send. ``updated_at`` is then when it settled."""
+        return self.due_at is None and (self.status in FINAL or self.erased_at is not None)
+
+    def expired(self, now: datetime, retention: timedelta) -> bool:
+        """Settled for at least ``retention``: the enrolment retention sweep may delete it."""
+        return self.settled and now - self.updated_at >= retention
+
 
 class EnrolmentDue(Versioned):
     """``npo-enrolment-due`` table value, key assignment_id: only enrolments that need a later look.
@@ -106,6 +125,8 @@ class EnrolmentCommand(Event, Versioned):
     decision on an ``unknown`` enrolment: the NPO has it (``npo_enrolment_ref`` when
     known), or it has not and the enrolment is sent again. ``enrolment.purge_npo`` (one per
     partition): delete a deactivated NPO's enrolments past its retention (``tables.state_purge``).
+    ``enrolment.expire_settled`` (one per partition, no ``npo_id``): delete the settled
+    enrolments of that partition older than ``NPO_ENROLMENT_RETENTION_DAYS``, whatever their NPO.
     """
 
     event_type: Literal[
@@ -114,9 +135,16 @@ class EnrolmentCommand(Event, Versioned):
         "enrolment.confirm",
         "enrolment.resend",
         "enrolment.purge_npo",
+        "enrolment.expire_settled",
     ]
-    npo_id: NpoId
+    npo_id: NpoId | None = Field(None, description="required but for enrolment.expire_settled")
     assignment_id: str | None = None
     due_at: AwareDatetime | None = None
     npo_enrolment_ref: str | None = Field(None, min_length=1, max_length=500)
     requested_by: str | None = Field(None, max_length=100)
+
+    @model_validator(mode="after")
+    def _npo_id_given(self) -> Self:
+        if self.npo_id is None and self.event_type != "enrolment.expire_settled":
+            raise ValueError(f"{self.event_type} needs an npo_id")
+        return self

@@ -195,7 +195,7 @@ class EnrolmentProcessor:
 
     async def on_command(self, command: EnrolmentCommand, partition: int) -> None:
         if command.event_type == "enrolment.redrive_npo":
-            self._redrive(command.npo_id, partition)
+            self._redrive(command.npo_id or "", partition)
             return
         if command.event_type in ("enrolment.confirm", "enrolment.resend"):
             await self._operator_decision(command)

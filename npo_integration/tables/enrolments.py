@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import datetime, timedelta
+from itertools import islice
 
 from npo_integration.app import app
 from npo_integration.delivery.acked_table import acked_bytes_table
@@ -75,14 +77,35 @@ def purge_npo(npo_id: str, partition: int, limit: int) -> tuple[int, bool]:
     """Delete up to ``limit`` of the NPO's enrolments stored on ``partition`` (states and due
     entries, tombstones); how many, and whether more are left. Call while processing an event of
     that partition."""
-    found = [state.assignment_id for state in of_npo(npo_id, partition)]
-    for assignment_id in found[:limit]:
+    return _delete(of_npo(npo_id, partition), limit)
+
+
+def expire_settled(
+    partition: int, now: datetime, retention: timedelta, limit: int
+) -> tuple[int, bool]:
+    """Delete up to ``limit`` of the enrolments stored on ``partition`` that have been settled for
+    ``retention`` (``EnrolmentState.expired``), whatever their NPO; how many, and whether more
+    are left. Call while processing an event of that partition."""
+    needle = b'"partition":%d,' % partition
+    found = (
+        state
+        for _, state in matching(_states.items(), needle, EnrolmentState)
+        if state.partition == partition and state.expired(now, retention)
+    )
+    return _delete(found, limit)
+
+
+def _delete(found: Iterator[EnrolmentState], limit: int) -> tuple[int, bool]:
+    """The one deletion of the sweeps: up to ``limit`` of ``found`` (read up to one more, to
+    tell whether more are left), states and due entries as tombstones."""
+    chosen = [state.assignment_id for state in islice(found, limit + 1)]
+    for assignment_id in chosen[:limit]:
         key = assignment_id.encode()
         _states.delete_raw(key)
         _due.delete_raw(key)
     _states.flush()
     _due.flush()
-    return min(len(found), limit), len(found) > limit
+    return min(len(chosen), limit), len(chosen) > limit
 
 
 def of_candidate(candidate_id: str, partition: int) -> Iterator[EnrolmentState]:

@@ -10,6 +10,11 @@ while some is left. The last step sends ``enrolment.purge_npo`` to every enrolme
 partition (enrolments are keyed by assignment). Each step checks the NPO again: one reactivated
 in between keeps what is left. Deletions are changelog tombstones, counted in
 ``npo_state_purged{table}`` and logged.
+
+Settled enrolments of any NPO (``EnrolmentState.settled``) go too once settled for
+``NPO_ENROLMENT_RETENTION_DAYS``: each tick sends ``enrolment.expire_settled`` to every
+enrolment-commands partition the worker owns, and the enrolment agent deletes them in the same
+bounded steps as an NPO's enrolments (``purge_enrolments``).
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ log = logging.getLogger(__name__)
 
 def retention() -> timedelta:
     return timedelta(days=settings.state_retention_days)
+
+
+def enrolment_retention() -> timedelta:
+    return timedelta(days=settings.enrolment_retention_days)
 
 
 def expired(npo_id: str) -> bool:
@@ -76,20 +85,30 @@ async def purge_step(command: IngestCommand) -> None:
 
 
 async def purge_enrolments(command: EnrolmentCommand, partition: int) -> None:
-    """One bounded step of deleting an expired NPO's enrolments on ``partition`` (in that
-    partition's event); the next step goes to the same partition while some are left."""
-    if not expired(command.npo_id):
-        return
-    deleted, more = enrolments.purge_npo(command.npo_id, partition, settings.state_sweep_batch)
+    """One bounded step of deleting enrolments on ``partition`` (in that partition's event): an
+    expired NPO's (``enrolment.purge_npo``), or the settled ones past the enrolment retention
+    (``enrolment.expire_settled``); the next step goes to the same partition while some are left."""
+    limit = settings.state_sweep_batch
+    if command.event_type == "enrolment.expire_settled":
+        what = "settled enrolment(s)"
+        deleted, more = enrolments.expire_settled(
+            partition, utc_now(), enrolment_retention(), limit
+        )
+    else:
+        npo_id = command.npo_id or ""
+        if not expired(npo_id):
+            return
+        what = f"NPO {npo_id}'s enrolment(s)"
+        deleted, more = enrolments.purge_npo(npo_id, partition, limit)
     if deleted:
         metrics.state_purged.labels("npo-enrolments").inc(deleted)
-        log.info(
-            "state sweep: NPO %s, %d enrolment(s) of partition %d deleted",
-            command.npo_id,
-            deleted,
-            partition,
-        )
+        log.info("state sweep: %d %s of partition %d deleted", deleted, what, partition)
     if more:
         await enrolment_commands.send(
-            key=command.npo_id.encode(), value=encode(command), partition=partition
+            key=command_key(command), value=encode(command), partition=partition
         )
+
+
+def command_key(command: EnrolmentCommand) -> bytes:
+    """A sweep step's key: its NPO, or the sweep's name (the partition is given explicitly)."""
+    return (command.npo_id or "expire-settled").encode()

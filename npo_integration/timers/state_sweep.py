@@ -1,4 +1,4 @@
-"""The state sweep's timer (``tables.state_purge``: the policy and the purge steps).
+"""The state sweep's timers (``tables.state_purge``: the policy and the purge steps).
 
 An erased NPO's OAuth2 grants (sealed refresh tokens) go here too, on the owner of their
 partition: that table is written outside events, by its owner (``tables/oauth_grants.py``)."""
@@ -11,14 +11,15 @@ import time
 from npo_integration import grant_broker
 from npo_integration.app import settings
 from npo_integration.models.codec import DecodeError, decode, encode
+from npo_integration.models.enrolment import EnrolmentCommand
 from npo_integration.models.events import utc_now
 from npo_integration.models.internal import IngestCommand
 from npo_integration.partitioning import partition_for
 from npo_integration.tables import enrolment_links, npo_configs, oauth_grants, record_state
 from npo_integration.tables.npo_configs import ConfigSummary
-from npo_integration.tables.state_purge import retention
+from npo_integration.tables.state_purge import command_key, retention
 from npo_integration.timers.periodic import RecentSends, owned_partitions, periodic
-from npo_integration.topics import ingest_commands, raw_records
+from npo_integration.topics import enrolment_commands, ingest_commands, raw_records
 from npo_integration.worker_resources import batch_producer
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,19 @@ async def sweep_npo_state() -> None:
         asked += 1
     if asked:
         log.info("state sweep: purge of %d deactivated NPO(s) asked for", asked)
+
+
+@periodic(settings.state_sweep_tick_seconds)
+async def expire_settled_enrolments() -> None:
+    """One ``enrolment.expire_settled`` per enrolment-commands partition this worker owns: the
+    enrolment agent deletes that partition's settled enrolments past their retention in bounded
+    steps (``state_purge.purge_enrolments``). A step that finds none costs one scan of the
+    partition's enrolments, once a tick."""
+    command = EnrolmentCommand(event_type="enrolment.expire_settled", requested_by="state-sweep")
+    for partition in sorted(owned_partitions(enrolment_commands)):
+        await enrolment_commands.send(
+            key=command_key(command), value=encode(command), partition=partition
+        )
 
 
 async def _forget_grants(npo_id: str) -> None:

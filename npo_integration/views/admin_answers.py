@@ -1,13 +1,17 @@
 """What every admin view answers alike: an unknown NPO, whether the CLI or the API asked, and
-the request body read as JSON."""
+the request body read as JSON or as a model."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from faust import web
+from pydantic import BaseModel, ValidationError
 
-from npo_integration.json_input import loads
+from npo_integration.json_input import JsonInputError, loads
+from npo_integration.validation_errors import describe_validation_error
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def unknown_npo(view: web.View, npo_id: str) -> web.Response:
@@ -24,3 +28,16 @@ async def json_body(request: web.Request) -> Any:
     """The body as JSON; ``JsonInputError`` when it is not UTF-8, not JSON or nested too deeply
     (a view answers 4xx). aiohttp answers 413 itself to a body over its 1 MiB limit."""
     return loads(await request.read())
+
+
+async def model_body(request: web.Request, model: type[M], *, empty: M | None = None) -> M:
+    """The body validated as ``model`` (``empty`` for a blank body, when given); ``ValueError``
+    saying what is wrong otherwise, for the view's 422."""
+    if empty is not None and not (await request.read()).strip():
+        return empty
+    try:
+        return model.model_validate(await json_body(request))
+    except JsonInputError as exc:
+        raise ValueError(str(exc)) from None
+    except ValidationError as exc:
+        raise ValueError(describe_validation_error(exc)) from None

@@ -18,18 +18,16 @@ from collections import Counter
 from typing import Any, Literal
 
 from faust import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from npo_integration.app import app, settings
-from npo_integration.json_input import JsonInputError
 from npo_integration.models.codec import encode
 from npo_integration.models.enrolment import REDRIVABLE, EnrolmentCommand, EnrolmentState
 from npo_integration.partitioning import partition_for
 from npo_integration.tables import enrolments, npo_configs
 from npo_integration.timers.periodic import owned_partitions
 from npo_integration.topics import enrolment_commands
-from npo_integration.validation_errors import describe_validation_error
-from npo_integration.views.admin_answers import change_source, json_body, unknown_npo
+from npo_integration.views.admin_answers import change_source, model_body, unknown_npo
 from npo_integration.views.admin_auth import admin_only
 from npo_integration.views.openapi import WAIT, documented
 
@@ -131,17 +129,6 @@ class OperatorConfirm(BaseModel):
     npo_enrolment_ref: str | None = Field(None, min_length=1, max_length=500)
 
 
-async def _confirm_body(request: web.Request) -> OperatorConfirm:
-    if not (await request.read()).strip():
-        return OperatorConfirm()
-    try:
-        return OperatorConfirm.model_validate(await json_body(request))
-    except JsonInputError as exc:
-        raise ValueError(str(exc)) from None
-    except ValidationError as exc:
-        raise ValueError(describe_validation_error(exc)) from None
-
-
 async def _decide(
     view: web.View,
     request: web.Request,
@@ -208,7 +195,7 @@ class EnrolmentConfirm(web.View):
     async def post(self, request: web.Request, npo_id: str, assignment_id: str) -> web.Response:
         """The NPO has this enrolment: ``{"npo_enrolment_ref": "..."}`` (optional) is its id."""
         try:
-            decision = await _confirm_body(request)
+            decision = await model_body(request, OperatorConfirm, empty=OperatorConfirm())
         except ValueError as exc:
             return self.json({"error": str(exc)}, status=422)
         return await _decide(

@@ -10,11 +10,10 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
 from urllib.parse import urlencode
 
 from faust import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from npo_integration.app import app
 from npo_integration.errors import NpoIntegrationError
@@ -24,15 +23,13 @@ from npo_integration.grant_broker import (
     keeper,
     post_to_owner,
 )
-from npo_integration.json_input import JsonInputError
 from npo_integration.models.npo_config import (
     LEGACY_SOURCE,
     NpoSource,
     OAuth2AuthorizationCodeAuth,
 )
 from npo_integration.tables import npo_configs
-from npo_integration.validation_errors import describe_validation_error
-from npo_integration.views.admin_answers import json_body, unknown_npo
+from npo_integration.views.admin_answers import model_body, unknown_npo
 from npo_integration.views.admin_auth import admin_only
 from npo_integration.views.openapi import documented
 from npo_integration.worker_resources import http_client
@@ -65,15 +62,6 @@ def _oauth_source(npo_id: str, name: str) -> tuple[NpoSource, OAuth2Authorizatio
     if not isinstance(source.auth, OAuth2AuthorizationCodeAuth):
         return f"NPO {npo_id!r} source {name!r} does not use auth oauth2_authorization_code"
     return source, source.auth
-
-
-async def _body(request: web.Request, model: type[BaseModel]) -> Any:
-    try:
-        return model.model_validate(await json_body(request))
-    except JsonInputError as exc:
-        raise ValueError(str(exc)) from None
-    except ValidationError as exc:
-        raise ValueError(describe_validation_error(exc)) from None
 
 
 @app.page("/admin/npos/{npo_id}/oauth/consent")
@@ -110,7 +98,7 @@ class OAuthCode(web.View):
         if npo_configs.current(npo_id) is None:  # as every admin change: unknown before bad body
             return unknown_npo(self, npo_id)
         try:
-            ask = await _body(request, CodeExchange)
+            ask = await model_body(request, CodeExchange)
         except ValueError as exc:
             return self.json({"error": str(exc)}, status=422)
         found = _oauth_source(npo_id, ask.source)
@@ -148,7 +136,7 @@ class OAuthToken(web.View):
         if npo_configs.current(npo_id) is None:
             return unknown_npo(self, npo_id)
         try:
-            ask = await _body(request, TokenAsk)
+            ask = await model_body(request, TokenAsk)
         except ValueError as exc:
             return self.json({"error": str(exc)}, status=422)
         found = _oauth_source(npo_id, ask.source)

@@ -162,6 +162,31 @@ def by_id(records: Iterable[Record], key_field: str) -> list[Record]:
     return sorted(records, key=lambda r: natural(r[key_field]))
 
 
+@dataclass(frozen=True)
+class OffsetPage:
+    """One ``offset``/``limit`` page of records in id order, and what a body needs around it."""
+
+    records: list[Record]
+    total: int
+    offset: int
+    limit: int
+
+    @property
+    def more(self) -> bool:
+        return self.offset + self.limit < self.total
+
+
+def offset_page(
+    request: web.Request, npo: SimulatedNpo, records: Iterable[Record], key_field: str
+) -> OffsetPage:
+    """The page ``?offset=&limit=`` asks for (the NPO's page size by default; a 400 for bad
+    values): the offset/limit paging of the generic REST and SKY API flavours alike."""
+    offset = int_param(request.query, "offset", 0, lo=0)
+    limit = page_size(request.query, "limit", npo)
+    ordered = by_id(records, key_field)
+    return OffsetPage(ordered[offset : offset + limit], len(ordered), offset, limit)
+
+
 def by_modified(records: Iterable[Record], modified: str, key_field: str) -> list[Record]:
     """(modified, id) order, for incremental pulls and keyset cursors.
 

@@ -31,9 +31,7 @@ from .base import (
     Flavour,
     IdFormat,
     Record,
-    by_id,
-    int_param,
-    page_size,
+    offset_page,
     read_json_object,
     record_enrolment,
 )
@@ -84,15 +82,15 @@ def generate(npo_id: str, offerings: int, progress: int) -> tuple[list[Record], 
 def _page(
     request: web.Request, npo: SimulatedNpo, kind: str, event_id: str | None = None
 ) -> web.Response:
-    offset = int_param(request.query, "offset", 0, lo=0)
-    limit = page_size(request.query, "limit", npo)
     records: Iterable[Record] = FLAVOUR.records(npo, kind).values()
     if event_id is not None:
         records = [r for r in records if r["event_id"] == event_id]
-    ordered = by_id(records, FLAVOUR.keys[kind])
-    body: dict[str, Any] = {"count": len(ordered), "value": ordered[offset : offset + limit]}
-    if offset + limit < len(ordered):
-        body["next_link"] = str(request.url.update_query(offset=offset + limit, limit=limit))
+    page = offset_page(request, npo, records, FLAVOUR.keys[kind])
+    body: dict[str, Any] = {"count": page.total, "value": page.records}
+    if page.more:
+        body["next_link"] = str(
+            request.url.update_query(offset=page.offset + page.limit, limit=page.limit)
+        )
     return web.json_response(body)
 
 

@@ -23,9 +23,7 @@ from .base import (
     Flavour,
     IdFormat,
     Record,
-    by_id,
-    int_param,
-    page_size,
+    offset_page,
     read_json_object,
     record_enrolment,
 )
@@ -69,10 +67,8 @@ def generate(npo_id: str, offerings: int, progress: int) -> tuple[list[Record], 
 
 
 def _slice(request: web.Request, npo: SimulatedNpo, kind: str) -> web.Response:
-    offset = int_param(request.query, "offset", 0, lo=0)
-    limit = page_size(request.query, "limit", npo)
-    ordered = by_id(FLAVOUR.records(npo, kind).values(), FLAVOUR.keys[kind])
-    return web.json_response({"results": ordered[offset : offset + limit], "count": len(ordered)})
+    page = offset_page(request, npo, FLAVOUR.records(npo, kind).values(), FLAVOUR.keys[kind])
+    return web.json_response({"results": page.records, "count": page.total})
 
 
 @route("offerings")
