@@ -75,6 +75,9 @@ def _apply(event: EventT[bytes]) -> Awaitable[None] | None:
         log.info("config of %s unchanged; no new version", command.npo_id)
         return None
     npo_configs.store(version)
+    if version.change == "erase":
+        forgotten = npo_configs.forget_history(version.npo_id, before=version.version)
+        log.info("NPO %s erased: %d earlier version(s) deleted", version.npo_id, forgotten)
     metrics.config_changes.labels(version.source, version.change).inc()
     log.info(
         "config of %s is now version %d (%s via %s)",

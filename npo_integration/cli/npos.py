@@ -1,5 +1,5 @@
-"""``npo-integration npos add|list|show|versions|deactivate|pause|resume``: the registry from the
-shell."""
+"""``npo-integration npos add|list|show|versions|deactivate|pause|resume|erase``: the registry
+from the shell."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def list_(limit: int | None, after: str | None, url: str | None) -> None:
             (
                 npo["npo_id"],
                 f"v{npo['version']}",
-                "active" if npo["active"] else "inactive",
+                "erased" if npo.get("erased") else "active" if npo["active"] else "inactive",
                 npo["updated_at"],
                 npo["display_name"],
             )
@@ -117,6 +117,21 @@ def pause(npo_id: str, url: str | None) -> None:
 def resume(npo_id: str, url: str | None) -> None:
     """Pull and enrol for a paused or deactivated NPO_ID again, with its stored config."""
     _print(AdminClient(url).call("POST", f"/admin/npos/{npo_id}/resume?wait=true"))
+
+
+@npos.command("erase")
+@click.argument("npo_id")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation (scripts)")
+@admin_url
+def erase(npo_id: str, yes: bool, url: str | None) -> None:
+    """NPO_ID left the platform: make it inactive, drop its secrets and earlier config versions,
+    and have its state (record states, unprocessed records, holds, enrolments) deleted now, not
+    after NPO_STATE_RETENTION_DAYS. Not undone by `resume`: `add` a config to register it again."""
+    if not yes:
+        click.confirm(
+            f"Erase NPO {npo_id}? Its secrets, config history and state are deleted", abort=True
+        )
+    _print(AdminClient(url).call("POST", f"/admin/npos/{quote(npo_id, safe='')}/erase?wait=true"))
 
 
 @npos.command("authorize")

@@ -24,6 +24,7 @@ class ConfigCommand(Event, Versioned):
         "npo_config.reseal",
         "npo_config.pause",
         "npo_config.resume",
+        "npo_config.erase",
     ]
     npo_id: NpoId
     source: ConfigSource
@@ -243,8 +244,8 @@ class IngestCommand(Event, Versioned):
 
     ``ingest.redrive``: re-emit every unprocessed record of the NPO onto raw-records,
     whatever its attempts so far (after a mapping fix, say). ``ingest.purge``: the NPO is
-    deactivated past ``NPO_STATE_RETENTION_DAYS``; delete a batch of its state (the state sweep,
-    ``timers/state_sweep.py``, sends it; the step sends the next while some is left).
+    deactivated past ``NPO_STATE_RETENTION_DAYS``, or erased; delete a batch of its state (the
+    state sweep, ``timers/state_sweep.py``, sends it; the step sends the next while some is left).
     """
 
     event_type: Literal["ingest.redrive", "ingest.purge"] = "ingest.redrive"

@@ -786,9 +786,11 @@ def one_source(config: SourceOrConfig) -> NpoSource:
 
 
 ConfigSource = Literal["npo-assessed", "admin-api", "cli", "file"]
-ConfigChange = Literal["upsert", "deactivate", "reseal", "pause", "resume"]
+ConfigChange = Literal["upsert", "deactivate", "reseal", "pause", "resume", "erase"]
 """What made a version: a whole config (``upsert``), a state change of the stored one (``pause``
-and ``deactivate`` set ``active`` false, ``resume`` sets it true) or new ciphertext (``reseal``)."""
+and ``deactivate`` set ``active`` false, ``resume`` sets it true), new ciphertext (``reseal``) or
+the NPO leaving the platform (``erase``: inactive, every secret dropped, its state purged at once;
+only an upsert brings it back)."""
 
 
 class NpoConfigVersion(_Strict, Versioned):

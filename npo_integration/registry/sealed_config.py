@@ -6,7 +6,12 @@ from collections.abc import Callable
 
 from pydantic import SecretStr
 
-from npo_integration.models.npo_config import SECRET_FIELDS, NpoIntegrationConfig, SourceConfig
+from npo_integration.models.npo_config import (
+    SECRET_FIELDS,
+    NoAuth,
+    NpoIntegrationConfig,
+    SourceConfig,
+)
 from npo_integration.sealing import SecretBox
 
 
@@ -38,3 +43,15 @@ def seal_config(config: NpoIntegrationConfig, box: SecretBox) -> NpoIntegrationC
 def reseal_config(config: NpoIntegrationConfig, box: SecretBox) -> NpoIntegrationConfig:
     """Every secret re-encrypted with the primary key (rotation)."""
     return _map_secrets(config, box.reseal)
+
+
+def without_secrets(config: NpoIntegrationConfig) -> NpoIntegrationConfig:
+    """``config`` with every source's auth that holds a secret replaced by ``none`` (an erased
+    NPO keeps no credentials; the rest of its config stays, to show what it was)."""
+    if not any(SECRET_FIELDS[source.auth.kind] for source in config.sources):
+        return config
+    sources = [
+        source.model_copy(update={"auth": NoAuth()}) if SECRET_FIELDS[source.auth.kind] else source
+        for source in config.sources
+    ]
+    return config.model_copy(update={"sources": sources})

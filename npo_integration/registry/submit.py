@@ -66,6 +66,12 @@ def resume_command(npo_id: str, source: ConfigSource) -> ConfigCommand:
     return ConfigCommand(event_type="npo_config.resume", npo_id=npo_id, source=source)
 
 
+def erase_command(npo_id: str, source: ConfigSource) -> ConfigCommand:
+    """The NPO leaves the platform: inactive, its secrets dropped, its state purged at once
+    (``tables/state_purge.py``). Only a new config (upsert) brings it back."""
+    return ConfigCommand(event_type="npo_config.erase", npo_id=npo_id, source=source)
+
+
 def reseal_command(npo_id: str, source: ConfigSource) -> ConfigCommand:
     """Re-encrypt the NPO's secrets with the primary key (after a key rotation)."""
     return ConfigCommand(event_type="npo_config.reseal", npo_id=npo_id, source=source)

@@ -14,12 +14,23 @@ from npo_integration.models.npo_config import (
     NpoConfigVersion,
     NpoIntegrationConfig,
 )
-from npo_integration.registry.sealed_config import reseal_config
+from npo_integration.registry.sealed_config import reseal_config, without_secrets
 from npo_integration.sealing import SecretBox, is_sealed
 
 
 class UnknownNpoError(ConfigError):
     """A command names an NPO the registry has never seen."""
+
+
+class ErasedNpoError(ConfigError):
+    """A command would make an erased NPO active again with the config it had: it has no
+    credentials left; a new config (upsert) is how it comes back."""
+
+    def __init__(self, npo_id: str) -> None:
+        super().__init__(
+            f"NPO {npo_id!r} is erased: it keeps no config to resume; "
+            "register it again with a full config (upsert)"
+        )
 
 
 def assert_sealed(config: NpoIntegrationConfig) -> None:
@@ -64,11 +75,22 @@ def next_version(
 
     A reseal always makes a version: the point is new ciphertext under the primary key,
     so the old key can leave the ring.
+
+    An erase makes an inactive version without any secret, marked ``erase`` (once: erasing an
+    erased NPO changes nothing). An erased NPO stays erased until an upsert: pause and deactivate
+    change nothing, a reseal has nothing to reseal, a resume is refused (``ErasedNpoError``).
     """
     change: ConfigChange
     if command.event_type != "npo_config.upsert":
         if current is None:
             raise UnknownNpoError(f"unknown npo_id {command.npo_id!r}")
+        if current.change == "erase":
+            if command.event_type == "npo_config.resume":
+                raise ErasedNpoError(command.npo_id)
+            return None
+        if command.event_type == "npo_config.erase":
+            config = without_secrets(current.config).model_copy(update={"active": False})
+            return _version(current, command, now, "erase", config)
         if command.event_type == "npo_config.reseal":
             return _version(current, command, now, "reseal", reseal_config(current.config, box))
         change, active = STATE_CHANGES[command.event_type]

@@ -242,6 +242,20 @@ def store(version: NpoConfigVersion) -> None:
     _notify(version.npo_id, value, version)
 
 
+def forget_history(npo_id: str, before: int) -> int:
+    """Delete versions ``1..before-1`` of the NPO's history (changelog tombstones); the number
+    deleted. Call only from the config agent, in the event of a command for the NPO (the
+    partition its history was written in), then ``wait_acked``: an erase's, so the sealed secrets
+    of the NPO's earlier versions do not outlive it."""
+    deleted = 0
+    for number in range(1, before):
+        key = f"{npo_id}/{number}".encode()
+        if _history.get_raw(key) is not None:
+            _history.delete_raw(key)
+            deleted += 1
+    return deleted
+
+
 async def wait_acked() -> None:
     """Return once every version stored so far is acknowledged by the broker."""
     await _history.wait_acked()
@@ -267,9 +281,16 @@ class ConfigSummary(Versioned):
     change: str = "upsert"
     config: _Config
 
+    @property
+    def erased(self) -> bool:
+        """The NPO left the platform (``npo_config.erase``) and was not registered again since."""
+        return self.change == "erase" and not self.config.active
+
     def state_expired(self, now: datetime, retention: timedelta) -> bool:
-        """Deactivated (not paused) for longer than ``retention``: its state goes
-        (``timers/state_sweep.py``). A paused NPO keeps its state whatever its age."""
+        """Deactivated (not paused) for longer than ``retention``, or erased (at once): its state
+        goes (``timers/state_sweep.py``). A paused NPO keeps its state whatever its age."""
+        if self.erased:
+            return True
         return (
             not self.config.active
             and self.change == "deactivate"
@@ -281,6 +302,7 @@ class ConfigSummary(Versioned):
             "npo_id": self.npo_id,
             "display_name": self.config.display_name,
             "active": self.config.active,
+            "erased": self.erased,
             "version": self.version,
             "updated_at": self.updated_at.isoformat(),
             "source": self.source,

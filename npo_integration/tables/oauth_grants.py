@@ -51,3 +51,19 @@ async def durable_put(value: NpoGrants, producer: BatchProducer) -> None:
     # RocksDB keeps a database per partition and picks it from the current event; there is none.
     by_partition(number).put(key, raw)
     store._key_index[key] = number  # type: ignore[attr-defined]
+
+
+async def durable_delete(npo_id: str, producer: BatchProducer) -> None:
+    """Delete the NPO's grants (an erased NPO keeps no credentials): the changelog tombstone,
+    acknowledged, then this worker's store. Call only on the worker that owns the key's
+    partition, as :func:`durable_put`."""
+    key, number = npo_id.encode(), partition(npo_id)
+    topic = table.changelog_topic.get_topic_name()
+    await producer.send_all_or_raise([Addressed(topic, number, key, None)])
+    store = table.data
+    by_partition = getattr(store, "_db_for_partition", None)
+    if by_partition is None:  # the memory store (tests): a dict
+        store.pop(key, None)
+        return
+    by_partition(number).delete(key)
+    store._key_index.pop(key, None)  # type: ignore[attr-defined]

@@ -44,7 +44,8 @@ def enrolment_retention() -> timedelta:
 
 
 def expired(npo_id: str) -> bool:
-    """The NPO's current config says its state may go (read again at every step)."""
+    """The NPO's current config says its state may go (read again at every step): deactivated
+    past the retention, or erased (at once: ``ConfigSummary.state_expired``)."""
     raw = npo_configs.current_raw(npo_id)
     if raw is None:
         return False

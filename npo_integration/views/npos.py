@@ -1,4 +1,5 @@
-"""Admin API of the registry: create, replace, deactivate and read NPO configs (secrets redacted).
+"""Admin API of the registry: create, replace, deactivate, erase and read NPO configs (secrets
+redacted).
 
 Writes go through the same command path as the CLI and the npo-assessed topic;
 ``?wait=true`` answers once the new version is in this worker's table.
@@ -19,7 +20,7 @@ from npo_integration.json_input import JsonInputError
 from npo_integration.models.internal import ConfigCommand
 from npo_integration.models.npo_config import NpoConfigVersion, NpoIntegrationConfig
 from npo_integration.registry.config_input import read_config
-from npo_integration.registry.submit import deactivate_command, reseal_command
+from npo_integration.registry.submit import deactivate_command, erase_command, reseal_command
 from npo_integration.registry.warnings import config_warnings
 from npo_integration.tables import npo_configs
 from npo_integration.validation_errors import describe_validation_error
@@ -178,6 +179,30 @@ class NpoDeactivation(web.View):
         if npo_configs.current(npo_id) is None:
             return unknown_npo(self, npo_id)
         return await _accept(self, request, deactivate_command(npo_id, change_source(request)))
+
+
+@app.page("/admin/npos/{npo_id}/erase")
+class NpoErasure(web.View):
+    @admin_only
+    @documented(query=[WAIT])
+    async def post(self, request: web.Request, npo_id: str) -> web.Response:
+        """Erase the NPO (it left the platform): inactive at once, its secrets dropped from its
+        config and its earlier versions deleted; the state sweep deletes its state without the
+        retention wait. Only a new config (PUT) brings it back. 200 ``unchanged`` when it is
+        already erased."""
+        current = npo_configs.current(npo_id)
+        if current is None:
+            return unknown_npo(self, npo_id)
+        if current.change == "erase":
+            return self.json(
+                {
+                    "npo_id": npo_id,
+                    "status": "unchanged",
+                    "erased": True,
+                    "version": current.version,
+                }
+            )
+        return await _accept(self, request, erase_command(npo_id, change_source(request)))
 
 
 @app.page("/admin/secrets/reseal")

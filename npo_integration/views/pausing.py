@@ -15,6 +15,7 @@ from npo_integration.app import app
 from npo_integration.models.internal import ConfigCommand
 from npo_integration.models.npo_config import ConfigSource
 from npo_integration.registry.submit import pause_command, resume_command
+from npo_integration.registry.versioning import ErasedNpoError
 from npo_integration.tables import npo_configs
 from npo_integration.views.admin_answers import change_source, unknown_npo
 from npo_integration.views.admin_auth import admin_only
@@ -35,6 +36,8 @@ async def _set_active(
     if current is None:
         return unknown_npo(view, npo_id)
     command = make(npo_id, change_source(request))
+    if current.change == "erase" and command.event_type == "npo_config.resume":
+        return view.json({"error": str(ErasedNpoError(npo_id))}, status=409)
     if current.config.active == (command.event_type == "npo_config.resume"):
         return view.json(
             {
@@ -61,5 +64,6 @@ class NpoResume(web.View):
     @admin_only
     @documented(query=[WAIT])
     async def post(self, request: web.Request, npo_id: str) -> web.Response:
-        """Resume a paused or deactivated NPO with its stored config and secrets."""
+        """Resume a paused or deactivated NPO with its stored config and secrets; 409 for an
+        erased NPO (it has none: PUT a config to register it again)."""
         return await _set_active(self, request, npo_id, resume_command)

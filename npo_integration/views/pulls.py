@@ -47,6 +47,8 @@ class ManualFetch(web.View):
         version = npo_configs.current(npo_id)
         if version is None:
             return unknown_npo(self, npo_id)
+        if version.change == "erase":
+            return self.json({"error": f"NPO {npo_id!r} is erased: nothing to pull"}, status=409)
         if not version.config.active:
             return self.json(
                 {"error": f"NPO {npo_id!r} is inactive (paused or deactivated): resume it first"},

@@ -153,7 +153,7 @@ def owner_status(version: NpoConfigVersion) -> dict[str, Any]:
     return {
         "npo_id": npo_id,
         "display_name": config.display_name,
-        "state": "active" if config.active else "paused",
+        "state": _state(config.active, erased=version.change == "erase"),
         "last_change": version.change,
         "config_version": version.version,
         "config_updated_at": version.updated_at.isoformat(),
@@ -231,6 +231,11 @@ def enrolment_share(version: NpoConfigVersion) -> dict[str, Any]:
     }
 
 
+def _state(active: bool, *, erased: bool) -> str:
+    """``erased`` (left the platform: ``npo_config.erase``), else ``active`` or ``paused``."""
+    return "erased" if erased else "active" if active else "paused"
+
+
 def _iso(at: datetime | None) -> str | None:
     return None if at is None else at.isoformat()
 
@@ -258,7 +263,7 @@ def owned_lines(stored: list[tuple[str, bytes]]) -> list[dict[str, Any]]:
             {
                 "npo_id": listed.npo_id,
                 "display_name": listed.config.display_name,
-                "state": "active" if active else "paused",
+                "state": _state(active, erased=listed.erased),
                 "config_version": listed.version,
                 "health": worst([s.health for s in streams], active),
                 "failing_streams": [s.stream for s in streams if s.health == "failing"],

@@ -39,3 +39,10 @@ def test_only_a_deactivation_older_than_the_retention_expires_the_state(
     change: str, active: bool, age: timedelta, expired: bool
 ) -> None:
     assert summary(change, active).state_expired(UPDATED + age, 30 * DAY) is expired
+
+
+def test_an_erased_npos_state_expires_at_once() -> None:
+    erased = summary("erase", False)
+    assert erased.erased and erased.public()["erased"] is True
+    assert erased.state_expired(UPDATED, 30 * DAY)  # no retention wait
+    assert not summary("deactivate", False).erased

@@ -1,5 +1,5 @@
 """Config commands become versions: numbered, idempotent on replay, with reseal, deactivate,
-pause and resume; the start-up config file changes only what it manages."""
+pause, resume and erase; the start-up config file changes only what it manages."""
 
 from __future__ import annotations
 
@@ -8,11 +8,17 @@ from datetime import UTC, datetime
 import pytest
 
 from npo_integration.errors import ConfigError
+from npo_integration.models.codec import encode
 from npo_integration.models.internal import ConfigCommand
 from npo_integration.models.npo_config import NpoConfigVersion, NpoIntegrationConfig
-from npo_integration.registry.config_input import read_config
+from npo_integration.registry.config_input import decode_config_version, read_config
 from npo_integration.registry.sealed_config import seal_config
-from npo_integration.registry.versioning import UnknownNpoError, file_may_change, next_version
+from npo_integration.registry.versioning import (
+    ErasedNpoError,
+    UnknownNpoError,
+    file_may_change,
+    next_version,
+)
 from npo_integration.sealing import SecretBox
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
@@ -157,3 +163,40 @@ def test_the_config_file_manages_only_what_it_made_and_nobody_changed_since() ->
     # a reseal whose earlier versions are gone: not guessed to be the file's
     lone = _history((up, "file"), (reseal, "cli"))
     assert not file_may_change(lone[-1], lambda number: None)
+
+
+def test_an_erase_makes_an_inactive_erased_version_without_any_secret() -> None:
+    v1 = next_version(None, upsert(config(token="very-secret-token")), NOW, BOX)
+    assert v1 is not None
+    erased = next_version(v1, state("npo_config.erase"), NOW, BOX)
+    assert erased is not None and (erased.version, erased.change) == (2, "erase")
+    assert erased.config.active is False
+    assert [source.auth.kind for source in erased.config.sources] == ["none"]
+    stored = encode(erased)
+    sealed = v1.config.sources[0].auth.token.get_secret_value()  # type: ignore[union-attr]
+    assert sealed.encode() in encode(v1) and sealed.encode() not in stored
+    assert decode_config_version(stored) == erased  # stored as a valid config
+    assert erased.config.display_name == v1.config.display_name  # the rest stays, to be read
+    assert next_version(erased, state("npo_config.erase"), NOW, BOX) is None  # a replay
+
+
+def test_an_erased_npo_is_not_resumed_and_stays_erased_until_an_upsert() -> None:
+    v1 = next_version(None, upsert(config()), NOW, BOX)
+    assert v1 is not None
+    erased = next_version(v1, state("npo_config.erase"), NOW, BOX)
+    assert erased is not None
+    with pytest.raises(ErasedNpoError, match="erased"):
+        next_version(erased, state("npo_config.resume"), NOW, BOX)
+    for kind in ("npo_config.pause", "npo_config.deactivate", "npo_config.reseal"):
+        assert next_version(erased, state(kind), NOW, BOX) is None  # still erased
+    back = next_version(erased, upsert(config()), NOW, BOX)
+    assert back is not None and (back.version, back.change) == (3, "upsert")
+    assert back.config.active and back.config.sources[0].auth.kind == "bearer"
+
+
+def test_erasing_a_paused_npo_erases_it_and_an_unknown_one_is_refused() -> None:
+    paused = _history(("npo_config.upsert", "cli"), ("npo_config.pause", "cli"))[-1]
+    erased = next_version(paused, state("npo_config.erase"), NOW, BOX)
+    assert erased is not None and erased.change == "erase" and not erased.config.active
+    with pytest.raises(UnknownNpoError):
+        next_version(None, state("npo_config.erase"), NOW, BOX)
