@@ -8,7 +8,7 @@ and its changelog entry always sit on the assignment's partition.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from itertools import islice
 
@@ -81,16 +81,25 @@ def purge_npo(npo_id: str, partition: int, limit: int) -> tuple[int, bool]:
 
 
 def expire_settled(
-    partition: int, now: datetime, retention: timedelta, limit: int
+    partition: int,
+    now: datetime,
+    retention: timedelta,
+    limit: int,
+    npo_gone: Callable[[str], bool],
 ) -> tuple[int, bool]:
     """Delete up to ``limit`` of the enrolments stored on ``partition`` that have been settled for
-    ``retention`` (``EnrolmentState.expired``), whatever their NPO; how many, and whether more
-    are left. Call while processing an event of that partition."""
+    ``retention`` (``EnrolmentState.expired``), whatever their NPO, or whose NPO's state is due
+    to go (``npo_gone``: deactivated past its retention, or erased), whatever their status; how
+    many, and whether more are left. Call while processing an event of that partition.
+
+    The second rule reaches what an NPO's own purge cannot see: the enrolments of an NPO whose
+    records were never pulled (its purge starts from its record states' partition)."""
     needle = b'"partition":%d,' % partition
     found = (
         state
         for _, state in matching(_states.items(), needle, EnrolmentState)
-        if state.partition == partition and state.expired(now, retention)
+        if state.partition == partition
+        and (state.expired(now, retention) or npo_gone(state.npo_id))
     )
     return _delete(found, limit)
 

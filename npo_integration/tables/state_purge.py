@@ -14,13 +14,16 @@ in between keeps what is left. Deletions are changelog tombstones, counted in
 Settled enrolments of any NPO (``EnrolmentState.settled``) go too once settled for
 ``NPO_ENROLMENT_RETENTION_DAYS``: each tick sends ``enrolment.expire_settled`` to every
 enrolment-commands partition the worker owns, and the enrolment agent deletes them in the same
-bounded steps as an NPO's enrolments (``purge_enrolments``).
+bounded steps as an NPO's enrolments (``purge_enrolments``). That step also deletes, whatever
+their status, the enrolments of an NPO whose state is due to go (``expired``): an NPO with
+enrolments and no record states on this worker is not reached by its own purge.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import cache
 
 from npo_integration import metrics
 from npo_integration.app import settings
@@ -90,9 +93,9 @@ async def purge_enrolments(command: EnrolmentCommand, partition: int) -> None:
     (``enrolment.expire_settled``); the next step goes to the same partition while some are left."""
     limit = settings.state_sweep_batch
     if command.event_type == "enrolment.expire_settled":
-        what = "settled enrolment(s)"
+        what = "settled or orphaned enrolment(s)"
         deleted, more = enrolments.expire_settled(
-            partition, utc_now(), enrolment_retention(), limit
+            partition, utc_now(), enrolment_retention(), limit, cache(expired)
         )
     else:
         npo_id = command.npo_id or ""

@@ -110,3 +110,40 @@ async def test_settled_enrolments_of_an_active_npo_become_tombstones_and_a_retry
     status, metrics_text = await admin(worker.url, token, "GET", "/metrics")
     assert status == 200
     assert 'npo_state_purged_total{table="npo-enrolments"} 4.0' in str(metrics_text)
+
+
+async def test_an_erased_npo_with_only_unsettled_enrolments_loses_them(
+    sandbox: SandboxProcess, deployment: Deployment
+) -> None:
+    """An NPO with no record states and no enrolment links here (its records never pulled, no
+    enrolment confirmed) is not reached by its own purge, which starts from those: the
+    per-partition step deletes its enrolments once it is erased, one still retrying too, with the
+    default retentions; another NPO's settled enrolment stays."""
+    worker = await deployment.start_worker(NPO_STATE_SWEEP_TICK_SECONDS="1")
+    token = deployment.admin_token
+    await add_npo(sandbox, worker.url, token, "ret-erased", max_attempts=50)
+    await add_npo(sandbox, worker.url, token, "ret-stays")
+    await sandbox.set_faults("ret-erased", endpoint="any", down=True)
+    await send(deployment, assignment("asg-era-kept", "ret-stays"))
+    (result,) = await wait_results(deployment, "asg-era-kept")
+    assert result["status"] == "confirmed", result
+    await send(deployment, assignment("asg-era-retrying", "ret-erased"))
+    states = _changelog(deployment, "npo-enrolments")
+
+    async def retrying() -> bool:
+        latest = await _latest(states, {"asg-era-retrying"})
+        return latest.get("asg-era-retrying") is not None
+
+    await eventually(retrying, timeout=30, what="asg-era-retrying stored, retrying")
+    assert await enrol_requests(sandbox, "ret-erased")  # tried, refused: no link
+    status, body = await admin(worker.url, token, "POST", "/admin/npos/ret-erased/erase?wait=true")
+    assert status == 200, body
+
+    async def tombstone() -> dict[str, Any] | None:
+        latest = await _latest(states, {"asg-era-retrying", "asg-era-kept"})
+        return (
+            latest if "asg-era-retrying" in latest and latest["asg-era-retrying"] is None else None
+        )
+
+    latest = await eventually(tombstone, timeout=30, what="a tombstone for asg-era-retrying")
+    assert latest["asg-era-kept"] is not None, latest  # another NPO's settled one: 90 days
