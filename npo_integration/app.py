@@ -88,4 +88,7 @@ metrics.raw_records_retention_seconds.set(settings.raw_records_retention_seconds
 
 # Faust fixes first (they apply to every agent), then register agents, tables, timers and views.
 faust_patches.keep_queues_on_resume(app)
+faust_patches.bound_table_stores(
+    settings.rocksdb_memtable_mb * 1024 * 1024, settings.rocksdb_block_cache_mb * 1024 * 1024
+)
 from npo_integration import agents, tables, timers, views  # noqa: E402,F401

@@ -96,6 +96,22 @@ class Settings(BaseSettings):
             "partition does not replay its whole changelog; 1 in a fleet"
         ),
     )
+    rocksdb_memtable_mb: int = Field(
+        64,
+        ge=4,
+        le=65536,
+        description=(
+            "memory for the write buffers of all the worker's table stores together (one RocksDB"
+            " write buffer manager): past it the fullest is flushed to disk, so memory and"
+            " write-ahead logs stay bounded however many table partitions the worker holds"
+        ),
+    )
+    rocksdb_block_cache_mb: int = Field(
+        64,
+        ge=1,
+        le=65536,
+        description="read cache shared by all the worker's table stores (one RocksDB block cache)",
+    )
     processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
         "at_least_once", description="Faust processing guarantee (at_least_once or exactly_once)"
     )

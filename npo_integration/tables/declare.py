@@ -14,12 +14,12 @@ from npo_integration.delivery.producer import BatchProducer
 ROCKSDB_OPTIONS = {
     "write_buffer_size": 4 * 1024 * 1024,
     "max_write_buffer_number": 2,
-    "block_cache_size": 8 * 1024 * 1024,
     "target_file_size_base": 16 * 1024 * 1024,
 }
 """Per partition store (Faust's defaults are 64 MB write buffers, 3 of them, and a 2 GB
-block cache, for each partition of each table): a worker holds about ten tables'
-partitions, so memory is set here."""
+block cache, for each partition of each table): a worker holds about a hundred table
+partitions. All of them together share one write-buffer budget and one block cache
+(``NPO_ROCKSDB_MEMTABLE_MB``, ``NPO_ROCKSDB_BLOCK_CACHE_MB``; ``faust_patches``, 4)."""
 
 
 PERSONAL_CHANGELOG = {
