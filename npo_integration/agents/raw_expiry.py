@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 CONFIGS_CAUGHT_UP_SECONDS = 10.0
 """How long the NPO configs may take to catch up before the NPOs of a gap are listed."""
 
+_acted_on: set[OutOfRange] = set()
+"""Gaps acted on: Faust seeks a partition to its committed offset again once its tables are
+recovered, so the same gap may be reported twice; it is counted and re-pulled once."""
+
 
 async def on_out_of_range(resets: list[OutOfRange]) -> None:
     """Each gap: counted, logged, and its NPOs' streams re-pulled in full."""
@@ -46,7 +50,8 @@ async def on_out_of_range(resets: list[OutOfRange]) -> None:
                 found.position,
                 found.log_start,
             )
-    gaps = [(found, count) for found, count in gaps if count]
+    gaps = [(found, count) for found, count in gaps if count and found not in _acted_on]
+    _acted_on.update(found for found, _ in gaps)
     if not gaps:
         return
     if not await npo_configs.caught_up(CONFIGS_CAUGHT_UP_SECONDS):
