@@ -18,6 +18,7 @@ names the partition and its offsets (docs/operations.md, "Raw records expired un
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from npo_integration import metrics
@@ -34,31 +35,55 @@ log = logging.getLogger(__name__)
 CONFIGS_CAUGHT_UP_SECONDS = 10.0
 """How long the NPO configs may take to catch up before the NPOs of a gap are listed."""
 
+SETTLED_POLL_SECONDS = 0.5
+
 _acted_on: set[OutOfRange] = set()
 """Gaps acted on: Faust seeks a partition to its committed offset again once its tables are
 recovered, so the same gap may be reported twice; it is counted and re-pulled once."""
+_pending: set[OutOfRange] = set()
+"""Gaps found while the worker rebalances (its tables and the NPO configs recovering: which NPOs
+a partition holds is not known yet), acted on once it is done."""
+_settling: asyncio.Task[None] | None = None
 
 
 async def on_out_of_range(resets: list[OutOfRange]) -> None:
-    """Each gap: counted, logged, and its NPOs' streams re-pulled in full."""
-    gaps = [(found, expired(found)) for found in resets]
-    for found, count in gaps:
-        if not count:
+    """Each new gap: counted, logged, and its NPOs' streams re-pulled in full; at once (the
+    fetcher waits) unless the worker is rebalancing, then once it is done."""
+    global _settling
+    for found in resets:
+        if not expired(found):
             log.info(
                 "raw-records[%d] reset from offset %d (log start %d): nothing expired",
                 found.partition,
                 found.position,
                 found.log_start,
             )
-    gaps = [(found, count) for found, count in gaps if count and found not in _acted_on]
-    _acted_on.update(found for found, _ in gaps)
-    if not gaps:
+        elif found not in _acted_on:
+            _pending.add(found)
+    if not _pending:
         return
+    if not app.rebalancing:
+        await _act_on_pending()
+    elif _settling is None or _settling.done():
+        _settling = asyncio.create_task(_act_when_settled())
+
+
+async def _act_when_settled() -> None:
+    while app.rebalancing:  # noqa: ASYNC110  (Faust has a flag for it, no event)
+        await asyncio.sleep(SETTLED_POLL_SECONDS)
+    await _act_on_pending()
+
+
+async def _act_on_pending() -> None:
+    gaps = sorted(_pending)
+    _pending.difference_update(gaps)
     if not await npo_configs.caught_up(CONFIGS_CAUGHT_UP_SECONDS):
         log.warning("NPO configs not caught up: the re-pulls below may miss an NPO just added")
     configs = [version.config for version in npo_configs.all_current()]
     partitions = await output_log.partitions(raw_records.get_topic_name())
-    for found, count in gaps:
+    for found in gaps:
+        _acted_on.add(found)
+        count = expired(found)
         metrics.raw_records_expired.labels(str(found.partition)).inc(count)
         streams = streams_on_partition(configs, found.partition, partitions)
         log.warning(
