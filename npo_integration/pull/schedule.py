@@ -139,7 +139,7 @@ def cursor_committed(state: StreamPullState, cursor: str) -> StreamPullState:
 def cursor_reset(state: StreamPullState) -> StreamPullState:
     """A full refresh: no cursor, so the run walks from the start and commits what it finds
     (which may be behind the old cursor: the NPO's data was restored, say)."""
-    return state.model_copy(update={"cursor": None, "full_refresh_pending": False})
+    return state.model_copy(update={"cursor": None, "full_refresh_pending": None})
 
 
 def full_refresh_deferred(state: StreamPullState) -> StreamPullState:
