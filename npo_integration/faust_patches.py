@@ -1,6 +1,8 @@
-"""Every change this service makes to Faust, in one place: two fixes without which a
-restarted worker skips records (found by the SIGKILL test), a cheaper hand-over of each
-message to the streams (3, below) and table stores whose memory and disk are bounded (4).
+"""Every change this service makes to Faust (and its aiokafka consumer), in one place: two fixes
+without which a restarted worker skips records (found by the SIGKILL test), a cheaper hand-over
+of each message to the streams (3, below), records expired before they were read reported
+instead of skipped in silence (4, below), and table stores whose memory and disk are bounded
+together (5, below).
 
 Table recovery resumes the flow before the stream partitions are resumed, so
 stream records are fetched, queued for the agents and marked read while the
@@ -28,12 +30,14 @@ Processing a record twice is safe: every agent is idempotent per record.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, NamedTuple
 
 import faust
 import rocksdict
+from aiokafka.consumer.fetcher import Fetcher as AIOKafkaFetcher
 from faust.stores.rocksdb import RocksDBOptions
 from faust.transport.consumer import Consumer as FaustConsumer
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
@@ -134,7 +138,103 @@ async def wait_first(self: Any, *coros: Any, timeout: Any = None) -> WaitResults
 FaustConsumer.wait_first = wait_first  # type: ignore[method-assign]  # the patch
 
 
-# --- 4. Table stores bounded together ------------------------------------------------------------
+# --- 4. Records expired before they were read: reported, not silently skipped --------------------
+#
+# A fetch at an offset below the partition's log start (retention deleted what this consumer had
+# not read yet, while ingestion was down or behind) is answered OFFSET_OUT_OF_RANGE; aiokafka then
+# moves the partition to its earliest offset (``auto_offset_reset``) with an info line and nothing
+# else, so the records in between are skipped without a trace. This wraps the fetcher's handling
+# of one fetch response: a watched partition that had a position before the response and awaits a
+# reset after it went out of range at that position. Its log start is asked of the broker (a
+# seek or an offset past the end lands here too: no gap then), and the listener is awaited on
+# the app's loop before the fetcher goes on, so nothing of the partition is consumed (nor its
+# offset committed past the gap) before the listener has acted on the gap.
+
+
+class OutOfRange(NamedTuple):
+    """A watched partition the consumer was reset on: read up to ``position``, the broker's log
+    starting at ``log_start`` (``log_start > position``: the records in between expired unread)."""
+
+    topic: str
+    partition: int
+    position: int
+    log_start: int
+
+
+OutOfRangeListener = Callable[[list[OutOfRange]], Coroutine[Any, Any, None]]
+
+_watched: dict[str, tuple[OutOfRangeListener, Callable[[], asyncio.AbstractEventLoop]]] = {}
+LISTENER_TIMEOUT = 60.0
+"""How long a fetch waits for the listener (it sends a few commands, then the fetch goes on)."""
+
+
+def watch_out_of_range(
+    topic: str, listener: OutOfRangeListener, loop: Callable[[], asyncio.AbstractEventLoop]
+) -> None:
+    """Call ``listener`` (on ``loop()``, the app's loop: Faust's consumer runs in a thread of its
+    own) when the consumer is reset on a partition of ``topic`` after an out-of-range fetch."""
+    _watched[topic] = (listener, loop)
+
+
+def reset_positions(before: Mapping[Any, int], assignment: Any) -> dict[Any, int]:
+    """Of the partitions with a position ``before`` a fetch response, those that await a reset
+    after it (their fetch went out of range), with the position they had."""
+    reset = {}
+    for tp, position in before.items():
+        state = assignment.state_value(tp)
+        if state is not None and state.awaiting_reset:
+            reset[tp] = position
+    return reset
+
+
+_proc_fetch_request = getattr(AIOKafkaFetcher, "_proc_fetch_request", None)
+
+
+async def proc_fetch_request(self: Any, assignment: Any, node_id: Any, request: Any) -> Any:
+    assert _proc_fetch_request is not None
+    if not _watched:
+        return await _proc_fetch_request(self, assignment, node_id, request)
+    before = {}
+    for tp in assignment.tps:
+        if tp.topic in _watched:
+            state = assignment.state_value(tp)
+            if state is not None and state.has_valid_position:
+                before[tp] = state.position
+    needs_wakeup = await _proc_fetch_request(self, assignment, node_id, request)
+    reset = reset_positions(before, assignment) if before else {}
+    if reset:
+        await _report_out_of_range(self, reset)
+    return needs_wakeup
+
+
+async def _report_out_of_range(fetcher: Any, reset: Mapping[Any, int]) -> None:
+    try:
+        starts = await fetcher.beginning_offsets(list(reset), int(LISTENER_TIMEOUT * 1000))
+    except Exception:
+        log.exception("log start of %s not read: an expired gap may go unnoticed", sorted(reset))
+        return
+    by_topic: dict[str, list[OutOfRange]] = {}
+    for tp, position in reset.items():
+        found = OutOfRange(tp.topic, tp.partition, position, starts.get(tp, position))
+        by_topic.setdefault(tp.topic, []).append(found)
+    for topic, found_here in by_topic.items():
+        listener, loop = _watched[topic]
+        future: concurrent.futures.Future[None] = asyncio.run_coroutine_threadsafe(
+            listener(found_here), loop()
+        )
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(future), LISTENER_TIMEOUT)
+        except Exception:
+            log.exception("out-of-range listener of %s failed: %s", topic, found_here)
+
+
+if _proc_fetch_request is None:  # pragma: no cover - an aiokafka without it: nothing reported
+    log.warning("aiokafka's Fetcher has no _proc_fetch_request: expired records go unreported")
+else:
+    AIOKafkaFetcher._proc_fetch_request = proc_fetch_request
+
+
+# --- 5. Table stores bounded together ------------------------------------------------------------
 #
 # Faust opens one RocksDB per table partition (a worker holds about a hundred) and gives each its
 # own write buffers and block cache. Write buffers flush at their size only, so with many small

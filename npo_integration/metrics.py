@@ -66,6 +66,13 @@ raw_records_age_seconds = Gauge(
     " ingestion is behind in time. Near the raw topic's retention, records expire unread",
     registry=registry,
 )
+raw_records_expired = Counter(
+    "npo_raw_records_expired",
+    "Raw-records offsets deleted by retention before ingestion read them, by partition; each gap"
+    " starts a full refresh of the partition's NPO streams (agents/raw_expiry.py)",
+    ["partition"],
+    registry=registry,
+)
 raw_records_retention_seconds = Gauge(
     "npo_raw_records_retention_seconds",
     "The raw-records topic's retention (NPO_RAW_RECORDS_RETENTION_HOURS)",

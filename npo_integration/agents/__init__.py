@@ -8,4 +8,5 @@ from npo_integration.agents import (  # noqa: F401
     fetch,
     ingest,
     npo_assessed,
+    raw_expiry,
 )

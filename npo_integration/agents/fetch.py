@@ -139,11 +139,23 @@ async def _run(request: FetchRequest) -> None:
     state = pull_state.get(request.npo_id)
     current = state.stream(request.stream)
     if schedule.is_running(current, now, worker_id):
+        if request.full_refresh and not current.full_refresh_pending:
+            # e.g. raw records expired unread (agents/raw_expiry.py): the run under way started
+            # from the old cursor, so the full refresh is the next run's
+            pull_state.put(
+                state.with_stream(request.stream, schedule.full_refresh_deferred(current))
+            )
+            log.info(
+                "fetch %s/%s: full refresh deferred, a pull is under way",
+                request.npo_id,
+                request.stream,
+            )
+            return
         log.info("fetch %s/%s skipped: a pull is under way", request.npo_id, request.stream)
         return
     if request.reason == "schedule" and not schedule.is_due(current, now, worker_id):
         return  # a duplicate request; the run it asks for is done
-    if request.full_refresh:
+    if request.full_refresh or current.full_refresh_pending:
         current = schedule.cursor_reset(current)
     state = state.with_stream(
         request.stream, schedule.started(current, now, request.trace_id, worker_id)
@@ -190,6 +202,7 @@ async def _run(request: FetchRequest) -> None:
     else:
         done = schedule.failed(done, finished, interval, outcome.error, outcome.records)
     done = schedule.counted(done, full=full, complete=outcome.complete)
+    done = schedule.due_again_if_pending(done, finished)
     metrics.pulls.labels(request.stream, "failed" if outcome.error else "succeeded").inc()
     metrics.raw_records.labels(request.stream).inc(outcome.records)
     pull_state.put(latest.with_stream(request.stream, done))

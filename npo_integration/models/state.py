@@ -34,6 +34,11 @@ class StreamPullState(BaseModel):
     runs_since_full_sweep: int = Field(
         0, ge=0, description="incremental runs since the last complete full sweep"
     )
+    full_refresh_pending: bool | None = Field(
+        None,
+        description="a full refresh asked while a run was under way: the next run forgets the"
+        " cursor (raw records expired unread, agents/raw_expiry.py)",
+    )
 
 
 class PullState(Versioned):

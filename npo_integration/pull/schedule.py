@@ -139,7 +139,18 @@ def cursor_committed(state: StreamPullState, cursor: str) -> StreamPullState:
 def cursor_reset(state: StreamPullState) -> StreamPullState:
     """A full refresh: no cursor, so the run walks from the start and commits what it finds
     (which may be behind the old cursor: the NPO's data was restored, say)."""
-    return state.model_copy(update={"cursor": None})
+    return state.model_copy(update={"cursor": None, "full_refresh_pending": None})
+
+
+def full_refresh_deferred(state: StreamPullState) -> StreamPullState:
+    """A full refresh asked while a run is under way: that run goes on from its cursor (and may
+    move it), the next one forgets it (see ``due_again_if_pending``)."""
+    return state.model_copy(update={"full_refresh_pending": True})
+
+
+def due_again_if_pending(state: StreamPullState, now: datetime) -> StreamPullState:
+    """A finished run with a full refresh pending: due now, not at the next interval."""
+    return state.model_copy(update={"next_run_at": now}) if state.full_refresh_pending else state
 
 
 _NOT_RUNNING: dict[str, None] = {

@@ -19,7 +19,7 @@ ROCKSDB_OPTIONS = {
 """Per partition store (Faust's defaults are 64 MB write buffers, 3 of them, and a 2 GB
 block cache, for each partition of each table): a worker holds about a hundred table
 partitions. All of them together share one write-buffer budget and one block cache
-(``NPO_ROCKSDB_MEMTABLE_MB``, ``NPO_ROCKSDB_BLOCK_CACHE_MB``; ``faust_patches``, 4)."""
+(``NPO_ROCKSDB_MEMTABLE_MB``, ``NPO_ROCKSDB_BLOCK_CACHE_MB``; ``faust_patches``, 5)."""
 
 
 PERSONAL_CHANGELOG = {
