@@ -38,6 +38,7 @@ import json
 import os
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 
 import aiohttp
@@ -170,6 +171,45 @@ def count(messages: list, expected: dict[str, int]) -> Ledger:
     )
 
 
+def _log_table(lines: list[str], title: str) -> dict[tuple[str, int], int]:
+    """The first Faust log table after a line ending with ``title``: ``(topic, partition) ->``
+    its number column (``〃`` repeats the topic above)."""
+    rows: dict[tuple[str, int], int] = {}
+    start = next((i for i, line in enumerate(lines) if line.rstrip().endswith(title)), None)
+    if start is None:
+        return rows
+    topic = ""
+    for line in lines[start + 4 :]:  # the title line, a border, the header, a border
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("+") or len(cells) != 3:
+            break
+        topic = topic if cells[0] == "〃" else cells[0]
+        rows[(topic, int(cells[1]))] = int(cells[2])
+    return rows
+
+
+def recovery_reads(log: str, topics: Iterable[str]) -> tuple[int, int] | None:
+    """From a worker's log, its first recovery's changelog messages to read (Faust logs each
+    active changelog partition's highwater and the offset its store starts reading at):
+    ``(for topics, for every changelog)``; ``None`` when it logged no recovery."""
+    lines = log.splitlines()
+    begin = next((i for i, line in enumerate(lines) if "Highwater for active" in line), None)
+    if begin is None:
+        return None
+    lines = lines[begin:]
+    highwaters = _log_table(lines, "Highwater for active changelog partitions:")
+    starts = _log_table(lines, "active offsets at start of reading:")
+    reads = {tp: max(0, high - starts.get(tp, -1)) for tp, high in highwaters.items()}
+    wanted = set(topics)
+    return sum(n for tp, n in reads.items() if tp[0] in wanted), sum(reads.values())
+
+
+def reads(found: tuple[int, int] | None) -> str:
+    if found is None:
+        return "not logged"
+    return f"{found[0]:,} of the record tables' changelogs, {found[1]:,} of all changelogs"
+
+
 def pid(worker: WorkerProcess) -> int | None:
     return worker.proc.pid if worker.proc and worker.proc.poll() is None else None
 
@@ -227,6 +267,7 @@ async def test_standby_takes_over_a_killed_worker_with_200k_record_states(
 
     # 2. A killed; a batch for existing keys at once: half changed, half the same content.
     unchanged_before = await metric(b, "npo_ingested_records_total", {"outcome": "unchanged"})
+    b_log_at_kill = len(b.output())
     a.kill()
     killed = time.monotonic()
     await produce_many(raw, raw_messages(NPOS, CHANGED, 2, PAGE_SIZE))
@@ -252,6 +293,7 @@ async def test_standby_takes_over_a_killed_worker_with_200k_record_states(
     published_after_kill = await message_count(offerings) - RECORDS
 
     # 3. B killed and restarted on its own data directory: only the changelogs' tail replayed.
+    b_log_at_restart = len(b.output())
     b.kill()
     restarted = time.monotonic()
     b2 = await deployment.start_worker("B")  # the same name: the same data dir
@@ -270,6 +312,9 @@ async def test_standby_takes_over_a_killed_worker_with_200k_record_states(
     restart_done = time.monotonic()
     await eventually(lambda: processed(deployment), timeout=60, what="raw records committed")
 
+    watched = list(changelogs(deployment).values())
+    at_takeover = recovery_reads(b.output()[b_log_at_kill:b_log_at_restart], watched)
+    at_restart = recovery_reads(b2.output()[b_log_at_restart:], watched)
     expected = {
         f"{NPOS[i % len(NPOS)]}/{i}": 1 + (i < CHANGED) + (i < PROBE) for i in range(RECORDS)
     }
@@ -299,6 +344,9 @@ async def test_standby_takes_over_a_killed_worker_with_200k_record_states(
             f"fewer than {STANDBY_BUFFER} per table, which its standbys had read and held in "
             f"memory, applied as the takeover starts); without standbys the moved half of the "
             f"changelogs would be replayed",
+            f"changelog messages read at the takeover (Faust's log: active highwaters against "
+            f"the offsets its stores started at): {reads(at_takeover)}; at the restart on its "
+            f"own data dir: {reads(at_restart)}",
             f"after the kill: {CHANGED} changed records published once each, {UNCHANGED} "
             f"unchanged ones counted unchanged by B and not published again "
             f"({published_after_kill} events after the kill)",
