@@ -57,6 +57,9 @@ from tests.integration.test_ingestion import committed_to_end, message_count
 pytestmark = pytest.mark.chaos
 
 RECORDS = int(os.environ.get("CHAOS_STANDBY_RECORDS", "200000"))
+REPLICAS = int(os.environ.get("CHAOS_STANDBY_REPLICAS", "1"))
+"""``CHAOS_STANDBY_REPLICAS=0`` runs the same scenario without standbys, for comparison (written
+as ``takeover_without_standby``: B then replays A's partitions' whole changelogs)."""
 NPOS = [f"sb-{i:04d}" for i in range(300)]
 PAGE_SIZE = 100
 CHANGED = 1000
@@ -226,7 +229,7 @@ async def test_standby_takes_over_a_killed_worker_with_200k_record_states(
 ) -> None:
     began = time.monotonic()
     deployment.env.update(
-        {"NPO_TOPIC_PARTITIONS": str(PARTITIONS), "NPO_TABLE_STANDBY_REPLICAS": "1"}
+        {"NPO_TOPIC_PARTITIONS": str(PARTITIONS), "NPO_TABLE_STANDBY_REPLICAS": str(REPLICAS)}
     )
     deployment.write_configs([config(n) for n in NPOS])
     raw, offerings = deployment.topics["raw_records"], deployment.topics["offerings"]
@@ -261,7 +264,8 @@ async def test_standby_takes_over_a_killed_worker_with_200k_record_states(
         done = stores == PARTITIONS * len(WATCHED) and max(behind.values()) < STANDBY_BUFFER
         return None if not done else (behind, stores)
 
-    await eventually(caught_up, timeout=120, interval=1, what="B's standbys caught up")
+    if REPLICAS:
+        await eventually(caught_up, timeout=120, interval=1, what="B's standbys caught up")
     behind_at_kill, _, changelog_size = await standby_lag(deployment, b)
     standby_ready = time.monotonic()
 
@@ -321,8 +325,9 @@ async def test_standby_takes_over_a_killed_worker_with_200k_record_states(
     ledger = count(await read_all(offerings), expected)
     # the whole changelogs of the watched tables, as a worker without standbys would replay them
     finish(
-        "standby_takeover",
-        f"SIGKILL of one of 2 workers holding {RECORDS:,} record states, standby replicas on",
+        "standby_takeover" if REPLICAS else "takeover_without_standby",
+        f"SIGKILL of one of 2 workers holding {RECORDS:,} record states, "
+        + ("standby replicas on" if REPLICAS else "no standby replicas (comparison)"),
         ledger,
         [*memory([a, b], rss), WorkerMemory(name="B restarted", rss_mb_end=rss_mb(pid(b2)))],
         {
@@ -336,14 +341,21 @@ async def test_standby_takes_over_a_killed_worker_with_200k_record_states(
         notes=[
             f"{RECORDS:,} raw records for {len(NPOS)} NPOs ({PAGE_SIZE} per page) built in "
             f"{produced - built:.0f} s incl. producing, published by A and B "
-            f"{ingested - produced:.0f} s later; B's standbys caught up "
-            f"{standby_ready - ingested:.0f} s after that",
+            f"{ingested - produced:.0f} s later"
+            + (
+                f"; B's standbys caught up {standby_ready - ingested:.0f} s after that"
+                if REPLICAS
+                else ""
+            ),
             f"at the kill B's stores had written all but {sum(behind_at_kill.values()):,} of the "
             f"{changelog_size:,} messages on the npo-record-state and npo-record-payloads "
-            f"changelogs ({behind_at_kill}; persisted offsets against the changelog end offsets; "
-            f"fewer than {STANDBY_BUFFER} per table, which its standbys had read and held in "
-            f"memory, applied as the takeover starts); without standbys the moved half of the "
-            f"changelogs would be replayed",
+            f"changelogs ({behind_at_kill}; persisted offsets against the changelog end offsets"
+            + (
+                f"; fewer than {STANDBY_BUFFER} per table, which its standbys had read and held "
+                f"in memory, applied as the takeover starts)"
+                if REPLICAS
+                else "; no standbys: A's partitions are all still to read)"
+            ),
             f"changelog messages read at the takeover (Faust's log: active highwaters against "
             f"the offsets its stores started at): {reads(at_takeover)}; at the restart on its "
             f"own data dir: {reads(at_restart)}",
