@@ -24,14 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.integration.support.kafka import BOOTSTRAP  # noqa: E402
+from tests.integration.support.kafka import BOOTSTRAP, produce_many  # noqa: E402,F401  (re-exported for the benchmarks)
 from tests.integration.support.processes import WorkerProcess  # noqa: E402
 
 RESULTS = ROOT / "var" / "bench"
@@ -232,23 +232,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-async def producer() -> AIOKafkaProducer:
-    p = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, linger_ms=20, max_batch_size=512 * 1024)
-    await p.start()
-    return p
-
-
-async def produce_many(topic: str, messages: Iterable[tuple[bytes, bytes]]) -> int:
-    """Send every ``(key, value)`` and wait for all acknowledgements."""
-    p = await producer()
-    try:
-        futures = [await p.send(topic, key=k, value=v) for k, v in messages]
-        await asyncio.gather(*futures)
-        return len(futures)
-    finally:
-        await p.stop()
 
 
 async def message_times(topic: str, expected: int, *, timeout: float) -> list[float]:

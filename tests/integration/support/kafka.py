@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,6 +111,48 @@ async def produce(
         await producer.send_and_wait(topic, key=key.encode(), value=raw, headers=headers)
     finally:
         await producer.stop()
+
+
+async def produce_many(
+    topic: str, messages: Iterable[tuple[bytes, bytes]], *, broker: Broker = SHARED
+) -> int:
+    """Send every ``(key, value)`` in large batches and wait for all acknowledgements."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=broker.bootstrap,
+        linger_ms=20,
+        max_batch_size=512 * 1024,
+        **broker.security,
+    )
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, key=k, value=v) for k, v in messages]
+        await asyncio.gather(*futures)
+        return len(futures)
+    finally:
+        await producer.stop()
+
+
+async def offset_ranges(
+    topics: Iterable[str], *, broker: Broker = SHARED
+) -> dict[tuple[str, int], tuple[int, int]]:
+    """``(topic, partition) -> (beginning, end)`` offsets of every partition of ``topics``: the
+    messages a reader from the beginning would read there (before compaction catches up)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap, **broker.security)
+    await consumer.start()
+    try:
+        metadata = await consumer._client.fetch_all_metadata()
+        tps = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(metadata.partitions_for_topic(topic) or ())
+        ]
+        if not tps:
+            return {}
+        begin = await consumer.beginning_offsets(tps)
+        end = await consumer.end_offsets(tps)
+        return {(tp.topic, tp.partition): (begin[tp], end[tp]) for tp in tps}
+    finally:
+        await consumer.stop()
 
 
 async def delete_topics(prefixes: tuple[str, ...], *, broker: Broker = SHARED) -> list[str]:
