@@ -8,9 +8,11 @@ Settings (environment): ``SOAK_SECONDS`` (600, after warm-up), ``SOAK_WARMUP_SEC
 ``SOAK_CHURN_SECONDS`` (20: this often one NPO is deactivated, and the one deactivated 7 rounds
 before is registered again; the worker's ``NPO_STATE_RETENTION_DAYS`` is one minute, so the
 state of each is swept in between; its ``NPO_ENROLMENT_RETENTION_DAYS`` is 0, so settled
-enrolments of active NPOs go at the next tick too), ``SOAK_MEMTABLE_MB`` (4: the worker's
-write-buffer budget, ``NPO_ROCKSDB_MEMTABLE_MB``, small so that minutes of soak reach the flushing
-steady state a worker with the default 64 MB reaches after hours).
+enrolments of active NPOs go at the next tick too), ``SOAK_MEMTABLE_MB`` (4) and
+``SOAK_BLOCK_CACHE_MB`` (8): the worker's write-buffer budget and block cache
+(``NPO_ROCKSDB_MEMTABLE_MB``, ``NPO_ROCKSDB_BLOCK_CACHE_MB``), small so that minutes of soak reach
+the steady state (memtables flushing, the cache full) a worker with the default 64 MB each
+reaches after hours; with the defaults both grow towards their budgets during the soak).
 
 Writes ``var/soak/soak.json``, which ``docs/reliability.md``'s "Soak" section is rendered from
 (``tests/chaos/report.py``; ``make chaos`` clears ``var/chaos/``, not this). Its fields:
@@ -46,7 +48,7 @@ from typing import Any
 
 import aiohttp
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from harness import ROOT, Deployment, machine, produce_many, rss_mb, workdir
+from harness import ROOT, Deployment, machine, produce_many, rss_mb, until, workdir
 
 from tests.integration.support.kafka import BOOTSTRAP
 from tests.integration.support.processes import SandboxProcess
@@ -193,12 +195,21 @@ async def soak(tmp: Path) -> dict[str, Any]:
             NPO_STATE_RETENTION_DAYS=str(RETENTION_DAYS),
             NPO_ENROLMENT_RETENTION_DAYS="0",
             NPO_ROCKSDB_MEMTABLE_MB=os.environ.get("SOAK_MEMTABLE_MB", "4"),
+            NPO_ROCKSDB_BLOCK_CACHE_MB=os.environ.get("SOAK_BLOCK_CACHE_MB", "8"),
             NPO_STATE_SWEEP_TICK_SECONDS="10",
             NPO_SCHEDULER_TICK_SECONDS="1",
         )
         assert worker.proc is not None
         pid, data_dir = worker.proc.pid, tmp / f"{deployment.prefix}-worker-data"
         token, run = deployment.admin_token, uuid.uuid4().hex[:8]
+
+        async def registered() -> bool:  # the config file applied: churn can name any NPO
+            listed = await admin(worker.url, token, "GET", f"/admin/npos?limit={len(npo_ids)}")
+            return len(listed["npos"]) == len(npo_ids)
+
+        await until(
+            registered, timeout=120, interval=0.5, what=f"the {len(npo_ids)} configs applied"
+        )
         faults: Counter[str] = Counter()
         churn = {"deactivated": 0, "reactivated": 0}
         active, inactive = list(npo_ids), []
