@@ -70,7 +70,7 @@ def render_soak(soak: dict[str, Any] | None) -> list[str]:
     rss, rocks = soak["rss_mb"], soak["rocksdb_mb"]
 
     def counts(values: dict[str, Any]) -> str:
-        return ", ".join(f"{k}: {v}" for k, v in sorted(values.items())) or "-"
+        return ", ".join(f"{k}: {v:g}" for k, v in sorted(values.items())) or "-"
 
     lines += [
         f"`bench/soak.py`, {soak['started_at'][:16].replace('T', ' ')} UTC: one worker, "
