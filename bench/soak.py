@@ -8,7 +8,7 @@ Settings (environment): ``SOAK_SECONDS`` (600, after warm-up), ``SOAK_WARMUP_SEC
 ``SOAK_CHURN_SECONDS`` (20: this often one NPO is deactivated, and the one deactivated 7 rounds
 before is registered again; the worker's ``NPO_STATE_RETENTION_DAYS`` is one minute, so the
 state of each is swept in between; its ``NPO_ENROLMENT_RETENTION_DAYS`` is 0, so settled
-enrolments of active NPOs go at the next tick too), ``SOAK_MEMTABLE_MB`` (4) and
+enrolments of active NPOs go at the next tick too), ``SOAK_MEMTABLE_MB`` (16) and
 ``SOAK_BLOCK_CACHE_MB`` (8): the worker's write-buffer budget and block cache
 (``NPO_ROCKSDB_MEMTABLE_MB``, ``NPO_ROCKSDB_BLOCK_CACHE_MB``), small so that minutes of soak reach
 the steady state (memtables flushing, the cache full) a worker with the default 64 MB each
@@ -25,6 +25,9 @@ Writes ``var/soak/soak.json``, which ``docs/reliability.md``'s "Soak" section is
 - ``churn``: ``{"deactivated": n, "reactivated": n}``;
 - ``rss_mb``: ``{"start": x, "end": y, "growth_pct": z}``, the worker's resident memory;
 - ``rocksdb_mb``: the same for the size of the worker's local table state (its data dir);
+- ``rocksdb_by_kind``, ``rocksdb_by_table``: that size at start and end (MB) by file kind (``sst``,
+  ``wal``, ``info_log``, ``manifest``, ``other``) and by table, largest growth first: where
+  growth comes from;
 - ``state_purged``: entries the state sweep deleted, by table (the worker's metric);
 - ``samples``: ``[{"t": seconds since start, "rss_mb": x, "rocksdb_mb": y}, ...]``, every 15 s;
 - ``flat``: true when RSS and RocksDB size each grew less than ``FLAT_GROWTH_PCT`` (10%);
@@ -123,12 +126,46 @@ def assignment(npo_id: str, n: int, run: str) -> tuple[bytes, bytes]:
 
 
 def dir_mb(path: Path) -> float:
-    total = 0
+    return sum(store_files(path).values()) / 1e6
+
+
+STORE = re.compile(r"^(?P<table>.+)-\d+\.db$")  # Faust: one RocksDB per table partition
+
+
+def file_kind(name: str) -> str:
+    """What a file of a RocksDB directory holds: table data (``sst``), write-ahead log
+    (``wal``), info log (``info_log``: LOG, LOG.old.*), ``manifest`` or ``other``."""
+    if name.endswith(".sst"):
+        return "sst"
+    if name.endswith(".log") and name[:-4].isdigit():
+        return "wal"
+    if name.startswith("LOG"):
+        return "info_log"
+    return "manifest" if name.startswith("MANIFEST") else "other"
+
+
+def store_files(path: Path) -> Counter[tuple[str, str]]:
+    """Bytes by (table, file kind) under a worker's data dir."""
+    sizes: Counter[tuple[str, str]] = Counter()
     for root, _, files in os.walk(path):
+        store = next((m["table"] for part in Path(root).parts if (m := STORE.match(part))), "-")
         for name in files:
             with contextlib.suppress(OSError):  # a RocksDB file compacted away while walking
-                total += os.path.getsize(os.path.join(root, name))
-    return total / 1e6
+                sizes[store, file_kind(name)] += os.path.getsize(os.path.join(root, name))
+    return sizes
+
+
+def breakdown(start: Counter[tuple[str, str]], end: Counter[tuple[str, str]], by: int) -> Any:
+    """MB at start and end by table (``by=0``) or by file kind (``by=1``), largest growth first."""
+    keys = {k[by] for k in start | end}
+    rows = {
+        key: {
+            "start": round(sum(v for k, v in start.items() if k[by] == key) / 1e6, 2),
+            "end": round(sum(v for k, v in end.items() if k[by] == key) / 1e6, 2),
+        }
+        for key in keys
+    }
+    return dict(sorted(rows.items(), key=lambda kv: kv[1]["start"] - kv[1]["end"]))
 
 
 async def admin(worker_url: str, token: str, method: str, path: str, body: Any = None) -> Any:
@@ -194,7 +231,7 @@ async def soak(tmp: Path) -> dict[str, Any]:
         worker = await deployment.start_worker(
             NPO_STATE_RETENTION_DAYS=str(RETENTION_DAYS),
             NPO_ENROLMENT_RETENTION_DAYS="0",
-            NPO_ROCKSDB_MEMTABLE_MB=os.environ.get("SOAK_MEMTABLE_MB", "4"),
+            NPO_ROCKSDB_MEMTABLE_MB=os.environ.get("SOAK_MEMTABLE_MB", "16"),
             NPO_ROCKSDB_BLOCK_CACHE_MB=os.environ.get("SOAK_BLOCK_CACHE_MB", "8"),
             NPO_STATE_SWEEP_TICK_SECONDS="10",
             NPO_SCHEDULER_TICK_SECONDS="1",
@@ -264,13 +301,15 @@ async def soak(tmp: Path) -> dict[str, Any]:
         print(f"soak: warm-up {WARMUP:.0f} s, {NPOS} NPOs, {RATE:.0f} assignments/s", flush=True)
         await traffic(time.monotonic() + WARMUP)
         samples.clear()
-        start_rss, start_db = rss_mb(pid), dir_mb(data_dir)
+        start_rss, start_files = rss_mb(pid), store_files(data_dir)
+        start_db = sum(start_files.values()) / 1e6
         started_at = datetime.now(UTC).isoformat(timespec="seconds")
         print(f"soak: start RSS {start_rss:.0f} MB, RocksDB {start_db:.1f} MB", flush=True)
         began = time.monotonic()
         await traffic(began + SECONDS)
         seconds = time.monotonic() - began
-        end_rss, end_db = rss_mb(pid), dir_mb(data_dir)
+        end_rss, end_files = rss_mb(pid), store_files(data_dir)
+        end_db = sum(end_files.values()) / 1e6
         print(f"soak: end RSS {end_rss:.0f} MB, RocksDB {end_db:.1f} MB", flush=True)
 
         def growth(start: float, end: float) -> float:
@@ -293,6 +332,8 @@ async def soak(tmp: Path) -> dict[str, Any]:
             "churn": churn,
             "rss_mb": rss,
             "rocksdb_mb": db,
+            "rocksdb_by_kind": breakdown(start_files, end_files, 1),
+            "rocksdb_by_table": breakdown(start_files, end_files, 0),
             "state_purged": await purged(worker.url, token),
             "samples": samples,
             "flat": rss["growth_pct"] < FLAT_GROWTH_PCT and db["growth_pct"] < FLAT_GROWTH_PCT,
