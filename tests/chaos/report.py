@@ -88,8 +88,14 @@ def render_soak(soak: dict[str, Any] | None) -> list[str]:
         f"({rss['growth_pct']:+.1f}%) |",
         f"| local table state (MB), after warm-up → end | {rocks['start']:.1f} → "
         f"{rocks['end']:.1f} ({rocks['growth_pct']:+.1f}%) |",
-        f"| flat (each grew less than 10%) | {'yes' if soak['flat'] else '**no**'} |",
     ]
+    if kinds := soak.get("rocksdb_by_kind"):  # older results have no breakdown
+        lines.append(
+            "| of which, by file kind (MB) | "
+            + ", ".join(f"{k} {v['start']:.1f} → {v['end']:.1f}" for k, v in kinds.items())
+            + " |"
+        )
+    lines.append(f"| flat (each grew less than 10%) | {'yes' if soak['flat'] else '**no**'} |")
     return lines
 
 
