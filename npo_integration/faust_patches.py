@@ -240,8 +240,8 @@ else:
 # own write buffers and block cache. Write buffers flush at their size only, so with many small
 # stores the data of a long-running worker sat in memtables and write-ahead logs that grew for
 # hours (bench/soak.py: +2 MB a minute, no SST written); and each store's info LOG grew without
-# limit. Every store now shares one write buffer manager (past its budget the fullest memtable is
-# flushed) and one block cache, and keeps at most two info logs of 1 MB.
+# limit. Every store now shares one write buffer manager (past its budget, a store that writes
+# flushes its memtable) and one block cache, and keeps at most two info logs of 1 MB.
 #
 # A memtable is charged to the manager by arena block, and RocksDB's default block is 1 MB
 # (write_buffer_size / 8, at most 1 MB): a hundred stores holding a few bytes each were charged

@@ -102,8 +102,9 @@ class Settings(BaseSettings):
         le=65536,
         description=(
             "memory for the write buffers of all the worker's table stores together (one RocksDB"
-            " write buffer manager): past it the fullest is flushed to disk, so memory and"
-            " write-ahead logs stay bounded however many table partitions the worker holds"
+            " write buffer manager): past it a store that writes flushes its memtable, so memory"
+            " and write-ahead logs stay bounded however many table partitions the worker holds;"
+            " about 64 KB per store is taken by memtables holding little"
         ),
     )
     rocksdb_block_cache_mb: int = Field(
