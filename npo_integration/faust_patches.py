@@ -241,7 +241,8 @@ else:
 # stores the data of a long-running worker sat in memtables and write-ahead logs that grew for
 # hours (bench/soak.py: +2 MB a minute, no SST written); and each store's info LOG grew without
 # limit. Every store now shares one write buffer manager (past its budget, a store that writes
-# flushes its memtable) and one block cache, and keeps at most two info logs of 1 MB.
+# flushes its memtable) and one block cache, and keeps at most two info logs of 256 KB (a worker
+# may hold hundreds of stores).
 #
 # A memtable is charged to the manager by arena block, and RocksDB's default block is 1 MB
 # (write_buffer_size / 8, at most 1 MB): a hundred stores holding a few bytes each were charged
@@ -250,7 +251,7 @@ else:
 # writes a third slower). Blocks of 64 KB make the charge follow what the memtables hold. A
 # MANIFEST is rolled over past 256 KB, as its edits accumulate until then.
 
-LOG_FILE_BYTES = 1024 * 1024
+LOG_FILE_BYTES = 256 * 1024
 LOG_FILES_KEPT = 2
 ARENA_BLOCK_BYTES = 64 * 1024
 MANIFEST_BYTES = 256 * 1024
