@@ -68,6 +68,7 @@ def render_soak(soak: dict[str, Any] | None) -> list[str]:
         lines.append("Not run on this machine: `bench/soak.py` writes `var/soak/soak.json`.")
         return lines
     rss, rocks = soak["rss_mb"], soak["rocksdb_mb"]
+    when = "peak of the first → last third" if "table_data_mb" in soak else "after warm-up → end"
 
     def counts(values: dict[str, Any]) -> str:
         return ", ".join(f"{k}: {v:g}" for k, v in sorted(values.items())) or "-"
@@ -84,7 +85,7 @@ def render_soak(soak: dict[str, Any] | None) -> list[str]:
         f"| NPO faults injected | {counts(soak['faults_injected'])} |",
         f"| NPO churn | {counts(soak['churn'])} |",
         f"| entries the state sweep deleted | {counts(soak['state_purged'])} |",
-        f"| worker RSS (MB), after warm-up → end | {rss['start']:.0f} → {rss['end']:.0f} "
+        f"| worker RSS (MB), {when} | {rss['start']:.0f} → {rss['end']:.0f} "
         f"({rss['growth_pct']:+.1f}%) |",
         f"| local table state (MB), after warm-up → end | {rocks['start']:.1f} → "
         f"{rocks['end']:.1f} ({rocks['growth_pct']:+.1f}%) |",
@@ -95,7 +96,17 @@ def render_soak(soak: dict[str, Any] | None) -> list[str]:
             + ", ".join(f"{k} {v['start']:.1f} → {v['end']:.1f}" for k, v in kinds.items())
             + " |"
         )
-    lines.append(f"| flat (each grew less than 10%) | {'yes' if soak['flat'] else '**no**'} |")
+    if (data := soak.get("table_data_mb")) and (logs := soak.get("info_log_mb")):
+        lines += [
+            f"| table data without info logs (MB), peak of the first → last third | "
+            f"{data['start']:.1f} → {data['end']:.1f} ({data['growth_pct']:+.1f}%) |",
+            f"| RocksDB info logs (MB), after warm-up → end | {logs['start']:.1f} → "
+            f"{logs['end']:.1f} (rotated at {logs['cap']:.0f}) |",
+        ]
+        flat = "RSS and table data each grew less than 10%, info logs within their cap"
+    else:
+        flat = "each grew less than 10%"
+    lines.append(f"| flat ({flat}) | {'yes' if soak['flat'] else '**no**'} |")
     return lines
 
 
