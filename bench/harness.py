@@ -310,6 +310,13 @@ async def until(
         await asyncio.sleep(interval)
 
 
+def _py_spy() -> str:
+    """py-spy from PATH, else beside this interpreter (the venv's, not activated)."""
+    import shutil
+
+    return shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+
+
 class profiled:
     """``BENCH_PROFILE=1``: sample the process with py-spy while the block runs (collapsed stacks
     under ``var/bench/profile-<name>.txt``); otherwise nothing."""
@@ -326,7 +333,18 @@ class profiled:
             RESULTS.mkdir(parents=True, exist_ok=True)
             out = RESULTS / f"profile-{self._name}.txt"
             self._proc = subprocess.Popen(
-                ["py-spy", "record", "-p", str(self._pid), "-r", "100", "-f", "raw", "-o", str(out)]
+                [
+                    _py_spy(),
+                    "record",
+                    "-p",
+                    str(self._pid),
+                    "-r",
+                    "100",
+                    "-f",
+                    "raw",
+                    "-o",
+                    str(out),
+                ]
                 + (["--nonblocking"] if os.environ.get("BENCH_PROFILE") == "nonblocking" else []),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
