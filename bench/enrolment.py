@@ -21,6 +21,7 @@ from typing import Any
 
 from harness import (
     REPEAT,
+    SIMULATED_TOKEN,
     BenchResult,
     Deployment,
     Figure,
@@ -30,6 +31,8 @@ from harness import (
     produce_many,
     profiled,
     report,
+    simulated_config,
+    simulated_npos,
     until,
     workdir,
 )
@@ -37,33 +40,17 @@ from harness import (
 from tests.integration.support.kafka import BOOTSTRAP
 from tests.integration.support.processes import SandboxProcess
 
-TOKEN = "bench"
+TOKEN = SIMULATED_TOKEN
 RATE = 10.0
 BURST = 10
 LATENCY_MS = 100
 SLOW_MS = 30_000
-ENROL = {
-    "method": "POST",
-    "path": "/api/enrolments",
-    "body_format": "json",
-    "response_id_path": "enrolment_id",
-}
 
 
 def config(sandbox: SandboxProcess, npo_id: str, timeout: float) -> dict[str, Any]:
-    return {
-        "npo_id": npo_id,
-        "display_name": npo_id,
-        "base_url": sandbox.npo_url(npo_id),
-        "auth": {"kind": "bearer", "token": TOKEN},
-        "streams": {
-            "offerings": {"path": "/api/offerings", "records_path": "data", "enabled": False}
-        },
-        "enrolment": {"enabled": True, "enrol": ENROL, "idempotency_key": "honoured"},
-        "transform": {"kind": "plugin", "name": "simple"},
-        "rate_limit": {"requests_per_second": RATE, "burst": BURST},
-        "timeout_seconds": timeout,
-    }
+    return simulated_config(
+        sandbox, npo_id, enrol=True, rate_limit=(RATE, BURST), timeout_seconds=timeout
+    )
 
 
 def assignments(npo_ids: list[str], count: int, run: str) -> list[tuple[bytes, bytes]]:
@@ -131,19 +118,9 @@ async def one_run(
 ) -> tuple[float, int, float]:
     """A fresh deployment and fresh NPOs: the seconds from the first outcome
     to the last, failures, CPU s."""
-    created = await sandbox.call(
-        "POST",
-        "/_sandbox/bulk",
-        {
-            "count": npo_count,
-            "prefix": f"{name}-",
-            "flavour": "simple",
-            "offerings": 3,
-            "latency_ms": LATENCY_MS,
-            "auth": {"kind": "bearer", "token": TOKEN},
-        },
+    npo_ids = await simulated_npos(
+        sandbox, npo_count, f"{name}-", offerings=3, latency_ms=LATENCY_MS
     )
-    npo_ids = list(created["npo_ids"])
     configs = [config(sandbox, n, 10.0) for n in npo_ids]
     if slow:
         await sandbox.add_npo(

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.integration.support.kafka import BOOTSTRAP, produce_many  # noqa: E402,F401  (re-exported for the benchmarks)
-from tests.integration.support.processes import WorkerProcess  # noqa: E402
+from tests.integration.support.processes import SandboxProcess, WorkerProcess  # noqa: E402
 
 RESULTS = ROOT / "var" / "bench"
 TOPICS = (
@@ -135,6 +135,85 @@ def report(result: BenchResult) -> None:
     for fig, raw in zip(result.figures, document["figures"], strict=True):
         raw["ratio"] = fig.ratio
     (RESULTS / f"{result.bench}.json").write_text(json.dumps(document, indent=2))
+
+
+SIMULATED_TOKEN = "bench"
+"""The bearer token the simulated NPOs of the benches ask for."""
+ENROL_ENDPOINT = {
+    "method": "POST",
+    "path": "/api/enrolments",
+    "body_format": "json",
+    "response_id_path": "enrolment_id",
+}
+"""The simulator's enrol call (its ``simple`` flavour), as a config names it."""
+
+
+async def simulated_npos(
+    sandbox: SandboxProcess,
+    count: int,
+    prefix: str,
+    *,
+    offerings: int,
+    page_size: int | None = None,
+    latency_ms: int | None = None,
+    token: str = SIMULATED_TOKEN,
+) -> list[str]:
+    """``count`` NPOs of the simulator's ``simple`` flavour, ``prefix`` and a number each (made
+    again when they exist: the same data, empty request logs); their npo_ids."""
+    spec: dict[str, Any] = {
+        "count": count,
+        "prefix": prefix,
+        "flavour": "simple",
+        "offerings": offerings,
+        "auth": {"kind": "bearer", "token": token},
+    }
+    if page_size is not None:
+        spec["page_size"] = page_size
+    if latency_ms is not None:
+        spec["latency_ms"] = latency_ms
+    return list((await sandbox.call("POST", "/_sandbox/bulk", spec))["npo_ids"])
+
+
+def simulated_config(
+    sandbox: SandboxProcess,
+    npo_id: str,
+    *,
+    schedule_seconds: float | None = None,
+    page_size: int | None = None,
+    enrol: bool = False,
+    rate_limit: tuple[float, int] | None = None,
+    timeout_seconds: float | None = None,
+    token: str = SIMULATED_TOKEN,
+) -> dict[str, Any]:
+    """The config of a simulated NPO made by :func:`simulated_npos`: its offerings pulled every
+    ``schedule_seconds`` in pages of ``page_size`` (``schedule_seconds`` ``None``: not pulled),
+    enrolments through it when ``enrol``, within ``rate_limit`` (requests per second, burst)."""
+    offerings: dict[str, Any] = {"path": "/api/offerings", "records_path": "data"}
+    if schedule_seconds is None:
+        offerings["enabled"] = False
+    else:
+        offerings["schedule_seconds"] = schedule_seconds
+    if page_size is not None:
+        offerings["pagination"] = {"style": "page_number", "page_size": page_size}
+    config: dict[str, Any] = {
+        "npo_id": npo_id,
+        "display_name": npo_id,
+        "base_url": sandbox.npo_url(npo_id),
+        "auth": {"kind": "bearer", "token": token},
+        "streams": {"offerings": offerings},
+        "transform": {"kind": "plugin", "name": "simple"},
+    }
+    if enrol:
+        config["enrolment"] = {
+            "enabled": True,
+            "enrol": ENROL_ENDPOINT,
+            "idempotency_key": "honoured",
+        }
+    if rate_limit is not None:
+        config["rate_limit"] = {"requests_per_second": rate_limit[0], "burst": rate_limit[1]}
+    if timeout_seconds is not None:
+        config["timeout_seconds"] = timeout_seconds
+    return config
 
 
 class Deployment:

@@ -25,6 +25,7 @@ from typing import Any
 
 import aiohttp
 from harness import (
+    SIMULATED_TOKEN,
     BenchResult,
     Deployment,
     Figure,
@@ -33,6 +34,8 @@ from harness import (
     produce_many,
     profiled,
     report,
+    simulated_config,
+    simulated_npos,
     until,
     workdir,
 )
@@ -44,7 +47,7 @@ PAGES = 3
 PAGE_SIZE = 10
 # the third page is short: exactly 3 requests per pull
 RECORDS = PAGE_SIZE * (PAGES - 1) + PAGE_SIZE // 2
-TOKEN = "bench"
+TOKEN = SIMULATED_TOKEN
 
 
 async def baseline_sweep(sandbox_url: str, npo_ids: list[str], concurrency: int) -> float:
@@ -69,40 +72,16 @@ async def baseline_sweep(sandbox_url: str, npo_ids: list[str], concurrency: int)
 
 
 def config(sandbox: SandboxProcess, npo_id: str) -> dict[str, Any]:
-    return {
-        "npo_id": npo_id,
-        "display_name": npo_id,
-        "base_url": sandbox.npo_url(npo_id),
-        "auth": {"kind": "bearer", "token": TOKEN},
-        "streams": {
-            "offerings": {
-                "path": "/api/offerings",
-                "records_path": "data",
-                "schedule_seconds": 3600,
-                "pagination": {"style": "page_number", "page_size": PAGE_SIZE},
-            }
-        },
-        "transform": {"kind": "plugin", "name": "simple"},
-        "rate_limit": {"requests_per_second": 100, "burst": 10},
-    }
+    return simulated_config(
+        sandbox, npo_id, schedule_seconds=3600, page_size=PAGE_SIZE, rate_limit=(100, 10)
+    )
 
 
 async def fresh_npos(sandbox: SandboxProcess, count: int, latency_ms: int) -> list[str]:
     """Create (or re-create: same data, empty request logs) the simulated NPOs."""
-    created = await sandbox.call(
-        "POST",
-        "/_sandbox/bulk",
-        {
-            "count": count,
-            "prefix": "bench-",
-            "flavour": "simple",
-            "offerings": RECORDS,
-            "page_size": PAGE_SIZE,
-            "latency_ms": latency_ms,
-            "auth": {"kind": "bearer", "token": TOKEN},
-        },
+    return await simulated_npos(
+        sandbox, count, "bench-", offerings=RECORDS, page_size=PAGE_SIZE, latency_ms=latency_ms
     )
-    return list(created["npo_ids"])
 
 
 async def sweep_span(sandbox: SandboxProcess, npo_ids: list[str], timeout: float) -> float:

@@ -45,6 +45,7 @@ from harness import (
     rate,
     report,
     rss_mb,
+    simulated_npos,
     until,
     workdir,
 )
@@ -125,35 +126,17 @@ async def one_fleet(
     sandbox: SandboxProcess, tmp: Path, size: int, alone_holds: int | None
 ) -> dict[str, Any]:
     name = f"f{size}-{uuid.uuid4().hex[:6]}"
-    enrol_npos = (
-        await sandbox.call(
-            "POST",
-            "/_sandbox/bulk",
-            {
-                "count": ENROL_NPOS,
-                "prefix": f"{name}-enrol-",
-                "flavour": "simple",
-                "offerings": 3,
-                "latency_ms": enrolment.LATENCY_MS,
-                "auth": {"kind": "bearer", "token": enrolment.TOKEN},
-            },
-        )
-    )["npo_ids"]
-    pull_npos = (
-        await sandbox.call(
-            "POST",
-            "/_sandbox/bulk",
-            {
-                "count": PULL_NPOS,
-                "prefix": f"{name}-pull-",
-                "flavour": "simple",
-                "offerings": pull_sweep.RECORDS,
-                "page_size": pull_sweep.PAGE_SIZE,
-                "latency_ms": PULL_LATENCY_MS,
-                "auth": {"kind": "bearer", "token": pull_sweep.TOKEN},
-            },
-        )
-    )["npo_ids"]
+    enrol_npos = await simulated_npos(
+        sandbox, ENROL_NPOS, f"{name}-enrol-", offerings=3, latency_ms=enrolment.LATENCY_MS
+    )
+    pull_npos = await simulated_npos(
+        sandbox,
+        PULL_NPOS,
+        f"{name}-pull-",
+        offerings=pull_sweep.RECORDS,
+        page_size=pull_sweep.PAGE_SIZE,
+        latency_ms=PULL_LATENCY_MS,
+    )
     ingest_npos = [f"{name}-ingest-{i:04d}" for i in range(INGEST_NPOS)]
 
     deployment = Deployment(tmp, f"scale{size}", partitions=PARTITIONS)

@@ -22,6 +22,7 @@ from typing import Any
 
 import aiohttp
 from harness import (
+    SIMULATED_TOKEN,
     BenchResult,
     Deployment,
     Figure,
@@ -31,6 +32,8 @@ from harness import (
     profiled,
     report,
     rss_mb,
+    simulated_config,
+    simulated_npos,
     thread_cpu,
     until,
     workdir,
@@ -38,28 +41,14 @@ from harness import (
 
 from tests.integration.support.processes import SandboxProcess
 
-TOKEN = "bench"
+TOKEN = SIMULATED_TOKEN
 TICK = 1.0
 QUIET_SECONDS = 30.0
 SETTLE_WINDOWS = 12
 
 
 def config(sandbox: SandboxProcess, npo_id: str) -> dict[str, Any]:
-    return {
-        "npo_id": npo_id,
-        "display_name": npo_id,
-        "base_url": sandbox.npo_url(npo_id),
-        "auth": {"kind": "bearer", "token": TOKEN},
-        "streams": {
-            "offerings": {
-                "path": "/api/offerings",
-                "records_path": "data",
-                "schedule_seconds": 86_400,
-                "pagination": {"style": "page_number", "page_size": 100},
-            }
-        },
-        "transform": {"kind": "plugin", "name": "simple"},
-    }
+    return simulated_config(sandbox, npo_id, schedule_seconds=86_400, page_size=100)
 
 
 async def settle(pid: int) -> float:
@@ -99,19 +88,7 @@ async def run(count: int) -> BenchResult:
             await empty.stop()
             print(f"idle worker, no NPO: {idle_empty:.1%} of a core")
 
-            created = await sandbox.call(
-                "POST",
-                "/_sandbox/bulk",
-                {
-                    "count": count,
-                    "prefix": "s-",
-                    "flavour": "simple",
-                    "offerings": 1,
-                    "page_size": 100,
-                    "auth": {"kind": "bearer", "token": TOKEN},
-                },
-            )
-            npo_ids = list(created["npo_ids"])
+            npo_ids = await simulated_npos(sandbox, count, "s-", offerings=1, page_size=100)
             await deployment.create_topics(["npo_assessed"])
             await produce_many(
                 deployment.topics["npo_assessed"],

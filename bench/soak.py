@@ -60,7 +60,17 @@ from typing import Any
 
 import aiohttp
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from harness import ROOT, Deployment, machine, produce_many, rss_mb, until, workdir
+from harness import (
+    ROOT,
+    Deployment,
+    machine,
+    produce_many,
+    rss_mb,
+    simulated_config,
+    simulated_npos,
+    until,
+    workdir,
+)
 
 from npo_integration.faust_patches import LOG_FILE_BYTES, LOG_FILES_KEPT
 from tests.integration.support.kafka import BOOTSTRAP
@@ -89,32 +99,15 @@ FAULTS: dict[str, dict[str, Any]] = {
 
 
 def config(sandbox: SandboxProcess, npo_id: str) -> dict[str, Any]:
-    return {
-        "npo_id": npo_id,
-        "display_name": npo_id,
-        "base_url": sandbox.npo_url(npo_id),
-        "auth": {"kind": "bearer", "token": TOKEN},
-        "streams": {
-            "offerings": {
-                "path": "/api/offerings",
-                "records_path": "data",
-                "pagination": {"style": "page_number", "page_size": 100},
-                "schedule_seconds": 30,
-            }
-        },
-        "enrolment": {
-            "enabled": True,
-            "enrol": {
-                "method": "POST",
-                "path": "/api/enrolments",
-                "body_format": "json",
-                "response_id_path": "enrolment_id",
-            },
-            "idempotency_key": "honoured",
-        },
-        "transform": {"kind": "plugin", "name": "simple"},
-        "timeout_seconds": 5,
-    }
+    return simulated_config(
+        sandbox,
+        npo_id,
+        schedule_seconds=30,
+        page_size=100,
+        enrol=True,
+        timeout_seconds=5,
+        token=TOKEN,
+    )
 
 
 def assignment(npo_id: str, n: int, run: str) -> tuple[bytes, bytes]:
@@ -248,18 +241,7 @@ async def soak(tmp: Path) -> dict[str, Any]:
     deployment = Deployment(tmp, "soak", partitions=8)
     rng = random.Random(14)
     try:
-        made = await sandbox.call(
-            "POST",
-            "/_sandbox/bulk",
-            {
-                "count": NPOS,
-                "prefix": "soak-",
-                "flavour": "simple",
-                "offerings": 20,
-                "auth": {"kind": "bearer", "token": TOKEN},
-            },
-        )
-        npo_ids: list[str] = made["npo_ids"]
+        npo_ids = await simulated_npos(sandbox, NPOS, "soak-", offerings=20, token=TOKEN)
         deployment.write_configs([config(sandbox, n) for n in npo_ids])
         worker = await deployment.start_worker(
             NPO_STATE_RETENTION_DAYS=str(RETENTION_DAYS),
