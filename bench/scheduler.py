@@ -128,12 +128,14 @@ async def run(count: int) -> BenchResult:
                 what="every first record ingested",
                 interval=1.0,
             )
-            print(f"{count} NPOs registered and pulled once in {time.monotonic() - started:.0f} s")
+            first_sweep = time.monotonic() - started
+            print(f"{count} NPOs registered and pulled once in {first_sweep:.0f} s")
             settled = await settle(pid)
             print(f"the first sweep's trailing work settled after {settled:.0f} s")
             with profiled(pid, "scheduler-idle"):
                 idle_full = await idle_share(pid, QUIET_SECONDS)
-            print(f"idle worker, {count} NPOs: {idle_full:.1%} of a core; RSS {rss_mb(pid):.0f} MB")
+            rss_full = rss_mb(pid)
+            print(f"idle worker, {count} NPOs: {idle_full:.1%} of a core; RSS {rss_full:.0f} MB")
 
             new_npo = "s-new"
             await sandbox.add_npo(
@@ -186,6 +188,14 @@ async def run(count: int) -> BenchResult:
             target="< 5% of a core",
             met=idle_full < 0.05,
         ),
+        # no target: what a first sweep of every NPO at once costs (a fleet's first start, a
+        # restore), and what a worker holds once it pulled them all
+        Figure(
+            f"every NPO registered and pulled once, {count:,} NPOs",
+            count / first_sweep,
+            "NPOs/s",
+        ),
+        Figure(f"worker RSS once {count:,} NPOs were pulled", rss_full, "MB"),
         Figure(
             "a newly due NPO requested after",
             due_latency,

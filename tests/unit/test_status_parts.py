@@ -62,6 +62,19 @@ def test_recent_pulls_follow_the_pull_states_a_worker_writes() -> None:
     assert recent.of("n") == [] and len(recent.of("b")) == 1  # the NPOs pulled most lately
 
 
+def test_recent_pulls_drop_only_the_npo_that_leaves_the_list() -> None:
+    recent = RecentPulls(runs=2, npos=2)
+    for npo_id in ("a", "b", "c"):  # "a" leaves the list when "c" comes
+        recent.observe(
+            PullState(npo_id=npo_id, streams={"offerings": StreamPullState(last_success_at=NOW)})
+        )
+    # "b" stayed: the same state written again (a cursor saved, a retry due) is no new run
+    recent.observe(
+        PullState(npo_id="b", streams={"offerings": StreamPullState(last_success_at=NOW)})
+    )
+    assert recent.of("a") == [] and len(recent.of("b")) == 1 and len(recent.of("c")) == 1
+
+
 @pytest.fixture
 def token(monkeypatch: pytest.MonkeyPatch) -> str:
     value = secrets.token_urlsafe(32)
