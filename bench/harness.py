@@ -14,6 +14,7 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import sys
 import time
 import uuid
@@ -391,8 +392,6 @@ async def until(
 
 def _py_spy() -> str:
     """py-spy from PATH, else beside this interpreter (the venv's, not activated)."""
-    import shutil
-
     return shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
 
 
