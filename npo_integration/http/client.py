@@ -142,9 +142,14 @@ class NpoHttpClient:
     # --- lifecycle -------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the shared session (idempotent)."""
+        """Open the shared session (idempotent). A request opens it too, as the worker's producer
+        and output log open at first use: Faust starts the worker's services only once its tables
+        are recovered, and an agent may run a message before that (a pull after a restart did)."""
+        self._opened()
+
+    def _opened(self) -> aiohttp.ClientSession:
         if self._session is not None:
-            return
+            return self._session
         self._guard = GuardedResolver(allow_private=self._allow_private, inner=self._resolver)
         connector = aiohttp.TCPConnector(
             limit=self._pool_limit,
@@ -156,6 +161,7 @@ class NpoHttpClient:
             cookie_jar=aiohttp.DummyCookieJar(),  # stateless API calls; no cookie crosses NPOs
             trust_env=False,  # a proxy would connect on our behalf, past the address guard
         )
+        return self._session
 
     async def close(self) -> None:
         """Close the session and its connections (idempotent)."""
@@ -278,11 +284,6 @@ class NpoHttpClient:
         )
         return build_authenticator(endpoint.auth, context)
 
-    def _session_or_fail(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            raise RuntimeError("NpoHttpClient is not started: await start() or use 'async with'")
-        return self._session
-
     async def _attempt(self, npo: NpoState, call: _Call) -> NpoResponse:
         """One try: circuit → rate limit → exchange → classify → circuit outcome."""
         breaker = npo.breaker
@@ -398,7 +399,7 @@ class NpoHttpClient:
         error: str | None = None
         try:
             response = await send(
-                self._session_or_fail(),
+                self._opened(),
                 request,
                 public_url=public_url,
                 timeout=timeout,

@@ -287,11 +287,21 @@ async def test_body_size_limit(box, serve, config_factory) -> None:
 async def test_usage_errors(box, config_factory) -> None:
     config = config_factory("https://npo.example.org")
     client = NpoHttpClient(box, allow_private=False)
-    with pytest.raises(RuntimeError, match="not started"):
-        await client.request(config, "GET", "/x")
     with pytest.raises(ValueError, match="either json or form"):
         await client.request(config, "POST", "/x", json={}, form={"a": "b"})
     await client.close()  # closing an unstarted client is fine
+
+
+async def test_a_request_before_start_opens_the_session(box, serve, config_factory) -> None:
+    """Faust starts the worker's services after table recovery; an agent may call an NPO first."""
+    script = Script(OK)
+    base = await serve(web.get("/x", script.handle))
+    client = NpoHttpClient(box, allow_private=True)
+    try:
+        response = await client.request(config_factory(base), "GET", "/x")
+        assert response.status == 200 and len(script.requests) == 1
+    finally:
+        await client.close()
 
 
 async def test_an_observer_is_told_of_each_request_sent(box, serve, config_factory) -> None:
