@@ -40,7 +40,6 @@ from harness import (
 from tests.integration.support.kafka import BOOTSTRAP
 from tests.integration.support.processes import SandboxProcess
 
-TOKEN = SIMULATED_TOKEN
 RATE = 10.0
 BURST = 10
 LATENCY_MS = 100
@@ -124,7 +123,10 @@ async def one_run(
     configs = [config(sandbox, n, 10.0) for n in npo_ids]
     if slow:
         await sandbox.add_npo(
-            f"{name}-slow", flavour="simple", auth={"kind": "bearer", "token": TOKEN}, offerings=3
+            f"{name}-slow",
+            flavour="simple",
+            auth={"kind": "bearer", "token": SIMULATED_TOKEN},
+            offerings=3,
         )
         await sandbox.set_faults(f"{name}-slow", endpoint="any", latency_ms=SLOW_MS)
         configs.append(config(sandbox, f"{name}-slow", SLOW_MS / 1000 + 15))

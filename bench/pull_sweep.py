@@ -47,13 +47,12 @@ PAGES = 3
 PAGE_SIZE = 10
 # the third page is short: exactly 3 requests per pull
 RECORDS = PAGE_SIZE * (PAGES - 1) + PAGE_SIZE // 2
-TOKEN = SIMULATED_TOKEN
 
 
 async def baseline_sweep(sandbox_url: str, npo_ids: list[str], concurrency: int) -> float:
     """The same pulls with nothing but aiohttp: the cost of the HTTP work alone."""
     limit = asyncio.Semaphore(concurrency)
-    headers = {"Authorization": f"Bearer {TOKEN}"}
+    headers = {"Authorization": f"Bearer {SIMULATED_TOKEN}"}
 
     async def pull(session: aiohttp.ClientSession, npo_id: str) -> None:
         async with limit:

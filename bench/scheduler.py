@@ -41,7 +41,6 @@ from harness import (
 
 from tests.integration.support.processes import SandboxProcess
 
-TOKEN = SIMULATED_TOKEN
 TICK = 1.0
 QUIET_SECONDS = 30.0
 SETTLE_WINDOWS = 12
@@ -139,7 +138,10 @@ async def run(count: int) -> BenchResult:
 
             new_npo = "s-new"
             await sandbox.add_npo(
-                new_npo, flavour="simple", auth={"kind": "bearer", "token": TOKEN}, offerings=1
+                new_npo,
+                flavour="simple",
+                auth={"kind": "bearer", "token": SIMULATED_TOKEN},
+                offerings=1,
             )
             async with (
                 aiohttp.ClientSession() as session,
