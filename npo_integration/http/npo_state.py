@@ -14,9 +14,11 @@ accepted: clamping happens here, where the state is built, with a warning.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, TypeVar
 
 from npo_integration.http.auth import AnyAuthenticator
 from npo_integration.http.circuit import CircuitBreaker
@@ -34,6 +36,16 @@ from npo_integration.models.npo_config import (
 )
 
 log = logging.getLogger(__name__)
+
+Shared = TypeVar("Shared", RateLimitConfig, CircuitBreakerConfig, RetryConfig)
+
+
+@lru_cache(maxsize=256)
+def _shared(settings: Shared) -> Shared:
+    """The first-seen instance equal to ``settings`` (frozen, so equal is interchangeable): most
+    NPOs keep the defaults, and a state is kept for every NPO a worker calls."""
+    return settings
+
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -85,6 +97,12 @@ class CallCaps:
         ]
 
     def retry(self, config: RetryConfig) -> RetryConfig:
+        if (
+            config.max_attempts <= self.retry_attempts
+            and max(config.backoff_max_seconds, config.backoff_base_seconds)
+            <= self.retry_backoff_seconds
+        ):
+            return config  # within the caps: no copy
         return config.model_copy(
             update={
                 "max_attempts": min(config.max_attempts, self.retry_attempts),
@@ -96,6 +114,8 @@ class CallCaps:
         )
 
     def circuit_breaker(self, config: CircuitBreakerConfig) -> CircuitBreakerConfig:
+        if config.failure_threshold <= self.failure_threshold:
+            return config  # within the cap: no copy
         return config.model_copy(
             update={"failure_threshold": min(config.failure_threshold, self.failure_threshold)}
         )
@@ -132,9 +152,9 @@ class Endpoint:
             headers=config.headers,
             timeout_seconds=min(config.timeout_seconds, caps.timeout_seconds),
             error_in_body=config.error_in_body,
-            rate_limit=config.rate_limit,
-            circuit_breaker=caps.circuit_breaker(config.circuit_breaker),
-            retry=caps.retry(config.retry),
+            rate_limit=_shared(config.rate_limit),
+            circuit_breaker=_shared(caps.circuit_breaker(config.circuit_breaker)),
+            retry=_shared(caps.retry(config.retry)),
         )
 
 
@@ -145,9 +165,11 @@ class NpoState:
     limiter: TokenBucket
     breaker: CircuitBreaker
     retry: Retrier
-    source: object = None
+    source: weakref.ref[NpoSource] | None = None
     """The source object the endpoint was last made of: a call with that very object (decoded
-    configs are cached, their sources bound once) skips rebuilding and comparing it."""
+    configs are cached, their sources bound once) skips rebuilding and comparing it. Held weakly:
+    a state outlives its NPO's decoded config in the cache, and keeping the source would keep
+    its streams in memory for every NPO the worker ever called (about 6 KB each)."""
 
 
 class NpoStates:
@@ -174,7 +196,7 @@ class NpoStates:
     def get(self, given: SourceOrConfig) -> NpoState:
         config = one_source(given)
         state = self._states.get(config.state_key)
-        if state is not None and state.source is config:
+        if state is not None and state.source is not None and state.source() is config:
             return state  # the same (immutable) source as the last call: the same settings
         endpoint = Endpoint.of(config, self._caps)
         if state is None:
@@ -183,7 +205,7 @@ class NpoStates:
         elif state.endpoint != endpoint:
             self._update(state, endpoint)
             self._warn_capped(config)
-        state.source = config
+        state.source = weakref.ref(config)
         return state
 
     def _warn_capped(self, config: NpoSource) -> None:
