@@ -106,14 +106,13 @@ def stream_kind(npo_id: str, stream: str) -> StreamKind:
     return _stream(npo_id, stream)[1].kind
 
 
-def stream_reads(npo_id: str, stream: str) -> tuple[object, Reads]:
-    """What the stream's mapping reads (``None``: a plug-in's, unknown), and its source config
-    object (a new one after each config change) as the token."""
+def stream_reads(npo_id: str, stream: str) -> Reads:
+    """What the stream's mapping reads (``None``: a plug-in's, unknown)."""
     source, config = _stream(npo_id, stream)
     transform = source.transform
     if isinstance(transform, DeclarativeTransform):
-        return source, mapping_reads(transform.mapping, config.kind)
-    return source, None
+        return mapping_reads(transform.mapping, config.kind)
+    return None
 
 
 shapes = ShapeWatch(stream_reads, on_drift=lambda kind: metrics.schema_drift.labels(kind).inc())

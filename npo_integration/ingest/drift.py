@@ -51,8 +51,10 @@ clears it often)."""
 DriftKind = Literal["missing", "type", "new_field"]
 Reads = frozenset[str] | None
 """Top-level fields a stream's mapping reads; ``None``: unknown (a plug-in), every field."""
-ReadsOf = Callable[[str, str], tuple[object, Reads]]
-"""(npo_id, stream) -> (a token that changes with the config, the fields its mapping reads)."""
+ReadsOf = Callable[[str, str], Reads]
+"""(npo_id, stream) -> the fields its mapping reads now. Compared by value, not by config object:
+a baseline holding its config's objects would keep every watched stream's decoded config in
+memory."""
 
 
 class DriftFinding(BaseModel):
@@ -124,7 +126,6 @@ class _Verdict:
 
 @dataclass(eq=False)
 class _Stream:
-    token: object
     reads: Reads
     learned: int = 0
     present: Counter[str] = field(default_factory=Counter)
@@ -197,21 +198,20 @@ class ShapeWatch:
                 groups.setdefault((raw.npo_id, raw.stream), []).append(raw)
         for key, group in groups.items():
             try:
-                token, reads = self._reads_of(*key)
+                reads = self._reads_of(*key)
             except Exception:  # no config (the ingestion fails the records itself)
                 continue
-            self._observe(self._stream(key, token, reads), key, group, now)
+            self._observe(self._stream(key, reads), key, group, now)
 
-    def _stream(self, key: tuple[str, str], token: object, reads: Reads) -> _Stream:
+    def _stream(self, key: tuple[str, str], reads: Reads) -> _Stream:
         stream = self._streams.get(key)
-        if stream is not None and stream.token is not token:
-            if stream.reads == reads:  # another config, the same reads: the baseline holds
-                stream.token = token
-            else:  # the mapping reads other fields: relearn, and its findings are moot
-                self._forget(key)
-                stream = None
+        if stream is not None and stream.reads != reads:
+            # the mapping reads other fields: relearn, and its findings are moot (another config
+            # reading the same fields keeps the baseline)
+            self._forget(key)
+            stream = None
         if stream is None:
-            stream = self._streams[key] = _Stream(token=token, reads=reads)
+            stream = self._streams[key] = _Stream(reads=reads)
             while len(self._streams) > self._max_streams:
                 self._streams.popitem(last=False)
         else:

@@ -26,13 +26,13 @@ def records(start: int, count: int, **shape: Any) -> list[RawRecord]:
     return made
 
 
-def watch(reads: frozenset[str] | None = READS, token: object = "v1") -> ShapeWatch:
-    return ShapeWatch(lambda npo_id, stream: (token, reads))
+def watch(reads: frozenset[str] | None = READS) -> ShapeWatch:
+    return ShapeWatch(lambda npo_id, stream: reads)
 
 
 def test_a_renamed_field_is_flagged_missing_at_its_first_record_then_new_in_most() -> None:
     seen: list[str] = []
-    shapes = ShapeWatch(lambda n, s: ("v1", READS), on_drift=seen.append)
+    shapes = ShapeWatch(lambda n, s: READS, on_drift=seen.append)
     shapes.observe(records(0, 20, title=lambda n: f"T{n}", seats=5), T0)
     assert shapes.of_npo("acme") == []
     shapes.observe(records(20, 25, name=lambda n: f"T{n}", seats=5), T0)
@@ -70,7 +70,7 @@ def test_optional_fields_and_nulls_are_not_drift() -> None:
 
 def test_a_config_reading_other_fields_relearns_and_drops_its_streams_findings() -> None:
     reads = {"now": READS}
-    shapes = ShapeWatch(lambda n, s: (reads["now"], reads["now"]))
+    shapes = ShapeWatch(lambda n, s: reads["now"])
     shapes.observe(records(0, 20, title="T"), T0)
     shapes.observe(records(20, 1, name="T"), T0)
     assert [f.field for f in shapes.of_npo("acme")] == ["title"]
