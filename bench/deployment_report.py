@@ -79,8 +79,30 @@ def _v(doc: dict[str, Any], name: str) -> float:
     return float(doc["by_name"][name]["value"])
 
 
+def rss_without_npos(registry: dict[str, Any]) -> float:
+    return float(registry["by_name"]["worker RSS with every config"]["baseline"])
+
+
+def mb_per_config(registry: dict[str, Any]) -> float:
+    """A worker's memory per NPO config it holds (every worker holds every config)."""
+    rss_all = _v(registry, "worker RSS with every config")
+    return (rss_all - rss_without_npos(registry)) / int(registry["parameters"]["NPO configs"])
+
+
+def mb_per_pulled_npo(registry: dict[str, Any], scheduler: dict[str, Any]) -> float:
+    """A worker's memory per NPO it pulls, beyond its config: the scheduler bench's RSS once
+    every NPO was pulled, less a worker holding as many configs (the registry bench's rate)."""
+    pulled = int(scheduler["parameters"]["NPOs"])
+    rss_pulled = _v(scheduler, f"worker RSS once {pulled:,} NPOs were pulled")
+    held = rss_without_npos(registry) + mb_per_config(registry) * pulled
+    return max(0.0, (rss_pulled - held) / pulled)
+
+
 def sizing_rows(
-    scaling: dict[str, Any], pull: dict[str, Any], registry: dict[str, Any]
+    scaling: dict[str, Any],
+    pull: dict[str, Any],
+    registry: dict[str, Any],
+    scheduler: dict[str, Any],
 ) -> list[str]:
     # A fleet's CPU per unit: the 2-worker figures (standby replicas apply every table write
     # again); the steady-state pull cost of one worker scaled by the same fleet factor.
@@ -88,10 +110,9 @@ def sizing_rows(
     steady_ms_per_page = _v(pull, "worker CPU per page, steady state") * max(1.0, fleet_factor)
     ingest_ms = _v(scaling, "ingestion, CPU, 2 workers")
     enrol_ms = _v(scaling, "enrolments, CPU, 2 workers")
-    rss_all = _v(registry, "worker RSS with every config")
-    rss_none = float(registry["by_name"]["worker RSS with every config"]["baseline"])
-    registry_npos = int(registry["parameters"]["NPO configs"])
-    mb_per_config = (rss_all - rss_none) / registry_npos
+    rss_none = rss_without_npos(registry)
+    per_config = mb_per_config(registry)
+    per_pulled = mb_per_pulled_npo(registry, scheduler)
     fleet1 = scaling["parameters"]["fleets"]["1"]
     disk_mb = max(fleet1["disk_mb"])
     bench_npos = int(scaling["parameters"]["NPOs registered"])
@@ -130,7 +151,10 @@ def sizing_rows(
         # Pulls in flight wait on the NPOs, not the CPU: a worker's concurrency covers its share
         # twice over (a failover hands it a neighbour's NPOs), never below the default.
         fetch = max(FETCH_CONCURRENCY, math.ceil(in_flight * 2 / workers))
-        memory = rss_none + mb_per_config * m.npos
+        # every config (a GlobalTable), and the pull state of the NPOs it pulls: its share,
+        # twice over (a failover hands it a neighbour's)
+        pulled = m.npos * min(1.0, 2 / workers)
+        memory = rss_none + per_config * m.npos + per_pulled * pulled
         request = _mi(memory * 1.5)
         limit_mem = _mi(memory * 3)
         disk = disk_mb / bench_npos * m.npos * min(1.0, (1 + STANDBY) / workers) * 2
@@ -232,6 +256,8 @@ def render() -> str:
     scaling = _figures("scaling")
     pull = _figures("pull_sweep")
     registry = _figures("registry")
+    scheduler = _figures("scheduler")
+    pulled = int(scheduler["parameters"]["NPOs"])
     machine = scaling["machine"]
     params = scaling["parameters"]
     out = [
@@ -262,9 +288,12 @@ def render() -> str:
         "Arithmetic over the figures above and the one-worker figures of "
         "[performance](performance.md) (CPU per page pulled in the steady state: "
         f"{_v(pull, 'worker CPU per page, steady state'):.2f} ms; worker RSS "
-        f"{float(registry['by_name']['worker RSS with every config']['baseline']):.0f} MB with "
+        f"{rss_without_npos(registry):.0f} MB with "
         f"no NPO and {_v(registry, 'worker RSS with every config'):.0f} MB with "
-        f"{int(registry['parameters']['NPO configs']):,}), under these load assumptions "
+        f"{int(registry['parameters']['NPO configs']):,}; "
+        f"{_v(scheduler, f'worker RSS once {pulled:,} NPOs were pulled'):.0f} MB once "
+        f"{pulled:,} were pulled, {mb_per_pulled_npo(registry, scheduler) * 1024:.1f} KB per "
+        "NPO pulled beyond its config), under these load assumptions "
         "(`bench/deployment_report.py`; not measured):",
         "",
         f"- every NPO's offerings pulled every {PULL_EVERY_S} s, {PAGES_PER_PULL} pages of "
@@ -283,7 +312,7 @@ def render() -> str:
         "unchanged records, ingestion of those included), the ingestion of new or changed "
         "records and the enrolments at their peak, at the scaling bench's CPU per unit.",
         "",
-        *sizing_rows(scaling, pull, registry),
+        *sizing_rows(scaling, pull, registry, scheduler),
         "",
         SIZING_NOTES,
         PARTITIONS,
@@ -308,8 +337,9 @@ to the partition count: each holds a share of the partitions, and every path is
 keyed so that a message's state lives on its partition.
 """
 
-SIZING_NOTES = """Memory per worker does not shrink with more workers: the NPO registry is a
-GlobalTable, every worker holds every config (the RSS figure). The disk column is
+SIZING_NOTES = """Memory per worker: every config (the NPO registry is a GlobalTable, every
+worker holds all of them: it does not shrink with more workers), plus the state of
+the NPOs the worker pulls (its share of them, twice over for a failover). The disk column is
 the RocksDB state the scaling bench measured on a worker per NPO registered (the
 NPO's config, records' flags and enrolments), times the worker's share of the
 partitions with its standbys, times 2 for compaction, at least 10 Gi. Broker
