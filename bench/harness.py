@@ -32,7 +32,11 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.integration.support.kafka import BOOTSTRAP, produce_many  # noqa: E402,F401  (re-exported for the benchmarks)
+from tests.integration.support.kafka import (  # noqa: E402
+    BOOTSTRAP,
+    delete_topics,
+    produce_many,  # noqa: F401  (re-exported for the benchmarks)
+)
 from tests.integration.support.processes import SandboxProcess, WorkerProcess  # noqa: E402
 
 RESULTS = ROOT / "var" / "bench"
@@ -276,14 +280,7 @@ class Deployment:
         await self.delete_topics()
 
     async def delete_topics(self) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
-        await admin.start()
-        try:
-            names = [t for t in await admin.list_topics() if t.startswith(self.prefix)]
-            if names:
-                await admin.delete_topics(names)
-        finally:
-            await admin.close()
+        await delete_topics((self.prefix,))
 
 
 def cpu_seconds(pid: int) -> float:

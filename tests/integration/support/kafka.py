@@ -155,9 +155,15 @@ async def offset_ranges(
         await consumer.stop()
 
 
+DELETE_ATTEMPTS = 3
+
+
 async def delete_topics(prefixes: tuple[str, ...], *, broker: Broker = SHARED) -> list[str]:
-    """Delete every topic whose name starts with one of ``prefixes``; the names deleted. A broker
-    that does not answer is left as it is (the test's own outcome matters more than the cleanup)."""
+    """Delete every topic whose name starts with one of ``prefixes``; the names deleted. A topic
+    the broker refuses (its answer carries an error code per topic, no exception: a busy broker
+    times some out) is asked again, up to ``DELETE_ATTEMPTS`` times; what is still refused is
+    printed. A broker that does not answer is left as it is (the test's own outcome matters more
+    than the cleanup)."""
     from aiokafka.admin import AIOKafkaAdminClient
     from aiokafka.errors import KafkaError
 
@@ -165,8 +171,14 @@ async def delete_topics(prefixes: tuple[str, ...], *, broker: Broker = SHARED) -
     try:
         await admin.start()
         names = [t for t in await admin.list_topics() if t.startswith(prefixes)]
-        if names:
-            await admin.delete_topics(names)
+        left = names
+        for _ in range(DELETE_ATTEMPTS):
+            if not left:
+                break
+            response = await admin.delete_topics(left)
+            left = [topic for topic, code, *_ in response.topic_error_codes if code != 0]
+        if left:
+            print(f"delete_topics: the broker kept {len(left)} topic(s): {', '.join(left[:5])}")
         return names
     except (KafkaError, OSError):
         return []
