@@ -164,9 +164,14 @@ async def simulated_npos(
     token: str = SIMULATED_TOKEN,
 ) -> list[str]:
     """``count`` NPOs of the simulator's ``simple`` flavour, ``prefix`` and a number each (made
-    again when they exist: the same data, empty request logs); their npo_ids."""
+    again when they exist: the same data, empty request logs); their npo_ids.
+
+    Their records are made now, not on each NPO's first request, so a timed window holds the
+    simulated API's work, as a real NPO's would be, and not the simulator making up its data.
+    """
     spec: dict[str, Any] = {
         "count": count,
+        "generate": True,
         "prefix": prefix,
         "flavour": "simple",
         "offerings": offerings,
@@ -291,12 +296,13 @@ def cpu_seconds(pid: int) -> float:
 
 
 def thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds so far per thread name (``python``, ``rocksdb:low``, ...)."""
+    """CPU seconds so far per thread name (``main`` for the event loop's thread, ``python`` for
+    the others Python started, ``rocksdb:low``, ...)."""
     ticks = os.sysconf("SC_CLK_TCK")
     by_name: dict[str, float] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
-            name = (task / "comm").read_text().strip()
+            name = "main" if task.name == str(pid) else (task / "comm").read_text().strip()
             fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:  # the thread ended while it was read
             continue

@@ -36,6 +36,7 @@ from harness import (
     report,
     simulated_config,
     simulated_npos,
+    thread_cpu,
     until,
     workdir,
 )
@@ -68,6 +69,12 @@ async def baseline_sweep(sandbox_url: str, npo_ids: list[str], concurrency: int)
         started = time.monotonic()
         await asyncio.gather(*(pull(session, n) for n in npo_ids))
         return time.monotonic() - started
+
+
+def by_thread(before: dict[str, float], after: dict[str, float]) -> str:
+    """CPU seconds per thread between two :func:`thread_cpu` readings, busiest first."""
+    spent = {name: seconds - before.get(name, 0.0) for name, seconds in after.items()}
+    return ", ".join(f"{n} {s:.1f} s" for n, s in sorted(spent.items(), key=lambda i: -i[1]) if s)
 
 
 def config(sandbox: SandboxProcess, npo_id: str) -> dict[str, Any]:
@@ -119,14 +126,17 @@ async def run(npo_count: int, latency_ms: int, concurrency: int) -> BenchResult:
             deployment.env["NPO_HTTP_MAX_CONNECTIONS_PER_HOST"] = str(concurrency)
             worker = await deployment.start_worker()
             pid = worker.proc.pid  # type: ignore[union-attr]
-            cpu0 = cpu_seconds(pid)
+            cpu0, threads0 = cpu_seconds(pid), thread_cpu(pid)
             with profiled(pid, "pull-first"):
                 first = await sweep_span(sandbox, npo_ids, timeout=900)
                 await message_times(
                     deployment.topics["offerings"], npo_count * RECORDS, timeout=900
                 )
             first_cpu = cpu_seconds(pid) - cpu0
-            print(f"first sweep: {first:.2f} s; every record ingested")
+            print(
+                f"first sweep: {first:.2f} s; every record ingested; "
+                f"worker CPU by thread: {by_thread(threads0, thread_cpu(pid))}"
+            )
 
             # same data: unchanged records
             npo_ids = await fresh_npos(sandbox, npo_count, latency_ms)
@@ -136,7 +146,7 @@ async def run(npo_count: int, latency_ms: int, concurrency: int) -> BenchResult:
                 )
                 for n in npo_ids
             ]
-            cpu0 = cpu_seconds(pid)
+            cpu0, threads0 = cpu_seconds(pid), thread_cpu(pid)
             with profiled(pid, "pull-steady"):
                 await produce_many(
                     deployment.topics["fetch_requests"],
@@ -144,7 +154,10 @@ async def run(npo_count: int, latency_ms: int, concurrency: int) -> BenchResult:
                 )
                 steady = await sweep_span(sandbox, npo_ids, timeout=900)
             steady_cpu = cpu_seconds(pid) - cpu0
-            print(f"steady-state sweep: {steady:.2f} s")
+            print(
+                f"steady-state sweep: {steady:.2f} s; "
+                f"worker CPU by thread: {by_thread(threads0, thread_cpu(pid))}"
+            )
         finally:
             await deployment.stop()
             sandbox.stop()

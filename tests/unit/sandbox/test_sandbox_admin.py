@@ -142,6 +142,25 @@ async def test_bulk_creates_a_thousand_cheap_npos(
     assert stats["npos"] == 1000 and stats["requests_total"] == 4 * len(sample)
 
 
+async def test_bulk_with_generate_makes_the_records_before_any_request(
+    sandbox: SandboxServer, http: aiohttp.ClientSession
+) -> None:
+    body = {"count": 3, "prefix": "eager-", "offerings": 7, "generate": True}
+    async with http.post(f"{sandbox.url}/_sandbox/bulk", json=body) as response:
+        assert response.status == 200
+    made = sandbox.state.npos["eager-0002"].offerings
+    assert made is not None and len(made) == 7
+    # the same data the NPO, made again lazily, serves on its first request
+    async with http.post(
+        f"{sandbox.url}/_sandbox/bulk", json={**body, "generate": False}
+    ) as response:
+        assert response.status == 200
+    assert sandbox.state.npos["eager-0002"].offerings is None
+    async with http.get(f"{sandbox.url}/_sandbox/npos/eager-0002/records/offerings") as response:
+        lazy = (await response.json())["records"]
+    assert list(made.values()) == lazy
+
+
 async def test_cli_runs_as_a_subprocess_and_stops_on_sigterm() -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
