@@ -185,8 +185,9 @@ async def _run(request: FetchRequest) -> None:
         commit_cursor=commit_cursor,
         full_sweep=full,
         re_emit=request.re_emit,
+        end_sweep=full,
     )
-    if outcome.complete and full:
+    if outcome.complete and full and not outcome.sweep_sent:
         outcome = await _sweep_completed(request, outcome)
     latest = pull_state.get(request.npo_id)
     done = latest.stream(request.stream)

@@ -222,6 +222,16 @@ def _sweep_ended(marker: SweepCompleted) -> list[RawRecord]:
     return [removal_record(state, marker) for state in plan.remove]
 
 
+def _ended_or_logged(marker: SweepCompleted) -> list[RawRecord]:
+    """:func:`_sweep_ended`; a failure is logged and the stream goes on (the next sweep decides
+    again)."""
+    try:
+        return _sweep_ended(marker)
+    except Exception:
+        log.exception("%s of %s not applied", marker.event_type, marker.npo_id)
+        return []
+
+
 def _decided(decision: RemovalDecision) -> None:
     hold = holds.get(decision.npo_id, decision.stream)
     if hold is None:
@@ -263,13 +273,15 @@ async def _unpacked(events: Sequence[EventT[bytes]]) -> list[RawRecord]:
                     (r.record_key for r in page if not is_removal(r)),
                 )
             records.extend(page)
-        elif isinstance(message, SweepCompleted | RemovalDecision):
+            sweep_end = message.sweep_end()
+            if sweep_end is not None:
+                records.extend(_ended_or_logged(sweep_end))
+        elif isinstance(message, SweepCompleted):
+            records.extend(_ended_or_logged(message))
+        elif isinstance(message, RemovalDecision):
             try:
-                if isinstance(message, SweepCompleted):
-                    records.extend(_sweep_ended(message))
-                else:
-                    _decided(message)
-            except Exception:  # the stream goes on; the next sweep decides again
+                _decided(message)
+            except Exception:  # the stream goes on; the operator decides again
                 log.exception("%s of %s not applied", message.event_type, message.npo_id)
         else:
             records.append(message)

@@ -121,6 +121,30 @@ class RawPage(Event, Versioned):
             "event again although its content is unchanged, once per re-emit (its trace id)"
         ),
     )
+    sweep_records: int | None = Field(
+        None,
+        ge=0,
+        description=(
+            "set on the last page of a complete full sweep: how many distinct records the sweep "
+            "sent; ingestion ends the sweep after this page's records, as a ``SweepCompleted`` "
+            "with that count would (one message less per pull)"
+        ),
+    )
+
+    def sweep_end(self) -> SweepCompleted | None:
+        """The sweep end this page carries, as the marker it stands for (its id derived from
+        the page's: the same on every reading, so are the removals it decides)."""
+        if self.sweep_records is None:
+            return None
+        return SweepCompleted(
+            event_id=f"{self.event_id}/sweep",
+            occurred_at=self.occurred_at,
+            npo_id=self.npo_id,
+            stream=self.stream,
+            trace_id=self.trace_id,
+            records=self.sweep_records,
+            completed_at=self.fetched_at,
+        )
 
     def unpacked(self) -> list[RawRecord]:
         """Each record as a ``RawRecord`` (already validated as part of this page)."""

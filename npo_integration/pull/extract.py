@@ -1,5 +1,5 @@
-"""Pulling one NPO stream: page by page onto the raw-records topic,
-cursor committed after each page.
+"""Pulling one NPO stream onto the raw-records topic: pages sent together (up to
+``SEND_BYTES``), each page's cursor committed once its records are sent.
 
 Faust-free on purpose: the agent hands in how to publish and how to commit, so
 this logic is unit-testable and the agent stays a thin adapter.
@@ -38,8 +38,15 @@ from npo_integration.tracing import w3c_trace_id
 
 log = logging.getLogger(__name__)
 
+SEND_BYTES = 128 * 1024
+"""A pull's pages are sent together once they hold this many bytes of records (checked as the
+next page arrives; the last pages at the walk's end, with the sweep's end). A message costs per
+message however small (a send, an acknowledgement wait, an event to ingest): an NPO serving
+pages of ten records would otherwise pay that for every ten. Unsent records per pull stay under
+this plus one page (times ``NPO_FETCH_CONCURRENCY`` pulls)."""
+
 PublishPage = Callable[[list[RawPage]], Awaitable[None]]
-"""Sends a fetched page's records (one or more messages) and returns
+"""Sends the records of pages read (one or more messages) and returns
 once the broker has them all."""
 CommitCursor = Callable[[str], None]
 RefuseRecord = Callable[[str, Any, str], Awaitable[None]]
@@ -76,6 +83,8 @@ class PullOutcome:
     distinct: int = 0
     """Distinct records sent (a record on two pages counts once): what a complete sweep's
     ``SweepCompleted`` marker announces."""
+    sweep_sent: bool = False
+    """The sweep's end went out on its last page (``RawPage.sweep_records``): no marker to send."""
 
     @property
     def complete(self) -> bool:
@@ -96,8 +105,10 @@ class StreamPuller:
         *,
         limits: RecordLimits | None = None,
         refuse: RefuseRecord = _log_refusal,
+        send_bytes: int = SEND_BYTES,
     ) -> None:
         self._walk = walk
+        self._send_bytes = send_bytes
         self._limits = limits or RecordLimits()
         self._refuse = refuse
         self._name = stream
@@ -117,10 +128,13 @@ class StreamPuller:
         commit_cursor: CommitCursor,
         full_sweep: bool = False,
         re_emit: bool = False,
+        end_sweep: bool = False,
     ) -> PullOutcome:
         """``full_sweep``: walk an incremental stream from its start (``incremental.initial``);
         the committed cursor only moves forward (from ``cursor``: a full refresh passes none).
         ``re_emit``: the pages say so, and ingestion makes an event of each record again.
+        ``end_sweep``: the walk is a sweep whose end ingestion needs; once complete, its last
+        page says so (``PullOutcome.sweep_sent``), unless nothing was left to send with it.
         Its log lines carry the NPO, stream and trace id; its duration goes to
         ``npo_pull_seconds``."""
         started = time.perf_counter()
@@ -134,6 +148,7 @@ class StreamPuller:
                 commit_cursor=commit_cursor,
                 full_sweep=full_sweep,
                 re_emit=re_emit,
+                end_sweep=end_sweep,
             )
         metrics.pull_seconds.labels(self._name, "failed" if outcome.error else "succeeded").observe(
             time.perf_counter() - started
@@ -149,8 +164,10 @@ class StreamPuller:
         commit_cursor: CommitCursor,
         full_sweep: bool,
         re_emit: bool,
+        end_sweep: bool,
     ) -> PullOutcome:
         records = pages = refused = 0
+        sweep_sent = False
         keys: set[str] = set()
         refusal: str | None = None
         error: str | None
@@ -158,28 +175,62 @@ class StreamPuller:
         # Per-page commits assume the NPO returns records in cursor order (documented in the
         # config reference); a child stream spans many parents, so it commits once, at the end.
         per_page = self._stream.parent_stream is None
+        npo_id = self._config.npo_id
+        unsent: list[tuple[RawItem, int]] = []
+        unsent_bytes = 0
+        uncommitted: str | None = None  # the cursor of pages read, committed once they are sent
+
+        async def send(*, last: bool = False) -> None:
+            nonlocal unsent, unsent_bytes, uncommitted, records, sweep_sent
+            if unsent:
+                # a complete sweep's end rides on its last page: one message less to send and read
+                ends = last and end_sweep and not refused
+                out = raw_pages(
+                    npo_id,
+                    self._name,
+                    unsent,
+                    trace_id,
+                    re_emit=re_emit,
+                    sweep_records=len(keys) if ends else None,
+                )
+                await publish(out)
+                sweep_sent = ends
+                records += len(unsent)
+                unsent, unsent_bytes = [], 0
+            if uncommitted is not None:
+                commit_cursor(uncommitted)
+                uncommitted = None
+
         try:
-            async for page_records, page_cursor in self._pages(None if full_sweep else cursor):
-                npo_id = self._config.npo_id
-                items = []
-                for record in page_records:
-                    try:
-                        items.append(self._item(record))
-                    except RecordRefusedError as exc:
-                        key = self._key_of_refused(record)
-                        refused += 1
-                        refusal = refusal or f"{key}: {exc}"
-                        await self._refuse(key, record, str(exc))
-                if items:
-                    await publish(raw_pages(npo_id, self._name, items, trace_id, re_emit=re_emit))
-                records += len(items)
-                keys.update(item.record_key for item, _ in items)
-                pages += 1
-                newer = newer_cursor(best_cursor, page_cursor)
-                if newer is not None and newer != best_cursor:  # page_cursor is the later
-                    best_cursor = newer
-                    if per_page:
-                        commit_cursor(best_cursor)
+            try:
+                async for page_records, page_cursor in self._pages(None if full_sweep else cursor):
+                    if unsent_bytes >= self._send_bytes:
+                        await send()  # the pages before this one: the last goes out at the end
+                    for record in page_records:
+                        try:
+                            item = self._item(record)
+                        except RecordRefusedError as exc:
+                            key = self._key_of_refused(record)
+                            refused += 1
+                            refusal = refusal or f"{key}: {exc}"
+                            await self._refuse(key, record, str(exc))
+                            continue
+                        unsent.append(item)
+                        unsent_bytes += item[1]
+                        keys.add(item[0].record_key)
+                    pages += 1
+                    newer = newer_cursor(best_cursor, page_cursor)
+                    if newer is not None and newer != best_cursor:  # page_cursor is the later
+                        best_cursor = newer
+                        if per_page:
+                            uncommitted = best_cursor
+            except NpoIntegrationError:
+                try:  # the pages read before the failure are kept, their cursor moved
+                    await send()
+                except NpoIntegrationError as not_sent:
+                    log.warning("%s/%s: pages read not sent: %s", npo_id, self._name, not_sent)
+                raise
+            await send(last=True)
             if not per_page and best_cursor is not None and best_cursor != cursor:
                 commit_cursor(best_cursor)
         except NpoIntegrationError as exc:
@@ -203,6 +254,7 @@ class StreamPuller:
             refused=refused,
             refusal=refusal,
             distinct=len(keys),
+            sweep_sent=sweep_sent and error is None,
         )
 
     def _item(self, record: Any) -> tuple[RawItem, int]:

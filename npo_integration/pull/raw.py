@@ -92,9 +92,11 @@ def raw_pages(
     *,
     max_bytes: int = MAX_PAGE_BYTES,
     re_emit: bool = False,
+    sweep_records: int | None = None,
 ) -> list[RawPage]:
     """The items as pages in order, each at most ``max_bytes`` (a larger single
-    record is a page of its own); ``re_emit``: fetched by a re-emit (``RawPage.re_emit``)."""
+    record is a page of its own); ``re_emit``: fetched by a re-emit (``RawPage.re_emit``);
+    ``sweep_records``: the last page ends a complete sweep (``RawPage.sweep_records``)."""
     pages: list[RawPage] = []
     chunk: list[RawItem] = []
     size = 0
@@ -112,6 +114,8 @@ def raw_pages(
         size += item_size
     if chunk:
         pages.append(page())
+    if sweep_records is not None and pages:
+        pages[-1] = pages[-1].model_copy(update={"sweep_records": sweep_records})
     return pages
 
 

@@ -77,7 +77,7 @@ async def test_records_over_the_limits_are_refused_and_the_rest_published() -> N
     assert outcome.refusal == (
         "n1/offerings/big: record of 2000045 bytes, more than 100000 (NPO_MAX_RECORD_BYTES)"
     )
-    assert cursors == ["2024-01-03", "2024-01-04"]  # refused records are passed, not retried
+    assert cursors == ["2024-01-04"]  # refused records are passed, not retried
 
 
 async def test_an_unexpected_error_fails_the_run_not_the_agent() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from npo_integration.errors import RetriableError
 from npo_integration.http.errors import NpoUnavailableError
 from npo_integration.models.internal import FetchRequest, RawPage, RawRecord
 from npo_integration.models.npo_config import StreamConfig
@@ -59,7 +60,7 @@ class FakeClient:
 
 
 async def run(
-    client: FakeClient, stream: str = "offerings"
+    client: FakeClient, stream: str = "offerings", **options: Any
 ) -> tuple[Any, list[list[RawRecord]], list[str], list[str]]:
     events: list[str] = []
     published: list[list[RawRecord]] = []
@@ -74,27 +75,41 @@ async def run(
         cursors.append(cursor)
         events.append(f"commit {cursor}")
 
-    outcome = await StreamPuller(client.pages, CONFIG, stream).run(  # type: ignore[arg-type]
-        cursor=None, trace_id="t", publish=publish, commit_cursor=commit
-    )
+    puller = StreamPuller(client.pages, CONFIG, stream, **options)  # type: ignore[arg-type]
+    outcome = await puller.run(cursor=None, trace_id="t", publish=publish, commit_cursor=commit)
     return outcome, published, cursors, events
 
 
-async def test_each_page_is_published_before_its_cursor_is_committed() -> None:
-    client = FakeClient(
-        {
-            "/o": [
-                [{"id": 1, "updated": "a"}, {"id": 2, "updated": "b"}],
-                [{"id": 3, "updated": "c"}],
-            ]
-        }
-    )
-    outcome, published, _, events = await run(client)
-    assert events == ["publish 2", "commit b", "publish 1", "commit c"]
+TWO_PAGES = {
+    "/o": [[{"id": 1, "updated": "a"}, {"id": 2, "updated": "b"}], [{"id": 3, "updated": "c"}]]
+}
+
+
+async def test_pages_go_out_together_before_their_cursor_is_committed() -> None:
+    outcome, published, _, events = await run(FakeClient(TWO_PAGES))
+    assert events == ["publish 3", "commit c"]
     assert (outcome.records, outcome.pages, outcome.error) == (3, 2, None)
     keys = [r.record_key for batch in published for r in batch]
     assert keys == ["n1/offerings/1", "n1/offerings/2", "n1/offerings/3"]
     assert published[0][0].payload == {"id": 1, "updated": "a"}
+
+
+async def test_pages_over_the_send_size_go_out_as_they_are_read() -> None:
+    _, _, _, events = await run(FakeClient(TWO_PAGES), send_bytes=1)
+    assert events == ["publish 2", "commit b", "publish 1", "commit c"]
+
+
+async def test_pages_the_broker_did_not_take_fail_the_pull_their_cursor_not_committed() -> None:
+    cursors: list[str] = []
+
+    async def publish(pages: list[RawPage]) -> None:
+        raise RetriableError("raw page not acknowledged")
+
+    outcome = await StreamPuller(FakeClient(TWO_PAGES).pages, CONFIG, "offerings").run(  # type: ignore[arg-type]
+        cursor=None, trace_id="t", publish=publish, commit_cursor=cursors.append
+    )
+    assert cursors == [] and outcome.records == 0
+    assert outcome.error is not None and "not acknowledged" in outcome.error
 
 
 async def test_a_failure_part_way_keeps_the_pages_sent_and_the_cursor_committed() -> None:
@@ -191,8 +206,8 @@ async def test_a_re_emit_marks_its_pages_and_a_full_refresh_commits_from_no_curs
         full_sweep=True,
         re_emit=True,
     )
-    assert cursors == ["a", "b"]
-    assert [page.re_emit for page in sent] == [True, True]
+    assert cursors == ["b"]
+    assert [page.re_emit for page in sent] == [True]
     assert all(r.re_emit and r.trace_id == "re-1" for page in sent for r in page.unpacked())
     assert RawPage.of(sent[0].unpacked()[0]).re_emit  # a re-drive keeps it
 
@@ -204,3 +219,36 @@ def test_a_re_emit_request_is_a_full_refresh() -> None:
         npo_id="n1", stream="offerings", trace_id="t", re_emit=True, full_refresh=True
     )
     assert asked.full_refresh and asked.re_emit
+
+
+async def test_a_complete_sweep_ends_on_its_last_page() -> None:
+    sent: list[RawPage] = []
+
+    async def publish(pages: list[RawPage]) -> None:
+        sent.extend(pages)
+
+    async def sweep(client: FakeClient, **options: Any) -> Any:
+        sent.clear()
+        puller = StreamPuller(client.pages, CONFIG, "offerings", **options)  # type: ignore[arg-type]
+        return await puller.run(
+            cursor=None,
+            trace_id="s-1",
+            publish=publish,
+            commit_cursor=lambda _: None,
+            end_sweep=True,
+        )
+
+    repeated = {"/o": [[{"id": 1}, {"id": 2}], [{"id": 2}, {"id": 3}]]}
+    outcome = await sweep(FakeClient(repeated), send_bytes=1)
+    assert outcome.sweep_sent and outcome.complete
+    assert [page.sweep_records for page in sent] == [None, 3]  # distinct records, last page only
+    end = sent[-1].sweep_end()
+    assert end is not None and (end.npo_id, end.stream, end.trace_id) == ("n1", "offerings", "s-1")
+    # read again (a redelivery), the end is the same marker: the same removal ids follow from it
+    again = RawPage.model_validate_json(sent[-1].model_dump_json()).sweep_end()
+    assert again == end
+
+    failed = await sweep(FakeClient(repeated, fail_after=1))
+    assert not failed.sweep_sent and [page.sweep_records for page in sent] == [None]
+    empty = await sweep(FakeClient({"/o": [[]]}))
+    assert empty.complete and not empty.sweep_sent and sent == []  # the agent sends a marker
