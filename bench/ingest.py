@@ -194,7 +194,8 @@ async def one_run(records: int, npo_count: int, page_size: int) -> dict[str, flo
             await produce_many(
                 raw_topic, raw_messages(npos, records, revision=2, page_size=page_size)
             )
-            changed_times = (await message_times(out_topic, 2 * records, timeout=900))[records:]
+            with profiled(worker.proc.pid, "ingest-changed"):
+                changed_times = (await message_times(out_topic, 2 * records, timeout=900))[records:]
             changed_rate = rate(changed_times)
             print(f"service, changed records: {changed_rate:,.0f}/s")
         finally:

@@ -3,9 +3,11 @@ when that change is published again after a crash, a failed send or a re-drive."
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
-from npo_integration.ingest.identity import event_id_for
+from npo_integration.ingest.identity import change_event_id, event_id_for
 from npo_integration.models.codec import decode
 from npo_integration.models.state import RecordState
 from tests.unit.ingest.conftest import Crash, Harness
@@ -174,3 +176,17 @@ async def test_a_state_stored_before_changes_were_numbered_goes_on_from_it(
     }
     assert not unnumbered & set(published[1:])
     assert h.states.get(KEY).changes == 2  # type: ignore[union-attr]
+
+
+def test_ids_are_the_uuid5_of_what_they_derive_from() -> None:
+    """Ids already published must not change: the ids made without ``uuid.UUID`` are its text."""
+    changes = uuid.UUID("6c6fd213-ed13-40ed-b2b3-dab2c4a51df8")
+    before = uuid.UUID("6f1c1a52-5d0e-4f0e-9a37-0e4e7f0e2a11")
+    for key in (KEY, "café/offerings/ü-1", "n/progress/" + "x" * 500, ""):
+        name = f"npo_offering.updated|{key}|7|{'ab' * 32}"
+        assert change_event_id(key, 7, "ab" * 32, "npo_offering.updated") == str(
+            uuid.uuid5(changes, name)
+        )
+        assert event_id_for(key, "cd", "npo_offering.created") == str(
+            uuid.uuid5(before, f"npo_offering.created|{key}|cd")
+        )
