@@ -53,8 +53,8 @@ class TraceParent:
 
 def _new_span_id() -> str:
     """Random, not secret (W3C asks for uniqueness; OpenTelemetry's SDK draws ids the same way):
-    every event published gets one, and the OS's random source cost a tenth of ingesting a
-    changed record."""
+    every event published gets one, and the OS's random source showed in the profile of
+    ingesting changed records (about 2%)."""
     while True:
         span = f"{random.getrandbits(64):016x}"
         if span != _INVALID_SPAN_ID:
