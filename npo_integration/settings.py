@@ -27,6 +27,13 @@ TLS_PROTOCOLS = ("SSL", "SASL_SSL")
 SASL_PROTOCOLS = ("SASL_PLAINTEXT", "SASL_SSL")
 
 
+PULL_SEND_BYTES = 128 * 1024
+"""``NPO_PULL_SEND_BYTES``' default. Each message costs per message however small (a send, an
+acknowledgement wait, an event to ingest): an NPO serving pages of ten records would otherwise
+pay that for every ten. Bounded, so the records a pull holds unsent stay small (times
+``NPO_FETCH_CONCURRENCY`` pulls)."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NPO_", frozen=True, extra="ignore")
 
@@ -137,6 +144,16 @@ class Settings(BaseSettings):
     )
     fetch_concurrency: int = Field(
         64, ge=1, le=10_000, description="concurrent NPO pulls per worker"
+    )
+    pull_send_bytes: int = Field(
+        PULL_SEND_BYTES,
+        ge=1,
+        le=512 * 1024,
+        description=(
+            "a pull sends the pages it has read to raw-records together once they hold this many "
+            "bytes of records (and the rest at its end): fewer, larger messages; a pull in "
+            "flight holds at most this plus one page unsent"
+        ),
     )
     http_max_connections: int = Field(
         100,

@@ -177,6 +177,7 @@ async def _run(request: FetchRequest) -> None:
         request.stream,
         limits=record_limits,
         refuse=partial(_refuse, request.npo_id),
+        send_bytes=settings.pull_send_bytes,
     )
     outcome = await puller.run(
         cursor=current.cursor,

@@ -1,5 +1,5 @@
 """Pulling one NPO stream onto the raw-records topic: pages sent together (up to
-``SEND_BYTES``), each page's cursor committed once its records are sent.
+``NPO_PULL_SEND_BYTES`` of records), each page's cursor committed once its records are sent.
 
 Faust-free on purpose: the agent hands in how to publish and how to commit, so
 this logic is unit-testable and the agent stays a thin adapter.
@@ -34,16 +34,10 @@ from npo_integration.pull.raw import (
 )
 from npo_integration.pull.records import newer_cursor, record_id
 from npo_integration.pull.walker import Page
+from npo_integration.settings import PULL_SEND_BYTES
 from npo_integration.tracing import w3c_trace_id
 
 log = logging.getLogger(__name__)
-
-SEND_BYTES = 128 * 1024
-"""A pull's pages are sent together once they hold this many bytes of records (checked as the
-next page arrives; the last pages at the walk's end, with the sweep's end). A message costs per
-message however small (a send, an acknowledgement wait, an event to ingest): an NPO serving
-pages of ten records would otherwise pay that for every ten. Unsent records per pull stay under
-this plus one page (times ``NPO_FETCH_CONCURRENCY`` pulls)."""
 
 PublishPage = Callable[[list[RawPage]], Awaitable[None]]
 """Sends the records of pages read (one or more messages) and returns
@@ -105,7 +99,7 @@ class StreamPuller:
         *,
         limits: RecordLimits | None = None,
         refuse: RefuseRecord = _log_refusal,
-        send_bytes: int = SEND_BYTES,
+        send_bytes: int = PULL_SEND_BYTES,
     ) -> None:
         self._walk = walk
         self._send_bytes = send_bytes

@@ -114,7 +114,13 @@ async def expired_metric(worker: WorkerProcess, deployment: Deployment) -> dict[
 async def test_raw_records_expired_while_ingestion_was_down_are_pulled_again(
     sandbox: SandboxProcess, deployment: Deployment
 ) -> None:
-    deployment.env.update({"NPO_TOPIC_PARTITIONS": str(PARTITIONS), "NPO_INGEST_BATCH_SIZE": "1"})
+    deployment.env.update(
+        {
+            "NPO_TOPIC_PARTITIONS": str(PARTITIONS),
+            "NPO_INGEST_BATCH_SIZE": "1",
+            "NPO_PULL_SEND_BYTES": "1",  # a raw message per NPO page: the backlog counts pages
+        }
+    )
     target = partition_for("expiry-incr-0", PARTITIONS)
     bulk, incr, full = (
         same_partition(p, target) for p in ("expiry-bulk", "expiry-incr", "expiry-full")

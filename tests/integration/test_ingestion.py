@@ -173,7 +173,10 @@ async def committed_to_end(group: str, topic: str) -> bool:
 NPOS = ("kill-a", "kill-b", "kill-c")
 PER_NPO = 1000
 PAGE = 100  # simple_config's page size: each NPO's records arrive as PER_NPO / PAGE raw pages
-KILL_ENV = {"NPO_INGEST_BATCH_SIZE": "2"}  # small batches: a kill lands inside one, not between two
+KILL_ENV = {
+    "NPO_INGEST_BATCH_SIZE": "2",  # small batches: a kill lands inside one, not between two
+    "NPO_PULL_SEND_BYTES": "1",  # a raw message per NPO page, as the test counts them below
+}
 
 
 async def test_a_worker_killed_in_the_middle_of_a_batch_leaves_every_offering_exactly_once(
