@@ -310,6 +310,16 @@ def thread_cpu(pid: int) -> dict[str, float]:
     return by_name
 
 
+def by_thread(
+    before: dict[str, float], after: dict[str, float], *, top: int | None = None, digits: int = 1
+) -> str:
+    """CPU seconds per thread between two :func:`thread_cpu` readings, busiest first (``top``:
+    only that many), for a bench's log."""
+    spent = {name: seconds - before.get(name, 0.0) for name, seconds in after.items()}
+    busiest = sorted(spent.items(), key=lambda item: -item[1])[:top]
+    return ", ".join(f"{name} {seconds:.{digits}f} s" for name, seconds in busiest if seconds)
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

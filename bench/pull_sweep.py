@@ -32,6 +32,7 @@ from harness import (
     Deployment,
     Figure,
     best,
+    by_thread,
     cpu_seconds,
     message_times,
     produce_many,
@@ -72,12 +73,6 @@ async def baseline_sweep(sandbox_url: str, npo_ids: list[str], concurrency: int)
         started = time.monotonic()
         await asyncio.gather(*(pull(session, n) for n in npo_ids))
         return time.monotonic() - started
-
-
-def by_thread(before: dict[str, float], after: dict[str, float]) -> str:
-    """CPU seconds per thread between two :func:`thread_cpu` readings, busiest first."""
-    spent = {name: seconds - before.get(name, 0.0) for name, seconds in after.items()}
-    return ", ".join(f"{n} {s:.1f} s" for n, s in sorted(spent.items(), key=lambda i: -i[1]) if s)
 
 
 def config(sandbox: SandboxProcess, npo_id: str) -> dict[str, Any]:
@@ -192,36 +187,32 @@ async def run(npo_count: int, latency_ms: int, concurrency: int) -> BenchResult:
             "concurrent pulls": concurrency,
         },
     )
+
+    def repeated(name: str, key: str, unit: str, **more: Any) -> Figure:
+        """The best of the runs' ``key``, its median beside."""
+        value, median = figures[key]
+        return Figure(name, value, unit, median=median, runs=REPEAT, **more)
+
     result.figures += [
         Figure("ideal bound ceil(N/C) x pages x latency", ideal, "s"),
-        Figure(
-            "bare aiohttp, same concurrency",
-            baseline,
-            "s",
-            ideal,
-            "ideal",
-            median=figures["baseline"][1],
-            runs=REPEAT,
+        repeated(
+            "bare aiohttp, same concurrency", "baseline", "s", baseline=ideal, baseline_name="ideal"
         ),
-        Figure(
+        repeated(
             "steady-state sweep (records unchanged)",
-            steady,
+            "steady",
             "s",
-            ideal,
-            "ideal",
-            median=figures["steady"][1],
-            runs=REPEAT,
+            baseline=ideal,
+            baseline_name="ideal",
             target="<= 1.5 x ideal",
             met=steady <= 1.5 * ideal,
         ),
-        Figure(
+        repeated(
             "first sweep (every record new)",
-            first,
+            "first",
             "s",
-            ideal,
-            "ideal",
-            median=figures["first"][1],
-            runs=REPEAT,
+            baseline=ideal,
+            baseline_name="ideal",
             target="<= 3 x ideal",
             met=first <= 3 * ideal,
         ),
@@ -229,20 +220,8 @@ async def run(npo_count: int, latency_ms: int, concurrency: int) -> BenchResult:
         # of it (the simulator shares the cores): the service's own overhead is the ratio below.
         Figure("steady-state sweep against bare aiohttp", steady, "s", baseline, "bare aiohttp"),
         Figure("first sweep against bare aiohttp", first, "s", baseline, "bare aiohttp"),
-        Figure(
-            "worker CPU per page, steady state",
-            figures["steady_cpu_ms"][0],
-            "ms",
-            median=figures["steady_cpu_ms"][1],
-            runs=REPEAT,
-        ),
-        Figure(
-            "worker CPU per page, first sweep (incl. ingestion)",
-            figures["first_cpu_ms"][0],
-            "ms",
-            median=figures["first_cpu_ms"][1],
-            runs=REPEAT,
-        ),
+        repeated("worker CPU per page, steady state", "steady_cpu_ms", "ms"),
+        repeated("worker CPU per page, first sweep (incl. ingestion)", "first_cpu_ms", "ms"),
     ]
     return result
 

@@ -35,6 +35,7 @@ from harness import (
     BenchResult,
     Deployment,
     Figure,
+    by_thread,
     cpu_seconds,
     metric,
     produce_many,
@@ -192,14 +193,10 @@ async def run(count: int) -> BenchResult:
             cpu_before, threads_before = cpu_seconds(pid), thread_cpu(pid)
             with profiled(pid, "registry"):
                 apply_rate = await applied_rate(worker.url, count, timeout=1800)
-            threads = {
-                name: seconds - threads_before.get(name, 0.0)
-                for name, seconds in thread_cpu(pid).items()
-            }
             print(
                 f"worker CPU while applying: {cpu_seconds(pid) - cpu_before:.1f} s over "
                 f"{count / apply_rate:.1f} s wall; by thread: "
-                + ", ".join(f"{n} {s:.1f}" for n, s in sorted(threads.items(), key=lambda i: -i[1]))
+                + by_thread(threads_before, thread_cpu(pid))
             )
             rss_full = rss_mb(pid)
             print(

@@ -26,6 +26,7 @@ from harness import (
     BenchResult,
     Deployment,
     Figure,
+    by_thread,
     cpu_seconds,
     metric,
     produce_many,
@@ -59,9 +60,7 @@ async def settle(pid: int) -> float:
         before = thread_cpu(pid)
         share = await idle_share(pid, 10.0)
         after = thread_cpu(pid)
-        busiest = sorted(((after[k] - before.get(k, 0.0), k) for k in after), reverse=True)[:3]
-        threads = ", ".join(f"{k} {v:.2f} s" for v, k in busiest)
-        print(f"  settling: {share:.1%} of a core ({threads})")
+        print(f"  settling: {share:.1%} of a core ({by_thread(before, after, top=3, digits=2)})")
         if previous is not None and abs(share - previous) < 0.005:
             break
         previous = share

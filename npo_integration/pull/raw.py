@@ -101,9 +101,14 @@ def raw_pages(
     chunk: list[RawItem] = []
     size = 0
 
-    def page() -> RawPage:
+    def page(sweep: int | None = None) -> RawPage:
         return RawPage(
-            npo_id=npo_id, stream=stream, trace_id=trace_id, records=chunk, re_emit=re_emit
+            npo_id=npo_id,
+            stream=stream,
+            trace_id=trace_id,
+            records=chunk,
+            re_emit=re_emit,
+            sweep_records=sweep,
         )
 
     for item, item_size in items:
@@ -113,9 +118,7 @@ def raw_pages(
         chunk.append(item)
         size += item_size
     if chunk:
-        pages.append(page())
-    if sweep_records is not None and pages:
-        pages[-1] = pages[-1].model_copy(update={"sweep_records": sweep_records})
+        pages.append(page(sweep_records))  # the last page
     return pages
 
 
