@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from npo_integration.expressions import (
     MISSING,
@@ -108,6 +110,81 @@ def test_strip_html() -> None:
     assert coerce.strip_html("plain   text\n") == "plain text"
     with pytest.raises(coerce.CoercionError, match="needs a string, found number"):
         coerce.strip_html(5)
+
+
+_FRAGMENT_PARTS = st.one_of(
+    st.sampled_from(
+        [
+            "<p>",
+            "</p>",
+            "<br/>",
+            "<br>",
+            "<BR >",
+            "<li>",
+            "</li>",
+            "<em>",
+            "</em>",
+            "<Div>",
+            "</div >",
+            '<a href="https://x.org/?a=1&amp;b=2">',
+            "</a>",
+            "<img src=x.png/>",
+            "<p class='lead' hidden>",
+            '<a title="a>b">',
+            "<!-- <p> -->",
+            "<script>",
+            "</script>",
+            "<style>",
+            "<template>",
+            "</template>",
+            "<my-tag>",
+            "< p>",
+            "<p",
+            "<",
+            ">",
+            "&amp;",
+            "&lt;",
+            "&nbsp;",
+            "&#8203;",
+            "&#x41;",
+            "&amp",
+            "&bogus;",
+            "&",
+            " ",
+            "\n",
+            "\t",
+            "<![CDATA[x]]>",
+            "<?php ?>",
+            "<!DOCTYPE html>",
+            "</>",
+            "<p/>",
+            "<textarea>",
+        ]
+    ),
+    st.text(max_size=8),
+)
+
+
+@given(st.lists(_FRAGMENT_PARTS, max_size=24).map("".join))
+def test_strip_html_fast_path_equals_the_parser(fragment: str) -> None:
+    """The parser-free path for plain fragments answers what the HTML parser answers, or
+    leaves the fragment to it."""
+    fast = coerce._plain_fragment_text(fragment)
+    if fast is not None:
+        assert " ".join(fast.split()) == " ".join(coerce._parsed_text(fragment).split())
+
+
+def test_strip_html_takes_the_fast_path_for_plain_fragments() -> None:
+    plain = '<p class="x">Jobs &amp; skills</p><ul><li>6 weeks</li></ul>'
+    assert (coerce._plain_fragment_text(plain) or "").split() == [
+        "Jobs",
+        "&",
+        "skills",
+        "6",
+        "weeks",
+    ]
+    for needs_parser in ("<!-- c --><p>x</p>", "a < b", "<script>x</script>", '<a t="<">'):
+        assert coerce._plain_fragment_text(needs_parser) is None
 
 
 @pytest.mark.parametrize(
