@@ -84,7 +84,7 @@ class RecordStates:
         return None if raw is None else decode(RecordState, raw)
 
     def put(self, state: RecordState) -> None:
-        _states[state.record_key.encode()] = encode(state)
+        _states.put_raw(state.record_key.encode(), encode(state))
 
     def flush(self) -> None:
         """Hand the queued changelog records to the producer (after a batch of writes)."""
