@@ -4,7 +4,7 @@ Keyed like the fetch-requests topic, so the worker that owns an NPO's fetch
 partition owns its pull state too, and both move together on a rebalance.
 
 Each pull writes its state twice (started, ended): through Faust's own table path that was
-about 8% of the worker's CPU in the steady-state sweep (bench/pull_sweep.py), so the changelog
+about 9% of the worker's CPU in the steady-state sweep (bench/pull_sweep.py), so the changelog
 is batched (``delivery/acked_table.py``). A write is not awaited: Faust flushed its own before
 committing the fetch request's offset, this one goes out within 20 ms, so a SIGKILL in that
 window may lose the last state of a pull whose request is committed. That costs what a SIGKILL
