@@ -14,7 +14,7 @@ clears the agents' queues. Two ways to lose records follow:
    positive one) is not sought back, so what was queued and cleared is never
    fetched again. ``seek_to_committed`` (called by Faust's ``perform_seek``)
    now seeks it to its start, as ``consumer_auto_offset_reset = "earliest"``
-   promises.
+   promises, on the consumer's thread (aiokafka's fetcher is not thread-safe).
 2. A fetched batch still being delivered after the seek marks its later
    offsets read, so the re-fetched copies of the records cleared from the queue
    are dropped as already read. Resuming the flow no longer clears the agents'
@@ -40,6 +40,7 @@ import rocksdict
 from aiokafka.consumer.fetcher import Fetcher as AIOKafkaFetcher
 from faust.stores.rocksdb import RocksDBOptions
 from faust.transport.consumer import Consumer as FaustConsumer
+from faust.transport.consumer import ensure_TP
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.types import TP, AppT
 from mode.services import WaitResults
@@ -71,17 +72,31 @@ async def seek_to_committed(self: Any) -> Mapping[TP, int]:
     if self.app.conf.consumer_auto_offset_reset != "earliest":
         return committed
     changelogs = self.app.tables.changelog_topics
-    rewound = []
-    for tp, offset in committed.items():
-        if tp.topic not in changelogs and (offset is None or offset <= 0):
-            await self.seek(tp, 0)  # below the log start (retention): reset to the earliest offset
-            rewound.append(tp)
+    rewound = [
+        tp
+        for tp, offset in committed.items()
+        if tp.topic not in changelogs and (offset is None or offset <= 0)
+    ]
     if rewound:
+        await self._thread.call_thread(_seek_to_start, self._thread, rewound)
+        for tp in rewound:
+            self._read_offset[ensure_TP(tp)] = None  # as Consumer.seek: read again from the start
         log.info(
             "no committed offset, reading from the start: %s",
             ", ".join(f"{t}[{p}]" for t, p in sorted(rewound)),
         )
     return committed
+
+
+def _seek_to_start(consumer_thread: Any, partitions: list[Any]) -> None:
+    """Runs on the consumer's own thread, never the event loop's: aiokafka's fetcher is not
+    thread-safe, and Faust's ``Consumer.seek`` calls it from the caller's thread. A seek there
+    deleted a fetched batch the consumer thread was iterating over: a KeyError that crashed the
+    Fetcher and stopped the worker (one restart in five in the SIGKILL test). Offset 0 below the
+    log start (retention) resets to the earliest offset."""
+    consumer = consumer_thread._ensure_consumer()
+    for tp in partitions:
+        consumer.seek(tp, 0)
 
 
 AIOKafkaConsumer.seek_to_committed = seek_to_committed  # type: ignore[method-assign]  # the patch
