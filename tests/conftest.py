@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Generator
 
 import pytest
 from cryptography.fernet import Fernet
@@ -34,3 +35,17 @@ os.environ.setdefault("NPO_ALLOW_PRIVATE_NPO_URLS", "true")
 def pytest_collection_finish(session: pytest.Session) -> None:
     if not session.items and not session.config.option.collectonly:
         raise pytest.UsageError("no tests collected: the suite must never pass empty")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test's report carries the errors its workers and simulators logged meanwhile."""
+    report = yield
+    if report.failed and call.when == "call":
+        from tests.integration.support.processes import errors_logged
+
+        if logged := errors_logged(since=call.start):
+            report.sections.append(("errors the test's processes logged", logged))
+    return report

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -50,6 +51,31 @@ async def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout
             await asyncio.sleep(0.25)
 
 
+SPAWNED_LOGS: list[Path] = []
+"""Every log a test process wrote this session: a failed test's report shows their errors."""
+
+_LOGGED_ERROR = re.compile(r"\[(ERROR|CRITICAL)\]|^[A-Za-z_][\w.]*(Error|Exception|Interrupt)\b")
+
+
+def errors_logged(since: float, limit: int = 20) -> str:
+    """The error lines (and exception summaries) of each process log written since ``since``
+    (epoch seconds): a chaos scenario's lost records name a crashed worker, not just a count."""
+    sections = []
+    for log in dict.fromkeys(SPAWNED_LOGS):
+        if not log.exists() or log.stat().st_mtime < since:
+            continue
+        lines = [
+            line
+            for line in log.read_text(errors="replace").splitlines()
+            if _LOGGED_ERROR.search(line)
+        ]
+        if lines:
+            shown = lines[-limit:]
+            more = f"  ({len(lines) - limit} earlier not shown)\n" if len(lines) > limit else ""
+            sections.append(f"{log}:\n{more}" + "\n".join(f"  {line[:300]}" for line in shown))
+    return "\n".join(sections)
+
+
 class Process:
     """A child process with its output in a log file, stopped by SIGTERM or killed by SIGKILL."""
 
@@ -59,6 +85,7 @@ class Process:
         self.env = env
         self.log_path = workdir / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        SPAWNED_LOGS.append(self.log_path)
 
     def spawn(self) -> None:
         log = self.log_path.open("ab")
