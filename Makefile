@@ -33,9 +33,10 @@ run: install broker
 	scripts/run-demo.sh
 
 ## Lint (ruff), formatting and types (mypy, strict), the Helm chart, then the whole suite: unit
-## tests, integration tests against the real broker, then the chaos suite on its own.
+## tests, integration tests against the real broker, then the chaos suite on its own. The 15
+## slowest tests are listed at the end: CI has a time budget, and this is where it goes.
 test: lint chart-check broker browser
-	$(BIN)/pytest -q -p no:cacheprovider -m "not chaos" tests
+	$(BIN)/pytest -q -p no:cacheprovider --durations=15 -m "not chaos" tests
 	$(MAKE) chaos
 
 ## The chaos suite alone (tests/chaos, marker chaos: kills, a broker outage, NPO faults, each
@@ -43,7 +44,7 @@ test: lint chart-check broker browser
 ## scenario failed (the page shows which); the exit status is the suite's.
 chaos: install broker
 	rm -f var/chaos/*.json
-	$(BIN)/pytest -q -p no:cacheprovider -m chaos tests/chaos; status=$$?; \
+	$(BIN)/pytest -q -p no:cacheprovider --durations=0 -m chaos tests/chaos; status=$$?; \
 		$(BIN)/python -m tests.chaos.report; exit $$status
 
 lint: install
