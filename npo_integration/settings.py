@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from npo_integration.errors import ConfigError
 from npo_integration.log_format import LogFormat
+from npo_integration.pull.raw import MAX_PAGE_BYTES
 from npo_integration.validation_errors import describe_validation_error
 
 MIN_ADMIN_TOKEN_LENGTH = 32
@@ -148,7 +149,7 @@ class Settings(BaseSettings):
     pull_send_bytes: int = Field(
         PULL_SEND_BYTES,
         ge=1,
-        le=512 * 1024,
+        le=MAX_PAGE_BYTES,  # a raw message's own bound
         description=(
             "a pull sends the pages it has read to raw-records together once they hold this many "
             "bytes of records (and the rest at its end): fewer, larger messages; a pull in "
