@@ -93,6 +93,9 @@ class InvalidEventError(SkippableError):
 class StateStore(Protocol):
     def get(self, record_key: str) -> RecordState | None: ...
     def put(self, state: RecordState) -> None: ...
+    def put_all(self, states: Sequence[RecordState]) -> None:
+        """``put`` of each, written together (distinct records of one partition)."""
+
     def flush(self) -> None:
         """Hand the writes so far to the broker (without waiting)."""
 
@@ -111,6 +114,9 @@ class PayloadStore(Protocol):
 
     def put(self, record_key: str, content_hash: str, fetched_at: datetime, payload: Any) -> None:
         """Keep this content of the record."""
+
+    def put_all(self, records: Sequence[RawRecord]) -> None:
+        """Keep the content of each, written together (distinct records of one partition)."""
 
     def delete(self, record_key: str) -> None: ...
 
@@ -330,15 +336,16 @@ class Ingestor:
         now = self._clock()
         for part, items in _by_part(todo):
             with part.scope():
+                # A round holds each record key once per partition: its writes go together.
+                processed: list[RecordState] = []
                 for item in items:
-                    self._keep(item)
                     if item.error is not None:
                         outcomes[part.partition][item.index] = self._fail(
                             item.state, item.raw, item.error, letters
                         )
                         continue
                     out = item.out
-                    self._states.put(
+                    processed.append(
                         processed_flag.processed(
                             item.state,
                             item.raw,
@@ -348,27 +355,30 @@ class Ingestor:
                             removal=item.removal,
                         )
                     )
-                    self._forget_unprocessed(item.raw.record_key, item.state)
                     outcomes[part.partition][item.index] = (
                         Outcome("published", event_id=item.out.event_id)
                         if item.out is not None
                         else Outcome("skipped")
                     )
+                self._keep(items)
+                self._states.put_all(processed)
+                for item in items:
+                    if item.error is None:
+                        self._forget_unprocessed(item.raw.record_key, item.state)
         self._states.flush()  # on their way while the next round is transformed
         if self._payloads is not None:
             self._payloads.flush()
 
-    def _keep(self, item: _Work) -> None:
-        """Keep an offering record's content (failed or filtered out too: a replay shows what
-        newly passes or is newly included), forget an absent one's. Call in the record's
+    def _keep(self, items: list[_Work]) -> None:
+        """Keep offering records' content (failed or filtered out too: a replay shows what
+        newly passes or is newly included), forget absent ones'. Call in the records'
         partition scope."""
         if self._payloads is None:
             return
-        raw = item.raw
-        if item.keep:
-            self._payloads.put(raw.record_key, raw.content_hash, raw.fetched_at, raw.payload)
-        elif item.removal:  # gone from the NPO (a removal record: no plug-in was asked)
-            self._payloads.delete(raw.record_key)
+        self._payloads.put_all([item.raw for item in items if item.keep])
+        for item in items:
+            if item.removal and not item.keep:  # gone from the NPO (no plug-in was asked)
+                self._payloads.delete(item.raw.record_key)
 
     async def _resolve_intents(
         self,

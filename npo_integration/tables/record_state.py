@@ -19,13 +19,14 @@ those quote candidates), which ``npos diff`` replays a mapping change over.
 from __future__ import annotations
 
 import logging
-from collections.abc import Container, Iterator
+from collections.abc import Container, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 from npo_integration.app import app
 from npo_integration.delivery.acked_table import acked_bytes_table
 from npo_integration.models.codec import DecodeError, decode, encode
+from npo_integration.models.internal import RawRecord
 from npo_integration.models.state import (
     KeptPayload,
     PendingBatch,
@@ -85,6 +86,10 @@ class RecordStates:
 
     def put(self, state: RecordState) -> None:
         _states.put_raw(state.record_key.encode(), encode(state))
+
+    def put_all(self, states: Sequence[RecordState]) -> None:
+        """``put`` of each, as one store write (distinct records of the current partition)."""
+        _states.put_all_raw([(state.record_key.encode(), encode(state)) for state in states])
 
     def flush(self) -> None:
         """Hand the queued changelog records to the producer (after a batch of writes)."""
@@ -160,6 +165,16 @@ class RecordPayloads:
 
     def put(self, record_key: str, content_hash: str, fetched_at: datetime, payload: Any) -> None:
         _payloads.put_raw(record_key.encode(), kept_bytes(content_hash, fetched_at, payload))
+
+    def put_all(self, records: Sequence[RawRecord]) -> None:
+        """``put`` of each record's content, as one store write (distinct records of the current
+        partition)."""
+        _payloads.put_all_raw(
+            [
+                (raw.record_key.encode(), kept_bytes(raw.content_hash, raw.fetched_at, raw.payload))
+                for raw in records
+            ]
+        )
 
     def delete(self, record_key: str) -> None:
         _payloads.delete_raw(record_key.encode())

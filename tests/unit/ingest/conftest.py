@@ -56,6 +56,10 @@ class FakeStates:
         self.queued[state.record_key] = state
         self.log.append("put")
 
+    def put_all(self, states: Sequence[RecordState]) -> None:
+        for state in states:
+            self.put(state)
+
     def flush(self) -> None:
         self.log.append("flush")
 
@@ -123,6 +127,10 @@ class FakePayloads:
 
     def put(self, record_key: str, content_hash: str, fetched_at: datetime, payload: Any) -> None:
         self.data[record_key] = (content_hash, payload)
+
+    def put_all(self, records: Sequence[RawRecord]) -> None:
+        for raw in records:
+            self.put(raw.record_key, raw.content_hash, raw.fetched_at, raw.payload)
 
     def delete(self, record_key: str) -> None:
         self.data.pop(record_key, None)
