@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Generator
+from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -37,15 +38,27 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         raise pytest.UsageError("no tests collected: the suite must never pass empty")
 
 
+_LOGS_AT_SETUP = pytest.StashKey[dict[Path, int]]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    from tests.integration.support.processes import log_sizes
+
+    item.stash[_LOGS_AT_SETUP] = log_sizes()
+    return (yield)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """A failed test's report carries the errors its workers and simulators logged meanwhile."""
+    """A failed test's report carries the errors its workers and simulators logged meanwhile
+    (from its setup on: fixtures start processes)."""
     report = yield
-    if report.failed and call.when == "call":
+    if report.failed and call.when in ("setup", "call"):
         from tests.integration.support.processes import errors_logged
 
-        if logged := errors_logged(since=call.start):
+        if logged := errors_logged(since=item.stash.get(_LOGS_AT_SETUP, {})):
             report.sections.append(("errors the test's processes logged", logged))
     return report

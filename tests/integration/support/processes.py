@@ -57,18 +57,24 @@ SPAWNED_LOGS: list[Path] = []
 _LOGGED_ERROR = re.compile(r"\[(ERROR|CRITICAL)\]|^[A-Za-z_][\w.]*(Error|Exception|Interrupt)\b")
 
 
-def errors_logged(since: float, limit: int = 20) -> str:
-    """The error lines (and exception summaries) of each process log written since ``since``
-    (epoch seconds): a chaos scenario's lost records name a crashed worker, not just a count."""
+def log_sizes() -> dict[Path, int]:
+    """Where each process log ends now: ``errors_logged`` reads what comes after."""
+    return {log: log.stat().st_size for log in SPAWNED_LOGS if log.exists()}
+
+
+def errors_logged(since: dict[Path, int], limit: int = 20) -> str:
+    """The error lines (and exception summaries) each process log gained after ``since``
+    (``log_sizes()``; a log not in it: all of it): a chaos scenario's lost records name a crashed
+    worker, not just a count."""
     sections = []
     for log in dict.fromkeys(SPAWNED_LOGS):
-        if not log.exists() or log.stat().st_mtime < since:
+        start = since.get(log, 0)
+        if not log.exists() or log.stat().st_size <= start:
             continue
-        lines = [
-            line
-            for line in log.read_text(errors="replace").splitlines()
-            if _LOGGED_ERROR.search(line)
-        ]
+        with log.open("rb") as gained:
+            gained.seek(start)
+            text = gained.read().decode(errors="replace")
+        lines = [line for line in text.splitlines() if _LOGGED_ERROR.search(line)]
         if lines:
             shown = lines[-limit:]
             more = f"  ({len(lines) - limit} earlier not shown)\n" if len(lines) > limit else ""
