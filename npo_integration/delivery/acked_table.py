@@ -81,7 +81,7 @@ class BatchedChangelog(_Table):
     def put_all_raw(self, items: Sequence[tuple[bytes, bytes]]) -> None:
         """``put_raw`` of each item, the store's part as one RocksDB write batch (one write call,
         one WAL append: about 2.5 times cheaper per key than a write each). All land in the
-        current event's partition, atomically; a key must not repeat."""
+        current event's partition, atomically and in order (a repeated key keeps its last value)."""
         if not items:
             return
         partition = self.partition_for_key(items[0][0])

@@ -94,7 +94,7 @@ class StateStore(Protocol):
     def get(self, record_key: str) -> RecordState | None: ...
     def put(self, state: RecordState) -> None: ...
     def put_all(self, states: Sequence[RecordState]) -> None:
-        """``put`` of each, written together (distinct records of one partition)."""
+        """``put`` of each, written together (records of one partition)."""
 
     def flush(self) -> None:
         """Hand the writes so far to the broker (without waiting)."""
@@ -112,11 +112,8 @@ class UnprocessedStore(Protocol):
 class PayloadStore(Protocol):
     """The last processed content of offering records (``tables.record_state.RecordPayloads``)."""
 
-    def put(self, record_key: str, content_hash: str, fetched_at: datetime, payload: Any) -> None:
-        """Keep this content of the record."""
-
     def put_all(self, records: Sequence[RawRecord]) -> None:
-        """Keep the content of each, written together (distinct records of one partition)."""
+        """Keep the content of each, written together (records of one partition)."""
 
     def delete(self, record_key: str) -> None: ...
 
@@ -336,7 +333,8 @@ class Ingestor:
         now = self._clock()
         for part, items in _by_part(todo):
             with part.scope():
-                # A round holds each record key once per partition: its writes go together.
+                # Written together at the end: nothing reads these states back before (a round
+                # holds each record key once per partition).
                 processed: list[RecordState] = []
                 for item in items:
                     if item.error is not None:

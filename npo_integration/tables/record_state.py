@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Container, Iterator, Sequence
-from datetime import datetime
-from typing import Any
 
 from npo_integration.app import app
 from npo_integration.delivery.acked_table import acked_bytes_table
@@ -88,7 +86,7 @@ class RecordStates:
         _states.put_raw(state.record_key.encode(), encode(state))
 
     def put_all(self, states: Sequence[RecordState]) -> None:
-        """``put`` of each, as one store write (distinct records of the current partition)."""
+        """``put`` of each, as one store write (records of the current partition)."""
         _states.put_all_raw([(state.record_key.encode(), encode(state)) for state in states])
 
     def flush(self) -> None:
@@ -163,12 +161,8 @@ class RecordPayloads:
     fifth of its throughput. Losing the last writes in a crash costs nothing but a replay that
     shows the record's previous content until it next changes."""
 
-    def put(self, record_key: str, content_hash: str, fetched_at: datetime, payload: Any) -> None:
-        _payloads.put_raw(record_key.encode(), kept_bytes(content_hash, fetched_at, payload))
-
     def put_all(self, records: Sequence[RawRecord]) -> None:
-        """``put`` of each record's content, as one store write (distinct records of the current
-        partition)."""
+        """Keep each record's content, as one store write (records of the current partition)."""
         _payloads.put_all_raw(
             [
                 (raw.record_key.encode(), kept_bytes(raw.content_hash, raw.fetched_at, raw.payload))

@@ -125,12 +125,9 @@ class FakePayloads:
     def __init__(self) -> None:
         self.data: dict[str, tuple[str, Any]] = {}
 
-    def put(self, record_key: str, content_hash: str, fetched_at: datetime, payload: Any) -> None:
-        self.data[record_key] = (content_hash, payload)
-
     def put_all(self, records: Sequence[RawRecord]) -> None:
         for raw in records:
-            self.put(raw.record_key, raw.content_hash, raw.fetched_at, raw.payload)
+            self.data[raw.record_key] = (raw.content_hash, raw.payload)
 
     def delete(self, record_key: str) -> None:
         self.data.pop(record_key, None)
