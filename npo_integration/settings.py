@@ -17,7 +17,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from npo_integration.errors import ConfigError
 from npo_integration.log_format import LogFormat
-from npo_integration.pull.raw import MAX_PAGE_BYTES
 from npo_integration.validation_errors import describe_validation_error
 
 MIN_ADMIN_TOKEN_LENGTH = 32
@@ -27,6 +26,11 @@ SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 TLS_PROTOCOLS = ("SSL", "SASL_SSL")
 SASL_PROTOCOLS = ("SASL_PLAINTEXT", "SASL_SSL")
 
+
+MAX_PAGE_BYTES = 512 * 1024
+"""A page's records go out in raw-records messages of at most about this size (Kafka's default
+limit is 1 MB); ``NPO_PULL_SEND_BYTES`` may not exceed it. Here, beside the setting it bounds, so
+that reading the settings does not load the pull path's models."""
 
 PULL_SEND_BYTES = 128 * 1024
 """``NPO_PULL_SEND_BYTES``' default. Each message costs per message however small (a send, an
@@ -149,7 +153,7 @@ class Settings(BaseSettings):
     pull_send_bytes: int = Field(
         PULL_SEND_BYTES,
         ge=1,
-        le=MAX_PAGE_BYTES,  # a raw message's own bound
+        le=MAX_PAGE_BYTES,
         description=(
             "a pull sends the pages it has read to raw-records together once they hold this many "
             "bytes of records (and the rest at its end): fewer, larger messages; a pull in "

@@ -13,10 +13,7 @@ from npo_integration.errors import SkippableError
 from npo_integration.json_input import nesting_depth
 from npo_integration.models.internal import RawItem, RawPage, RawRecord
 from npo_integration.models.npo_config import StreamName
-
-MAX_PAGE_BYTES = 512 * 1024
-"""A page's records go out in messages of at most about this size
-(Kafka's default limit is 1 MB)."""
+from npo_integration.settings import MAX_PAGE_BYTES
 
 
 class RecordRefusedError(SkippableError):
