@@ -44,8 +44,10 @@ def private_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Private
 
 
 async def test_broker_stopped_for_20_seconds_under_load(
-    sandbox: SandboxProcess, deployment: Deployment, private_broker: PrivateBroker
+    private_broker: PrivateBroker, sandbox: SandboxProcess, deployment: Deployment
 ) -> None:
+    # The broker fixture comes first, so it is torn down last: workers stopped after it would
+    # wait their whole stop timeout (30 s) for a broker that is gone.
     deployment.env["NPO_BROKER_URL"] = private_broker.url
     on = private_broker.broker
     for npo_id in NPOS:
