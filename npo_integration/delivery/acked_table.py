@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import faust
 import rocksdict
+from faust.streams import current_event
 from faust.types import TP, AppT
 
 from npo_integration.delivery.once import Addressed
@@ -68,7 +69,17 @@ class BatchedChangelog(_Table):
     # declare (the ignores below); called directly, as the hot paths' writes skip Faust's wrappers.
     def get_raw(self, key: bytes) -> bytes | None:
         """The stored value or ``None``, straight from the store (no sensors,
-        no ``KeyError`` on a miss)."""
+        no ``KeyError`` on a miss).
+
+        In an event's scope, from that partition's database, as Faust reads it, but without
+        updating the store's key index: that index is a cache of which partition holds a key
+        (1,000 keys by default, an LRU under a lock, so it thrashes on a table of record states),
+        and a key missing from it is only looked for in every partition."""
+        event = current_event()
+        if event is not None and not self.is_global:
+            partition_db = self.data._db_for_partition(event.message.partition)  # type: ignore[attr-defined]
+            found: bytes | None = partition_db.get(key)
+            return found
         value: bytes | None = self.data._get(key)  # type: ignore[attr-defined]
         return value
 
@@ -90,11 +101,9 @@ class BatchedChangelog(_Table):
         batch = rocksdict.WriteBatch(raw_mode=True)
         for key, value in items:
             batch.put(key, value)
-        store._db_for_partition(partition).write(batch)
-        key_index = store._key_index  # as the store's own write keeps it: key -> partition
-        for key, value in items:
-            key_index[key] = partition
-            self._enqueue(key, value)
+        store._db_for_partition(partition).write(batch)  # the key index is left alone (get_raw)
+        topic = self.changelog_topic_name
+        self._enqueue_all([Addressed(topic, partition, key, value) for key, value in items])
 
     def delete_raw(self, key: bytes) -> None:
         """``del table[key]`` the same way; nothing happens when the key is not there."""
@@ -111,8 +120,12 @@ class BatchedChangelog(_Table):
     def _enqueue(self, key: bytes, value: bytes | None) -> None:
         partition = self.partition_for_key(key)  # the current event's partition, as Faust writes it
         assert partition is not None, "AckedTable does not use the partitioner"
+        self._enqueue_all([Addressed(self.changelog_topic_name, partition, key, value)])
+
+    def _enqueue_all(self, records: list[Addressed]) -> None:
+        """Queue changelog records; flush when the queue is full, else soon."""
         queue = self._pending_queue()
-        queue.append(Addressed(self.changelog_topic_name, partition, key, value))
+        queue.extend(records)
         if len(queue) >= FLUSH_AT:
             self.flush()
         elif self.__dict__.get("_flush_soon") is None and not self._sending():
