@@ -30,6 +30,7 @@ is marked unprocessed with the reason, kept with its payload for the re-drive
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -66,6 +67,10 @@ from npo_integration.validation_errors import describe_validation_error
 
 log = logging.getLogger(__name__)
 
+Spans = Callable[[str], tracing.KafkaHeaders]
+"""A round's trace headers by ``trace_id`` (``tracing.headers_for``, once per trace)."""
+
+
 ROUND_SIZE = 4000
 """Records published together at most: one durable write and one wait for all of them."""
 ROUND_PER_PARTITION = 1000
@@ -93,8 +98,9 @@ class InvalidEventError(SkippableError):
 class StateStore(Protocol):
     def get(self, record_key: str) -> RecordState | None: ...
     def put(self, state: RecordState) -> None: ...
-    def put_all(self, states: Sequence[RecordState]) -> None:
-        """``put`` of each, written together (records of one partition)."""
+    def put_all_encoded(self, states: Sequence[tuple[str, bytes]]) -> None:
+        """States already encoded (``processed_flag.processed_json``) by record key, written
+        together (records of one partition)."""
 
     def flush(self) -> None:
         """Hand the writes so far to the broker (without waiting)."""
@@ -335,7 +341,7 @@ class Ingestor:
             with part.scope():
                 # Written together at the end: nothing reads these states back before (a round
                 # holds each record key once per partition).
-                processed: list[RecordState] = []
+                processed: list[tuple[str, bytes]] = []
                 for item in items:
                     if item.error is not None:
                         outcomes[part.partition][item.index] = self._fail(
@@ -343,23 +349,22 @@ class Ingestor:
                         )
                         continue
                     out = item.out
-                    processed.append(
-                        processed_flag.processed(
-                            item.state,
-                            item.raw,
-                            now,
-                            out.change if out is not None else None,
-                            key=out.key if out is not None else None,
-                            removal=item.removal,
-                        )
+                    state = processed_flag.processed_json(
+                        item.state,
+                        item.raw,
+                        now,
+                        out.change if out is not None else None,
+                        key=out.key if out is not None else None,
+                        removal=item.removal,
                     )
+                    processed.append((item.raw.record_key, state))
                     outcomes[part.partition][item.index] = (
                         Outcome("published", event_id=item.out.event_id)
                         if item.out is not None
                         else Outcome("skipped")
                     )
                 self._keep(items)
-                self._states.put_all(processed)
+                self._states.put_all_encoded(processed)
                 for item in items:
                     if item.error is None:
                         self._forget_unprocessed(item.raw.record_key, item.state)
@@ -541,12 +546,15 @@ class Ingestor:
     async def _transform(self, todo: list[_Work]) -> None:
         calls: list[PluginCall] = []
         called: list[_Work] = []
+        # One span per trace in a round, the parent of its events (a page's records share their
+        # pull's trace): a span per event cost a few percent of ingesting a changed record.
+        spans: Spans = functools.cache(tracing.headers_for)
         plugins: dict[tuple[str, str], TransformPlugin] = {}
         for item in todo:
             try:
                 if is_removal(item.raw):  # an absence: no plug-in to ask
                     item.removal = True
-                    item.out = self._removal(item.raw, item.state, "absent")
+                    item.out = self._removal(item.raw, item.state, "absent", spans)
                     continue
                 stream = (item.raw.npo_id, item.raw.stream)
                 plugin = plugins.get(stream) or plugins.setdefault(
@@ -568,25 +576,26 @@ class Ingestor:
             try:
                 if result is None and item.state is not None and item.state.live:
                     item.removal = True  # returned, but the mapping now leaves it out
-                    item.out = self._removal(item.raw, item.state, "filtered")
+                    item.out = self._removal(item.raw, item.state, "filtered", spans)
                 else:
-                    item.out = self._event(item.raw, item.state, result)
+                    item.out = self._event(item.raw, item.state, result, spans)
             except NpoIntegrationError as exc:
                 item.error = exc
             except Exception as exc:
                 log.exception("record %s: unexpected error while transforming", item.raw.record_key)
                 item.error = exc
 
-    def _event(self, raw: RawRecord, state: RecordState | None, result: Any) -> Outgoing | None:
+    def _event(
+        self, raw: RawRecord, state: RecordState | None, result: Any, spans: Spans
+    ) -> Outgoing | None:
         if result is None:
             log.debug("record %s is not a platform record; skipped", raw.record_key)
             return None
         change = processed_flag.next_change(state)
         if isinstance(result, Offering):
             offering_out = _built(lambda: offering_event(raw, result, state, change))
-            return _outgoing(
-                raw, offering_out, change, self._topics.offerings, offering_key(raw.npo_id, result)
-            )
+            key = offering_key(raw.npo_id, result)
+            return _outgoing(raw, offering_out, change, self._topics.offerings, key, spans)
         if isinstance(result, Progress):
             link = self._find_link(links.lookup_keys(raw.npo_id, result))
             if link is None:
@@ -605,11 +614,16 @@ class Ingestor:
                 change,
                 self._topics.assignment_updated,
                 progress_out.assignment_id,
+                spans,
             )
         raise UnsupportedStreamError(f"stream {raw.stream!r} is not ingested")  # pragma: no cover
 
     def _removal(
-        self, raw: RawRecord, state: RecordState | None, reason: Literal["absent", "filtered"]
+        self,
+        raw: RawRecord,
+        state: RecordState | None,
+        reason: Literal["absent", "filtered"],
+        spans: Spans,
     ) -> Outgoing | None:
         """The removal event of a live record (``None`` if it is not live: removed already)."""
         if state is None or not state.live or state.published_key is None:
@@ -622,7 +636,7 @@ class Ingestor:
         else:
             event = progress_withdrawn(raw, state, change)
             topic = self._topics.assignment_updated
-        return _outgoing(raw, event, change, topic, state.published_key)
+        return _outgoing(raw, event, change, topic, state.published_key, spans)
 
     # --- failures ------------------------------------------------------------------------------
 
@@ -715,7 +729,9 @@ def _built(build: Callable[[], Any]) -> Any:
         ) from None
 
 
-def _outgoing(raw: RawRecord, event: Event, change: int, topic: str, key: str) -> Outgoing:
+def _outgoing(
+    raw: RawRecord, event: Event, change: int, topic: str, key: str, spans: Spans
+) -> Outgoing:
     return Outgoing(
         event_id=event.event_id,
         event_type=event.event_type,
@@ -725,7 +741,7 @@ def _outgoing(raw: RawRecord, event: Event, change: int, topic: str, key: str) -
         key=key,
         value=encode(event),
         re_emit=raw.trace_id if raw.re_emit else None,
-        headers=tracing.headers_for(raw.trace_id),
+        headers=spans(raw.trace_id),
     )
 
 

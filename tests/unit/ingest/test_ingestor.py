@@ -358,3 +358,20 @@ async def test_an_event_carries_its_raw_records_trace_in_a_traceparent_header(
     [(header,)] = harness.log.headers[OFFERINGS]
     span = tracing.from_headers([header])
     assert span is not None and span.trace_id == tracing.w3c_trace_id("trace")
+
+
+async def test_a_rounds_events_of_one_trace_share_one_span_other_traces_have_their_own(
+    harness: Harness,
+) -> None:
+    h = harness
+    page = [h.raw({"id": n, "title": f"T{n}"}) for n in (1, 2, 3)]
+    other = h.raw({"id": 4, "title": "T4"}).model_copy(update={"trace_id": "another pull"})
+    await h.ingest_all([*page, other])
+    spans_of: dict[str, set[str]] = {}
+    for headers in h.log.headers[OFFERINGS]:
+        span = tracing.from_headers(headers)
+        assert span is not None
+        spans_of.setdefault(span.trace_id, set()).add(span.span_id)
+    assert sorted(spans_of) == sorted(map(tracing.w3c_trace_id, ["trace", "another pull"]))
+    [[one], [another]] = map(list, spans_of.values())
+    assert one != another
