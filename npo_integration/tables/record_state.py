@@ -85,9 +85,10 @@ class RecordStates:
     def put(self, state: RecordState) -> None:
         _states.put_raw(state.record_key.encode(), encode(state))
 
-    def put_all(self, states: Sequence[RecordState]) -> None:
-        """``put`` of each, as one store write (records of the current partition)."""
-        _states.put_all_raw([(state.record_key.encode(), encode(state)) for state in states])
+    def put_all_encoded(self, states: Sequence[tuple[str, bytes]]) -> None:
+        """States already encoded, by record key, as one store write (records of the current
+        partition)."""
+        _states.put_all_raw([(key.encode(), value) for key, value in states])
 
     def flush(self) -> None:
         """Hand the queued changelog records to the producer (after a batch of writes)."""

@@ -13,6 +13,7 @@ from npo_integration.delivery.once import Addressed, OncePublisher
 from npo_integration.ingest.drift import ShapeWatch
 from npo_integration.ingest.ingestor import Ingestor, Outcome, OutputTopics, SourcePartition
 from npo_integration.ingest.retry import redrive_policy
+from npo_integration.models.codec import decode
 from npo_integration.models.internal import EnrolmentLink, RawRecord
 from npo_integration.models.state import PendingBatch, RecordState, UnprocessedRecord
 from npo_integration.partitioning import partition_for
@@ -56,8 +57,11 @@ class FakeStates:
         self.queued[state.record_key] = state
         self.log.append("put")
 
-    def put_all(self, states: Sequence[RecordState]) -> None:
-        for state in states:
+    def put_all_encoded(self, states: Sequence[tuple[str, bytes]]) -> None:
+        """Decoded as a recovering worker would read them (a state that does not parse fails)."""
+        for key, value in states:
+            state = decode(RecordState, value)
+            assert state.record_key == key
             self.put(state)
 
     def flush(self) -> None:

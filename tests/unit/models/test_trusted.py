@@ -1,5 +1,5 @@
 """``trusted`` builds the same models as validation does, for every model
-the hot paths build with it."""
+the hot paths build with it; ``trusted_json`` writes what encoding them writes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from npo_integration.models.codec import trusted
+from npo_integration.models.codec import encode, trusted, trusted_json
 from npo_integration.models.internal import RawRecord
 from npo_integration.models.npo_config import NpoSource, SourceConfig
 from npo_integration.models.state import DeliveryIntent, PendingBatch, PendingDelivery, RecordState
@@ -113,3 +113,39 @@ def test_a_configs_sources_with_its_npo_id_equal_validated_ones() -> None:
             mode="json", context=redacted
         )
         assert bound.model_fields_set == checked.model_fields_set
+
+
+STATE = dict(
+    record_key="acme/offerings/1",
+    npo_id="acme",
+    stream="offerings",
+    content_hash="h",
+    processed=True,
+    processed_hash="h",
+    attempts=0,
+    last_error=None,
+    first_seen_at=NOW,
+    updated_at=NOW,
+    fetched_at=NOW,
+    intent=None,
+    changes=3,
+    published_key="acme/1",
+    removed_at=None,
+    re_emitted=None,
+)
+
+
+def test_trusted_json_writes_what_encoding_the_validated_model_writes() -> None:
+    with_intent = {**STATE, "processed": False, "intent": trusted(DeliveryIntent, **INTENT)}
+    removed = {**STATE, "removed_at": NOW, "re_emitted": "trace"}
+    for values in (STATE, with_intent, removed):
+        written = trusted_json(RecordState, **values)
+        assert written == encode(RecordState(**values))
+        assert RecordState.model_validate_json(written) == RecordState(**values)
+
+
+def test_trusted_json_of_fields_out_of_order_or_missing_falls_back_to_the_model() -> None:
+    shuffled = dict(reversed(STATE.items()))
+    assert trusted_json(RecordState, **shuffled) == encode(RecordState(**STATE))
+    partial = {k: STATE[k] for k in ("record_key", "npo_id", "stream", "content_hash")}
+    assert trusted_json(RecordState, **partial) == encode(RecordState(**partial))  # type: ignore[arg-type]
