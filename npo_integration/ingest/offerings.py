@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Literal
 
 from npo_integration.ingest.identity import change_event_id
-from npo_integration.models.events import Offering, OfferingEvent, OfferingRemoved
+from npo_integration.models.codec import trusted
+from npo_integration.models.events import Offering, OfferingEvent, OfferingRemoved, utc_now
 from npo_integration.models.internal import RawRecord
 from npo_integration.models.state import RecordState
 
@@ -20,9 +21,14 @@ def offering_event(
     (``processed_flag.next_change``)."""
     first = state is None or state.processed_hash is None or state.removed_at is not None
     event_type = "npo_offering.created" if first else "npo_offering.updated"
-    return OfferingEvent(
+    # Not validated again: the offering is a validated model (a plug-in's result is checked, and
+    # pydantic would not revalidate the instance), the rest is made here from checked values.
+    # Validating the envelope was a twentieth of ingesting a changed record.
+    return trusted(
+        OfferingEvent,
         event_id=change_event_id(raw.record_key, change, raw.content_hash, event_type),
         event_type=event_type,
+        occurred_at=utc_now(),
         npo_id=raw.npo_id,
         offering=offering,
     )

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from npo_integration.models.codec import encode, trusted, trusted_json
+from npo_integration.models.events import Offering, OfferingEvent
 from npo_integration.models.internal import RawRecord
 from npo_integration.models.npo_config import NpoSource, SourceConfig
 from npo_integration.models.state import DeliveryIntent, PendingBatch, PendingDelivery, RecordState
@@ -65,6 +66,19 @@ def test_trusted_equals_validated_for_the_hot_path_models() -> None:
             ),
         ),
     ]
+    offering = Offering(npo_offering_ref="c-1", title="Data basics", starts_at=NOW)
+    cases.append(
+        (
+            OfferingEvent,
+            dict(
+                event_id="e-1",
+                event_type="npo_offering.updated",
+                occurred_at=NOW,
+                npo_id="acme",
+                offering=offering,
+            ),
+        )
+    )
     for model, values in cases:
         fast, checked = trusted(model, **values), model(**values)
         assert fast == checked and fast.model_dump_json() == checked.model_dump_json()
@@ -149,3 +163,15 @@ def test_trusted_json_of_fields_out_of_order_or_missing_falls_back_to_the_model(
     assert trusted_json(RecordState, **shuffled) == encode(RecordState(**STATE))
     partial = {k: STATE[k] for k in ("record_key", "npo_id", "stream", "content_hash")}
     assert trusted_json(RecordState, **partial) == encode(RecordState(**partial))  # type: ignore[arg-type]
+
+
+def test_trusted_json_of_a_pending_batch_with_items_as_dicts_writes_the_models_json() -> None:
+    """The ingestion writes its pending batches this way (``Ingestor._publish``)."""
+    item = dict(record_key="acme/offerings/1", npo_id="acme", stream="offerings", fetched_at=NOW)
+    intent = trusted(DeliveryIntent, **INTENT)
+    written = trusted_json(
+        PendingBatch, batch_id="b", source_partition=1, items=[{**item, "intent": intent}]
+    )
+    validated = PendingDelivery(**item, intent=DeliveryIntent(**INTENT))
+    checked = PendingBatch(batch_id="b", source_partition=1, items=[validated])
+    assert written == encode(checked)
