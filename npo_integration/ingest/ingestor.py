@@ -49,14 +49,13 @@ from npo_integration.ingest.offerings import offering_event, offering_key, offer
 from npo_integration.ingest.progress import progress_event, progress_withdrawn
 from npo_integration.ingest.removals import is_removal
 from npo_integration.ingest.retry import after_failure
-from npo_integration.models.codec import encode, trusted
+from npo_integration.models.codec import encode, trusted_json
 from npo_integration.models.events import Event, Offering, Progress
 from npo_integration.models.internal import EnrolmentLink, RawRecord
 from npo_integration.models.npo_config import LEGACY_STREAM_KINDS, StreamKind
 from npo_integration.models.state import (
     DeliveryIntent,
     PendingBatch,
-    PendingDelivery,
     RecordState,
     UnprocessedRecord,
 )
@@ -137,7 +136,9 @@ class PendingStore(Protocol):
         """The partition's pending batch, unless it is ``finished_batch_id``
         (this process finished it)."""
 
-    def put(self, batch: PendingBatch) -> None: ...
+    def put_encoded(self, partition: int, batch_id: str, value: bytes) -> None:
+        """An encoded ``PendingBatch`` of the partition (``trusted_json``)."""
+
     async def wait_acked(self) -> None: ...
 
 
@@ -494,24 +495,24 @@ class Ingestor:
             by_item = dict(zip(map(id, items), intents, strict=True))
             for part, group in _by_part(items):
                 with part.scope():
-                    self._pending.put(
-                        trusted(
-                            PendingBatch,
-                            batch_id=batch_id,
-                            source_partition=part.partition,
-                            items=[
-                                trusted(
-                                    PendingDelivery,
-                                    record_key=item.raw.record_key,
-                                    npo_id=item.raw.npo_id,
-                                    stream=item.raw.stream,
-                                    fetched_at=item.raw.fetched_at,
-                                    intent=by_item[id(item)],
-                                )
-                                for item in group
-                            ],
-                        )
+                    # Only written, so written as JSON without the models (``trusted_json``); the
+                    # items' keys are PendingDelivery's fields, in its order.
+                    batch = trusted_json(
+                        PendingBatch,
+                        batch_id=batch_id,
+                        source_partition=part.partition,
+                        items=[
+                            {
+                                "record_key": item.raw.record_key,
+                                "npo_id": item.raw.npo_id,
+                                "stream": item.raw.stream,
+                                "fetched_at": item.raw.fetched_at,
+                                "intent": by_item[id(item)],
+                            }
+                            for item in group
+                        ],
                     )
+                    self._pending.put_encoded(part.partition, batch_id, batch)
             await self._pending.wait_acked()
             recorded.extend(intents)
 

@@ -230,11 +230,11 @@ class PendingBatches:
             return None
         return None if batch.batch_id == finished_batch_id else batch
 
-    def put(self, batch: PendingBatch) -> None:
-        """Write (in the partition's context); ``wait_acked`` returns once the broker has it."""
-        raw = encode(batch)
-        self._written[batch.source_partition] = (batch.batch_id, raw)
-        _pending[str(batch.source_partition).encode()] = raw
+    def put_encoded(self, partition: int, batch_id: str, value: bytes) -> None:
+        """Write an encoded ``PendingBatch`` (in the partition's context); ``wait_acked`` returns
+        once the broker has it."""
+        self._written[partition] = (batch_id, value)
+        _pending[str(partition).encode()] = value
 
     async def wait_acked(self) -> None:
         await _pending.wait_acked()

@@ -93,10 +93,11 @@ class FakePending:
         batch = self.local.get(partition)
         return None if batch is None or batch.batch_id == finished_batch_id else batch
 
-    def put(self, batch: PendingBatch) -> None:
-        self.local[batch.source_partition] = PendingBatch.model_validate_json(
-            batch.model_dump_json()
-        )
+    def put_encoded(self, partition: int, batch_id: str, value: bytes) -> None:
+        """Decoded as a recovering worker would read it (a batch that does not parse fails)."""
+        batch = decode(PendingBatch, value)
+        assert (batch.source_partition, batch.batch_id) == (partition, batch_id)
+        self.local[partition] = batch
 
     async def wait_acked(self) -> None:
         self.durable_writes += sum(1 for p, b in self.local.items() if self.durable.get(p) is not b)
