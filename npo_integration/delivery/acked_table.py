@@ -73,8 +73,8 @@ class BatchedChangelog(_Table):
 
         In an event's scope, from that partition's database, as Faust reads it, but without
         updating the store's key index: that index is a cache of which partition holds a key
-        (1,000 keys by default, an LRU under a lock, so it thrashes on a table of record states),
-        and a key missing from it is only looked for in every partition."""
+        (1,000 keys by default, an LRU under a lock, so it thrashes on a table of record states);
+        a key it does not hold is looked for in every partition, as before."""
         event = current_event()
         if event is not None and not self.is_global:
             partition_db = self.data._db_for_partition(event.message.partition)  # type: ignore[attr-defined]
