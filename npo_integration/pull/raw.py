@@ -11,6 +11,7 @@ from typing import Any
 
 from npo_integration.errors import SkippableError
 from npo_integration.json_input import nesting_depth
+from npo_integration.models.codec import trusted
 from npo_integration.models.internal import RawItem, RawPage, RawRecord
 from npo_integration.models.npo_config import StreamName
 from npo_integration.settings import MAX_PAGE_BYTES
@@ -73,7 +74,8 @@ def raw_item(
     text = canonical(record)
     if limits is not None:
         limits.check_size(len(text))
-    item = RawItem(
+    item = trusted(  # strings made here, and the record as parsed: nothing to validate
+        RawItem,
         record_key=record_key(npo_id, stream, record_id),
         content_hash=hashlib.sha256(text).hexdigest(),
         payload=record,

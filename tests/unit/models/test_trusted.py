@@ -9,7 +9,7 @@ from pathlib import Path
 
 from npo_integration.models.codec import encode, trusted, trusted_json
 from npo_integration.models.events import Offering, OfferingEvent
-from npo_integration.models.internal import RawRecord
+from npo_integration.models.internal import RawItem, RawRecord
 from npo_integration.models.npo_config import NpoSource, SourceConfig
 from npo_integration.models.state import DeliveryIntent, PendingBatch, PendingDelivery, RecordState
 from npo_integration.registry.config_input import read_config
@@ -66,6 +66,8 @@ def test_trusted_equals_validated_for_the_hot_path_models() -> None:
             ),
         ),
     ]
+    item = dict(record_key="acme/offerings/1", content_hash="h", payload={"id": 1})
+    cases.append((RawItem, item))
     offering = Offering(npo_offering_ref="c-1", title="Data basics", starts_at=NOW)
     cases.append(
         (
