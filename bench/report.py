@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness import RESULTS, ROOT
+from harness import RESULTS, ROOT, ratio_text
 
 ORDER = ["ingest", "pull_sweep", "scheduler", "registry", "enrolment"]
 SCRIPTS = {
@@ -81,7 +81,7 @@ def section(result: dict[str, Any]) -> list[str]:
             if fig.get("baseline")
             else ""
         )
-        ratio = f"{fig['ratio']:.2f}" if fig.get("ratio") is not None else ""
+        ratio = ratio_text(fig["ratio"]) if fig.get("ratio") is not None else ""
         target = ""
         if fig.get("target"):
             target = f"{fig['target']}: {'met' if fig.get('met') else '**not met**'}"
