@@ -28,6 +28,28 @@ INTENT = dict(
     change=3,
 )
 
+STATE = dict(
+    record_key="acme/offerings/1",
+    npo_id="acme",
+    stream="offerings",
+    content_hash="h",
+    processed=True,
+    processed_hash="h",
+    attempts=0,
+    last_error=None,
+    first_seen_at=NOW,
+    updated_at=NOW,
+    fetched_at=NOW,
+    intent=None,
+    changes=3,
+    published_key="acme/1",
+    removed_at=None,
+    re_emitted=None,
+)
+PENDING_ITEM = dict(
+    record_key="acme/offerings/1", npo_id="acme", stream="offerings", fetched_at=NOW
+)
+
 
 def test_trusted_equals_validated_for_the_hot_path_models() -> None:
     cases = [
@@ -47,29 +69,8 @@ def test_trusted_equals_validated_for_the_hot_path_models() -> None:
                 payload={"id": 1},
             ),
         ),
-        (
-            RecordState,
-            dict(
-                record_key="acme/offerings/1",
-                npo_id="acme",
-                stream="offerings",
-                content_hash="h",
-                processed=True,
-                processed_hash="h",
-                attempts=0,
-                last_error=None,
-                first_seen_at=NOW,
-                updated_at=NOW,
-                fetched_at=NOW,
-                intent=None,
-                changes=3,
-            ),
-        ),
-    ]
-    item = dict(record_key="acme/offerings/1", content_hash="h", payload={"id": 1})
-    cases.append((RawItem, item))
-    offering = Offering(npo_offering_ref="c-1", title="Data basics", starts_at=NOW)
-    cases.append(
+        (RecordState, STATE),
+        (RawItem, dict(record_key="acme/offerings/1", content_hash="h", payload={"id": 1})),
         (
             OfferingEvent,
             dict(
@@ -77,10 +78,10 @@ def test_trusted_equals_validated_for_the_hot_path_models() -> None:
                 event_type="npo_offering.updated",
                 occurred_at=NOW,
                 npo_id="acme",
-                offering=offering,
+                offering=Offering(npo_offering_ref="c-1", title="Data basics", starts_at=NOW),
             ),
-        )
-    )
+        ),
+    ]
     for model, values in cases:
         fast, checked = trusted(model, **values), model(**values)
         assert fast == checked and fast.model_dump_json() == checked.model_dump_json()
@@ -88,17 +89,16 @@ def test_trusted_equals_validated_for_the_hot_path_models() -> None:
 
 
 def test_nested_trusted_models_serialise_like_validated_ones() -> None:
-    item = dict(record_key="acme/offerings/1", npo_id="acme", stream="offerings", fetched_at=NOW)
     fast = trusted(
         PendingBatch,
         batch_id="b",
         source_partition=1,
-        items=[trusted(PendingDelivery, **item, intent=trusted(DeliveryIntent, **INTENT))],
+        items=[trusted(PendingDelivery, **PENDING_ITEM, intent=trusted(DeliveryIntent, **INTENT))],
     )
     checked = PendingBatch(
         batch_id="b",
         source_partition=1,
-        items=[PendingDelivery(**item, intent=DeliveryIntent(**INTENT))],
+        items=[PendingDelivery(**PENDING_ITEM, intent=DeliveryIntent(**INTENT))],
     )
     assert fast.model_dump_json() == checked.model_dump_json()
 
@@ -131,26 +131,6 @@ def test_a_configs_sources_with_its_npo_id_equal_validated_ones() -> None:
         assert bound.model_fields_set == checked.model_fields_set
 
 
-STATE = dict(
-    record_key="acme/offerings/1",
-    npo_id="acme",
-    stream="offerings",
-    content_hash="h",
-    processed=True,
-    processed_hash="h",
-    attempts=0,
-    last_error=None,
-    first_seen_at=NOW,
-    updated_at=NOW,
-    fetched_at=NOW,
-    intent=None,
-    changes=3,
-    published_key="acme/1",
-    removed_at=None,
-    re_emitted=None,
-)
-
-
 def test_trusted_json_writes_what_encoding_the_validated_model_writes() -> None:
     with_intent = {**STATE, "processed": False, "intent": trusted(DeliveryIntent, **INTENT)}
     removed = {**STATE, "removed_at": NOW, "re_emitted": "trace"}
@@ -169,11 +149,10 @@ def test_trusted_json_of_fields_out_of_order_or_missing_falls_back_to_the_model(
 
 def test_trusted_json_of_a_pending_batch_with_items_as_dicts_writes_the_models_json() -> None:
     """The ingestion writes its pending batches this way (``Ingestor._publish``)."""
-    item = dict(record_key="acme/offerings/1", npo_id="acme", stream="offerings", fetched_at=NOW)
     intent = trusted(DeliveryIntent, **INTENT)
     written = trusted_json(
-        PendingBatch, batch_id="b", source_partition=1, items=[{**item, "intent": intent}]
+        PendingBatch, batch_id="b", source_partition=1, items=[{**PENDING_ITEM, "intent": intent}]
     )
-    validated = PendingDelivery(**item, intent=DeliveryIntent(**INTENT))
+    validated = PendingDelivery(**PENDING_ITEM, intent=DeliveryIntent(**INTENT))
     checked = PendingBatch(batch_id="b", source_partition=1, items=[validated])
     assert written == encode(checked)
