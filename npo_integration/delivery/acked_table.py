@@ -75,9 +75,8 @@ class BatchedChangelog(_Table):
         updating the store's key index: that index is a cache of which partition holds a key
         (1,000 keys by default, an LRU under a lock, so it thrashes on a table of record states);
         a key it does not hold is looked for in every partition, as before."""
-        event = current_event()
-        if event is not None and not self.is_global:
-            partition_db = self.data._db_for_partition(event.message.partition)  # type: ignore[attr-defined]
+        partition_db = self._event_db()
+        if partition_db is not None:
             found: bytes | None = partition_db.get(key)
             return found
         value: bytes | None = self.data._get(key)  # type: ignore[attr-defined]
@@ -85,8 +84,13 @@ class BatchedChangelog(_Table):
 
     def put_raw(self, key: bytes, value: bytes) -> None:
         """``table[key] = value`` straight to the store and the changelog
-        queue (no sensors, no wrappers)."""
-        self.data._set(key, value)  # type: ignore[attr-defined]
+        queue (no sensors, no wrappers); in an event's scope without touching the key index
+        (``get_raw``), as Faust's own write would (the event's partition)."""
+        partition_db = self._event_db()
+        if partition_db is not None:
+            partition_db.put(key, value)
+        else:
+            self.data._set(key, value)  # type: ignore[attr-defined]
         self._enqueue(key, value)
 
     def put_all_raw(self, items: Sequence[tuple[bytes, bytes]]) -> None:
@@ -107,9 +111,22 @@ class BatchedChangelog(_Table):
 
     def delete_raw(self, key: bytes) -> None:
         """``del table[key]`` the same way; nothing happens when the key is not there."""
-        if self.data._get(key) is not None:  # type: ignore[attr-defined]
+        partition_db = self._event_db()
+        if partition_db is not None:
+            if partition_db.get(key) is not None:
+                partition_db.delete(key)
+                self._enqueue(key, None)
+        elif self.data._get(key) is not None:  # type: ignore[attr-defined]
             self.data._del(key)  # type: ignore[attr-defined]
             self._enqueue(key, None)
+
+    def _event_db(self) -> Any:
+        """The current event's partition database (a key of this table lives in its event's
+        partition), or ``None`` outside an event's scope and for a global table."""
+        event = current_event()
+        if event is None or self.is_global:
+            return None
+        return self.data._db_for_partition(event.message.partition)  # type: ignore[attr-defined]
 
     def on_key_set(self, key: Any, value: Any) -> None:
         self._enqueue(key, value)
