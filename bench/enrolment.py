@@ -6,6 +6,12 @@ The bound is what the NPOs' own rate limits allow (each NPO: ``burst`` at once, 
 enrolment-results topic as a plain consumer reads it. The slow NPO's assignments are
 sent first in the second run: if it held the worker, the others would wait behind it.
 
+What this machine allows beside the bound: a plain loop (its own process, like the worker)
+reads the same assignments with aiokafka, posts each to its NPO with aiohttp within the
+same limits (the service's token bucket, 4 calls per NPO), and produces one result each:
+no state, no once-only protocol, no links. Its rate against the bound says how far the
+machine itself is from the target (the simulated NPOs and the broker share its cores).
+
 Usage: .venv/bin/python bench/enrolment.py [--assignments 10000] [--npos 100]
 """
 
@@ -14,13 +20,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 from harness import (
+    ENROL_ENDPOINT,
     REPEAT,
+    ROOT,
     SIMULATED_TOKEN,
     BenchResult,
     Deployment,
@@ -112,6 +123,112 @@ async def outcome_span(topic: str, prefix: str, expected: int, timeout: float) -
         await consumer.stop()
 
 
+# --- the plain loop (what the machine allows), run as its own process ----------------------------
+
+PER_NPO_CALLS = 4
+"""Calls at once per NPO, the service's default (``NPO_ENROLMENT_CONCURRENCY_PER_NPO``)."""
+
+
+async def plain_loop(source: str, target: str, expected: int, npos_file: str) -> None:
+    """Each assignment posted to its NPO within its limits, one result produced each."""
+    import aiohttp
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    from npo_integration.http.ratelimit import TokenBucket
+    from npo_integration.models.npo_config import RateLimitConfig
+
+    with open(npos_file) as file:  # noqa: ASYNC230 (once, before the loop starts)
+        urls: dict[str, str] = json.load(file)
+    limit = RateLimitConfig(requests_per_second=RATE, burst=BURST)
+    buckets = {npo_id: TokenBucket(limit) for npo_id in urls}
+    slots = {npo_id: asyncio.Semaphore(PER_NPO_CALLS) for npo_id in urls}
+    consumer = AIOKafkaConsumer(
+        source,
+        bootstrap_servers=BOOTSTRAP,
+        group_id=f"plain-{uuid.uuid4().hex[:8]}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=1000,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, linger_ms=5)
+    connector = aiohttp.TCPConnector(limit=1000, limit_per_host=1000)
+    headers = {"Authorization": f"Bearer {SIMULATED_TOKEN}"}
+
+    async def enrol(value: bytes) -> None:
+        event = json.loads(value)
+        npo_id = event["offering"]["npo_id"]
+        candidate = event["candidate"]
+        body = {
+            "candidate": {
+                "email": candidate["email"],
+                "first_name": candidate["first_name"],
+                "last_name": candidate["last_name"],
+                "external_id": candidate["candidate_id"],
+            },
+            "offering_id": event["offering"]["npo_offering_ref"],
+        }
+        async with slots[npo_id]:
+            await buckets[npo_id].acquire()
+            async with session.post(
+                f"{urls[npo_id]}{ENROL_ENDPOINT['path']}",
+                json=body,
+                headers={**headers, "Idempotency-Key": event["assignment_id"]},
+            ) as response:
+                answer = await response.json()
+                ok = response.status < 300
+        result = {
+            "assignment_id": event["assignment_id"],
+            "status": "confirmed" if ok else "failed",
+            "npo_enrolment_ref": answer.get("enrolment_id"),
+        }
+        key = event["assignment_id"].encode()
+        await (await producer.send(target, key=key, value=json.dumps(result).encode()))
+
+    await consumer.start()
+    await producer.start()
+    async with aiohttp.ClientSession(connector=connector) as session:
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            while len(tasks) < expected:
+                batch = await consumer.getmany(timeout_ms=500, max_records=1000)
+                for records in batch.values():
+                    tasks += [asyncio.create_task(enrol(record.value)) for record in records]
+            await asyncio.gather(*tasks)
+        finally:
+            await consumer.stop()
+            await producer.stop()
+    print(f"cpu_seconds={time.process_time():.3f}")  # read by one_plain_run
+
+
+async def one_plain_run(
+    sandbox: SandboxProcess, tmp: Path, name: str, count: int, npo_count: int
+) -> tuple[float, int, float]:
+    """The plain loop over fresh NPOs: the seconds from the first result to the last, failures,
+    and the CPU seconds of its process (start-up included: an upper bound)."""
+    npo_ids = await simulated_npos(
+        sandbox, npo_count, f"{name}-", offerings=3, latency_ms=LATENCY_MS
+    )
+    deployment = Deployment(tmp, name)
+    source, target = f"{deployment.prefix}.plain-in", f"{deployment.prefix}.plain-out"
+    await deployment.create_topics([source, target])
+    npos_file = tmp / f"{name}-npos.json"
+    npos_file.write_text(json.dumps({n: sandbox.npo_url(n) for n in npo_ids}))
+    await produce_many(source, assignments(npo_ids, count, f"{name}-x"))
+    plain = subprocess.Popen(  # noqa: ASYNC220 (the loop awaits its results on Kafka meanwhile)
+        [sys.executable, __file__, "--plain-loop", source, target, str(count), str(npos_file)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        span, failed = await outcome_span(target, f"{name}-x", count, 600)
+    finally:
+        out, _ = plain.communicate(timeout=60)
+    cpu = float(out.rpartition("cpu_seconds=")[2] or "nan")
+    return span, failed, cpu
+
+
 async def one_run(
     sandbox: SandboxProcess, tmp: Path, name: str, count: int, npo_count: int, slow: bool
 ) -> tuple[float, int, float]:
@@ -166,6 +283,8 @@ async def one_run(
 async def run(count: int, npo_count: int) -> BenchResult:
     per_npo = count / npo_count
     bound = (per_npo - BURST) / RATE + LATENCY_MS / 1000  # each NPO's share, at its rate limit
+    rates_plain: list[float] = []
+    cpus_plain: list[float] = []
     rates_a: list[float] = []
     rates_b: list[float] = []
     cpus: list[float] = []
@@ -174,6 +293,15 @@ async def run(count: int, npo_count: int) -> BenchResult:
         sandbox = await SandboxProcess(tmp).start()
         try:
             for run_number in range(REPEAT):
+                span_plain, failed_plain, cpu_plain = await one_plain_run(
+                    sandbox, tmp, f"bare{run_number}", count, npo_count
+                )
+                print(
+                    f"plain loop: {count} enrolments in {span_plain:.2f} s, {failed_plain} failed"
+                )
+                rates_plain.append(count / span_plain)
+                cpus_plain.append(cpu_plain / count * 1000)
+                failed += failed_plain
                 span_a, failed_a, cpu_a = await one_run(
                     sandbox, tmp, f"plain{run_number}", count, npo_count, False
                 )
@@ -193,9 +321,11 @@ async def run(count: int, npo_count: int) -> BenchResult:
                 failed += failed_a + failed_b
         finally:
             sandbox.stop()
+    rate_plain, median_plain = best(rates_plain, higher_is_better=True)
     rate_a, median_a = best(rates_a, higher_is_better=True)
     rate_b, median_b = best(rates_b, higher_is_better=True)
     cpu, median_cpu = best(cpus, higher_is_better=False)
+    cpu_plain, median_cpu_plain = best(cpus_plain, higher_is_better=False)
 
     result = BenchResult(
         bench="enrolment",
@@ -211,6 +341,15 @@ async def run(count: int, npo_count: int) -> BenchResult:
     limit = count / bound
     result.figures += [
         Figure("rate-limit bound", limit, "enrolments/s"),
+        Figure(
+            "plain loop: aiokafka and aiohttp, the same limits",
+            rate_plain,
+            "enrolments/s",
+            limit,
+            "bound",
+            median=median_plain,
+            runs=REPEAT,
+        ),
         Figure(
             "enrolments",
             rate_a,
@@ -233,7 +372,29 @@ async def run(count: int, npo_count: int) -> BenchResult:
             median=median_b,
             runs=REPEAT,
         ),
-        Figure("worker CPU per enrolment", cpu, "ms", median=median_cpu, runs=REPEAT),
+        Figure(
+            "enrolments against the plain loop",
+            rate_a,
+            "enrolments/s",
+            rate_plain,
+            "plain loop",
+        ),
+        Figure(
+            "worker CPU per enrolment",
+            cpu,
+            "ms",
+            cpu_plain,
+            "plain loop",
+            median=median_cpu,
+            runs=REPEAT,
+        ),
+        Figure(
+            "plain loop CPU per enrolment (its start-up included)",
+            cpu_plain,
+            "ms",
+            median=median_cpu_plain,
+            runs=REPEAT,
+        ),
     ]
     result.notes.append(f"failed outcomes in all runs: {failed}")
     result.notes.append(
@@ -248,7 +409,12 @@ def main() -> None:
     )
     parser.add_argument("--assignments", type=int, default=10_000)
     parser.add_argument("--npos", type=int, default=100)
+    parser.add_argument("--plain-loop", nargs=4, metavar=("SOURCE", "TARGET", "COUNT", "NPOS"))
     args = parser.parse_args()
+    if args.plain_loop:
+        source, target, count, npos_file = args.plain_loop
+        asyncio.run(plain_loop(source, target, int(count), npos_file))
+        return
     report(asyncio.run(run(args.assignments, args.npos)))
 
 
