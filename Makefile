@@ -53,7 +53,7 @@ lint: install
 	$(BIN)/mypy
 
 ## The Helm chart rendered with both values files and checked offline against the Kubernetes
-## schemas (helm is built once into .cache/tools; scripts/chart-check.sh).
+## schemas (helm is built once per machine into ~/.cache/npo-integration/tools; scripts/chart-check.sh).
 chart-check: install
 	KUBERNETES_VALIDATE=$(BIN)/kubernetes-validate scripts/chart-check.sh
 

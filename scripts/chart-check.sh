@@ -6,26 +6,31 @@
 # would fetch its schemas from the internet). CRDs it has no schema for (the
 # ServiceMonitor) are reported as a warning, not checked.
 #
-# helm is pinned and built from the Go module proxy into .cache/tools/ (git-ignored) the
-# first time (about 2 minutes); a helm already on PATH or in .cache/tools is used as is.
+# helm is pinned and built from the Go module proxy the first time (about 2 minutes) into the
+# user's cache (${XDG_CACHE_HOME:-~/.cache}/npo-integration/tools/helm-<version>), so every
+# checkout on the machine, CI's fresh clone included, builds it once; a helm already on PATH
+# is used as is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 HELM_VERSION=v3.22.0
-TOOLS="$PWD/.cache/tools"
+TOOLS="${XDG_CACHE_HOME:-$HOME/.cache}/npo-integration/tools"
 VALIDATE="${KUBERNETES_VALIDATE:-.venv/bin/kubernetes-validate}"
 CHART=deploy/helm/npo-integration
 OUT=var/chart
 
 if command -v helm >/dev/null 2>&1; then
   HELM=$(command -v helm)
-elif [ -x "$TOOLS/helm" ]; then
-  HELM="$TOOLS/helm"
+elif [ -x "$TOOLS/helm-$HELM_VERSION" ]; then
+  HELM="$TOOLS/helm-$HELM_VERSION"
 else
-  echo "chart-check: building helm $HELM_VERSION into $TOOLS (once)"
+  echo "chart-check: building helm $HELM_VERSION into $TOOLS (once per machine)"
   mkdir -p "$TOOLS"
-  GOBIN="$TOOLS" go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
-  HELM="$TOOLS/helm"
+  build=$(mktemp -d "$TOOLS/build.XXXXXX")
+  GOBIN="$build" go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  mv "$build/helm" "$TOOLS/helm-$HELM_VERSION"  # a rename: complete or absent, never cut
+  rmdir "$build"
+  HELM="$TOOLS/helm-$HELM_VERSION"
 fi
 
 mkdir -p "$OUT"
