@@ -167,19 +167,24 @@ async def plain_loop(source: str, target: str, expected: int, npos_file: str) ->
             },
             "offering_id": event["offering"]["npo_offering_ref"],
         }
+        ref, ok = None, False
         async with slots[npo_id]:
             await buckets[npo_id].acquire()
-            async with session.post(
-                f"{urls[npo_id]}{ENROL_ENDPOINT['path']}",
-                json=body,
-                headers={**headers, "Idempotency-Key": event["assignment_id"]},
-            ) as response:
-                answer = await response.json()
-                ok = response.status < 300
+            try:
+                async with session.post(
+                    f"{urls[npo_id]}{ENROL_ENDPOINT['path']}",
+                    json=body,
+                    headers={**headers, "Idempotency-Key": event["assignment_id"]},
+                ) as response:
+                    created = response.status < 300
+                    ref = (await response.json()).get("enrolment_id") if created else None
+                    ok = created  # only once its answer was read
+            except (aiohttp.ClientError, ValueError) as exc:  # counted as failed, not a hang
+                print(f"plain loop: {event['assignment_id']}: {exc!r}", file=sys.stderr)
         result = {
             "assignment_id": event["assignment_id"],
             "status": "confirmed" if ok else "failed",
-            "npo_enrolment_ref": answer.get("enrolment_id"),
+            "npo_enrolment_ref": ref,
         }
         key = event["assignment_id"].encode()
         await (await producer.send(target, key=key, value=json.dumps(result).encode()))
@@ -223,8 +228,11 @@ async def one_plain_run(
     )
     try:
         span, failed = await outcome_span(target, f"{name}-x", count, 600)
-    finally:
-        out, _ = plain.communicate(timeout=60)
+    except BaseException:
+        plain.kill()  # its results did not all come: not left running behind the error
+        plain.communicate()
+        raise
+    out, _ = plain.communicate(timeout=60)
     cpu = float(out.rpartition("cpu_seconds=")[2] or "nan")
     return span, failed, cpu
 
