@@ -39,6 +39,7 @@ from harness import (
     best,
     cpu_seconds,
     metric,
+    plain_clients,
     produce_many,
     profiled,
     report,
@@ -132,7 +133,6 @@ PER_NPO_CALLS = 4
 async def plain_loop(source: str, target: str, expected: int, npos_file: str) -> None:
     """Each assignment posted to its NPO within its limits, one result produced each."""
     import aiohttp
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
     from npo_integration.http.ratelimit import TokenBucket
     from npo_integration.models.npo_config import RateLimitConfig
@@ -142,15 +142,7 @@ async def plain_loop(source: str, target: str, expected: int, npos_file: str) ->
     limit = RateLimitConfig(requests_per_second=RATE, burst=BURST)
     buckets = {npo_id: TokenBucket(limit) for npo_id in urls}
     slots = {npo_id: asyncio.Semaphore(PER_NPO_CALLS) for npo_id in urls}
-    consumer = AIOKafkaConsumer(
-        source,
-        bootstrap_servers=BOOTSTRAP,
-        group_id=f"plain-{uuid.uuid4().hex[:8]}",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_poll_records=1000,
-    )
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, linger_ms=5)
+    consumer, producer = plain_clients(source)
     connector = aiohttp.TCPConnector(limit=1000, limit_per_host=1000)
     headers = {"Authorization": f"Bearer {SIMULATED_TOKEN}"}
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from cryptography.fernet import Fernet
 
@@ -332,6 +332,20 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def plain_clients(source: str) -> tuple[AIOKafkaConsumer, AIOKafkaProducer]:
+    """A baseline loop's consumer of ``source`` (a group of its own, from the start, batches of up
+    to 1,000) and its producer, configured alike in every bench; call in the loop, then start."""
+    consumer = AIOKafkaConsumer(
+        source,
+        bootstrap_servers=BOOTSTRAP,
+        group_id=f"plain-{uuid.uuid4().hex[:8]}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=1000,
+    )
+    return consumer, AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, linger_ms=5)
 
 
 async def message_times(topic: str, expected: int, *, timeout: float) -> list[float]:

@@ -27,11 +27,9 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from typing import Any
 
 from harness import (
-    BOOTSTRAP,
     REPEAT,
     ROOT,
     BenchResult,
@@ -41,6 +39,7 @@ from harness import (
     cpu_seconds,
     message_times,
     metric,
+    plain_clients,
     produce_many,
     profiled,
     rate,
@@ -79,17 +78,8 @@ def plain_map(plugin: SimplePlugin, page: dict[str, Any]) -> list[tuple[bytes, b
 
 
 async def plain_loop(source: str, target: str, expected: int) -> None:
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-    consumer = AIOKafkaConsumer(
-        source,
-        bootstrap_servers=BOOTSTRAP,
-        group_id=f"plain-{uuid.uuid4().hex[:8]}",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_poll_records=1000,
-    )
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, linger_ms=5)
+    consumer, producer = plain_clients(source)
     await consumer.start()
     await producer.start()
     plugin = SimplePlugin()

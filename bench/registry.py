@@ -30,7 +30,6 @@ from typing import Any
 
 import aiohttp
 from harness import (
-    BOOTSTRAP,
     ROOT,
     BenchResult,
     Deployment,
@@ -38,6 +37,7 @@ from harness import (
     by_thread,
     cpu_seconds,
     metric,
+    plain_clients,
     produce_many,
     profiled,
     report,
@@ -84,22 +84,13 @@ def assessed(npo_ids: list[str]) -> list[tuple[bytes, bytes]]:
 async def plain_loop(source: str, target: str, expected: int) -> None:
     """Validate and seal each config, produce a command: registering
     without the service's bookkeeping."""
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
     from cryptography.fernet import Fernet
 
     from npo_integration.models.assessment import NpoAssessed
     from npo_integration.registry.config_input import decode_with_config
 
     box = Fernet(Fernet.generate_key())
-    consumer = AIOKafkaConsumer(
-        source,
-        bootstrap_servers=BOOTSTRAP,
-        group_id=f"plain-{uuid.uuid4().hex[:8]}",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_poll_records=1000,
-    )
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, linger_ms=5)
+    consumer, producer = plain_clients(source)
     await consumer.start()
     await producer.start()
     done = 0
