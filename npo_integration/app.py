@@ -91,4 +91,5 @@ faust_patches.keep_queues_on_resume(app)
 faust_patches.bound_table_stores(
     settings.rocksdb_memtable_mb * 1024 * 1024, settings.rocksdb_block_cache_mb * 1024 * 1024
 )
+faust_patches.bound_fetch_wait(settings.consumer_fetch_wait_ms)
 from npo_integration import agents, tables, timers, views  # noqa: E402,F401

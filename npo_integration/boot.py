@@ -68,9 +68,9 @@ class TopicSetup(Service):
 
         # The tables' changelogs too: a table write checks its changelog's partition count in
         # the consumer's metadata, which holds 0 for a changelog created after the join.
+        # All at once: one by one, the 30 creations took 2 s of every start.
         changelogs = [table.changelog_topic for table in self.app.tables.values()]
-        for topic in [*ALL_TOPICS, *changelogs]:
-            await topic.maybe_declare()
+        await asyncio.gather(*(topic.maybe_declare() for topic in [*ALL_TOPICS, *changelogs]))
         names = [name for topic in ALL_TOPICS for name in topic.topics]
         await self._until_visible([*names, *(c.get_topic_name() for c in changelogs)])
         await self._refuse_other_partition_counts(names)

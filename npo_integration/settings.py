@@ -125,6 +125,16 @@ class Settings(BaseSettings):
         le=65536,
         description="read cache shared by all the worker's table stores (one RocksDB block cache)",
     )
+    consumer_fetch_wait_ms: int = Field(
+        500,
+        ge=10,
+        le=5000,
+        description=(
+            "longest a fetch with nothing new waits at the broker; table recovery's offset"
+            " lookups queue behind it, four per rebalance (lower: faster starts and rebalances,"
+            " more idle fetches)"
+        ),
+    )
     processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
         "at_least_once", description="Faust processing guarantee (at_least_once or exactly_once)"
     )
