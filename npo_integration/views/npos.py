@@ -15,19 +15,21 @@ from faust import web
 from pydantic import ValidationError
 
 from npo_integration.app import app
-from npo_integration.errors import ConfigError
+from npo_integration.errors import ConfigError, NpoIntegrationError
 from npo_integration.json_input import JsonInputError
+from npo_integration.models.events import utc_now
 from npo_integration.models.internal import ConfigCommand
 from npo_integration.models.npo_config import NpoConfigVersion, NpoIntegrationConfig
 from npo_integration.registry.config_input import read_config
 from npo_integration.registry.submit import deactivate_command, erase_command, reseal_command
+from npo_integration.registry.versioning import next_version
 from npo_integration.registry.warnings import config_warnings
 from npo_integration.tables import npo_configs
 from npo_integration.validation_errors import describe_validation_error
 from npo_integration.views.admin_answers import change_source, json_body, unknown_npo
 from npo_integration.views.admin_auth import admin_only
 from npo_integration.views.openapi import WAIT, documented
-from npo_integration.worker_resources import call_caps, config_submitter
+from npo_integration.worker_resources import call_caps, config_submitter, secret_box
 
 WAIT_SECONDS = 10.0
 LIST_LIMIT = 100
@@ -73,18 +75,36 @@ async def _wait_for_version(npo_id: str, after: int) -> NpoConfigVersion | None:
     return None
 
 
+def _changes_nothing(current: NpoConfigVersion | None, command: ConfigCommand) -> bool:
+    """The command makes no new version of ``current`` (the registry's own rule): a ``?wait``
+    would wait for a version that never comes."""
+    if current is None:
+        return False
+    try:
+        return next_version(current, command, utc_now(), secret_box) is None
+    except NpoIntegrationError:
+        return False  # refused when applied: dead-lettered, and the wait says "not yet applied"
+
+
 async def _accept(view: web.View, request: web.Request, command: ConfigCommand) -> web.Response:
+    """Send the command, then answer: 200 ``unchanged`` when it changes nothing in the version
+    this worker holds, else 202 ``accepted`` (``?wait=true``: 200 ``applied`` once its version
+    is here). The command is sent either way, so it lands after any command sent before it
+    that this worker has not applied yet (a pause and a quick resume both count)."""
     npo_id = command.npo_id
     before = npo_configs.current(npo_id)
     await config_submitter.send_command(command)
     body: dict[str, Any] = {"npo_id": npo_id, "command_id": command.event_id, "status": "accepted"}
     if command.config is not None:
         body["warnings"] = config_warnings(command.config, call_caps)
+    if before is not None and _changes_nothing(before, command):
+        unchanged = {"status": "unchanged", "active": before.config.active}
+        return view.json({**body, **unchanged, "version": before.version}, status=200)
     if request.query.get("wait") == "true":
         version = await _wait_for_version(npo_id, before.version if before else 0)
         if version is not None:
             return view.json({**body, "status": "applied", "version": version.version}, status=200)
-        body["status"] = "accepted, not yet applied (unchanged, rejected or slow: see dead letters)"
+        body["status"] = "accepted, not yet applied (rejected or slow: see dead letters)"
     return view.json(body, status=202)
 
 
@@ -190,18 +210,8 @@ class NpoErasure(web.View):
         config and its earlier versions deleted; the state sweep deletes its state without the
         retention wait. Only a new config (PUT) brings it back. 200 ``unchanged`` when it is
         already erased."""
-        current = npo_configs.current(npo_id)
-        if current is None:
+        if npo_configs.current(npo_id) is None:
             return unknown_npo(self, npo_id)
-        if current.change == "erase":
-            return self.json(
-                {
-                    "npo_id": npo_id,
-                    "status": "unchanged",
-                    "erased": True,
-                    "version": current.version,
-                }
-            )
         return await _accept(self, request, erase_command(npo_id, change_source(request)))
 
 

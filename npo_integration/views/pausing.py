@@ -29,24 +29,15 @@ async def _set_active(
     npo_id: str,
     make: Callable[[str, ConfigSource], ConfigCommand],
 ) -> web.Response:
-    """Send the command; 200 at once when the NPO is already in the state it asks for (a
-    ``?wait=true`` would otherwise wait for a version that never comes). An id that is no
-    registered NPO (nor a valid id) is a 404 before any command is made of it."""
+    """Send the command (``_accept``: 200 ``unchanged`` when the NPO is in that state already).
+    An id that is no registered NPO (nor a valid id) is a 404 before any command is made of it;
+    resuming an erased NPO is a 409."""
     current = npo_configs.current(npo_id)
     if current is None:
         return unknown_npo(view, npo_id)
     command = make(npo_id, change_source(request))
     if current.change == "erase" and command.event_type == "npo_config.resume":
         return view.json({"error": str(ErasedNpoError(npo_id))}, status=409)
-    if current.config.active == (command.event_type == "npo_config.resume"):
-        return view.json(
-            {
-                "npo_id": command.npo_id,
-                "status": "unchanged",
-                "active": current.config.active,
-                "version": current.version,
-            }
-        )
     return await _accept(view, request, command)
 
 

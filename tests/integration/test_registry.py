@@ -119,14 +119,18 @@ async def test_create_update_deactivate_through_the_admin_api_keeps_every_versio
     ).items()
 
 
-async def test_the_same_config_twice_makes_no_new_version(stack: Stack) -> None:
+async def test_a_change_that_changes_nothing_answers_unchanged_at_once(stack: Stack) -> None:
     url, token = stack.worker.url, stack.deployment.admin_token
     config = npo_config("same-1", stack.sandbox.npo_url("same-1"))
     await admin(url, token, "PUT", "/admin/npos/same-1?wait=true", config)
     status, body = await admin(url, token, "PUT", "/admin/npos/same-1?wait=true", config)
-    assert status == 202 and body["status"].startswith("accepted, not yet applied")
+    assert (status, body["status"], body["version"]) == (200, "unchanged", 1), body
+    status, body = await admin(url, token, "POST", "/admin/npos/same-1/deactivate?wait=true")
+    assert (status, body["status"], body["version"]) == (200, "applied", 2), body
+    status, body = await admin(url, token, "POST", "/admin/npos/same-1/deactivate?wait=true")
+    assert (status, body["status"], body["version"]) == (200, "unchanged", 2), body
     _, body = await admin(url, token, "GET", "/admin/npos/same-1/versions")
-    assert len(body["versions"]) == 1
+    assert len(body["versions"]) == 2
 
 
 def run_cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
