@@ -133,6 +133,21 @@ async def test_a_change_that_changes_nothing_answers_unchanged_at_once(stack: St
     assert len(body["versions"]) == 2
 
 
+async def test_a_resume_right_after_a_pause_is_applied_after_it(stack: Stack) -> None:
+    """The resume is sent even when this worker has not applied the pause yet (it then changes
+    nothing in the version here): both land, in order, and the NPO ends active."""
+    url, token = stack.worker.url, stack.deployment.admin_token
+    config = npo_config("quick-1", stack.sandbox.npo_url("quick-1"))
+    await admin(url, token, "PUT", "/admin/npos/quick-1?wait=true", config)
+    paused, _ = await admin(url, token, "POST", "/admin/npos/quick-1/pause")
+    resumed, _ = await admin(url, token, "POST", "/admin/npos/quick-1/resume")
+    assert (paused, resumed) in ((202, 200), (202, 202)), (paused, resumed)
+    body = await wait_for_version(stack, "quick-1", 3)
+    assert (body["version"], body["config"]["active"]) == (3, True), body
+    _, history = await admin(url, token, "GET", "/admin/npos/quick-1/versions")
+    assert [v["change"] for v in history["versions"]] == ["upsert", "pause", "resume"]
+
+
 def run_cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("NPO_")},
