@@ -9,7 +9,8 @@
 # helm is pinned and built from the Go module proxy the first time (about 2 minutes) into the
 # user's cache (${XDG_CACHE_HOME:-~/.cache}/npo-integration/tools/helm-<version>), so every
 # checkout on the machine, CI's fresh clone included, builds it once; a helm already on PATH
-# is used as is.
+# is used as is. `scripts/chart-check.sh --which-helm` prints the helm it would use, if there is
+# one yet, and builds nothing (tests/unit/test_helm_chart.py runs that helm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,11 +20,17 @@ VALIDATE="${KUBERNETES_VALIDATE:-.venv/bin/kubernetes-validate}"
 CHART=deploy/helm/npo-integration
 OUT=var/chart
 
+HELM=""
 if command -v helm >/dev/null 2>&1; then
   HELM=$(command -v helm)
 elif [ -x "$TOOLS/helm-$HELM_VERSION" ]; then
   HELM="$TOOLS/helm-$HELM_VERSION"
-else
+fi
+if [ "${1:-}" = --which-helm ]; then
+  [ -n "$HELM" ] && echo "$HELM"
+  exit 0
+fi
+if [ -z "$HELM" ]; then
   echo "chart-check: building helm $HELM_VERSION into $TOOLS (once per machine)"
   mkdir -p "$TOOLS"
   build=$(mktemp -d "$TOOLS/build.XXXXXX")
