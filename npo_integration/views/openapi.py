@@ -28,7 +28,12 @@ _PLACEHOLDER = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 _METHODS = ("get", "post", "put", "patch", "delete")
 _PATH_PARAMETERS: dict[str, dict[str, Any]] = {"npo_id": TypeAdapter(NpoId).json_schema()}
 """Path parameters with a known type; any other is a string."""
-WAIT = ("wait", {"type": "string", "enum": ["true"]}, "answer once applied on this worker")
+WAIT = (
+    "wait",
+    {"type": "string", "enum": ["true"]},
+    "answer once applied on this worker (a change that changes nothing answers 200 unchanged"
+    " at once, with or without it)",
+)
 
 
 @dataclass(frozen=True)
