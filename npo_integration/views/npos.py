@@ -75,11 +75,9 @@ async def _wait_for_version(npo_id: str, after: int) -> NpoConfigVersion | None:
     return None
 
 
-def _changes_nothing(current: NpoConfigVersion | None, command: ConfigCommand) -> bool:
+def _changes_nothing(current: NpoConfigVersion, command: ConfigCommand) -> bool:
     """The command makes no new version of ``current`` (the registry's own rule): a ``?wait``
     would wait for a version that never comes."""
-    if current is None:
-        return False
     try:
         return next_version(current, command, utc_now(), secret_box) is None
     except NpoIntegrationError:
