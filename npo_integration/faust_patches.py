@@ -338,7 +338,7 @@ RocksDBStore.revoke_partitions = revoke_partitions  # type: ignore[method-assign
 # sends the offset lookups of table recovery (end and earliest offsets, four per rebalance) on the
 # fetch's connection, so each waited behind it: up to 6 s of every start and rebalance spent idle.
 # The wait is a setting now (``NPO_CONSUMER_FETCH_WAIT_MS``, Kafka's own default of 500 ms: an
-# idle worker's CPU measured 3.4% of a core at 1,500 ms, 3.5-3.8% at 500, 5% at 200). A fetch
+# idle worker's CPU measured 3.4% of a core at 1,500 ms, 3.5-3.9% at 500, 5% at 200). A fetch
 # still returns as soon as a record arrives: this bounds only how long an idle one waits.
 
 
