@@ -6,6 +6,7 @@ here with one line naming it, before any connection is made.
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 
@@ -93,3 +94,9 @@ faust_patches.bound_table_stores(
 )
 faust_patches.bound_fetch_wait(settings.consumer_fetch_wait_ms)
 from npo_integration import agents, tables, timers, views  # noqa: E402,F401
+
+# What is imported and built so far lives as long as the worker: collected once, then frozen, so
+# no later collection walks it again (Faust's per-table gc.collect() at every rebalance did
+# that by accident until faust_patches 6).
+gc.collect()
+gc.freeze()
