@@ -78,7 +78,7 @@ def plain_map(plugin: SimplePlugin, page: dict[str, Any]) -> list[tuple[bytes, b
 
 
 async def plain_loop(source: str, target: str, expected: int) -> None:
-
+    """Each raw page mapped by ``plain_map`` and its events produced, a batch at a time."""
     consumer, producer = plain_clients(source)
     await consumer.start()
     await producer.start()
