@@ -219,7 +219,7 @@ class EnrolmentProcessor:
                 self.counters[f"ignored_{why}"] += 1
                 log.debug("assignment %s ignored: %s (npo %s)", event.assignment_id, why, npo_id)
                 return
-            await self._work(machine.new(event, partition, self._clock()))
+            await self._work(machine.new(event, partition, self._clock()), version)
         elif state.status in IN_FLIGHT:
             self.counters["resumed"] += 1
             log.warning(
@@ -356,8 +356,12 @@ class EnrolmentProcessor:
 
     # --- the work of one operation ----------------------------------------------
 
-    async def _work(self, state: EnrolmentState) -> None:
-        version = self._ports.config(state.npo_id)
+    async def _work(self, state: EnrolmentState, version: NpoConfigVersion | None = None) -> None:
+        """Run the state's operation with ``version`` of the NPO's config (when the caller has just
+        read it), else its current one: one config read per piece of work, and its source is the
+        one the outcome's link names."""
+        if version is None:
+            version = self._ports.config(state.npo_id)
         problem = unavailable(version, state.operation, state.assignment.offering)
         source = source_of(version, state.assignment.offering)
         if problem is not None or source is None:
@@ -395,7 +399,7 @@ class EnrolmentProcessor:
             ref = ref_at(outcome.body, endpoint.response_id_path) or await self._plugin_ref(
                 config, outcome.body, state
             )
-            await self._confirmed(state, ref)
+            await self._confirmed(state, ref, config)
         elif isinstance(outcome, Refused) and already_enrolled(
             outcome, config.enrolment.already_enrolled
         ):
@@ -427,12 +431,12 @@ class EnrolmentProcessor:
         key = idempotency_key("unenrol", state.assignment_id)
         outcome = await perform(lambda: self._ports.send(config, call, key), method=call.method)
         if isinstance(outcome, Answered):
-            await self._finish(
-                machine.cancelled(state, "unenrolled at the NPO", self._clock()), unlink=True
-            )
+            final = machine.cancelled(state, "unenrolled at the NPO", self._clock())
+            await self._finish(final, unlink=True, source=config)
         elif isinstance(outcome, Refused) and outcome.status in GONE_STATUSES:
             reason = "the NPO has no such enrolment any more"
-            await self._finish(machine.cancelled(state, reason, self._clock()), unlink=True)
+            final = machine.cancelled(state, reason, self._clock())
+            await self._finish(final, unlink=True, source=config)
         elif isinstance(outcome, Refused):
             await self._fail(state, outcome.reason, dead_letter=False)
         else:
@@ -468,7 +472,7 @@ class EnrolmentProcessor:
             log.info(
                 "assignment %s: lookup found the enrolment at %s", state.assignment_id, state.npo_id
             )
-            await self._confirmed(state, resolution.npo_enrolment_ref)
+            await self._confirmed(state, resolution.npo_enrolment_ref, config)
             return None
         if isinstance(resolution, LookupAnswer):
             state = machine.not_applied(state)
@@ -504,9 +508,9 @@ class EnrolmentProcessor:
         )
         resolution = await self._resolve(state, config, request)
         if resolution is None:
-            await self._confirmed(state, None)
+            await self._confirmed(state, None, config)
         elif isinstance(resolution, LookupAnswer) and resolution.found:
-            await self._confirmed(state, resolution.npo_enrolment_ref)
+            await self._confirmed(state, resolution.npo_enrolment_ref, config)
         elif isinstance(resolution, LookupAnswer):
             reason = (
                 "the NPO says already enrolled, but its lookup finds no enrolment: "
@@ -554,10 +558,13 @@ class EnrolmentProcessor:
 
     # --- outcomes -----------------------------------------------------------------
 
-    async def _confirmed(self, state: EnrolmentState, ref: str | None) -> None:
+    async def _confirmed(
+        self, state: EnrolmentState, ref: str | None, source: NpoSource | None = None
+    ) -> None:
+        """Linked and confirmed; ``source``: the one the call went to (else the current one)."""
         now = self._clock()
         final = machine.confirmed(state, ref, now)
-        prefix = self._ref_prefix(final)
+        prefix = self._ref_prefix(final, source)
         await self._ports.publish_link(link_of(final, linked=True, now=now, ref_prefix=prefix))
         await self._ports.publish_result(result_of(final, now))
         self.counters["confirmed"] += 1
@@ -584,9 +591,10 @@ class EnrolmentProcessor:
             state.npo_id,
         )
 
-    def _ref_prefix(self, state: EnrolmentState) -> str:
+    def _ref_prefix(self, state: EnrolmentState, source: NpoSource | None = None) -> str:
         """The prefix of the source's references, which its enrolment link's carries too."""
-        source = source_of(self._ports.config(state.npo_id), state.assignment.offering)
+        if source is None:
+            source = source_of(self._ports.config(state.npo_id), state.assignment.offering)
         return source.ref_prefix if source is not None else ""
 
     async def _cancel_confirmed(self, state: EnrolmentState) -> None:
@@ -632,12 +640,14 @@ class EnrolmentProcessor:
         if dead_letter:
             await self._ports.dead_letter(final, reason)
 
-    async def _finish(self, final: EnrolmentState, *, unlink: bool = False) -> None:
+    async def _finish(
+        self, final: EnrolmentState, *, unlink: bool = False, source: NpoSource | None = None
+    ) -> None:
         """Publish a final outcome, then store it (a crash in between
         re-publishes the same event)."""
         now = self._clock()
         if unlink:
-            prefix = self._ref_prefix(final)
+            prefix = self._ref_prefix(final, source)
             await self._ports.publish_link(link_of(final, linked=False, now=now, ref_prefix=prefix))
         await self._ports.publish_result(result_of(final, now))
         self._ports.save(final)

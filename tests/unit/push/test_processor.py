@@ -13,10 +13,14 @@ from npo_integration.http.errors import (
     NpoTimeoutError,
     NpoUnavailableError,
 )
+from npo_integration.http.response import NpoResponse
 from npo_integration.models.enrolment import EnrolmentCommand
+from npo_integration.models.npo_config import NpoIntegrationConfig
 from npo_integration.push import machine
+from npo_integration.push.calls import HttpCall
 from npo_integration.push.identity import idempotency_key
 from npo_integration.push.processor import NO_CONFIG, EnrolmentProcessor
+from npo_integration.registry.config_input import read_config
 from tests.unit.push.conftest import (
     LOOKUP_ENROLMENT,
     SIMPLE_ENROLMENT,
@@ -92,6 +96,46 @@ async def test_success_saves_sending_durably_before_the_call_then_links_and_conf
     assert (link.npo_user_ref, link.npo_offering_ref) == ("u-7", "off-0001")
     state = ports.states["asg-1"]
     assert (state.status, state.npo_enrolment_ref, state.due_at) == ("confirmed", "enr-9", None)
+
+
+def two_sources(*names: str) -> NpoIntegrationConfig:
+    return read_config(
+        {
+            "npo_id": "acme",
+            "display_name": "Acme Academy",
+            "sources": [
+                {
+                    "name": name,
+                    "base_url": f"https://{name}.example.org",
+                    "enrolment": SIMPLE_ENROLMENT,
+                    "transform": {"kind": "plugin", "name": "simple"},
+                }
+                for name in names
+            ],
+        }
+    )
+
+
+async def test_the_link_names_the_source_the_call_went_to_though_the_config_changed_meanwhile(
+    processor: EnrolmentProcessor, ports: FakePorts
+) -> None:
+    """A progress record finds its enrolment by the source's prefixed reference: an operator
+    removing the source while the call is out must not leave the link unprefixed."""
+    ports.add_config(two_sources("lms", "crm"))
+
+    def enrolled_while_the_source_is_removed(_: HttpCall) -> NpoResponse:
+        ports.add_config(two_sources("lms"))
+        return response(201, {"enrolment_id": "enr-9"})
+
+    ports.reply(enrolled_while_the_source_is_removed)
+    assignment = make_assignment()
+    offering = assignment.offering.model_copy(update={"npo_offering_ref": "crm:off-0001"})
+    await processor.on_assignment(assignment.model_copy(update={"offering": offering}), 0)
+
+    assert len(ports.sent) == 1
+    (link,) = ports.links
+    assert link.npo_enrolment_ref == "crm:enr-9"
+    assert ports.results[0].status == "confirmed"
 
 
 async def test_the_plugin_reads_the_id_when_response_id_path_finds_none(
