@@ -2,20 +2,24 @@
 publishes, for progress ingestion.
 
 The topic is keyed by npo_id with the raw-records topic's partition count, so a
-link is stored on its NPO's partition, where the ingestion agent reads it.
+link is stored on its NPO's partition, where the ingestion agent reads it. Links
+are taken in batches: a batch's writes are acknowledged by the broker before its
+messages are, so a link the topic has forgotten is in the table's changelog.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable
 
 from faust import StreamT
-from faust.streams import current_event
+from faust.types import EventT
 
-from npo_integration.agents.dead_letters import dead_letter
-from npo_integration.agents.parsed_stream import parsed
+from npo_integration.agents.batches import in_partition, partition_batches
+from npo_integration.agents.dead_letters import dead_letter, payload_of
 from npo_integration.app import app
-from npo_integration.models.codec import key_of
+from npo_integration.models.codec import DecodeError, decode, key_of
 from npo_integration.models.internal import EnrolmentLink
 from npo_integration.tables import enrolment_links as links_table
 from npo_integration.tables import erased_candidates
@@ -23,42 +27,70 @@ from npo_integration.topics import enrolment_links
 
 log = logging.getLogger(__name__)
 
+BATCH = 500
+"""Links taken together (one wait for their changelog)."""
+
+
+def _store(event: EventT[bytes]) -> Awaitable[None] | None:
+    """Store one link (in its partition's context); one that cannot be stored returns its dead
+    letter to send."""
+    key = key_of(event.key)
+    try:
+        link = decode(EnrolmentLink, event.value)
+    except DecodeError as exc:
+        return _dead_letter(str(exc), payload_of(event.value), key, None)
+    reason: str | None = None
+    if key != link.npo_id:
+        reason = (
+            f"key {key!r} is not the link's npo_id {link.npo_id!r}: "
+            "it would sit on the wrong partition"
+        )
+    elif not link.npo_enrolment_ref and not link.npo_user_ref:
+        reason = "a link needs npo_enrolment_ref or npo_user_ref to be found by progress"
+    if reason is not None:
+        return _dead_letter(reason, link.model_dump(mode="json"), key, link.npo_id)
+    if erased_candidates.is_erased(link.candidate_id):
+        # sent before the erasure reached this partition: its data must not come back
+        log.info(
+            "%s of assignment %s dropped: its candidate was erased",
+            link.event_type,
+            link.assignment_id,
+        )
+        return None
+    keys = links_table.apply(link)
+    log.info(
+        "%s %s -> assignment %s (%s)",
+        link.event_type,
+        link.npo_id,
+        link.assignment_id,
+        ", ".join(keys),
+    )
+    return None
+
+
+def _dead_letter(
+    reason: str, payload: object, key: str | None, npo_id: str | None
+) -> Awaitable[None]:
+    return dead_letter(
+        source_topic=enrolment_links.get_topic_name(),
+        reason=reason,
+        payload=payload,
+        key=key,
+        npo_id=npo_id,
+    )
+
 
 @app.agent(enrolment_links)
 async def store_enrolment_links(stream: StreamT[bytes]) -> None:
-    async for link in parsed(stream, EnrolmentLink, enrolment_links):
-        event = current_event()
-        key = key_of(event.key) if event is not None else None
-        reason: str | None = None
-        if key != link.npo_id:
-            reason = (
-                f"key {key!r} is not the link's npo_id {link.npo_id!r}: "
-                "it would sit on the wrong partition"
-            )
-        elif not link.npo_enrolment_ref and not link.npo_user_ref:
-            reason = "a link needs npo_enrolment_ref or npo_user_ref to be found by progress"
-        if reason is None and erased_candidates.is_erased(link.candidate_id):
-            # sent before the erasure reached this partition: its data must not come back
-            log.info(
-                "%s of assignment %s dropped: its candidate was erased",
-                link.event_type,
-                link.assignment_id,
-            )
-            continue
-        if reason is not None:
-            await dead_letter(
-                source_topic=enrolment_links.get_topic_name(),
-                reason=reason,
-                payload=link.model_dump(mode="json"),
-                key=key,
-                npo_id=link.npo_id,
-            )
-            continue
-        keys = links_table.apply(link)
-        log.info(
-            "%s %s -> assignment %s (%s)",
-            link.event_type,
-            link.npo_id,
-            link.assignment_id,
-            ", ".join(keys),
-        )
+    async for groups in partition_batches(app, stream, size=BATCH):
+        letters: list[Awaitable[None]] = []
+        for _, events in groups:
+            with in_partition(events[-1]):
+                for event in events:
+                    letter = _store(event)
+                    if letter is not None:
+                        letters.append(letter)
+        links_table.flush()
+        await links_table.wait_acked()  # the links are durable before their messages are acked
+        if letters:
+            await asyncio.gather(*letters)

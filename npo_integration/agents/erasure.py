@@ -129,7 +129,8 @@ async def erase_step(
     await enrolments.wait_acked()
     await erased_candidates.wait_acked()
     await states.wait_acked()
-    await app.producer.flush()  # the links and unprocessed tables' changelogs (Faust's producer)
+    await enrolment_links.wait_acked()
+    await app.producer.flush()  # the unprocessed records table's changelog (Faust's producer)
     if not may_finish():
         return None
     removed = merged(command.removed, report)

@@ -6,6 +6,10 @@ keyed by npo_id with the raw-records topic's partition count: a link is on the
 partition of its NPO's raw records, and the ingestion agent reads it locally.
 An ``enrolment.unlinked`` value stays as the record of a cancellation.
 
+The changelog is batched (``delivery/acked_table.py``): the links agent waits until a batch's
+writes are acknowledged before its messages are, so a link read from the topic is in the
+changelog (and on a new owner) before the topic forgets it.
+
 An erasure deletes a candidate's links and leaves ``npo_id/erased:<sha256 of the key>`` ->
 ``ErasedLink`` in their place (the key may hold an email): progress still reported for the
 erased enrolment then finds it as unlinked, and is dropped instead of kept as unprocessed.
@@ -16,6 +20,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
+from npo_integration.app import app
+from npo_integration.delivery.acked_table import acked_bytes_table
 from npo_integration.erasure.personal import link_marker_key
 from npo_integration.ingest import links
 from npo_integration.models.codec import decode, encode, json_string
@@ -23,15 +29,19 @@ from npo_integration.models.erasure import ErasedLink
 from npo_integration.models.internal import EnrolmentLink
 from npo_integration.partitioning import partition_for
 from npo_integration.tables import ordered
-from npo_integration.tables.declare import bytes_table
+from npo_integration.tables.declare import PERSONAL_CHANGELOG, ROCKSDB_OPTIONS
 from npo_integration.tables.scan import matching
+from npo_integration.worker_resources import batch_producer
 
 log = logging.getLogger(__name__)
 
-_table = bytes_table(
+_table = acked_bytes_table(
+    app,
     "npo-enrolment-links",
     help="npo_id/ref:<ref> | npo_id/user:<u>/offering:<o> -> EnrolmentLink; npo_id/erased:<h>",
-    personal=True,
+    producer=batch_producer,
+    options=ROCKSDB_OPTIONS,
+    extra_topic_configs=PERSONAL_CHANGELOG,
 )
 MARKER = "/erased:"
 LINK_KINDS = ("ref:", "user:")
@@ -39,7 +49,7 @@ LINK_KINDS = ("ref:", "user:")
 
 
 def get(key: str) -> EnrolmentLink | None:
-    raw = _table.get(key.encode())
+    raw = _table.get_raw(key.encode())
     return None if raw is None else decode(EnrolmentLink, raw)
 
 
@@ -71,9 +81,19 @@ def apply(link: EnrolmentLink) -> list[str]:
     value = encode(link)
     for key in links.keys_of(link):
         if links.replaces(get(key), link):
-            _table[key.encode()] = value
+            _table.put_raw(key.encode(), value)
             written.append(key)
     return written
+
+
+def flush() -> None:
+    """Hand the writes made so far to the producer (after a batch of them)."""
+    _table.flush()
+
+
+async def wait_acked() -> None:
+    """Return once every write made so far is acknowledged by the broker."""
+    await _table.wait_acked()
 
 
 def of_candidate(
@@ -120,7 +140,7 @@ def put_marker(key: str, erased: ErasedLink) -> None:
 
 
 def marker(key: str) -> ErasedLink | None:
-    raw = _table.get(key.encode())
+    raw = _table.get_raw(key.encode())
     return None if raw is None else decode(ErasedLink, raw)
 
 
