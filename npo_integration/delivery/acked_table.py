@@ -169,7 +169,8 @@ class BatchedChangelog(_Table):
         else:
             waiter = self.__dict__.get("_sent_acked")
         if waiter is not None and not waiter.done():
-            await asyncio.wait_for(asyncio.shield(waiter), timeout)
+            async with asyncio.timeout(timeout):  # cheaper than wait_for: no waiter future
+                await asyncio.shield(waiter)
 
     async def put_acked(
         self, key: bytes, value: bytes, *, timeout: float = DEFAULT_ACK_TIMEOUT_SECONDS
