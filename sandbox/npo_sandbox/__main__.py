@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Sequence
@@ -14,6 +15,12 @@ log = logging.getLogger("npo_sandbox")
 
 DEMO_NPO = "demo-npo"
 DEMO_TOKEN = "demo-token"
+
+GC_THRESHOLDS = (50_000, 20, 100)
+"""The simulator keeps every simulated NPO's generated records; at CPython's default thresholds
+its cycle collector walked them so often that it was a fifth of the simulator's CPU in
+bench/enrolment.py, CPU the benchmarks' workers share. Its garbage is freed by reference
+counting; collections may be rare."""
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -45,6 +52,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    gc.set_threshold(*GC_THRESHOLDS)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
