@@ -15,9 +15,10 @@ assigned): the new owner reads them again from the committed offset.
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import cast
 
@@ -37,6 +38,31 @@ async def partition_batches(
     # Agents are handed a faust.Stream: Faust's StreamT interface does not declare take_events.
     async for events in cast(Stream[bytes], stream).take_events(size, within=within):
         yield group_by_partition(app, events)
+
+
+async def apply_in_batches(
+    app: AppT,
+    stream: StreamT[bytes],
+    *,
+    size: int,
+    apply: Callable[[EventT[bytes]], Awaitable[None] | None],
+    durable: Callable[[], Awaitable[None]],
+) -> None:
+    """Apply every event of the stream, batch by batch, in its partition's context and in offset
+    order; ``apply`` returns the dead letter of an event it refuses, or ``None``. A batch's table
+    writes are ``durable`` (acknowledged by the broker) before its dead letters go out and before
+    its events are acknowledged (when the next batch is asked for)."""
+    async for groups in partition_batches(app, stream, size=size):
+        letters: list[Awaitable[None]] = []
+        for _, events in groups:
+            with in_partition(events[-1]):
+                for event in events:
+                    letter = apply(event)
+                    if letter is not None:
+                        letters.append(letter)
+        await durable()
+        if letters:
+            await asyncio.gather(*letters)
 
 
 def group_by_partition(

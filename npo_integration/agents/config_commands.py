@@ -8,7 +8,6 @@ their dead letters go out together.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable
 from functools import partial
@@ -17,7 +16,7 @@ from faust import StreamT
 from faust.types import EventT
 
 from npo_integration import metrics
-from npo_integration.agents.batches import in_partition, partition_batches
+from npo_integration.agents.batches import apply_in_batches
 from npo_integration.agents.dead_letters import dead_letter
 from npo_integration.app import app, settings
 from npo_integration.errors import NpoIntegrationError
@@ -91,15 +90,5 @@ def _apply(event: EventT[bytes]) -> Awaitable[None] | None:
 
 @app.agent(config_commands)
 async def apply_config_commands(stream: StreamT[bytes]) -> None:
-    async for groups in partition_batches(app, stream, size=BATCH):
-        letters: list[Awaitable[None]] = []
-        for _, events in groups:
-            with in_partition(events[-1]):
-                for event in events:
-                    letter = _apply(event)
-                    if letter is not None:
-                        letters.append(letter)
-        # the versions are durable before the commands are acknowledged
-        await npo_configs.wait_acked()
-        if letters:
-            await asyncio.gather(*letters)
+    # the versions are durable before the commands are acknowledged
+    await apply_in_batches(app, stream, size=BATCH, apply=_apply, durable=npo_configs.wait_acked)

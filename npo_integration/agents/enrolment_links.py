@@ -9,14 +9,13 @@ messages are, so a link the topic has forgotten is in the table's changelog.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable
 
 from faust import StreamT
 from faust.types import EventT
 
-from npo_integration.agents.batches import in_partition, partition_batches
+from npo_integration.agents.batches import apply_in_batches
 from npo_integration.agents.dead_letters import dead_letter, payload_of
 from npo_integration.app import app
 from npo_integration.models.codec import DecodeError, decode, key_of
@@ -82,15 +81,5 @@ def _dead_letter(
 
 @app.agent(enrolment_links)
 async def store_enrolment_links(stream: StreamT[bytes]) -> None:
-    async for groups in partition_batches(app, stream, size=BATCH):
-        letters: list[Awaitable[None]] = []
-        for _, events in groups:
-            with in_partition(events[-1]):
-                for event in events:
-                    letter = _store(event)
-                    if letter is not None:
-                        letters.append(letter)
-        links_table.flush()
-        await links_table.wait_acked()  # the links are durable before their messages are acked
-        if letters:
-            await asyncio.gather(*letters)
+    # the links are durable before their messages are acknowledged
+    await apply_in_batches(app, stream, size=BATCH, apply=_store, durable=links_table.wait_acked)

@@ -86,11 +86,6 @@ def apply(link: EnrolmentLink) -> list[str]:
     return written
 
 
-def flush() -> None:
-    """Hand the writes made so far to the producer (after a batch of them)."""
-    _table.flush()
-
-
 async def wait_acked() -> None:
     """Return once every write made so far is acknowledged by the broker."""
     await _table.wait_acked()
