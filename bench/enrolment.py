@@ -37,6 +37,7 @@ from harness import (
     Deployment,
     Figure,
     best,
+    calibrate,
     cpu_seconds,
     metric,
     plain_clients,
@@ -415,6 +416,7 @@ def main() -> None:
         source, target, count, npos_file = args.plain_loop
         asyncio.run(plain_loop(source, target, int(count), npos_file))
         return
+    calibrate()
     report(asyncio.run(run(args.assignments, args.npos)))
 
 

@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import sys
 import time
 import uuid
@@ -87,6 +88,53 @@ class BenchResult:
     notes: list[str] = field(default_factory=list)
 
 
+CALIBRATION_LOOP = 10_000_000
+
+
+def calibration_seconds(runs: int = 5) -> float:
+    """The machine's speed now: a plain Python loop of ten million additions (in a function, so
+    on local variables), the median of ``runs``. The shared machines differ from day to day, and
+    within one ``make bench``; with this beside the figures, two days' absolute rates can be
+    compared (the ratios against same-run baselines need no such help). The median, not the
+    best: one loop on an idle machine here ranged from 0.43 to 0.66 s."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        total = 0
+        for i in range(CALIBRATION_LOOP):
+            total += i
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def _cpu_jiffies() -> tuple[int, int] | None:
+    """(steal, total) from /proc/stat: time the hypervisor gave this machine's CPUs to others."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
+_speed_at_start: float | None = None
+_jiffies_at_start: tuple[int, int] | None = None
+
+
+def calibrate() -> None:
+    """Measure the machine's speed as the bench starts (its scripts call this first)."""
+    global _speed_at_start, _jiffies_at_start
+    _speed_at_start = round(calibration_seconds(), 3)
+    _jiffies_at_start = _cpu_jiffies()
+
+
+def steal_share() -> float | None:
+    """The share of CPU time stolen by the hypervisor since ``calibrate()``, or ``None``."""
+    now = _cpu_jiffies()
+    if now is None or _jiffies_at_start is None or now[1] <= _jiffies_at_start[1]:
+        return None
+    return round((now[0] - _jiffies_at_start[0]) / (now[1] - _jiffies_at_start[1]), 4)
+
+
 def machine() -> dict[str, Any]:
     """What the figures were measured on."""
     cpu = "unknown"
@@ -112,6 +160,8 @@ def machine() -> dict[str, Any]:
         "kafka": os.environ.get("KAFKA_VERSION", "4.1.1"),
         "versions": versions,
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "steal_share": steal_share(),
+        "calibration_seconds": [_speed_at_start, round(calibration_seconds(), 3)],
     }
 
 

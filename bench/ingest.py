@@ -36,6 +36,7 @@ from harness import (
     Deployment,
     Figure,
     best,
+    calibrate,
     cpu_seconds,
     message_times,
     metric,
@@ -273,6 +274,7 @@ def main() -> None:
         "--page-size", type=int, default=50, help="records per raw page, as an NPO pages them"
     )
     args = parser.parse_args()
+    calibrate()
     report(asyncio.run(run(args.records, args.npos, args.page_size)))
 
 

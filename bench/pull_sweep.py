@@ -33,6 +33,7 @@ from harness import (
     Figure,
     best,
     by_thread,
+    calibrate,
     cpu_seconds,
     message_times,
     produce_many,
@@ -234,6 +235,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=64)
     args = parser.parse_args()
+    calibrate()
     report(asyncio.run(run(args.npos, args.latency_ms, args.concurrency)))
 
 

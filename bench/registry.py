@@ -35,6 +35,7 @@ from harness import (
     Deployment,
     Figure,
     by_thread,
+    calibrate,
     cpu_seconds,
     metric,
     plain_clients,
@@ -277,6 +278,7 @@ def main() -> None:
     )
     parser.add_argument("--npos", type=int, default=100_000)
     args = parser.parse_args()
+    calibrate()
     report(asyncio.run(run(args.npos)))
 
 

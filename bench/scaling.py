@@ -38,6 +38,7 @@ from harness import (
     Deployment,
     Figure,
     best,
+    calibrate,
     cpu_seconds,
     message_times,
     metric,
@@ -341,6 +342,7 @@ async def run() -> BenchResult:
 
 def main() -> None:
     started = time.monotonic()
+    calibrate()
     report(asyncio.run(run()))
     print(f"\n({time.monotonic() - started:.0f} s)")
 
