@@ -172,7 +172,9 @@ def ratio_text(ratio: float) -> str:
 
 
 def report(result: BenchResult) -> None:
-    """Print the figures and write them to ``var/bench/<bench>.json``."""
+    """Print the figures and write them to ``var/bench/<bench>.json``; a run under
+    ``BENCH_PROFILE`` (py-spy slows the worker) to ``var/bench/profiled/``, which the page's
+    report does not read."""
     print(f"\n== {result.title}")
     for key, value in result.parameters.items():
         print(f"   {key}: {value}")
@@ -192,11 +194,15 @@ def report(result: BenchResult) -> None:
             print(f"      {fig.note}")
     for note in result.notes:
         print(f"   note: {note}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    folder = RESULTS / "profiled" if os.environ.get("BENCH_PROFILE") else RESULTS
+    folder.mkdir(parents=True, exist_ok=True)
     document = {"machine": machine(), **asdict(result)}
     for fig, raw in zip(result.figures, document["figures"], strict=True):
         raw["ratio"] = fig.ratio
-    (RESULTS / f"{result.bench}.json").write_text(json.dumps(document, indent=2))
+    out = folder / f"{result.bench}.json"
+    out.write_text(json.dumps(document, indent=2))
+    if folder != RESULTS:
+        print(f"   profiled run: figures in {out.relative_to(ROOT)}, not used for the page")
 
 
 SIMULATED_TOKEN = "bench"
