@@ -43,22 +43,24 @@ def nesting_depth(value: Any, *, stop_above: int | None = None) -> int:
     """How deeply ``value``'s lists and objects nest (a scalar is 0, ``[]`` is 1).
 
     Iterative, so any depth is measured without ``RecursionError``; with ``stop_above`` it returns
-    as soon as the depth exceeds that (the caller only needs to know it is too deep).
+    as soon as the depth exceeds that (the caller only needs to know it is too deep). It walks one
+    level at a time, with no per-child bookkeeping: it runs on every fetched record.
     """
     deepest = 0
-    todo: list[tuple[Any, int]] = [(value, 0)]
-    while todo:
-        item, depth = todo.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list | tuple):
-            children = item
-        else:
-            continue
-        depth += 1
-        if depth > deepest:
-            deepest = depth
-            if stop_above is not None and deepest > stop_above:
-                return deepest
-        todo.extend((child, depth) for child in children)
-    return deepest
+    level: list[Any] = [value]
+    while True:
+        below: list[Any] = []
+        found = False
+        for item in level:
+            if isinstance(item, dict):
+                below.extend(item.values())
+                found = True
+            elif isinstance(item, list | tuple):
+                below.extend(item)
+                found = True
+        if not found:
+            return deepest
+        deepest += 1
+        if stop_above is not None and deepest > stop_above:
+            return deepest
+        level = below

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from npo_integration.http.classify import require_json
 from npo_integration.http.errors import NpoResponseError
 from npo_integration.http.response import NpoResponse
 from npo_integration.json_input import JsonInputError, loads, nesting_depth
+from tests.unit.fuzz.strategies import json_values
 
 DEEP = b"[" * 5000 + b"]" * 5000
 
@@ -41,6 +46,24 @@ def test_nesting_depth_measures_any_depth_without_recursion() -> None:
     assert nesting_depth({"a": [{"b": 1}]}) == 3
     assert nesting_depth(deep_value(50_000)) == 50_000
     assert nesting_depth(deep_value(50_000), stop_above=64) == 65
+
+
+def _depth(value: Any) -> int:
+    """The definition, recursively (hypothesis's values are shallow)."""
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list | tuple):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+@given(json_values, st.integers(min_value=0, max_value=6))
+def test_nesting_depth_is_the_deepest_path_or_just_past_the_limit(
+    value: Any, stop_above: int
+) -> None:
+    depth = _depth(value)
+    assert nesting_depth(value) == depth
+    assert nesting_depth(value, stop_above=stop_above) == min(depth, stop_above + 1)
 
 
 def response(raw: bytes, charset: str | None = "utf-8") -> NpoResponse:
