@@ -68,8 +68,8 @@ unit: install
 integration: install broker browser
 	$(BIN)/pytest -q -p no:cacheprovider -m "not chaos" tests/integration
 
-## Every benchmark (about 25 minutes on 2 cores), then docs/performance.md and docs/deployment.md
-## (sizing) from their figures.
+## Every benchmark (about 40 minutes on 2 cores), then docs/performance.md, docs/deployment.md
+## (sizing) and the sized block of deploy/helm/values-production.yaml from their figures.
 bench: install broker
 	rm -f var/bench/*.json
 	$(BIN)/python bench/ingest.py

@@ -1,11 +1,13 @@
 """Writes docs/deployment.md from the scaling bench's figures (var/bench/scaling.json) and the
-one-worker figures of the other benches (var/bench/{pull_sweep,registry}.json).
+one-worker figures of the other benches (var/bench/{pull_sweep,registry}.json), and the
+largest milestone's fleet into deploy/helm/values-production.yaml (its ``# sized`` block).
 
 The sizing table is arithmetic over measured figures and the load assumptions below (stated in
 the page): change an assumption here, re-run, and the table follows. The page is generated: edit
 this script, never the page.
 
 Usage: .venv/bin/python bench/deployment_report.py [--out docs/deployment.md]
+       [--values deploy/helm/values-production.yaml]
 """
 
 from __future__ import annotations
@@ -98,12 +100,35 @@ def mb_per_pulled_npo(registry: dict[str, Any], scheduler: dict[str, Any]) -> fl
     return max(0.0, (rss_pulled - held) / pulled)
 
 
-def sizing_rows(
+@dataclass(frozen=True)
+class Sizing:
+    """One milestone's fleet, as the sizing table shows it."""
+
+    milestone: Milestone
+    workers: int
+    limit: str
+    cores: float
+    in_flight: float
+    fetch: int
+    memory_mb: float
+    disk_gi: int
+    broker_partitions: int
+
+    @property
+    def memory_request(self) -> str:
+        return _mi(self.memory_mb * 1.5)
+
+    @property
+    def memory_limit(self) -> str:
+        return _mi(self.memory_mb * 3)
+
+
+def sizings(
     scaling: dict[str, Any],
     pull: dict[str, Any],
     registry: dict[str, Any],
     scheduler: dict[str, Any],
-) -> list[str]:
+) -> list[Sizing]:
     # A fleet's CPU per unit: the 2-worker figures (standby replicas apply every table write
     # again); the steady-state pull cost of one worker scaled by the same fleet factor.
     fleet_factor = _v(scaling, "pulls, CPU, 2 workers") / _v(scaling, "pulls, CPU, 1 worker")
@@ -119,12 +144,7 @@ def sizing_rows(
     held = fleet1["held"][0]
     bench_partitions = int(scaling["parameters"]["partitions"])
 
-    rows = [
-        "| milestone | partitions | workers | limiting figure | CPU (cores, fleet) "
-        "| pulls in flight -> NPO_FETCH_CONCURRENCY | memory per worker (request / limit) "
-        "| RocksDB disk per worker | broker partitions |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
+    out = []
     for m in MILESTONES:
         pages_s = m.npos * PAGES_PER_PULL / PULL_EVERY_S
         changed_s = m.npos * RECORDS_PER_NPO / PULL_EVERY_S * CHANGED_SHARE
@@ -148,25 +168,80 @@ def sizing_rows(
             limit = "availability: 2 workers, one takes over with warm standbys"
         else:
             limit = max(loads, key=lambda k: loads[k])
-        # Pulls in flight wait on the NPOs, not the CPU: a worker's concurrency covers its share
-        # twice over (a failover hands it a neighbour's NPOs), never below the default.
-        fetch = max(FETCH_CONCURRENCY, math.ceil(in_flight * 2 / workers))
         # every config (a GlobalTable), and the pull state of the NPOs it pulls: its share,
         # twice over (a failover hands it a neighbour's)
         pulled = m.npos * min(1.0, 2 / workers)
-        memory = rss_none + per_config * m.npos + per_pulled * pulled
-        request = _mi(memory * 1.5)
-        limit_mem = _mi(memory * 3)
         disk = disk_mb / bench_npos * m.npos * min(1.0, (1 + STANDBY) / workers) * 2
-        disk_gi = max(10, math.ceil(disk / 1024))
-        broker = math.ceil(held / bench_partitions) * m.partitions
-        rows.append(
-            f"| {m.name} | {m.partitions} | {workers} | {limit} | {cores:.2f} "
-            f"| {in_flight:,.0f} -> {fetch} per worker "
-            f"| {request} / {limit_mem} (RSS {memory:,.0f} MB) | {disk_gi} Gi "
-            f"| {broker:,} x replication |"
+        out.append(
+            Sizing(
+                milestone=m,
+                workers=workers,
+                limit=limit,
+                cores=cores,
+                in_flight=in_flight,
+                # Pulls in flight wait on the NPOs, not the CPU: a worker's concurrency covers
+                # its share twice over (a failover hands it a neighbour's NPOs), never below the
+                # default.
+                fetch=max(FETCH_CONCURRENCY, math.ceil(in_flight * 2 / workers)),
+                memory_mb=rss_none + per_config * m.npos + per_pulled * pulled,
+                disk_gi=max(10, math.ceil(disk / 1024)),
+                broker_partitions=math.ceil(held / bench_partitions) * m.partitions,
+            )
         )
-    return rows
+    return out
+
+
+def sizing_rows(rows: list[Sizing]) -> list[str]:
+    return [
+        "| milestone | partitions | workers | limiting figure | CPU (cores, fleet) "
+        "| pulls in flight -> NPO_FETCH_CONCURRENCY | memory per worker (request / limit) "
+        "| RocksDB disk per worker | broker partitions |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *(
+            f"| {s.milestone.name} | {s.milestone.partitions} | {s.workers} | {s.limit} "
+            f"| {s.cores:.2f} | {s.in_flight:,.0f} -> {s.fetch} per worker "
+            f"| {s.memory_request} / {s.memory_limit} (RSS {s.memory_mb:,.0f} MB) "
+            f"| {s.disk_gi} Gi | {s.broker_partitions:,} x replication |"
+            for s in rows
+        ),
+    ]
+
+
+PRODUCTION_VALUES = ROOT / "deploy" / "helm" / "values-production.yaml"
+SIZED_BEGIN = "# sized: begin"
+SIZED_END = "# sized: end"
+
+
+def sized_values(s: Sizing) -> str:
+    """The block of values-production.yaml this script writes: the fleet of the sizing row."""
+    return f"""{SIZED_BEGIN}. Written by bench/deployment_report.py from the sizing row
+# "{s.milestone.name}" of docs/deployment.md: regenerate them together, do not edit.
+replicas: {s.workers}
+# Decided once per deployment (docs/deployment.md#partitions): the useful workers at most.
+topicPartitions: {s.milestone.partitions}
+extraEnv:
+  NPO_FETCH_CONCURRENCY: "{s.fetch}"  # twice a worker's share of the pulls in flight
+  NPO_HTTP_MAX_CONNECTIONS: "{s.fetch}"
+resources:
+  requests:
+    cpu: "1"  # a worker is one Python process: one core at most; no CPU limit (throttling)
+    memory: {s.memory_request}
+  limits:
+    memory: {s.memory_limit}
+{SIZED_END}
+"""
+
+
+def with_sized_values(text: str, s: Sizing) -> str:
+    """``text`` (values-production.yaml) with its sized block replaced by ``s``'s."""
+    begin, end = text.find(SIZED_BEGIN), text.find(SIZED_END)
+    if begin < 0 or end < begin or text.find(SIZED_BEGIN, begin + 1) >= 0:
+        raise ValueError(
+            f"values file without one {SIZED_BEGIN!r} ... {SIZED_END!r} block to write the "
+            "sizing into"
+        )
+    after = text.index("\n", end) + 1 if "\n" in text[end:] else len(text)
+    return text[:begin] + sized_values(s) + text[after:]
 
 
 def _mi(mb: float) -> str:
@@ -312,7 +387,7 @@ def render() -> str:
         "unchanged records, ingestion of those included), the ingestion of new or changed "
         "records and the enrolments at their peak, at the scaling bench's CPU per unit.",
         "",
-        *sizing_rows(scaling, pull, registry, scheduler),
+        *sizing_rows(sizings(scaling, pull, registry, scheduler)),
         "",
         SIZING_NOTES,
         PARTITIONS,
@@ -397,9 +472,15 @@ every NPO; enrolments in progress finish on the old one before it stops.
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "deployment.md")
+    parser.add_argument("--values", type=Path, default=PRODUCTION_VALUES)
     args = parser.parse_args()
     args.out.write_text(render())
     print(f"wrote {args.out}")
+    production = sizings(
+        _figures("scaling"), _figures("pull_sweep"), _figures("registry"), _figures("scheduler")
+    )[-1]
+    args.values.write_text(with_sized_values(args.values.read_text(), production))
+    print(f"wrote the sizing of {production.milestone.name} into {args.values}")
 
 
 if __name__ == "__main__":
