@@ -14,20 +14,35 @@ from itertools import islice
 from typing import Any
 
 from faust import Table
+from faust.streams import current_event
 from faust.types import TableT
 
 
-def items_after(table: Table[bytes, bytes], after: bytes | None) -> Iterator[tuple[bytes, bytes]]:
-    """``(key, value)`` of every partition, in key order, keys strictly after ``after``."""
+def items_after(
+    table: Table[bytes, bytes], after: bytes | None, *, partition: int | None = None
+) -> Iterator[tuple[bytes, bytes]]:
+    """``(key, value)`` of every partition (or of ``partition`` alone), in key order, keys
+    strictly after ``after``."""
     store: Any = table.data
     offset_key: bytes = store.offset_key
-    iterators = [
-        db.items(from_key=after) if after is not None else db.items() for db in store._dbs.values()
-    ]
+    if partition is None:
+        dbs = list(store._dbs.values())
+    else:
+        db = store._dbs.get(partition)
+        dbs = [db] if db is not None else []
+    iterators = [db.items(from_key=after) if after is not None else db.items() for db in dbs]
     for key, value in heapq.merge(*iterators, key=lambda kv: kv[0]):
         if key == offset_key or (after is not None and key <= after):
             continue
         yield key, value
+
+
+def event_partition() -> int | None:
+    """The partition of the event being processed, if any: where Faust itself reads a key of a
+    (not global) table in that event's context, so where a prefix of keys written there lives.
+    A scan from it seeks one database, not one per partition the worker holds."""
+    event = current_event()
+    return None if event is None else event.message.partition
 
 
 def page(table: Table[bytes, bytes], after: bytes | None, limit: int) -> list[tuple[bytes, bytes]]:

@@ -111,7 +111,8 @@ class RecordStates:
         prefix = f"{npo_id}/{stream}/".encode()
         count = 0
         absent: list[RecordState] = []
-        for key, raw in ordered.items_after(_states, prefix):
+        # Called while ingesting the NPO's raw-records partition: its states are written there.
+        for key, raw in ordered.items_after(_states, prefix, partition=ordered.event_partition()):
             if not key.startswith(prefix):
                 break
             if key.decode() in seen:
