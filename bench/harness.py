@@ -487,7 +487,8 @@ def _py_spy() -> str:
 
 class profiled:
     """``BENCH_PROFILE=1``: sample the process with py-spy while the block runs (collapsed stacks
-    under ``var/bench/profile-<name>.txt``); otherwise nothing."""
+    under ``var/bench/profile-<name>.txt``, ``BENCH_PROFILE_RATE`` samples a second: 100, as
+    more slows the worker more); otherwise nothing."""
 
     def __init__(self, pid: int, name: str) -> None:
         self._pid = pid
@@ -507,7 +508,7 @@ class profiled:
                     "-p",
                     str(self._pid),
                     "-r",
-                    "100",
+                    os.environ.get("BENCH_PROFILE_RATE", "100"),
                     "-f",
                     "raw",
                     "-o",
