@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from npo_integration.models.codec import trusted
+from npo_integration.models.codec import validated
 from npo_integration.models.state import DeliveryIntent
 from npo_integration.partitioning import partition_for
 
@@ -110,7 +110,7 @@ class OncePublisher:
         )
         at = self._clock()
         return [
-            trusted(
+            validated(
                 DeliveryIntent,
                 event_id=out.event_id,
                 event_type=out.event_type,

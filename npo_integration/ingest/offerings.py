@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from npo_integration.ingest.identity import change_event_id
-from npo_integration.models.codec import trusted
+from npo_integration.models.codec import validated
 from npo_integration.models.events import Offering, OfferingEvent, OfferingRemoved, utc_now
 from npo_integration.models.internal import RawRecord
 from npo_integration.models.state import RecordState
@@ -21,10 +21,9 @@ def offering_event(
     (``processed_flag.next_change``)."""
     first = state is None or state.processed_hash is None or state.removed_at is not None
     event_type = "npo_offering.created" if first else "npo_offering.updated"
-    # Not validated again: the offering is a validated model (a plug-in's result is checked, and
-    # pydantic would not revalidate the instance), the rest is made here from checked values.
-    # Validating the envelope was a twentieth of ingesting a changed record.
-    return trusted(
+    # The offering is a validated model (a plug-in's result is checked), which pydantic takes as
+    # is: validating the envelope costs its few fields.
+    return validated(
         OfferingEvent,
         event_id=change_event_id(raw.record_key, change, raw.content_hash, event_type),
         event_type=event_type,

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from npo_integration.ingest.removals import REMOVED_HASH
-from npo_integration.models.codec import trusted, trusted_json
+from npo_integration.models.codec import trusted_json, validated
 from npo_integration.models.internal import RawRecord
 from npo_integration.models.state import DeliveryIntent, PendingDelivery, RecordState
 
@@ -91,7 +91,7 @@ def processed(
 ) -> RecordState:
     """This content is done: it became the event numbered ``change`` (published under ``key``,
     or the record's removal), or no event (``None``)."""
-    return trusted(RecordState, **_processed(state, raw, now, change, key, removal))
+    return validated(RecordState, **_processed(state, raw, now, change, key, removal))
 
 
 def processed_json(

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-from npo_integration.models.codec import Versioned, encode, trusted
+from npo_integration.models.codec import Versioned, encode, validated
 from npo_integration.models.events import Event, NpoId, utc_now
 from npo_integration.models.npo_config import ConfigSource, NpoIntegrationConfig, StreamName
 
@@ -149,7 +149,7 @@ class RawPage(Event, Versioned):
     def unpacked(self) -> list[RawRecord]:
         """Each record as a ``RawRecord`` (already validated as part of this page)."""
         return [
-            trusted(
+            validated(
                 RawRecord,
                 event_id=f"{self.event_id}/{index}",
                 event_type="raw_record.fetched",

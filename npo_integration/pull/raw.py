@@ -11,7 +11,7 @@ from typing import Any
 
 from npo_integration.errors import SkippableError
 from npo_integration.json_input import nesting_depth
-from npo_integration.models.codec import trusted
+from npo_integration.models.codec import validated
 from npo_integration.models.internal import RawItem, RawPage, RawRecord
 from npo_integration.models.npo_config import StreamName
 from npo_integration.settings import MAX_PAGE_BYTES
@@ -74,7 +74,7 @@ def raw_item(
     text = canonical(record)
     if limits is not None:
         limits.check_size(len(text))
-    item = trusted(  # strings made here, and the record as parsed: nothing to validate
+    item = validated(  # the record as parsed: ``payload`` is ``Any``, kept as is (not copied)
         RawItem,
         record_key=record_key(npo_id, stream, record_id),
         content_hash=hashlib.sha256(text).hexdigest(),
