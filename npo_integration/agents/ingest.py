@@ -265,7 +265,12 @@ async def _unpacked(events: Sequence[EventT[bytes]]) -> list[RawRecord]:
     for message in messages:
         if isinstance(message, RawPage):
             page = message.unpacked()
-            if _full_sweep(message.npo_id, message.stream):
+            # the pull says whether its pages are of a sweep: no config to read per page (a
+            # decoded config is evicted before its pages are ingested when thousands are due)
+            in_sweep = message.in_sweep
+            if in_sweep is None:  # a re-drive, a replay, or written before pages said so
+                in_sweep = _full_sweep(message.npo_id, message.stream)
+            if in_sweep:
                 sweeps.saw(
                     (message.npo_id, message.stream),
                     message.trace_id,

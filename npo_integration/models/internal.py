@@ -130,6 +130,14 @@ class RawPage(Event, Versioned):
             "with that count would (one message less per pull)"
         ),
     )
+    in_sweep: bool | None = Field(
+        None,
+        description=(
+            "the page is of a full sweep (its records are counted as seen until the sweep's "
+            "end), as the pull that fetched it decided; unset on a re-drive or replay, and in "
+            "pages written before this field: ingestion then asks the stream's config"
+        ),
+    )
 
     def sweep_end(self) -> SweepCompleted | None:
         """The sweep end this page carries, as the marker it stands for (its id derived from

@@ -186,6 +186,7 @@ class StreamPuller:
                     trace_id,
                     re_emit=re_emit,
                     sweep_records=len(keys) if ends else None,
+                    in_sweep=end_sweep,
                 )
                 await publish(out)
                 sweep_sent = ends

@@ -92,10 +92,12 @@ def raw_pages(
     max_bytes: int = MAX_PAGE_BYTES,
     re_emit: bool = False,
     sweep_records: int | None = None,
+    in_sweep: bool | None = None,
 ) -> list[RawPage]:
     """The items as pages in order, each at most ``max_bytes`` (a larger single
     record is a page of its own); ``re_emit``: fetched by a re-emit (``RawPage.re_emit``);
-    ``sweep_records``: the last page ends a complete sweep (``RawPage.sweep_records``)."""
+    ``sweep_records``: the last page ends a complete sweep (``RawPage.sweep_records``);
+    ``in_sweep``: the pages are of a full sweep (``RawPage.in_sweep``)."""
     pages: list[RawPage] = []
     chunk: list[RawItem] = []
     size = 0
@@ -108,6 +110,7 @@ def raw_pages(
             records=chunk,
             re_emit=re_emit,
             sweep_records=sweep,
+            in_sweep=in_sweep,
         )
 
     for item, item_size in items:

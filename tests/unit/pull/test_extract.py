@@ -242,6 +242,7 @@ async def test_a_complete_sweep_ends_on_its_last_page() -> None:
     outcome = await sweep(FakeClient(repeated), send_bytes=1)
     assert outcome.sweep_sent and outcome.complete
     assert [page.sweep_records for page in sent] == [None, 3]  # distinct records, last page only
+    assert [page.in_sweep for page in sent] == [True, True]  # each page's records count as seen
     end = sent[-1].sweep_end()
     assert end is not None and (end.npo_id, end.stream, end.trace_id) == ("n1", "offerings", "s-1")
     # read again (a redelivery), the end is the same marker: the same removal ids follow from it
@@ -252,3 +253,17 @@ async def test_a_complete_sweep_ends_on_its_last_page() -> None:
     assert not failed.sweep_sent and [page.sweep_records for page in sent] == [None]
     empty = await sweep(FakeClient({"/o": [[]]}))
     assert empty.complete and not empty.sweep_sent and sent == []  # the agent sends a marker
+
+
+async def test_pages_of_a_walk_that_ends_no_sweep_say_so() -> None:
+    """The ingestion tracks a page's records as seen by what the page says, not by the stream's
+    config (which it would have to decode for every page)."""
+    sent: list[RawPage] = []
+
+    async def publish(pages: list[RawPage]) -> None:
+        sent.extend(pages)
+
+    puller = StreamPuller(FakeClient({"/o": [[{"id": 1}], [{"id": 2}]]}).pages, CONFIG, "offerings")  # type: ignore[arg-type]
+    await puller.run(cursor=None, trace_id="i-1", publish=publish, commit_cursor=lambda _: None)
+    assert sent and [page.in_sweep for page in sent] == [False] * len(sent)
+    assert all(page.sweep_records is None for page in sent)
