@@ -71,8 +71,13 @@ def is_public_address(address: str | IPAddress) -> bool:
 
 def literal_address(host: str) -> IPAddress | None:
     """``host`` as an IP address when it is one (``[...]``, an IPv6 zone allowed), else ``None``."""
+    candidate = host.strip("[]").split("%", 1)[0]
+    if ":" not in candidate and not candidate.replace(".", "").isdigit():
+        # a name: ip_address accepts only dotted digits or a colon form, and raising for each
+        # name cost a third of a config's URL check and of every request's (bench/registry.py)
+        return None
     try:
-        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+        return ipaddress.ip_address(candidate)
     except ValueError:
         return None
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from npo_integration.errors import ConfigError
 from npo_integration.registry.config_input import read_config
 from npo_integration.registry.validation import check_config
-from npo_integration.url_policy import check_url_allowed
+from npo_integration.url_policy import check_url_allowed, literal_address
 
 
 @pytest.fixture(autouse=True)
@@ -64,3 +67,20 @@ def test_the_token_url_is_named_when_refused() -> None:
     )
     with pytest.raises(ConfigError, match=r"^auth\.token_url: host '169\.254\.169\.254'"):
         check_config(config, allow_private=False)
+
+
+@given(
+    st.one_of(
+        st.text(max_size=40),
+        st.ip_addresses().map(str),
+        st.ip_addresses(v=6).map(lambda ip: f"[{ip}]"),
+        st.from_regex(r"[0-9.:a-fA-F%\[\]]{0,30}", fullmatch=True),
+    )
+)
+def test_literal_address_reads_every_host_as_ipaddress_does(host: str) -> None:
+    """The shortcut for names answers what a parse by ``ipaddress`` answers, for any host."""
+    try:
+        expected: object = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        expected = None
+    assert literal_address(host) == expected
