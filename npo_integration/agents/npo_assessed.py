@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from faust import StreamT
@@ -37,16 +38,16 @@ SEND_RETRY = RetryPolicy(max_attempts=UNTIL_DONE, base_seconds=0.5, max_seconds=
 """A batch's commands are sent again until the broker has them all (its messages stay unacked)."""
 
 
-async def _command(event: EventT[bytes]) -> ConfigCommand | None:
+def _command(event: EventT[bytes], letters: list[Awaitable[None]]) -> ConfigCommand | None:
     """The sealed upsert the message asks for; ``None`` when there is nothing to
-    integrate or it is refused."""
+    integrate or it is refused (its dead letter added to ``letters``, to send)."""
     try:
         assessed = decode_with_config(
             NpoAssessed, event.value, at=("integration",), max_bytes=MAX_PLATFORM_MESSAGE_BYTES
         )
     except NpoIntegrationError as exc:
         # Unparsed: where its secrets are is unknown, so it is kept only as a masked summary.
-        await _dead_letter(event, str(exc), payload_of(event.value))
+        letters.append(_dead_letter(event, str(exc), payload_of(event.value)))
         return None
     try:
         if assessed.integration is None:
@@ -61,7 +62,9 @@ async def _command(event: EventT[bytes]) -> ConfigCommand | None:
     except NpoIntegrationError as exc:
         # Parsed, then refused: kept as sent, secrets and credential-looking values masked.
         shown = assessed.model_dump(mode="json", context={"redact": True}, exclude_unset=True)
-        await _dead_letter(event, str(exc), redact_document(shown), npo_id=assessed.npo_id)
+        letters.append(
+            _dead_letter(event, str(exc), redact_document(shown), npo_id=assessed.npo_id)
+        )
         return None
 
 
@@ -80,12 +83,11 @@ async def _dead_letter(
 @app.agent(npo_assessed)
 async def register_assessed_npos(stream: StreamT[bytes]) -> None:
     async for groups in partition_batches(app, stream, size=BATCH):
-        commands = [
-            c
-            for _, events in groups
-            for c in await asyncio.gather(*(_command(e) for e in events))
-            if c
-        ]
+        # made one after another, not a task each: nothing in the making waits
+        letters: list[Awaitable[None]] = []
+        commands = [c for _, events in groups for e in events if (c := _command(e, letters))]
+        if letters:
+            await asyncio.gather(*letters)
         # this worker's config agent applies the commands of the partitions it owns from the
         # objects made here (no second decode); no wait for it: an agent waiting on another
         # agent of the same worker holds the consumer, which feeds both (Faust's flow control)
