@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from npo_integration.models.codec import validated
-from npo_integration.models.state import DeliveryIntent
+from npo_integration.models.state import DeliveryIntent, IntentValues
 from npo_integration.partitioning import partition_for
 
 log = logging.getLogger(__name__)
@@ -82,7 +81,7 @@ class Addressed:
 SendAll = Callable[[Sequence[Addressed]], Awaitable[list[BaseException | None]]]
 """Sends every message, waits for every acknowledgement; per message ``None`` or the error."""
 
-RecordIntents = Callable[[list[DeliveryIntent]], Awaitable[None]]
+RecordIntents = Callable[[list[IntentValues]], Awaitable[None]]
 """Writes the intents and returns once they are durable (a recovering worker will see them)."""
 
 
@@ -98,9 +97,9 @@ class OncePublisher:
         self._send_all = send_all
         self._clock = clock
 
-    async def intents(self, batch: Sequence[Outgoing]) -> list[DeliveryIntent]:
+    async def intents(self, batch: Sequence[Outgoing]) -> list[IntentValues]:
         """Step 1's look-up: each event's partition and that
-        partition's end offset (one request)."""
+        partition's end offset (one request); values of our own making, not validated again."""
         counts = {
             topic: await self._log.partitions(topic) for topic in {out.topic for out in batch}
         }
@@ -110,18 +109,17 @@ class OncePublisher:
         )
         at = self._clock()
         return [
-            validated(
-                DeliveryIntent,
-                event_id=out.event_id,
-                event_type=out.event_type,
-                content_hash=out.content_hash,
-                topic=out.topic,
-                partition=partition,
-                offset=ends[(out.topic, partition)],
-                at=at,
-                change=out.change,
-                re_emit=out.re_emit,
-            )
+            {
+                "event_id": out.event_id,
+                "event_type": out.event_type,
+                "content_hash": out.content_hash,
+                "topic": out.topic,
+                "partition": partition,
+                "offset": ends[(out.topic, partition)],
+                "at": at,
+                "change": out.change,
+                "re_emit": out.re_emit,
+            }
             for out, partition in zip(batch, partitions, strict=True)
         ]
 
@@ -140,7 +138,7 @@ class OncePublisher:
         await record_intents(intents)
         return await self._send_all(
             [
-                Addressed(out.topic, i.partition, out.key.encode(), out.value, out.headers)
+                Addressed(out.topic, i["partition"], out.key.encode(), out.value, out.headers)
                 for out, i in zip(batch, intents, strict=True)
             ]
         )

@@ -54,10 +54,11 @@ from npo_integration.models.events import Event, Offering, Progress
 from npo_integration.models.internal import EnrolmentLink, RawRecord
 from npo_integration.models.npo_config import LEGACY_STREAM_KINDS, StreamKind
 from npo_integration.models.state import (
-    DeliveryIntent,
+    IntentValues,
     PendingBatch,
     RecordState,
     UnprocessedRecord,
+    intent_of,
 )
 from npo_integration.retry_policy import RetryPolicy
 from npo_integration.transforms.contract import TransformError, TransformPlugin
@@ -487,9 +488,9 @@ class Ingestor:
         """Publish the round's events once (``delivery.once``); a failed
         one sets its record's error."""
         batch_id = uuid.uuid4().hex
-        recorded: list[DeliveryIntent] = []
+        recorded: list[IntentValues] = []
 
-        async def record_intents(intents: list[DeliveryIntent]) -> None:
+        async def record_intents(intents: list[IntentValues]) -> None:
             # The states of the batch before must be durable before its intents are replaced.
             await self._states.wait_acked()
             by_item = dict(zip(map(id, items), intents, strict=True))
@@ -530,7 +531,7 @@ class Ingestor:
             failed += 1
             item.error = error
             if recorded:  # its outcome is unknown: the retry checks this intent first
-                intent = recorded[position]
+                intent = intent_of(recorded[position])
                 item.state = processed_flag.with_intent(item.state, item.raw, intent, intent.at)
         if failed:
             first = next(item for item in items if item.error is not None)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic_core import to_json
 
-from npo_integration.models.codec import Versioned
+from npo_integration.models.codec import Versioned, validated
 from npo_integration.models.internal import RawRecord
 from npo_integration.models.npo_config import StreamName
 
@@ -82,6 +82,28 @@ class DeliveryIntent(BaseModel):
     re_emit: str | None = Field(
         None, description="the re-emit (its trace id) the event answers, if it is one"
     )
+
+
+class IntentValues(TypedDict):
+    """A ``DeliveryIntent``'s values, its fields in its order: what the publishing path makes for
+    each event (``delivery.once``) and writes as JSON in a ``PendingBatch`` (``trusted_json``).
+    A validated model each cost about 3 µs of a published record's 70; one is made only where it
+    is kept, in the state of a record whose send failed (:func:`intent_of`)."""
+
+    event_id: str
+    event_type: str
+    content_hash: str
+    topic: str
+    partition: int
+    offset: int
+    at: datetime
+    change: int
+    re_emit: str | None
+
+
+def intent_of(values: IntentValues) -> DeliveryIntent:
+    """The validated intent of these values."""
+    return validated(DeliveryIntent, **values)
 
 
 class RecordState(Versioned):

@@ -4,7 +4,7 @@ the crash-window check after."""
 from __future__ import annotations
 
 from npo_integration.delivery.once import OncePublisher, Outgoing
-from npo_integration.models.state import DeliveryIntent
+from npo_integration.models.state import DeliveryIntent, IntentValues, intent_of
 from npo_integration.partitioning import partition_for
 from tests.unit.ingest.conftest import T0, FakeLog
 
@@ -28,15 +28,15 @@ async def test_the_intents_are_recorded_before_the_send_with_each_partitions_end
     publisher = OncePublisher(log, log.send_all, lambda: T0)
     # earlier messages
     await publisher.publish([outgoing(f"old-{n}", keys[0]) for n in range(3)], _ignore)
-    recorded: list[list[DeliveryIntent]] = []
+    recorded: list[list[IntentValues]] = []
 
-    async def record(intents: list[DeliveryIntent]) -> None:
+    async def record(intents: list[IntentValues]) -> None:
         assert log.calls[-1] == "end_offsets"  # nothing sent between the look-up and the intents
         recorded.append(intents)
 
     errors = await publisher.publish([outgoing(f"e-{n}", k) for n, k in enumerate(keys)], record)
     assert errors == [None, None, None]
-    [intents] = recorded
+    [intents] = [[intent_of(values) for values in batch] for batch in recorded]
     assert [i.event_id for i in intents] == ["e-0", "e-1", "e-2"]
     assert (intents[0].partition, intents[0].offset) == (partition, 3)
     assert all(i.offset == 0 for i in intents if i.partition != partition)
@@ -48,8 +48,8 @@ async def test_delivered_reads_each_partition_once_from_the_recorded_offsets() -
     publisher = OncePublisher(log, log.send_all, lambda: T0)
     recorded: list[DeliveryIntent] = []
 
-    async def record(intents: list[DeliveryIntent]) -> None:
-        recorded.extend(intents)
+    async def record(intents: list[IntentValues]) -> None:
+        recorded.extend(map(intent_of, intents))
 
     await publisher.publish([outgoing("e-1", "a"), outgoing("e-2", "b")], record)
     missing = recorded[0].model_copy(update={"event_id": "never-sent"})
@@ -77,9 +77,9 @@ async def test_an_empty_partition_holds_nothing() -> None:
 async def test_a_failed_send_is_reported_per_event_after_its_intent_was_recorded() -> None:
     log = FakeLog(partitions=2)
     log.fail_send = TimeoutError("no acknowledgement")
-    recorded: list[DeliveryIntent] = []
+    recorded: list[IntentValues] = []
 
-    async def record(intents: list[DeliveryIntent]) -> None:
+    async def record(intents: list[IntentValues]) -> None:
         recorded.extend(intents)
 
     errors = await OncePublisher(log, log.send_all, lambda: T0).publish(

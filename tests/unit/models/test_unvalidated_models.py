@@ -9,7 +9,14 @@ from pathlib import Path
 
 from npo_integration.models.codec import encode, trusted_json
 from npo_integration.models.npo_config import NpoSource, SourceConfig
-from npo_integration.models.state import DeliveryIntent, PendingBatch, PendingDelivery, RecordState
+from npo_integration.models.state import (
+    DeliveryIntent,
+    IntentValues,
+    PendingBatch,
+    PendingDelivery,
+    RecordState,
+    intent_of,
+)
 from npo_integration.registry.config_input import read_config
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -94,3 +101,31 @@ def test_trusted_json_of_a_pending_batch_with_items_as_dicts_writes_the_models_j
     validated = PendingDelivery(**PENDING_ITEM, intent=DeliveryIntent(**INTENT))
     checked = PendingBatch(batch_id="b", source_partition=1, items=[validated])
     assert written == encode(checked)
+
+
+def test_intent_values_are_a_delivery_intents_fields_in_its_order() -> None:
+    """Written as they are inside a pending batch: the JSON of the validated intent, field for
+    field (``delivery.once`` makes them, ``Ingestor._publish`` writes them)."""
+    assert tuple(IntentValues.__annotations__) == tuple(DeliveryIntent.model_fields)
+    values = IntentValues(
+        event_id="e-1",
+        event_type="npo_offering.created",
+        content_hash="h",
+        topic="t",
+        partition=2,
+        offset=7,
+        at=NOW,
+        change=1,
+        re_emit="trace",
+    )
+    assert tuple(values) == tuple(DeliveryIntent.model_fields)
+    written = trusted_json(
+        PendingBatch, batch_id="b", source_partition=1, items=[{**PENDING_ITEM, "intent": values}]
+    )
+    checked = PendingBatch(
+        batch_id="b",
+        source_partition=1,
+        items=[PendingDelivery(**PENDING_ITEM, intent=intent_of(values))],
+    )
+    assert written == encode(checked)
+    assert PendingBatch.model_validate_json(written) == checked
