@@ -45,7 +45,10 @@ class Versioned(BaseModel):
 
 
 def encode(model: BaseModel) -> bytes:
-    return model.model_dump_json().encode()
+    """The model's JSON, as ``model_dump_json`` writes it, as the bytes pydantic-core makes:
+    ``model_dump_json`` decodes them to a string, which was encoded back here (0.7 µs of the 2 an
+    offering event cost; every event, state and table value goes through here)."""
+    return model.__pydantic_serializer__.to_json(model)
 
 
 @overload

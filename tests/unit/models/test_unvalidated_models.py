@@ -129,3 +129,14 @@ def test_intent_values_are_a_delivery_intents_fields_in_its_order() -> None:
     )
     assert written == encode(checked)
     assert PendingBatch.model_validate_json(written) == checked
+
+
+def test_encode_writes_what_model_dump_json_writes() -> None:
+    """``encode`` takes pydantic-core's bytes without the string ``model_dump_json`` makes."""
+    intent = DeliveryIntent(**INTENT)
+    state = RecordState(**{**STATE, "processed": False, "intent": intent, "removed_at": NOW})
+    batch = PendingBatch(
+        batch_id="b", source_partition=1, items=[PendingDelivery(**PENDING_ITEM, intent=intent)]
+    )
+    for model in (intent, state, batch, RecordState(**STATE)):
+        assert encode(model) == model.model_dump_json().encode()
