@@ -107,17 +107,7 @@ def test_intent_values_are_a_delivery_intents_fields_in_its_order() -> None:
     """Written as they are inside a pending batch: the JSON of the validated intent, field for
     field (``delivery.once`` makes them, ``Ingestor._publish`` writes them)."""
     assert tuple(IntentValues.__annotations__) == tuple(DeliveryIntent.model_fields)
-    values = IntentValues(
-        event_id="e-1",
-        event_type="npo_offering.created",
-        content_hash="h",
-        topic="t",
-        partition=2,
-        offset=7,
-        at=NOW,
-        change=1,
-        re_emit="trace",
-    )
+    values = IntentValues(**{**INTENT, "change": 1, "re_emit": "trace"})
     assert tuple(values) == tuple(DeliveryIntent.model_fields)
     written = trusted_json(
         PendingBatch, batch_id="b", source_partition=1, items=[{**PENDING_ITEM, "intent": values}]
