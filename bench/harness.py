@@ -28,6 +28,7 @@ from typing import Any
 import aiohttp
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -349,6 +350,48 @@ class Deployment:
 
     async def delete_topics(self) -> None:
         await delete_topics((self.prefix,))
+        await deleted_files_gone()
+
+
+async def deleted_files_gone(timeout: float = 180.0) -> None:
+    """Until the broker has removed the files of the topics deleted so far, when its log
+    directories are on this machine.
+
+    It removes them ``log.segment.delete.delay.ms`` after the deletion (a minute by default, a
+    second on ``scripts/kafka.sh``'s broker): a deployment's 250 partitions' worth of file work
+    that stalled the broker's acknowledgements for up to a second, in the middle of whatever
+    measurement ran then (the ingestion bench's new records, one run in four)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    try:
+        brokers = (await admin.describe_cluster())["brokers"]
+        wanted = {"log.dirs": None, "log.dir": None}
+        resources = [
+            ConfigResource(ConfigResourceType.BROKER, str(b["node_id"]), wanted) for b in brokers
+        ]
+        responses = await admin.describe_configs(resources)
+    finally:
+        await admin.close()
+    dirs: list[str] = []
+    for response in responses:
+        for *_, configs in response.resources:
+            values = {name: value for name, value, *_ in configs}
+            listed = values.get("log.dirs") or values.get("log.dir") or ""  # the first wins
+            dirs += [d for d in listed.split(",") if d]
+
+    async def gone() -> bool:
+        return not _deleting(dirs)
+
+    await until(
+        gone, timeout=timeout, what="the broker to remove deleted topics' files", interval=0.2
+    )
+
+
+def _deleting(log_dirs: list[str]) -> bool:
+    """Whether a deleted partition's directory (renamed ``<topic>-<n>.<id>-delete``) is still in
+    one of the broker's log directories that this machine has."""
+    found = (Path(d) for d in log_dirs)
+    return any(p.name.endswith("-delete") for d in found if d.is_dir() for p in d.iterdir())
 
 
 def cpu_seconds(pid: int) -> float:
