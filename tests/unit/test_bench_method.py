@@ -1,5 +1,6 @@
-"""How the benchmarks measure (bench/ is a folder of scripts): no measurement starts while the
-broker still has a deleted deployment's files to remove."""
+"""How the benchmarks measure (bench/ is a folder of scripts): the ingestion figures are held
+against the plain loop run around them, and no measurement starts while the broker still has a
+deleted deployment's files to remove."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 
 from harness import _deleting  # noqa: E402  (bench/ is a folder of scripts, not a package)
+from ingest import paired  # noqa: E402
 
 
 def test_a_deleted_partitions_directory_counts_until_the_broker_removes_it(tmp_path: Path) -> None:
@@ -27,3 +29,13 @@ def test_a_broker_whose_log_directories_are_not_on_this_machine_is_not_waited_fo
     tmp_path: Path,
 ) -> None:
     assert not _deleting([str(tmp_path / "not-here")])
+
+
+def test_paired_shows_the_repeat_with_the_best_ratio_against_its_own_baseline() -> None:
+    runs = [
+        {"new": 18_000.0, "plain around new": 40_000.0},  # fast machine, ratio 0.45
+        {"new": 15_000.0, "plain around new": 25_000.0},  # slow machine, ratio 0.60
+    ]
+    rate, baseline, ratios = paired(runs, "new", "plain around new")
+    assert (rate, baseline) == (15_000.0, 25_000.0)
+    assert ratios == "0.450, 0.600"
