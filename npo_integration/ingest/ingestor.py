@@ -500,18 +500,20 @@ class Ingestor:
                     # items' keys are PendingDelivery's fields, in its order.
                     batch = trusted_json(
                         PendingBatch,
-                        batch_id=batch_id,
-                        source_partition=part.partition,
-                        items=[
-                            {
-                                "record_key": item.raw.record_key,
-                                "npo_id": item.raw.npo_id,
-                                "stream": item.raw.stream,
-                                "fetched_at": item.raw.fetched_at,
-                                "intent": by_item[id(item)],
-                            }
-                            for item in group
-                        ],
+                        {
+                            "batch_id": batch_id,
+                            "source_partition": part.partition,
+                            "items": [
+                                {
+                                    "record_key": item.raw.record_key,
+                                    "npo_id": item.raw.npo_id,
+                                    "stream": item.raw.stream,
+                                    "fetched_at": item.raw.fetched_at,
+                                    "intent": by_item[id(item)],
+                                }
+                                for item in group
+                            ],
+                        },
                     )
                     self._pending.put_encoded(part.partition, batch_id, batch)
             await self._pending.wait_acked()

@@ -105,7 +105,7 @@ def processed_json(
 ) -> bytes:
     """``processed``, encoded as stored, without making the model (the hot path of ingestion:
     the state is only written)."""
-    return trusted_json(RecordState, **_processed(state, raw, now, change, key, removal))
+    return trusted_json(RecordState, _processed(state, raw, now, change, key, removal))
 
 
 def _processed(

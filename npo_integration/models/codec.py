@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, overload
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
@@ -80,7 +81,9 @@ def decode(
 def _validate(model_type: type[M] | TypeAdapter[T], raw: bytes) -> M | T:
     if isinstance(model_type, TypeAdapter):
         return model_type.validate_json(raw)
-    return model_type.model_validate_json(raw)
+    # ``model_validate_json`` without its Python wrapper (as ``validated``): a record's state is
+    # decoded for every changed record
+    return model_type.__pydantic_validator__.validate_json(raw)  # type: ignore[no-any-return]
 
 
 _versioned_adapters: set[int] = set()
@@ -148,17 +151,25 @@ def _drop(data: Any, loc: tuple[int | str, ...]) -> None:
         node.pop(loc[-1], None)
 
 
-_UNKNOWN = object()
-_versions: dict[type[BaseModel], Any] = {}
-"""The version ``trusted_json`` gives each model (``None``: not versioned), looked up once per
-model: ``issubclass`` on a pydantic model costs as much as the rest of ``trusted_json``."""
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """What ``trusted_json`` needs of a model, looked up once per model (``issubclass`` on a
+    pydantic model costs as much as the rest of ``trusted_json``)."""
+
+    fields: tuple[str, ...]
+    unversioned: tuple[str, ...] | None  # a ``Versioned`` model's fields without ``v``
+    version_prefix: bytes  # ``{"v":<its default>,``, as pydantic writes it
 
 
-def _version_of(model_type: type[BaseModel]) -> int | None:
-    if not issubclass(model_type, Versioned):
-        return None
-    default: int = model_type.__pydantic_fields__[VERSION_FIELD].default
-    return default
+_layouts: dict[type[BaseModel], _Layout] = {}
+
+
+def _layout(model_type: type[BaseModel]) -> _Layout:
+    fields = tuple(model_type.__pydantic_fields__)
+    if not issubclass(model_type, Versioned) or fields[:1] != (VERSION_FIELD,):
+        return _Layout(fields, None, b"")
+    version = model_type.__pydantic_fields__[VERSION_FIELD].default
+    return _Layout(fields, fields[1:], to_json({VERSION_FIELD: version})[:-1] + b",")
 
 
 def validated(model_type: type[M], **values: Any) -> M:
@@ -173,26 +184,24 @@ def validated(model_type: type[M], **values: Any) -> M:
     return model_type.__pydantic_validator__.validate_python(values)  # type: ignore[no-any-return]
 
 
-def trusted_json(model_type: type[BaseModel], **values: Any) -> bytes:
+def trusted_json(model_type: type[BaseModel], values: dict[str, Any]) -> bytes:
     """``encode(model_type(**values))``, without making the model: for values that are
-    only written (a processed record's state): making a RecordState and serialising it cost
-    10 to 12 µs here, this 9. The JSON of the values themselves, so they must be every field in
-    the model's order (a ``Versioned`` model's ``v`` may be left out); otherwise it falls back
-    to ``model_construct``. A unit test holds the two equal for each model used this way."""
-    fields = _field_orders.get(model_type)
-    if fields is None:
-        fields = _field_orders[model_type] = tuple(model_type.__pydantic_fields__)
-    version = _versions.get(model_type, _UNKNOWN)
-    if version is _UNKNOWN:
-        version = _versions[model_type] = _version_of(model_type)
-    if version is not None and VERSION_FIELD not in values:
-        values = {VERSION_FIELD: version, **values}
-    if tuple(values) != fields:
-        return encode(model_type.model_construct(**values))  # fields in order, defaults filled
-    return to_json(values)
+    only written (a processed record's state, a pending batch): making a RecordState and
+    serialising it cost 10 to 12 µs here, this under 2. The JSON of the values themselves, so
+    they must be every field in the model's order (a ``Versioned`` model's ``v`` may be left
+    out: its default is written first); otherwise it falls back to ``model_construct``. A unit
+    test holds the two equal for each model used this way."""
+    layout = _layouts.get(model_type)
+    if layout is None:
+        layout = _layouts[model_type] = _layout(model_type)
+    names = tuple(values)
+    if names == layout.fields:
+        return to_json(values)
+    if names and names == layout.unversioned:
+        return layout.version_prefix + to_json(values)[1:]
+    return encode(model_type.model_construct(**values))  # fields in order, defaults filled
 
 
-_field_orders: dict[type[BaseModel], tuple[str, ...]] = {}
 _strings: TypeAdapter[str] = TypeAdapter(str)
 
 

@@ -79,24 +79,26 @@ def test_a_configs_sources_with_its_npo_id_equal_validated_ones() -> None:
 def test_trusted_json_writes_what_encoding_the_validated_model_writes() -> None:
     with_intent = {**STATE, "processed": False, "intent": DeliveryIntent(**INTENT)}
     removed = {**STATE, "removed_at": NOW, "re_emitted": "trace"}
-    for values in (STATE, with_intent, removed):
-        written = trusted_json(RecordState, **values)
+    versioned = {"v": 1, **STATE}  # ``v`` given: written as it is
+    for values in (STATE, with_intent, removed, versioned):
+        written = trusted_json(RecordState, values)
         assert written == encode(RecordState(**values))
         assert RecordState.model_validate_json(written) == RecordState(**values)
 
 
 def test_trusted_json_of_fields_out_of_order_or_missing_falls_back_to_the_model() -> None:
     shuffled = dict(reversed(STATE.items()))
-    assert trusted_json(RecordState, **shuffled) == encode(RecordState(**STATE))
+    assert trusted_json(RecordState, shuffled) == encode(RecordState(**STATE))
     partial = {k: STATE[k] for k in ("record_key", "npo_id", "stream", "content_hash")}
-    assert trusted_json(RecordState, **partial) == encode(RecordState(**partial))  # type: ignore[arg-type]
+    assert trusted_json(RecordState, partial) == encode(RecordState(**partial))  # type: ignore[arg-type]
 
 
 def test_trusted_json_of_a_pending_batch_with_items_as_dicts_writes_the_models_json() -> None:
     """The ingestion writes its pending batches this way (``Ingestor._publish``)."""
     intent = DeliveryIntent(**INTENT)
     written = trusted_json(
-        PendingBatch, batch_id="b", source_partition=1, items=[{**PENDING_ITEM, "intent": intent}]
+        PendingBatch,
+        {"batch_id": "b", "source_partition": 1, "items": [{**PENDING_ITEM, "intent": intent}]},
     )
     validated = PendingDelivery(**PENDING_ITEM, intent=DeliveryIntent(**INTENT))
     checked = PendingBatch(batch_id="b", source_partition=1, items=[validated])
@@ -110,7 +112,8 @@ def test_intent_values_are_a_delivery_intents_fields_in_its_order() -> None:
     values = IntentValues(**{**INTENT, "change": 1, "re_emit": "trace"})
     assert tuple(values) == tuple(DeliveryIntent.model_fields)
     written = trusted_json(
-        PendingBatch, batch_id="b", source_partition=1, items=[{**PENDING_ITEM, "intent": values}]
+        PendingBatch,
+        {"batch_id": "b", "source_partition": 1, "items": [{**PENDING_ITEM, "intent": values}]},
     )
     checked = PendingBatch(
         batch_id="b",
@@ -119,6 +122,8 @@ def test_intent_values_are_a_delivery_intents_fields_in_its_order() -> None:
     )
     assert written == encode(checked)
     assert PendingBatch.model_validate_json(written) == checked
+    # a model that is not versioned: its fields in order are written as they are
+    assert trusted_json(DeliveryIntent, dict(values)) == encode(intent_of(values))
 
 
 def test_encode_writes_what_model_dump_json_writes() -> None:
