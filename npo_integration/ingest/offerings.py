@@ -25,11 +25,13 @@ def offering_event(
     # is: validating the envelope costs its few fields.
     return validated(
         OfferingEvent,
-        event_id=change_event_id(raw.record_key, change, raw.content_hash, event_type),
-        event_type=event_type,
-        occurred_at=utc_now(),
-        npo_id=raw.npo_id,
-        offering=offering,
+        {
+            "event_id": change_event_id(raw.record_key, change, raw.content_hash, event_type),
+            "event_type": event_type,
+            "occurred_at": utc_now(),
+            "npo_id": raw.npo_id,
+            "offering": offering,
+        },
     )
 
 

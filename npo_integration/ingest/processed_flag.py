@@ -91,7 +91,7 @@ def processed(
 ) -> RecordState:
     """This content is done: it became the event numbered ``change`` (published under ``key``,
     or the record's removal), or no event (``None``)."""
-    return validated(RecordState, **_processed(state, raw, now, change, key, removal))
+    return validated(RecordState, _processed(state, raw, now, change, key, removal))
 
 
 def processed_json(

@@ -159,17 +159,19 @@ class RawPage(Event, Versioned):
         return [
             validated(
                 RawRecord,
-                event_id=f"{self.event_id}/{index}",
-                event_type="raw_record.fetched",
-                occurred_at=self.occurred_at,
-                npo_id=self.npo_id,
-                stream=self.stream,
-                record_key=item.record_key,
-                content_hash=item.content_hash,
-                fetched_at=self.fetched_at,
-                trace_id=self.trace_id,
-                payload=item.payload,
-                re_emit=self.re_emit,
+                {
+                    "event_id": f"{self.event_id}/{index}",
+                    "event_type": "raw_record.fetched",
+                    "occurred_at": self.occurred_at,
+                    "npo_id": self.npo_id,
+                    "stream": self.stream,
+                    "record_key": item.record_key,
+                    "content_hash": item.content_hash,
+                    "fetched_at": self.fetched_at,
+                    "trace_id": self.trace_id,
+                    "payload": item.payload,
+                    "re_emit": self.re_emit,
+                },
             )
             for index, item in enumerate(self.records)
         ]

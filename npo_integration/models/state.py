@@ -103,7 +103,7 @@ class IntentValues(TypedDict):
 
 def intent_of(values: IntentValues) -> DeliveryIntent:
     """The validated intent of these values."""
-    return validated(DeliveryIntent, **values)
+    return validated(DeliveryIntent, values)
 
 
 class RecordState(Versioned):

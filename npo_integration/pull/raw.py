@@ -76,9 +76,11 @@ def raw_item(
         limits.check_size(len(text))
     item = validated(  # the record as parsed: ``payload`` is ``Any``, kept as is (not copied)
         RawItem,
-        record_key=record_key(npo_id, stream, record_id),
-        content_hash=hashlib.sha256(text).hexdigest(),
-        payload=record,
+        {
+            "record_key": record_key(npo_id, stream, record_id),
+            "content_hash": hashlib.sha256(text).hexdigest(),
+            "payload": record,
+        },
     )
     return item, len(text) + len(item.record_key) + 96
 
