@@ -22,9 +22,8 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from npo_integration.models.state import DeliveryIntent, IntentValues
 from npo_integration.partitioning import partition_for
@@ -49,9 +48,11 @@ class OutputLog(Protocol):
         given for each, up to the current end (one read from the lowest of those offsets)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """One event to publish: where, under which key, and its deterministic id."""
+class Outgoing(NamedTuple):
+    """One event to publish: where, under which key, and its deterministic id.
+
+    A named tuple, not a frozen dataclass: as immutable, and made in a third of the time (a frozen
+    dataclass sets each field through ``object.__setattr__``); one is made per event."""
 
     event_id: str
     event_type: str
@@ -67,9 +68,9 @@ class Outgoing:
     """Kafka headers of the message (``traceparent``)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Addressed:
-    """An event with the partition its key hashes to: what is sent."""
+class Addressed(NamedTuple):
+    """An event with the partition its key hashes to: what is sent (a named tuple, as
+    ``Outgoing``: one is made per event and per changelog record)."""
 
     topic: str
     partition: int

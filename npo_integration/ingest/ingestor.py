@@ -37,7 +37,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from pydantic import ValidationError
 
@@ -174,9 +174,9 @@ class OutputTopics:
     assignment_updated: str
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What happened to one record (for logs, metrics and tests)."""
+class Outcome(NamedTuple):
+    """What happened to one record (for logs, metrics and tests; a named tuple: one is made per
+    record)."""
 
     status: str  # "published", "already_published", "skipped", "unchanged", "stale", "failed"
     event_id: str | None = None

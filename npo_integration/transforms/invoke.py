@@ -17,8 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -55,10 +54,9 @@ def _label(fn: Callable[..., Any]) -> str:
 _Task = tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]
 
 
-@dataclass(frozen=True, slots=True)
-class PluginCall:
+class PluginCall(NamedTuple):
     """One plug-in call: ``fn(*args)``, counted against ``key`` (the NPO) if it
-    hangs, checked against ``output``.
+    hangs, checked against ``output`` (a named tuple: one is made per record).
 
     ``inline``: run it on the event loop, not in the pool: for the service's own code
     (built-in plug-ins, declarative mappings), whose work per record is bounded, a
